@@ -1,0 +1,18 @@
+//! byoc-core: everything byoc-router does that is not I/O.
+//!
+//! The crate is deliberately pure (no async runtime, no AWS SDK) so that it builds fast and can
+//! be unit-tested, fuzzed and benchmarked on its own. The Lambda binaries, the local server and the
+//! admin CLI are thin layers over it, so they share every line of behaviour.
+
+pub mod inbound;
+pub mod number;
+pub mod outbound;
+pub mod params;
+pub mod route;
+pub mod sid;
+pub mod signature;
+pub mod twiml;
+
+pub use number::{Address, NumberError, NumberPlan};
+pub use params::Params;
+pub use route::{Action, Match, MatchKind, Pattern, Route, RouteError, RouteRecord, RouteTable};

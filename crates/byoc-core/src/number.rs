@@ -1,0 +1,422 @@
+//! Turning what Twilio sends in `To` / `From` (and what Studio sends in `OUTBOUND_DID`) into one
+//! canonical routing key.
+//!
+//! Carriers behind a BYOC trunk do not agree on how to write a number, so the same DID can arrive as
+//! `sip:+13175551234@example.sip.twilio.com`, `sip:%2B13175551234@host:5060;transport=udp`,
+//! `sips:3175551234;user=phone@host`, `tel:+1-317-555-1234` or plain `13175551234`. All of those must
+//! hit the same route.
+//!
+//! # Rules, in order
+//! 1. Trim white space and one pair of surrounding `<` `>`.
+//! 2. `sip:` / `sips:` (any case): keep the user part (before the last `@`; without `@`, the whole
+//!    rest). In the user part drop everything from the first `;` (`;user=phone`, `;npdi`, `;rn=`),
+//!    `?` (headers) or `:` (password). Whatever follows the host (`:port`, `;params`) goes with it.
+//!    `tel:`: keep the part before the first `;` (`;phone-context=` etc.).
+//! 3. Percent-decode (`%2B` → `+`).
+//! 4. Remove visual separators: space, `-`, `.`, `(`, `)`. If what remains is `+digits` or `digits`,
+//!    it is a number; otherwise the decoded user part is kept as a **literal** address (an
+//!    extension like `support` or `sales-team`), so routes can match those too.
+//! 5. Numbers:
+//!    - `+digits` stays as is;
+//!    - `00…` becomes `+…` (international prefix); `011…` too when the default country code is `1`
+//!      (NANP's international prefix; elsewhere `011` starts a national number);
+//!    - default country code `1`: 10 digits → `+1…`, `1` + 10 digits → `+1…`;
+//!    - other default country codes: one leading trunk `0` followed by a non-zero digit is replaced
+//!      by `+<cc>`;
+//!    - any other digit string (extensions such as `4321`, short codes) is a literal address.
+//! 6. An E.164 number has 3 to 15 digits and its country code does not start with `0`; anything
+//!    else that starts with `+` is an error, not a literal, because it was clearly meant as a number.
+//!
+//! A literal is at most 128 characters, without white space or control characters.
+
+use std::fmt;
+
+use percent_encoding::percent_decode_str;
+
+/// Most digits an E.164 number may have (ITU-T E.164 §6).
+pub const E164_MAX_DIGITS: usize = 15;
+/// Fewest digits we accept as an E.164 number; shorter `+` strings are typos.
+pub const E164_MIN_DIGITS: usize = 3;
+/// Longest literal address kept (SIP user parts are short in practice; this bounds the work).
+pub const LITERAL_MAX_LEN: usize = 128;
+/// Longest input considered at all; anything longer is refused before any parsing.
+pub const INPUT_MAX_LEN: usize = 2048;
+
+/// A normalized address: the canonical key used to find a route.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Address {
+    /// `+` followed by 3 to 15 digits.
+    E164(String),
+    /// Anything that is not a phone number, e.g. an extension `4321` or a name `support`.
+    Literal(String),
+}
+
+impl Address {
+    /// The canonical key, e.g. `+13175551234` or `support`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Address::E164(s) | Address::Literal(s) => s,
+        }
+    }
+
+    /// The digits of an E.164 number, without the `+`.
+    pub fn digits(&self) -> Option<&str> {
+        match self {
+            Address::E164(s) => Some(&s[1..]),
+            Address::Literal(_) => None,
+        }
+    }
+
+    pub fn is_e164(&self) -> bool {
+        matches!(self, Address::E164(_))
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an input could not be normalized.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NumberError {
+    #[error("the address is empty")]
+    Empty,
+    #[error("the address is longer than {INPUT_MAX_LEN} characters")]
+    InputTooLong,
+    #[error("`{0}` has more than {E164_MAX_DIGITS} digits, the E.164 maximum")]
+    TooLong(String),
+    #[error("`{0}` has fewer than {E164_MIN_DIGITS} digits")]
+    TooShort(String),
+    #[error("`{0}` starts with `+` but is not a number")]
+    NotANumber(String),
+    #[error("`{0}`: a country code never starts with 0")]
+    ZeroCountryCode(String),
+    #[error("the literal address is longer than {LITERAL_MAX_LEN} characters")]
+    LiteralTooLong,
+    #[error("the address contains white space or control characters")]
+    BadCharacter,
+}
+
+/// The numbering context: which country a national number belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberPlan {
+    country_code: String,
+}
+
+/// Why a default country code was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a country code (1 to 3 digits, not starting with 0)")]
+pub struct CountryCodeError(pub String);
+
+impl NumberPlan {
+    /// `country_code` without `+`, e.g. `1` or `44`. A leading `+` is tolerated.
+    pub fn new(country_code: &str) -> Result<Self, CountryCodeError> {
+        let cc = country_code.trim().trim_start_matches('+');
+        let ok = (1..=3).contains(&cc.len())
+            && cc.bytes().all(|b| b.is_ascii_digit())
+            && !cc.starts_with('0');
+        if ok {
+            Ok(Self {
+                country_code: cc.to_string(),
+            })
+        } else {
+            Err(CountryCodeError(country_code.to_string()))
+        }
+    }
+
+    pub fn country_code(&self) -> &str {
+        &self.country_code
+    }
+
+    fn is_nanp(&self) -> bool {
+        self.country_code == "1"
+    }
+
+    /// Normalize `input` as described in the module documentation.
+    pub fn normalize(&self, input: &str) -> Result<Address, NumberError> {
+        if input.len() > INPUT_MAX_LEN {
+            return Err(NumberError::InputTooLong);
+        }
+        let user = user_part(input.trim());
+        let decoded = percent_decode_str(user).decode_utf8_lossy();
+        let decoded = decoded.trim();
+        if decoded.is_empty() {
+            return Err(NumberError::Empty);
+        }
+        let compact: String = decoded
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+            .collect();
+        if let Some(digits) = compact.strip_prefix('+') {
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                return e164(digits);
+            }
+            return Err(NumberError::NotANumber(truncate(decoded)));
+        }
+        if !compact.is_empty() && compact.bytes().all(|b| b.is_ascii_digit()) {
+            if let Some(address) = self.national(&compact)? {
+                return Ok(address);
+            }
+        }
+        literal(decoded)
+    }
+
+    /// Digit strings without `+`: international prefix or national forms; `None` = literal.
+    fn national(&self, digits: &str) -> Result<Option<Address>, NumberError> {
+        if digits.len() > 3 {
+            if let Some(rest) = digits.strip_prefix("00") {
+                return e164(rest).map(Some);
+            }
+            if self.is_nanp() {
+                if let Some(rest) = digits.strip_prefix("011") {
+                    return e164(rest).map(Some);
+                }
+            }
+        }
+        if self.is_nanp() {
+            if digits.len() == 10 {
+                return e164(&format!("1{digits}")).map(Some);
+            }
+            if digits.len() == 11 && digits.starts_with('1') {
+                return e164(digits).map(Some);
+            }
+        } else if let Some(rest) = digits.strip_prefix('0') {
+            if rest.len() >= 4 && !rest.starts_with('0') {
+                return e164(&format!("{}{rest}", self.country_code)).map(Some);
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Default for NumberPlan {
+    /// NANP (`+1`), the default country code of Twilio's home market.
+    fn default() -> Self {
+        Self {
+            country_code: "1".to_string(),
+        }
+    }
+}
+
+/// Shorthand for `NumberPlan::default().normalize(input)`.
+pub fn normalize(input: &str) -> Result<Address, NumberError> {
+    NumberPlan::default().normalize(input)
+}
+
+/// Strips URI syntax and returns the raw (still percent-encoded) user part.
+fn user_part(input: &str) -> &str {
+    let s = input
+        .strip_prefix('<')
+        .and_then(|s| s.strip_suffix('>'))
+        .unwrap_or(input)
+        .trim();
+    let lower_starts = |prefix: &str| {
+        s.len() >= prefix.len()
+            && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    };
+    if lower_starts("sips:") || lower_starts("sip:") {
+        let rest = &s[s.find(':').map_or(0, |i| i + 1)..];
+        // The host part may carry `;params` and `?headers` that contain `@`-free text; the user part
+        // ends at the last `@` before them.
+        let before_params = rest.split(['?']).next().unwrap_or(rest);
+        let user = match before_params.rfind('@') {
+            Some(at) => &before_params[..at],
+            None => before_params,
+        };
+        cut(user, &[';', '?', ':'])
+    } else if lower_starts("tel:") {
+        cut(&s[4..], &[';', '?'])
+    } else {
+        s
+    }
+}
+
+fn cut<'a>(s: &'a str, at: &[char]) -> &'a str {
+    match s.find(at) {
+        Some(i) => &s[..i],
+        None => s,
+    }
+}
+
+fn e164(digits: &str) -> Result<Address, NumberError> {
+    if digits.len() > E164_MAX_DIGITS {
+        return Err(NumberError::TooLong(truncate(digits)));
+    }
+    if digits.len() < E164_MIN_DIGITS {
+        return Err(NumberError::TooShort(digits.to_string()));
+    }
+    if digits.starts_with('0') {
+        return Err(NumberError::ZeroCountryCode(truncate(digits)));
+    }
+    Ok(Address::E164(format!("+{digits}")))
+}
+
+fn literal(s: &str) -> Result<Address, NumberError> {
+    if s.chars().count() > LITERAL_MAX_LEN {
+        return Err(NumberError::LiteralTooLong);
+    }
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(NumberError::BadCharacter);
+    }
+    Ok(Address::Literal(s.to_string()))
+}
+
+/// Keeps error messages short when the input is huge.
+fn truncate(s: &str) -> String {
+    const MAX: usize = 40;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(MAX).collect();
+        out.push('…');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(s: &str) -> Address {
+        Address::E164(s.to_string())
+    }
+
+    fn lit(s: &str) -> Address {
+        Address::Literal(s.to_string())
+    }
+
+    #[test]
+    fn every_form_a_carrier_sends_normalizes_to_the_same_key() {
+        let cases = [
+            "+13175551234",
+            "13175551234",
+            "3175551234",
+            "(317) 555-1234",
+            "317.555.1234",
+            "+1 317-555-1234",
+            "sip:+13175551234@example.sip.twilio.com",
+            "sip:%2B13175551234@example.sip.twilio.com",
+            "SIP:+13175551234@Example.sip.twilio.com",
+            "sips:+13175551234@example.sip.twilio.com",
+            "sip:13175551234@example.sip.twilio.com",
+            "sip:3175551234@example.sip.twilio.com",
+            "sip:+13175551234@example.sip.twilio.com:5060",
+            "sip:+13175551234@10.0.0.1:5061;transport=tls",
+            "sip:+13175551234@example.sip.twilio.com;user=phone",
+            "sip:+13175551234;user=phone@example.sip.twilio.com",
+            "sip:+13175551234;npdi;rn=+13175550000@example.sip.twilio.com",
+            "<sip:+13175551234@example.sip.twilio.com>",
+            "sip:+13175551234@example.sip.twilio.com?X-Foo=bar",
+            "tel:+13175551234",
+            "tel:+1-317-555-1234;phone-context=example.com",
+            "tel:3175551234",
+            "01113175551234",
+            "0013175551234",
+            "sip:01113175551234@host",
+            "  +13175551234  ",
+            "%2B13175551234",
+        ];
+        for case in cases {
+            assert_eq!(normalize(case), Ok(e("+13175551234")), "input {case:?}");
+        }
+    }
+
+    #[test]
+    fn international_numbers_keep_their_country_code() {
+        assert_eq!(normalize("+442071234567"), Ok(e("+442071234567")));
+        assert_eq!(normalize("00442071234567"), Ok(e("+442071234567")));
+        assert_eq!(normalize("011442071234567"), Ok(e("+442071234567")));
+        assert_eq!(
+            normalize("sip:+442071234567@pbx.example.com"),
+            Ok(e("+442071234567"))
+        );
+    }
+
+    #[test]
+    fn other_default_country_codes_replace_the_trunk_zero() {
+        let uk = NumberPlan::new("44").unwrap();
+        assert_eq!(uk.normalize("02071234567"), Ok(e("+442071234567")));
+        assert_eq!(uk.normalize("020 7123 4567"), Ok(e("+442071234567")));
+        assert_eq!(uk.normalize("sip:02071234567@host"), Ok(e("+442071234567")));
+        assert_eq!(uk.normalize("00442071234567"), Ok(e("+442071234567")));
+        // 011 is a national prefix (Leeds) outside NANP, not an international one.
+        assert_eq!(uk.normalize("01132345678"), Ok(e("+441132345678")));
+        // NANP national forms do not apply elsewhere.
+        assert_eq!(uk.normalize("3175551234"), Ok(lit("3175551234")));
+        let de = NumberPlan::new("+49").unwrap();
+        assert_eq!(de.country_code(), "49");
+        assert_eq!(de.normalize("030 1234567"), Ok(e("+49301234567")));
+    }
+
+    #[test]
+    fn non_numbers_are_literal_addresses() {
+        assert_eq!(normalize("4321"), Ok(lit("4321")));
+        assert_eq!(normalize("sip:4321@pbx.example.com"), Ok(lit("4321")));
+        assert_eq!(normalize("sip:support@pbx.example.com"), Ok(lit("support")));
+        assert_eq!(normalize("sip:sales-team@pbx"), Ok(lit("sales-team")));
+        assert_eq!(normalize("anonymous"), Ok(lit("anonymous")));
+        assert_eq!(normalize("*67"), Ok(lit("*67")));
+        // 12 digits without + are not guessed at.
+        assert_eq!(normalize("442071234567"), Ok(lit("442071234567")));
+    }
+
+    #[test]
+    fn malformed_numbers_are_errors() {
+        assert_eq!(normalize(""), Err(NumberError::Empty));
+        assert_eq!(normalize("   "), Err(NumberError::Empty));
+        assert_eq!(normalize("sip:@host"), Err(NumberError::Empty));
+        assert!(matches!(
+            normalize("+1234567890123456"),
+            Err(NumberError::TooLong(_))
+        ));
+        assert!(matches!(normalize("+12"), Err(NumberError::TooShort(_))));
+        assert!(matches!(normalize("+"), Err(NumberError::NotANumber(_))));
+        assert!(matches!(
+            normalize("+1abc"),
+            Err(NumberError::NotANumber(_))
+        ));
+        assert!(matches!(
+            normalize("+0123456789"),
+            Err(NumberError::ZeroCountryCode(_))
+        ));
+        assert!(matches!(
+            normalize("0000000000000"),
+            Err(NumberError::ZeroCountryCode(_))
+        ));
+        assert_eq!(
+            normalize(&"9".repeat(10_000)),
+            Err(NumberError::InputTooLong)
+        );
+        assert_eq!(
+            normalize(&"a".repeat(200)),
+            Err(NumberError::LiteralTooLong)
+        );
+        assert_eq!(normalize("sip:a%0Ab@host"), Err(NumberError::BadCharacter));
+        assert_eq!(normalize("sales team"), Err(NumberError::BadCharacter));
+    }
+
+    #[test]
+    fn normalizing_the_output_again_changes_nothing() {
+        for input in [
+            "sip:3175551234@h",
+            "tel:+44 20 7123 4567",
+            "4321",
+            "sip:bob@h",
+        ] {
+            let once = normalize(input).unwrap();
+            assert_eq!(normalize(once.as_str()), Ok(once.clone()), "{input}");
+        }
+    }
+
+    #[test]
+    fn country_codes_are_validated() {
+        assert!(NumberPlan::new("1").is_ok());
+        assert!(NumberPlan::new("358").is_ok());
+        assert!(NumberPlan::new("").is_err());
+        assert!(NumberPlan::new("0").is_err());
+        assert!(NumberPlan::new("1234").is_err());
+        assert!(NumberPlan::new("x").is_err());
+    }
+}

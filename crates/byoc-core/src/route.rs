@@ -1,0 +1,1214 @@
+//! Routes: the model, its validation, and the matcher.
+//!
+//! A route is a **pattern** and an **action**:
+//! - `+13175551234`: exactly that E.164 number;
+//! - `support`, `4321`: exactly that literal address (extensions, SIP user names);
+//! - `+1317555*`: every number starting with `+1317555` (`+` and 1 to 15 digits, then `*`);
+//! - `*`: the catch-all.
+//!
+//! Precedence is exact/literal, then the longest matching prefix, then `*`. A number has at most
+//! 15 digits, so a lookup tries at most 17 keys whatever the number of routes: the cost is the
+//! same for 10 routes or 1,000,000, and the same key list fits one DynamoDB `BatchGetItem`.
+//!
+//! Routes are exchanged as flat records ([`RouteRecord`]): JSON objects in a route file, CSV rows,
+//! DynamoDB items. A record is validated when it is loaded or written and a bad URL, SID or number
+//! is refused with a message that names the pattern and the field.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::number::{Address, NumberPlan, E164_MAX_DIGITS};
+use crate::sid::{Sid, SidKind};
+use crate::twiml::{self, DialOptions, Method, Noun, RejectReason, Verb};
+
+/// Longest URL accepted in a route (Twilio's own limit for webhook URLs is 4,000 characters, but
+/// nothing legitimate comes close; a short bound keeps TwiML small).
+pub const URL_MAX_LEN: usize = 2048;
+/// Longest text a `say` route may speak.
+pub const SAY_MAX_CHARS: usize = 4096;
+/// Longest description kept with a route.
+pub const DESCRIPTION_MAX_CHARS: usize = 1024;
+
+/// A route key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Pattern {
+    /// An E.164 number, `+13175551234`.
+    Exact(String),
+    /// A literal address, `support`.
+    Literal(String),
+    /// A number prefix without its `*`: `+1317` for the pattern `+1317*`.
+    Prefix(String),
+    /// `*`.
+    CatchAll,
+}
+
+impl Pattern {
+    /// Parses a pattern. Number patterns must be written canonically (E.164), so that the stored
+    /// key is exactly the key a lookup computes; a national form is refused with the canonical
+    /// form in the message.
+    pub fn parse(s: &str, plan: &NumberPlan) -> Result<Self, RouteErrorKind> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(RouteErrorKind::EmptyPattern);
+        }
+        if s == "*" {
+            return Ok(Pattern::CatchAll);
+        }
+        if let Some(prefix) = s.strip_suffix('*') {
+            let digits = prefix.strip_prefix('+').unwrap_or("");
+            let ok = prefix.starts_with('+')
+                && (1..=E164_MAX_DIGITS).contains(&digits.len())
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && !digits.starts_with('0');
+            return if ok {
+                Ok(Pattern::Prefix(prefix.to_string()))
+            } else {
+                Err(RouteErrorKind::BadPrefix(s.to_string()))
+            };
+        }
+        match plan.normalize(s) {
+            Ok(Address::E164(n)) if n == s => Ok(Pattern::Exact(n)),
+            Ok(Address::Literal(l)) if l == s => Ok(Pattern::Literal(l)),
+            Ok(canonical) => Err(RouteErrorKind::NotCanonical {
+                given: s.to_string(),
+                canonical: canonical.to_string(),
+            }),
+            Err(e) => Err(RouteErrorKind::BadPattern(e.to_string())),
+        }
+    }
+
+    /// The key under which the route is stored and looked up (`+1317*` for a prefix).
+    pub fn key(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pattern::Exact(s) | Pattern::Literal(s) => f.write_str(s),
+            Pattern::Prefix(p) => write!(f, "{p}*"),
+            Pattern::CatchAll => f.write_str("*"),
+        }
+    }
+}
+
+/// What a route does with the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// `<Redirect>` to a Studio flow webhook, a Function, a TwiML Bin or any URL.
+    Redirect { url: String, method: Method },
+    /// `<Dial><Number>` a number, optionally over a BYOC trunk.
+    Dial {
+        number: String,
+        byoc: Option<Sid>,
+        caller_id: Option<String>,
+        timeout: Option<u32>,
+    },
+    /// `<Dial><Sip>` a SIP URI.
+    Sip {
+        uri: String,
+        caller_id: Option<String>,
+        timeout: Option<u32>,
+    },
+    /// `<Say>` a message, then hang up.
+    Say {
+        text: String,
+        voice: Option<String>,
+        language: Option<String>,
+    },
+    /// `<Reject>` the call (the caller hears busy or a rejection, and is not billed).
+    Reject { reason: RejectReason },
+    /// `<Hangup>`.
+    Hangup,
+}
+
+impl Action {
+    /// The action's name as written in route files.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Redirect { .. } => "redirect",
+            Action::Dial { .. } => "dial",
+            Action::Sip { .. } => "sip",
+            Action::Say { .. } => "say",
+            Action::Reject { .. } => "reject",
+            Action::Hangup => "hangup",
+        }
+    }
+
+    /// The TwiML that carries out this action.
+    pub fn to_twiml(&self) -> twiml::Response {
+        match self {
+            Action::Redirect { url, method } => twiml::Response::redirect(url.clone(), *method),
+            Action::Dial {
+                number,
+                byoc,
+                caller_id,
+                timeout,
+            } => twiml::Response::new().verb(Verb::Dial {
+                options: DialOptions {
+                    caller_id: caller_id.clone(),
+                    timeout: *timeout,
+                    ..DialOptions::default()
+                },
+                nouns: vec![Noun::Number {
+                    number: number.clone(),
+                    byoc: byoc.as_ref().map(|s| s.to_string()),
+                }],
+            }),
+            Action::Sip {
+                uri,
+                caller_id,
+                timeout,
+            } => twiml::Response::new().verb(Verb::Dial {
+                options: DialOptions {
+                    caller_id: caller_id.clone(),
+                    timeout: *timeout,
+                    ..DialOptions::default()
+                },
+                nouns: vec![Noun::Sip { uri: uri.clone() }],
+            }),
+            Action::Say {
+                text,
+                voice,
+                language,
+            } => twiml::Response::new()
+                .verb(Verb::Say {
+                    text: text.clone(),
+                    voice: voice.clone(),
+                    language: language.clone(),
+                })
+                .verb(Verb::Hangup),
+            Action::Reject { reason } => twiml::Response::reject(*reason),
+            Action::Hangup => twiml::Response::new().verb(Verb::Hangup),
+        }
+    }
+
+    /// A redirect action for a URL given in configuration (e.g. `DEFAULT_ROUTE_URL`).
+    pub fn redirect_to(url: &str, method: Method) -> Result<Self, RouteErrorKind> {
+        Ok(Action::Redirect {
+            url: check_url("url", url)?,
+            method,
+        })
+    }
+}
+
+/// A validated route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub pattern: Pattern,
+    pub action: Action,
+    pub description: Option<String>,
+}
+
+/// The flat, serializable form of a route: one JSON object in a route file, one CSV row, one
+/// DynamoDB item. Fields that an action does not use must be absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteRecord {
+    pub pattern: String,
+    /// `redirect` (the default), `dial`, `sip`, `say`, `reject`, `hangup`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub byoc: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_id: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_u32"
+    )]
+    pub timeout: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// Accepts `30` or `"30"` (CSV and hand-written JSON both occur); empty strings are absent.
+fn lenient_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Num(u32),
+        Text(String),
+    }
+    match Option::<Raw>::deserialize(d)? {
+        None => Ok(None),
+        Some(Raw::Num(n)) => Ok(Some(n)),
+        Some(Raw::Text(t)) if t.trim().is_empty() => Ok(None),
+        Some(Raw::Text(t)) => t
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("`{t}` is not a whole number"))),
+    }
+}
+
+/// What is wrong with a route, without saying which route.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteErrorKind {
+    #[error("the pattern is empty")]
+    EmptyPattern,
+    #[error(
+        "`{0}` is not a prefix pattern: write `+` and 1 to 15 digits, then `*` (e.g. `+1317555*`)"
+    )]
+    BadPrefix(String),
+    #[error("invalid pattern: {0}")]
+    BadPattern(String),
+    #[error("write the pattern `{given}` as `{canonical}`")]
+    NotCanonical { given: String, canonical: String },
+    #[error("unknown action `{0}` (expected redirect, dial, sip, say, reject or hangup)")]
+    UnknownAction(String),
+    #[error("action `{action}` needs `{field}`")]
+    MissingField {
+        action: &'static str,
+        field: &'static str,
+    },
+    #[error("`{field}` does not apply to action `{action}`")]
+    FieldNotAllowed {
+        action: &'static str,
+        field: &'static str,
+    },
+    #[error("`{field}`: {reason}")]
+    InvalidField { field: &'static str, reason: String },
+    #[error("duplicate pattern")]
+    Duplicate,
+}
+
+/// A route that was refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("route `{pattern}`: {kind}")]
+pub struct RouteError {
+    pub pattern: String,
+    pub kind: RouteErrorKind,
+}
+
+impl RouteRecord {
+    /// Names of the action fields that are set, for the "does not apply" check.
+    fn set_fields(&self) -> Vec<&'static str> {
+        let fields: [(&'static str, bool); 11] = [
+            ("url", self.url.is_some()),
+            ("method", self.method.is_some()),
+            ("number", self.number.is_some()),
+            ("byoc", self.byoc.is_some()),
+            ("caller_id", self.caller_id.is_some()),
+            ("timeout", self.timeout.is_some()),
+            ("uri", self.uri.is_some()),
+            ("text", self.text.is_some()),
+            ("voice", self.voice.is_some()),
+            ("language", self.language.is_some()),
+            ("reason", self.reason.is_some()),
+        ];
+        fields
+            .into_iter()
+            .filter(|(_, set)| *set)
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    /// Treats empty strings (CSV cells) as absent.
+    fn without_blanks(mut self) -> Self {
+        for field in [
+            &mut self.action,
+            &mut self.url,
+            &mut self.method,
+            &mut self.number,
+            &mut self.byoc,
+            &mut self.caller_id,
+            &mut self.uri,
+            &mut self.text,
+            &mut self.voice,
+            &mut self.language,
+            &mut self.reason,
+            &mut self.description,
+        ] {
+            if field.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                *field = None;
+            }
+        }
+        self
+    }
+}
+
+impl Route {
+    /// Validates a record.
+    pub fn from_record(record: RouteRecord, plan: &NumberPlan) -> Result<Self, RouteError> {
+        let pattern_text = record.pattern.clone();
+        Self::try_from_record(record, plan).map_err(|kind| RouteError {
+            pattern: pattern_text,
+            kind,
+        })
+    }
+
+    fn try_from_record(record: RouteRecord, plan: &NumberPlan) -> Result<Self, RouteErrorKind> {
+        let record = record.without_blanks();
+        let pattern = Pattern::parse(&record.pattern, plan)?;
+        let kind = record
+            .action
+            .as_deref()
+            .map(|a| a.trim().to_ascii_lowercase())
+            .unwrap_or_else(|| "redirect".to_string());
+        let (action_name, allowed): (&'static str, &[&str]) = match kind.as_str() {
+            "redirect" => ("redirect", &["url", "method"]),
+            "dial" => ("dial", &["number", "byoc", "caller_id", "timeout"]),
+            "sip" => ("sip", &["uri", "caller_id", "timeout"]),
+            "say" => ("say", &["text", "voice", "language"]),
+            "reject" => ("reject", &["reason"]),
+            "hangup" => ("hangup", &[]),
+            _ => return Err(RouteErrorKind::UnknownAction(kind)),
+        };
+        if let Some(field) = record
+            .set_fields()
+            .into_iter()
+            .find(|f| !allowed.contains(f))
+        {
+            return Err(RouteErrorKind::FieldNotAllowed {
+                action: action_name,
+                field,
+            });
+        }
+        let need = |value: Option<String>, field: &'static str| {
+            value.ok_or(RouteErrorKind::MissingField {
+                action: action_name,
+                field,
+            })
+        };
+        let action = match action_name {
+            "redirect" => Action::Redirect {
+                url: check_url("url", &need(record.url, "url")?)?,
+                method: match record.method.as_deref() {
+                    None => Method::Post,
+                    Some(m) => Method::parse(m.trim())
+                        .ok_or_else(|| invalid("method", format!("`{m}` is not GET or POST")))?,
+                },
+            },
+            "dial" => {
+                let number = need(record.number, "number")?;
+                Action::Dial {
+                    number: check_e164("number", &number)?,
+                    byoc: record
+                        .byoc
+                        .as_deref()
+                        .map(|s| Sid::parse(SidKind::ByocTrunk, s))
+                        .transpose()
+                        .map_err(|e| invalid("byoc", e.to_string()))?,
+                    caller_id: record
+                        .caller_id
+                        .as_deref()
+                        .map(|c| check_e164("caller_id", c))
+                        .transpose()?,
+                    timeout: record.timeout.map(check_timeout).transpose()?,
+                }
+            }
+            "sip" => Action::Sip {
+                uri: check_sip_uri("uri", &need(record.uri, "uri")?)?,
+                caller_id: record
+                    .caller_id
+                    .as_deref()
+                    .map(check_sip_caller_id)
+                    .transpose()?,
+                timeout: record.timeout.map(check_timeout).transpose()?,
+            },
+            "say" => Action::Say {
+                text: check_say_text(&need(record.text, "text")?)?,
+                voice: record
+                    .voice
+                    .as_deref()
+                    .map(|v| check_token("voice", v))
+                    .transpose()?,
+                language: record.language.as_deref().map(check_language).transpose()?,
+            },
+            "reject" => Action::Reject {
+                reason: match record.reason.as_deref() {
+                    None => RejectReason::Rejected,
+                    Some(r) => RejectReason::parse(r.trim()).ok_or_else(|| {
+                        invalid("reason", format!("`{r}` is not busy or rejected"))
+                    })?,
+                },
+            },
+            _ => Action::Hangup,
+        };
+        let description = record
+            .description
+            .map(|d| check_description(d.trim()))
+            .transpose()?;
+        Ok(Route {
+            pattern,
+            action,
+            description,
+        })
+    }
+
+    /// The flat record form (the exact inverse of [`Route::from_record`] for valid routes).
+    pub fn to_record(&self) -> RouteRecord {
+        let mut r = RouteRecord {
+            pattern: self.pattern.key(),
+            action: Some(self.action.kind().to_string()),
+            description: self.description.clone(),
+            ..RouteRecord::default()
+        };
+        match &self.action {
+            Action::Redirect { url, method } => {
+                r.url = Some(url.clone());
+                r.method = Some(method.as_str().to_string());
+            }
+            Action::Dial {
+                number,
+                byoc,
+                caller_id,
+                timeout,
+            } => {
+                r.number = Some(number.clone());
+                r.byoc = byoc.as_ref().map(|s| s.to_string());
+                r.caller_id = caller_id.clone();
+                r.timeout = *timeout;
+            }
+            Action::Sip {
+                uri,
+                caller_id,
+                timeout,
+            } => {
+                r.uri = Some(uri.clone());
+                r.caller_id = caller_id.clone();
+                r.timeout = *timeout;
+            }
+            Action::Say {
+                text,
+                voice,
+                language,
+            } => {
+                r.text = Some(text.clone());
+                r.voice = voice.clone();
+                r.language = language.clone();
+            }
+            Action::Reject { reason } => r.reason = Some(reason.as_str().to_string()),
+            Action::Hangup => {}
+        }
+        r
+    }
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> RouteErrorKind {
+    RouteErrorKind::InvalidField {
+        field,
+        reason: reason.into(),
+    }
+}
+
+fn has_bad_chars(s: &str) -> bool {
+    s.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// An absolute http(s) URL, kept exactly as written (Twilio fetches it as written).
+fn check_url(field: &'static str, url: &str) -> Result<String, RouteErrorKind> {
+    let url = url.trim();
+    if url.len() > URL_MAX_LEN {
+        return Err(invalid(
+            field,
+            format!("longer than {URL_MAX_LEN} characters"),
+        ));
+    }
+    if has_bad_chars(url) {
+        return Err(invalid(field, "contains white space or control characters"));
+    }
+    let parsed = url::Url::parse(url).map_err(|e| invalid(field, format!("`{url}`: {e}")))?;
+    if !matches!(parsed.scheme(), "https" | "http") || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(
+            field,
+            format!("`{url}` is not an absolute http(s) URL"),
+        ));
+    }
+    Ok(url.to_string())
+}
+
+fn check_e164(field: &'static str, number: &str) -> Result<String, RouteErrorKind> {
+    match crate::number::normalize(number) {
+        Ok(Address::E164(n)) if n == number.trim() => Ok(n),
+        Ok(Address::E164(n)) => Err(invalid(field, format!("write `{number}` as `{n}`"))),
+        _ => Err(invalid(
+            field,
+            format!("`{number}` is not an E.164 number such as +13175551234"),
+        )),
+    }
+}
+
+fn check_timeout(t: u32) -> Result<u32, RouteErrorKind> {
+    if (5..=600).contains(&t) {
+        Ok(t)
+    } else {
+        Err(invalid(
+            "timeout",
+            format!("{t} is outside 5 to 600 seconds"),
+        ))
+    }
+}
+
+fn check_sip_uri(field: &'static str, uri: &str) -> Result<String, RouteErrorKind> {
+    let uri = uri.trim();
+    let lower = uri.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("sip:")
+        .or_else(|| lower.strip_prefix("sips:"));
+    match rest {
+        _ if uri.len() > URL_MAX_LEN => Err(invalid(
+            field,
+            format!("longer than {URL_MAX_LEN} characters"),
+        )),
+        _ if has_bad_chars(uri) => {
+            Err(invalid(field, "contains white space or control characters"))
+        }
+        Some(rest) if !rest.is_empty() && !rest.starts_with('@') && !rest.ends_with('@') => {
+            Ok(uri.to_string())
+        }
+        _ => Err(invalid(
+            field,
+            format!("`{uri}` is not a SIP URI such as sip:alice@pbx.example.com"),
+        )),
+    }
+}
+
+fn check_sip_caller_id(c: &str) -> Result<String, RouteErrorKind> {
+    let c = c.trim();
+    let ok = (1..=64).contains(&c.len())
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'_' | b'.'));
+    if ok {
+        Ok(c.to_string())
+    } else {
+        Err(invalid(
+            "caller_id",
+            format!("`{c}` is not a caller ID (E.164 or up to 64 letters, digits, + - _ .)"),
+        ))
+    }
+}
+
+fn check_say_text(text: &str) -> Result<String, RouteErrorKind> {
+    let text = text.trim();
+    if text.chars().count() > SAY_MAX_CHARS {
+        return Err(invalid(
+            "text",
+            format!("longer than {SAY_MAX_CHARS} characters"),
+        ));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(invalid("text", "contains control characters"));
+    }
+    Ok(text.to_string())
+}
+
+fn check_token(field: &'static str, v: &str) -> Result<String, RouteErrorKind> {
+    let v = v.trim();
+    let ok = (1..=64).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err(invalid(
+            field,
+            format!("`{v}` is not a voice name such as Polly.Joanna"),
+        ))
+    }
+}
+
+fn check_language(v: &str) -> Result<String, RouteErrorKind> {
+    let v = v.trim();
+    let mut parts = v.split('-');
+    let first_ok = parts
+        .next()
+        .is_some_and(|p| (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
+    let rest_ok =
+        parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if first_ok && rest_ok {
+        Ok(v.to_string())
+    } else {
+        Err(invalid(
+            "language",
+            format!("`{v}` is not a language tag such as en-US"),
+        ))
+    }
+}
+
+fn check_description(d: &str) -> Result<String, RouteErrorKind> {
+    if d.chars().count() > DESCRIPTION_MAX_CHARS {
+        return Err(invalid(
+            "description",
+            format!("longer than {DESCRIPTION_MAX_CHARS} characters"),
+        ));
+    }
+    if d.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(invalid("description", "contains control characters"));
+    }
+    Ok(d.to_string())
+}
+
+/// Why a route matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchKind {
+    /// The E.164 number itself.
+    Exact,
+    /// The literal address itself.
+    Literal,
+    /// A prefix pattern with this many digits.
+    Prefix { digits: usize },
+    /// The catch-all `*`.
+    CatchAll,
+}
+
+impl MatchKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchKind::Exact => "exact",
+            MatchKind::Literal => "literal",
+            MatchKind::Prefix { .. } => "prefix",
+            MatchKind::CatchAll => "catch_all",
+        }
+    }
+}
+
+/// A route found for an address, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    pub route: Arc<Route>,
+    pub kind: MatchKind,
+}
+
+impl Match {
+    /// A sentence for operators: which route matched and why.
+    pub fn explain(&self, address: &Address) -> String {
+        let pattern = self.route.pattern.key();
+        match self.kind {
+            MatchKind::Exact => format!("exact match on {pattern}"),
+            MatchKind::Literal => format!("exact match on the literal address {pattern}"),
+            MatchKind::Prefix { digits } => format!(
+                "longest matching prefix {pattern} ({digits} digit{}) for {address}; no exact route",
+                if digits == 1 { "" } else { "s" }
+            ),
+            MatchKind::CatchAll => {
+                format!("catch-all * (no exact or prefix route for {address})")
+            }
+        }
+    }
+}
+
+/// The keys to look up for `address`, in precedence order, with what a hit on each means.
+///
+/// `+13175551234` gives `+13175551234`, `+13175551234*`, `+1317555123*`, … `+1*`, `*`: at most
+/// 17 keys.
+pub fn candidate_keys(address: &Address) -> Vec<(String, MatchKind)> {
+    let mut keys = Vec::with_capacity(18);
+    match address {
+        Address::E164(number) => {
+            keys.push((number.clone(), MatchKind::Exact));
+            let digits = &number[1..];
+            for len in (1..=digits.len()).rev() {
+                keys.push((
+                    format!("+{}*", &digits[..len]),
+                    MatchKind::Prefix { digits: len },
+                ));
+            }
+        }
+        // A literal ending in `*` would collide with pattern syntax; it can only reach `*`.
+        Address::Literal(l) if !l.ends_with('*') => keys.push((l.clone(), MatchKind::Literal)),
+        Address::Literal(_) => {}
+    }
+    keys.push(("*".to_string(), MatchKind::CatchAll));
+    keys
+}
+
+/// An in-memory set of routes, keyed by pattern.
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable {
+    routes: HashMap<String, Arc<Route>>,
+}
+
+impl RouteTable {
+    /// Builds a table; a duplicate pattern is an error.
+    pub fn new(routes: impl IntoIterator<Item = Route>) -> Result<Self, RouteError> {
+        let mut table = Self::default();
+        for route in routes {
+            let key = route.pattern.key();
+            if table.routes.contains_key(&key) {
+                return Err(RouteError {
+                    pattern: key,
+                    kind: RouteErrorKind::Duplicate,
+                });
+            }
+            table.routes.insert(key, Arc::new(route));
+        }
+        Ok(table)
+    }
+
+    /// The best route for `address` by the precedence rules.
+    pub fn lookup(&self, address: &Address) -> Option<Match> {
+        self.lookup_with(address, |key| self.routes.get(key).cloned())
+    }
+
+    /// Finds the best route given any key → route function (shared with the store layers, so
+    /// precedence is implemented once).
+    pub fn lookup_with(
+        &self,
+        address: &Address,
+        get: impl Fn(&str) -> Option<Arc<Route>>,
+    ) -> Option<Match> {
+        best_match(address, get)
+    }
+
+    pub fn get(&self, pattern: &str) -> Option<&Arc<Route>> {
+        self.routes.get(pattern)
+    }
+
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    /// Routes sorted by pattern, for listing and export.
+    pub fn sorted(&self) -> Vec<Arc<Route>> {
+        let mut out: Vec<_> = self.routes.values().cloned().collect();
+        out.sort_by_cached_key(|r| r.pattern.key());
+        out
+    }
+}
+
+/// The precedence rule, over any key → route lookup.
+pub fn best_match(address: &Address, get: impl Fn(&str) -> Option<Arc<Route>>) -> Option<Match> {
+    candidate_keys(address)
+        .into_iter()
+        .find_map(|(key, kind)| get(&key).map(|route| Match { route, kind }))
+}
+
+/// The JSON route file: `{"routes": [ {flat route}, … ]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteFile {
+    pub routes: Vec<RouteRecord>,
+}
+
+/// Why a route file could not be loaded. Every bad route is reported, not just the first.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteFileError {
+    #[error("the route file is not valid: {0}")]
+    Syntax(String),
+    #[error("{} invalid route(s):\n{}", .0.len(), .0.iter().map(|(i, e)| format!("  routes[{i}]: {e}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<(usize, RouteError)>),
+}
+
+/// Parses and validates a JSON route file.
+pub fn parse_route_file(json: &str, plan: &NumberPlan) -> Result<RouteTable, RouteFileError> {
+    let file: RouteFile =
+        serde_json::from_str(json).map_err(|e| RouteFileError::Syntax(e.to_string()))?;
+    let mut errors = Vec::new();
+    let mut routes = Vec::with_capacity(file.routes.len());
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, record) in file.routes.into_iter().enumerate() {
+        match Route::from_record(record, plan) {
+            Ok(route) => {
+                let key = route.pattern.key();
+                if let Some(first) = seen.insert(key.clone(), i) {
+                    errors.push((
+                        i,
+                        RouteError {
+                            pattern: key,
+                            kind: RouteErrorKind::InvalidField {
+                                field: "pattern",
+                                reason: format!("duplicate of routes[{first}]"),
+                            },
+                        },
+                    ));
+                } else {
+                    routes.push(route);
+                }
+            }
+            Err(e) => errors.push((i, e)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(RouteFileError::Invalid(errors));
+    }
+    RouteTable::new(routes).map_err(|e| RouteFileError::Invalid(vec![(0, e)]))
+}
+
+/// Serializes routes as a route file (sorted by pattern, pretty-printed).
+pub fn to_route_file(routes: &[Arc<Route>]) -> String {
+    let file = RouteFile {
+        routes: routes.iter().map(|r| r.to_record()).collect(),
+    };
+    // Serializing plain strings and numbers cannot fail.
+    serde_json::to_string_pretty(&file).expect("route records serialize") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> NumberPlan {
+        NumberPlan::default()
+    }
+
+    fn record(json: &str) -> RouteRecord {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn route(json: &str) -> Route {
+        Route::from_record(record(json), &plan()).unwrap()
+    }
+
+    fn error(json: &str) -> String {
+        Route::from_record(record(json), &plan())
+            .unwrap_err()
+            .to_string()
+    }
+
+    fn table(patterns: &[&str]) -> RouteTable {
+        RouteTable::new(patterns.iter().map(|p| {
+            route(&format!(
+                r#"{{"pattern":"{p}","url":"https://example.com/{}"}}"#,
+                p.replace('*', "star")
+            ))
+        }))
+        .unwrap()
+    }
+
+    fn matched(t: &RouteTable, number: &str) -> Option<(String, MatchKind)> {
+        let address = plan().normalize(number).unwrap();
+        t.lookup(&address).map(|m| (m.route.pattern.key(), m.kind))
+    }
+
+    #[test]
+    fn patterns_parse() {
+        let p = plan();
+        assert_eq!(Pattern::parse("*", &p), Ok(Pattern::CatchAll));
+        assert_eq!(
+            Pattern::parse("+1317555*", &p),
+            Ok(Pattern::Prefix("+1317555".into()))
+        );
+        assert_eq!(
+            Pattern::parse("+13175551234", &p),
+            Ok(Pattern::Exact("+13175551234".into()))
+        );
+        assert_eq!(
+            Pattern::parse("4321", &p),
+            Ok(Pattern::Literal("4321".into()))
+        );
+        assert_eq!(
+            Pattern::parse("support", &p),
+            Ok(Pattern::Literal("support".into()))
+        );
+        assert_eq!(
+            Pattern::parse("3175551234", &p),
+            Err(RouteErrorKind::NotCanonical {
+                given: "3175551234".into(),
+                canonical: "+13175551234".into()
+            })
+        );
+        for bad in [
+            "+*",
+            "1317*",
+            "+13a*",
+            "+0*",
+            "sales*",
+            "+1234567890123456*",
+            "**",
+        ] {
+            assert!(
+                matches!(Pattern::parse(bad, &p), Err(RouteErrorKind::BadPrefix(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            Pattern::parse("+12", &p),
+            Err(RouteErrorKind::BadPattern(_))
+        ));
+        assert_eq!(Pattern::parse(" ", &p), Err(RouteErrorKind::EmptyPattern));
+    }
+
+    #[test]
+    fn precedence_is_exact_then_longest_prefix_then_catch_all() {
+        let t = table(&["*", "+1*", "+1317*", "+1317555*", "+13175551234", "support"]);
+        assert_eq!(
+            matched(&t, "sip:+13175551234@h"),
+            Some(("+13175551234".into(), MatchKind::Exact))
+        );
+        assert_eq!(
+            matched(&t, "+13175559999"),
+            Some(("+1317555*".into(), MatchKind::Prefix { digits: 7 }))
+        );
+        assert_eq!(
+            matched(&t, "+13179999999"),
+            Some(("+1317*".into(), MatchKind::Prefix { digits: 4 }))
+        );
+        assert_eq!(
+            matched(&t, "+12125551234"),
+            Some(("+1*".into(), MatchKind::Prefix { digits: 1 }))
+        );
+        assert_eq!(
+            matched(&t, "+442071234567"),
+            Some(("*".into(), MatchKind::CatchAll))
+        );
+        assert_eq!(
+            matched(&t, "sip:support@pbx"),
+            Some(("support".into(), MatchKind::Literal))
+        );
+        assert_eq!(
+            matched(&t, "sales"),
+            Some(("*".into(), MatchKind::CatchAll))
+        );
+        // A literal `*` address is not the catch-all route by accident of key syntax.
+        assert_eq!(matched(&t, "*"), Some(("*".into(), MatchKind::CatchAll)));
+        let no_default = table(&["+1317*"]);
+        assert_eq!(matched(&no_default, "+12125551234"), None);
+        assert_eq!(matched(&no_default, "support"), None);
+    }
+
+    #[test]
+    fn a_prefix_covers_the_number_equal_to_it() {
+        let t = table(&["+13175551234*"]);
+        assert_eq!(
+            matched(&t, "+13175551234"),
+            Some(("+13175551234*".into(), MatchKind::Prefix { digits: 11 }))
+        );
+    }
+
+    #[test]
+    fn candidate_keys_are_bounded() {
+        let address = plan().normalize("+123456789012345").unwrap();
+        let keys = candidate_keys(&address);
+        assert_eq!(keys.len(), 17);
+        assert_eq!(keys[0].0, "+123456789012345");
+        assert_eq!(keys[1].0, "+123456789012345*");
+        assert_eq!(keys[15].0, "+1*");
+        assert_eq!(keys[16].0, "*");
+    }
+
+    #[test]
+    fn explanations_name_the_rule() {
+        let t = table(&["*", "+1317555*", "+13175551234"]);
+        let a = plan().normalize("+13175559999").unwrap();
+        let m = t.lookup(&a).unwrap();
+        assert_eq!(
+            m.explain(&a),
+            "longest matching prefix +1317555* (7 digits) for +13175559999; no exact route"
+        );
+        let a = plan().normalize("+13175551234").unwrap();
+        assert_eq!(
+            t.lookup(&a).unwrap().explain(&a),
+            "exact match on +13175551234"
+        );
+    }
+
+    #[test]
+    fn every_action_validates_and_round_trips() {
+        let cases = [
+            r#"{"pattern":"+13175551234","url":"https://webhooks.twilio.com/v1/Accounts/AC0123456789abcdef0123456789abcdef/Flows/FW0123456789abcdef0123456789abcdef?a=1&b=2","description":"Main line"}"#,
+            r#"{"pattern":"+1317*","action":"redirect","url":"http://x.example/y","method":"get"}"#,
+            r#"{"pattern":"4321","action":"dial","number":"+13175550000","byoc":"BY0123456789ABCDEF0123456789abcdef","caller_id":"+13175551111","timeout":"20"}"#,
+            r#"{"pattern":"sales","action":"sip","uri":"sip:sales@pbx.example.com;transport=tls","caller_id":"anonymous","timeout":30}"#,
+            r#"{"pattern":"+44*","action":"say","text":"We are closed & gone","voice":"Polly.Amy","language":"en-GB"}"#,
+            r#"{"pattern":"+1900*","action":"reject","reason":"busy"}"#,
+            r#"{"pattern":"+1976*","action":"reject"}"#,
+            r#"{"pattern":"*","action":"hangup"}"#,
+        ];
+        for json in cases {
+            let r = route(json);
+            let again = Route::from_record(r.to_record(), &plan()).unwrap();
+            assert_eq!(r, again, "{json}");
+            let json_again = serde_json::to_string(&r.to_record()).unwrap();
+            let reparsed = Route::from_record(record(&json_again), &plan()).unwrap();
+            assert_eq!(r, reparsed);
+        }
+        let r = route(cases[2]);
+        assert_eq!(
+            r.action,
+            Action::Dial {
+                number: "+13175550000".into(),
+                byoc: Some(
+                    Sid::parse(SidKind::ByocTrunk, "BY0123456789abcdef0123456789abcdef").unwrap()
+                ),
+                caller_id: Some("+13175551111".into()),
+                timeout: Some(20),
+            }
+        );
+        assert_eq!(
+            route(cases[6]).action,
+            Action::Reject {
+                reason: RejectReason::Rejected
+            }
+        );
+        assert_eq!(
+            route(cases[1]).action,
+            Action::Redirect {
+                url: "http://x.example/y".into(),
+                method: Method::Get
+            }
+        );
+    }
+
+    #[test]
+    fn invalid_routes_are_refused_with_clear_messages() {
+        let cases = [
+            (
+                r#"{"pattern":"+1317*"}"#,
+                "route `+1317*`: action `redirect` needs `url`",
+            ),
+            (
+                r#"{"pattern":"*","url":"ftp://x/y"}"#,
+                "is not an absolute http(s) URL",
+            ),
+            (r#"{"pattern":"*","url":"/relative"}"#, "`url`: `/relative`"),
+            (r#"{"pattern":"*","url":"https://x/a b"}"#, "white space"),
+            (
+                r#"{"pattern":"*","url":"https://x/","method":"PUT"}"#,
+                "`PUT` is not GET or POST",
+            ),
+            (r#"{"pattern":"*","action":"fax"}"#, "unknown action `fax`"),
+            (
+                r#"{"pattern":"*","action":"dial"}"#,
+                "action `dial` needs `number`",
+            ),
+            (
+                r#"{"pattern":"*","action":"dial","number":"3175551234"}"#,
+                "write `3175551234` as `+13175551234`",
+            ),
+            (
+                r#"{"pattern":"*","action":"dial","number":"support"}"#,
+                "is not an E.164 number",
+            ),
+            (
+                r#"{"pattern":"*","action":"dial","number":"+13175551234","byoc":"BY123"}"#,
+                "`byoc`: `BY123` is not a BYOC trunk SID",
+            ),
+            (
+                r#"{"pattern":"*","action":"dial","number":"+13175551234","timeout":1}"#,
+                "1 is outside 5 to 600",
+            ),
+            (
+                r#"{"pattern":"*","action":"dial","number":"+13175551234","url":"https://x/"}"#,
+                "`url` does not apply to action `dial`",
+            ),
+            (
+                r#"{"pattern":"*","action":"sip","uri":"http://x"}"#,
+                "is not a SIP URI",
+            ),
+            (
+                r#"{"pattern":"*","action":"sip","uri":"sip:"}"#,
+                "is not a SIP URI",
+            ),
+            (
+                r#"{"pattern":"*","action":"say","text":""}"#,
+                "action `say` needs `text`",
+            ),
+            (
+                r#"{"pattern":"*","action":"say","text":"hi","language":"english!"}"#,
+                "not a language tag",
+            ),
+            (
+                r#"{"pattern":"*","action":"say","text":"hi","voice":"a b"}"#,
+                "not a voice name",
+            ),
+            (
+                r#"{"pattern":"*","action":"reject","reason":"later"}"#,
+                "`later` is not busy or rejected",
+            ),
+            (
+                r#"{"pattern":"*","action":"hangup","text":"x"}"#,
+                "`text` does not apply to action `hangup`",
+            ),
+            (
+                r#"{"pattern":"3175551234","url":"https://x/"}"#,
+                "write the pattern `3175551234` as `+13175551234`",
+            ),
+        ];
+        for (json, expected) in cases {
+            let message = error(json);
+            assert!(message.contains(expected), "{json}: got {message:?}");
+        }
+        assert!(serde_json::from_str::<RouteRecord>(r#"{"pattern":"*","urll":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn route_files_report_every_bad_route_and_duplicates() {
+        let json = r#"{"routes":[
+            {"pattern":"*","url":"https://example.com/default"},
+            {"pattern":"+1317*","url":"nope"},
+            {"pattern":"*","action":"hangup"},
+            {"pattern":"bad*","url":"https://example.com/"}
+        ]}"#;
+        let err = parse_route_file(json, &plan()).unwrap_err();
+        let RouteFileError::Invalid(errors) = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(
+            errors.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        assert!(err.to_string().contains("duplicate of routes[0]"), "{err}");
+        assert!(matches!(
+            parse_route_file("{", &plan()),
+            Err(RouteFileError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse_route_file(r#"{"routes":[],"extra":1}"#, &plan()),
+            Err(RouteFileError::Syntax(_))
+        ));
+    }
+
+    #[test]
+    fn route_files_round_trip() {
+        let json = r#"{"routes":[
+            {"pattern":"*","url":"https://example.com/default"},
+            {"pattern":"+1317*","action":"say","text":"hello"},
+            {"pattern":"+13175551234","action":"dial","number":"+13175550000"}
+        ]}"#;
+        let t = parse_route_file(json, &plan()).unwrap();
+        let out = to_route_file(&t.sorted());
+        let t2 = parse_route_file(&out, &plan()).unwrap();
+        assert_eq!(t.sorted(), t2.sorted());
+        assert_eq!(out, to_route_file(&t2.sorted()));
+    }
+
+    #[test]
+    fn actions_render_twiml() {
+        let r = route(r#"{"pattern":"*","url":"https://x/y?a=1&b=2"}"#);
+        assert!(r.action.to_twiml().to_xml().ends_with(
+            r#"<Response><Redirect method="POST">https://x/y?a=1&amp;b=2</Redirect></Response>"#
+        ));
+        let r = route(
+            r#"{"pattern":"*","action":"dial","number":"+13175550000","byoc":"BY0123456789abcdef0123456789abcdef","timeout":15}"#,
+        );
+        assert!(r.action.to_twiml().to_xml().ends_with(
+            r#"<Response><Dial timeout="15"><Number byoc="BY0123456789abcdef0123456789abcdef">+13175550000</Number></Dial></Response>"#
+        ));
+        let r = route(r#"{"pattern":"*","action":"say","text":"closed"}"#);
+        assert!(r
+            .action
+            .to_twiml()
+            .to_xml()
+            .ends_with("<Say>closed</Say><Hangup/></Response>"));
+    }
+}

@@ -1,0 +1,330 @@
+//! `X-Twilio-Signature` verification.
+//!
+//! Twilio signs each webhook with HMAC-SHA1 keyed by the account's auth token over:
+//! the full URL it requested (scheme, host, path, raw query exactly as sent), then, for a form POST,
+//! every body parameter as `name` + `value` with names sorted bytewise (a repeated name contributes
+//! each of its values, sorted). The result is base64 (standard, padded).
+//!
+//! Twilio is not consistent about default ports, so a URL is accepted as given, with the default
+//! port stripped and with it added (`:443` for https, `:80` for http), as the official helper
+//! libraries do.
+//!
+//! JSON bodies: Twilio appends `bodySHA256=<hex sha256 of the raw body>` to the URL and signs the
+//! URL alone; the body is checked against that hash.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+use crate::params::{query_param, Params};
+
+type HmacSha1 = Hmac<Sha1>;
+
+/// The header Twilio puts its signature in.
+pub const HEADER: &str = "X-Twilio-Signature";
+
+/// Why a request's signature was refused. The messages are safe to return to the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("missing X-Twilio-Signature header")]
+    Missing,
+    #[error("X-Twilio-Signature is not a base64 HMAC-SHA1")]
+    Malformed,
+    #[error("X-Twilio-Signature does not match this request")]
+    Mismatch,
+    #[error("a JSON body must be covered by a bodySHA256 query parameter")]
+    BodyHashMissing,
+    #[error("the body does not match its bodySHA256")]
+    BodyHashMismatch,
+}
+
+/// The signature Twilio would send for a form request (`params` empty for GET).
+pub fn sign(auth_token: &str, url: &str, params: &Params) -> String {
+    STANDARD.encode(mac(auth_token, url, params).finalize().into_bytes())
+}
+
+/// Checks `signature` for a form-encoded (or GET) request to `url`.
+pub fn verify(
+    auth_token: &str,
+    url: &str,
+    params: &Params,
+    signature: Option<&str>,
+) -> Result<(), SignatureError> {
+    let expected = decode(signature)?;
+    for candidate in url_variants(url) {
+        // `verify_slice` compares in constant time.
+        if mac(auth_token, &candidate, params)
+            .verify_slice(&expected)
+            .is_ok()
+        {
+            return Ok(());
+        }
+    }
+    Err(SignatureError::Mismatch)
+}
+
+/// Checks `signature` for a request whose raw body (e.g. JSON) is covered by `bodySHA256` in the
+/// URL: the URL alone is signed, the body must hash to the value in the URL.
+pub fn verify_with_body(
+    auth_token: &str,
+    url: &str,
+    body: &[u8],
+    signature: Option<&str>,
+) -> Result<(), SignatureError> {
+    verify(auth_token, url, &Params::new(), signature)?;
+    let claimed = query_param(url, "bodySHA256").ok_or(SignatureError::BodyHashMissing)?;
+    if claimed.eq_ignore_ascii_case(&body_sha256(body)) {
+        Ok(())
+    } else {
+        Err(SignatureError::BodyHashMismatch)
+    }
+}
+
+/// Lowercase hex SHA-256 of `body`, as Twilio puts it in `bodySHA256`.
+pub fn body_sha256(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let mut out = String::with_capacity(64);
+    for byte in digest {
+        out.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
+        out.push(char::from(b"0123456789abcdef"[usize::from(byte & 0xf)]));
+    }
+    out
+}
+
+fn decode(signature: Option<&str>) -> Result<Vec<u8>, SignatureError> {
+    let signature = signature.map(str::trim).unwrap_or_default();
+    if signature.is_empty() {
+        return Err(SignatureError::Missing);
+    }
+    match STANDARD.decode(signature) {
+        Ok(bytes) if bytes.len() == 20 => Ok(bytes),
+        _ => Err(SignatureError::Malformed),
+    }
+}
+
+fn mac(auth_token: &str, url: &str, params: &Params) -> HmacSha1 {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = HmacSha1::new_from_slice(auth_token.as_bytes()).expect("HMAC takes any key");
+    mac.update(url.as_bytes());
+    let mut pairs: Vec<(&str, &str)> = params.iter().collect();
+    pairs.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()).then(a.1.cmp(b.1)));
+    for (name, value) in pairs {
+        mac.update(name.as_bytes());
+        mac.update(value.as_bytes());
+    }
+    mac
+}
+
+/// `url` as given, then without its default port, or with the default port added.
+pub fn url_variants(url: &str) -> Vec<String> {
+    let mut out = vec![url.to_string()];
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return out;
+    };
+    let default_port = if scheme.eq_ignore_ascii_case("https") {
+        "443"
+    } else if scheme.eq_ignore_ascii_case("http") {
+        "80"
+    } else {
+        return out;
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    // The host may be an IPv6 literal (`[::1]:8443`): a port follows the last `]`.
+    let host_end = authority.rfind(']').map_or(0, |i| i + 1);
+    match authority[host_end..].rfind(':') {
+        Some(colon) => {
+            let colon = host_end + colon;
+            if &authority[colon + 1..] == default_port {
+                out.push(format!("{scheme}://{}{tail}", &authority[..colon]));
+            }
+        }
+        None => out.push(format!("{scheme}://{authority}:{default_port}{tail}")),
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "12345";
+    const URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
+
+    fn params() -> Params {
+        [
+            ("CallSid", "CA1234567890ABCDE"),
+            ("Caller", "+14158675309"),
+            ("Digits", "1234"),
+            ("From", "+14158675309"),
+            ("To", "+18005551212"),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    #[test]
+    fn design_vector_plain() {
+        assert_eq!(sign(TOKEN, URL, &params()), "RSOYDt4T1cUTdK1PDd93/VVr8B8=");
+        assert_eq!(
+            verify(TOKEN, URL, &params(), Some("RSOYDt4T1cUTdK1PDd93/VVr8B8=")),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn design_vector_signed_with_port_443_accepted_without_it_and_back() {
+        let with_port = "https://mycompany.com:443/myapp.php?foo=1&bar=2";
+        assert_eq!(
+            sign(TOKEN, with_port, &params()),
+            "kvajT1Ptam85bY51eRf/AJRuM3w="
+        );
+        assert_eq!(
+            verify(TOKEN, URL, &params(), Some("kvajT1Ptam85bY51eRf/AJRuM3w=")),
+            Ok(())
+        );
+        assert_eq!(
+            verify(
+                TOKEN,
+                with_port,
+                &params(),
+                Some("RSOYDt4T1cUTdK1PDd93/VVr8B8=")
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn design_vector_http_port_80() {
+        let url = "http://mycompany.com:80/myapp.php?foo=1&bar=2";
+        assert_eq!(sign(TOKEN, url, &params()), "0ZXoZLH/DfblKGATFgpif+LLRf4=");
+        let without = "http://mycompany.com/myapp.php?foo=1&bar=2";
+        assert_eq!(
+            verify(
+                TOKEN,
+                without,
+                &params(),
+                Some("0ZXoZLH/DfblKGATFgpif+LLRf4=")
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn design_vector_custom_port_is_never_altered() {
+        let url = "http://mycompany.com:1234/myapp.php?foo=1&bar=2";
+        assert_eq!(sign(TOKEN, url, &params()), "Zmvh+3yNM1Phv2jhDCwEM3q5ebU=");
+        assert_eq!(
+            verify(TOKEN, url, &params(), Some("Zmvh+3yNM1Phv2jhDCwEM3q5ebU=")),
+            Ok(())
+        );
+        assert_eq!(url_variants(url), vec![url.to_string()]);
+    }
+
+    #[test]
+    fn design_vector_repeated_parameters() {
+        let p: Params = [
+            ("Sid", "CA123"),
+            ("SidAccount", "AC123"),
+            ("Digits", "5678"),
+            ("Digits", "1234"),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(sign(TOKEN, URL, &p), "IK+Dwps556ElfBT0I3Rgjkr1wJU=");
+        assert_eq!(
+            verify(TOKEN, URL, &p, Some("IK+Dwps556ElfBT0I3Rgjkr1wJU=")),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn design_vector_json_body() {
+        let body = br#"{"property": "value", "boolean": true}"#;
+        let hash = body_sha256(body);
+        assert_eq!(
+            hash,
+            "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620"
+        );
+        let url = format!("{URL}&bodySHA256={hash}");
+        assert_eq!(
+            sign(TOKEN, &url, &Params::new()),
+            "a9nBmqA0ju/hNViExpshrM61xv4="
+        );
+        assert_eq!(
+            verify_with_body(TOKEN, &url, body, Some("a9nBmqA0ju/hNViExpshrM61xv4=")),
+            Ok(())
+        );
+        assert_eq!(
+            verify_with_body(TOKEN, &url, b"{}", Some("a9nBmqA0ju/hNViExpshrM61xv4=")),
+            Err(SignatureError::BodyHashMismatch)
+        );
+        let sig = sign(TOKEN, URL, &Params::new());
+        assert_eq!(
+            verify_with_body(TOKEN, URL, body, Some(&sig)),
+            Err(SignatureError::BodyHashMissing)
+        );
+    }
+
+    #[test]
+    fn forgeries_are_refused() {
+        let good = "RSOYDt4T1cUTdK1PDd93/VVr8B8=";
+        assert_eq!(
+            verify(TOKEN, URL, &params(), None),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(
+            verify(TOKEN, URL, &params(), Some(" ")),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(
+            verify(TOKEN, URL, &params(), Some("not base64!")),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify(TOKEN, URL, &params(), Some("AAAA")),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify("54321", URL, &params(), Some(good)),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(
+                TOKEN,
+                "https://mycompany.com/myapp.php?foo=1&bar=3",
+                &params(),
+                Some(good)
+            ),
+            Err(SignatureError::Mismatch)
+        );
+        let mut changed = params();
+        changed.push("Extra", "1");
+        assert_eq!(
+            verify(TOKEN, URL, &changed, Some(good)),
+            Err(SignatureError::Mismatch)
+        );
+        let swapped = "RSOYDt4T1cUTdK1PDd93/VVr8B9=";
+        assert_ne!(verify(TOKEN, URL, &params(), Some(swapped)), Ok(()));
+    }
+
+    #[test]
+    fn port_variants() {
+        assert_eq!(
+            url_variants("https://h.example/p?q=1"),
+            vec!["https://h.example/p?q=1", "https://h.example:443/p?q=1"]
+        );
+        assert_eq!(
+            url_variants("https://h.example:443"),
+            vec!["https://h.example:443", "https://h.example"]
+        );
+        assert_eq!(
+            url_variants("http://[::1]:80/x"),
+            vec!["http://[::1]:80/x", "http://[::1]/x"]
+        );
+        assert_eq!(url_variants("ftp://h/x"), vec!["ftp://h/x"]);
+        assert_eq!(url_variants("garbage"), vec!["garbage"]);
+    }
+}

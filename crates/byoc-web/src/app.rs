@@ -1,0 +1,486 @@
+//! The webhook handler shared by the Lambda functions and `byoc serve`: one `http::Request` in,
+//! one `http::Response` out, so both runtimes behave identically.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, StatusCode};
+
+use byoc_core::inbound::{self, Outcome};
+use byoc_core::outbound;
+use byoc_core::params::{Params, ParamsError};
+use byoc_core::signature::{self, SignatureError};
+use byoc_core::twiml::CONTENT_TYPE;
+use byoc_store::RouteStore;
+
+use crate::config::{Auth, Config};
+
+/// Largest body accepted (Twilio's webhook forms are a few kB; 64 KiB leaves room for many
+/// `SipHeader_X-…` parameters while bounding the work an anonymous sender can cause).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Response header that states how a request was answered (`matched`, `default`, `refused` …).
+pub const OUTCOME_HEADER: &str = "x-byoc-outcome";
+/// Response header that states why a call was not routed as asked, for operators.
+pub const REASON_HEADER: &str = "x-byoc-reason";
+
+pub type HttpRequest = http::Request<Bytes>;
+pub type HttpResponse = http::Response<String>;
+
+/// A webhook this server answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// "A call comes in" on the SIP domain / BYOC trunk.
+    Inbound,
+    /// The Studio TwiML Redirect widget's outbound request.
+    Outbound,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Inbound => "inbound",
+            Endpoint::Outbound => "outbound",
+        }
+    }
+
+    /// The endpoint a path names: its last segment, so `/inbound`, `/Prod/inbound` and a custom
+    /// domain's `/router/inbound` all work.
+    pub fn from_path(path: &str) -> Option<Self> {
+        match path.trim_end_matches('/').rsplit('/').next()? {
+            "inbound" => Some(Endpoint::Inbound),
+            "outbound" => Some(Endpoint::Outbound),
+            _ => None,
+        }
+    }
+}
+
+/// Which endpoints a process serves: each Lambda function serves its own, `byoc serve` both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoints {
+    pub inbound: bool,
+    pub outbound: bool,
+}
+
+impl Endpoints {
+    pub const ALL: Self = Self {
+        inbound: true,
+        outbound: true,
+    };
+    pub const INBOUND: Self = Self {
+        inbound: true,
+        outbound: false,
+    };
+    pub const OUTBOUND: Self = Self {
+        inbound: false,
+        outbound: true,
+    };
+
+    fn serves(self, endpoint: Endpoint) -> bool {
+        match endpoint {
+            Endpoint::Inbound => self.inbound,
+            Endpoint::Outbound => self.outbound,
+        }
+    }
+}
+
+/// The application: configuration, the route store and the endpoints served.
+pub struct App {
+    config: Config,
+    store: Arc<dyn RouteStore>,
+    endpoints: Endpoints,
+}
+
+impl App {
+    pub fn new(config: Config, store: Arc<dyn RouteStore>, endpoints: Endpoints) -> Self {
+        Self {
+            config,
+            store,
+            endpoints,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn store(&self) -> &Arc<dyn RouteStore> {
+        &self.store
+    }
+
+    /// Answers one request. Never panics on input; every outcome is logged in one line.
+    pub async fn handle(&self, request: HttpRequest) -> HttpResponse {
+        let started = Instant::now();
+        let (parts, body) = request.into_parts();
+        let Some(endpoint) =
+            Endpoint::from_path(parts.uri.path()).filter(|e| self.endpoints.serves(*e))
+        else {
+            return plain(
+                StatusCode::NOT_FOUND,
+                "Not found: this server answers /inbound and /outbound webhooks",
+            );
+        };
+        if parts.method != Method::POST && parts.method != Method::GET {
+            let mut response = plain(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed: use POST or GET",
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+            return response;
+        }
+        if body.len() > MAX_BODY_BYTES {
+            return plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Payload too large: the body is over 64 KiB",
+            );
+        }
+
+        let query = Params::from_form(parts.uri.query().unwrap_or("").as_bytes());
+        let is_post = parts.method == Method::POST;
+        let is_json = is_post
+            && parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.to_ascii_lowercase().contains("json"));
+        let form = if is_post && !is_json {
+            Params::from_form(&body)
+        } else {
+            Params::new()
+        };
+
+        let url = public_url(&parts, self.config.public_base_url.as_deref());
+        if let Some(refusal) = self.authenticate(&parts.headers, &url, &form, &body, is_json) {
+            return refusal;
+        }
+        let body_params = if is_json {
+            match Params::from_json(&body) {
+                Ok(p) => p,
+                Err(e @ (ParamsError::Json(_) | ParamsError::JsonNotObject)) => {
+                    tracing::warn!(endpoint = endpoint.as_str(), reason = %e, "bad request");
+                    return plain(StatusCode::BAD_REQUEST, &format!("Bad request: {e}"));
+                }
+            }
+        } else {
+            form
+        };
+
+        match endpoint {
+            Endpoint::Inbound => self.inbound(&query, body_params, started).await,
+            Endpoint::Outbound => self.outbound(&query, &body_params, started),
+        }
+    }
+
+    /// Checks the signature; `Some` is the refusal to send instead of an answer.
+    fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+        url: &str,
+        form: &Params,
+        body: &[u8],
+        is_json: bool,
+    ) -> Option<HttpResponse> {
+        let token = match &self.config.auth {
+            Auth::Unsigned => return None,
+            Auth::Misconfigured => {
+                tracing::error!(
+                    "TWILIO_AUTH_TOKEN is not set: refusing the request (set the token, or ALLOW_UNSIGNED=true for testing only)"
+                );
+                return Some(plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Server misconfigured: no Twilio auth token",
+                ));
+            }
+            Auth::Verify(token) => token,
+        };
+        let given = headers
+            .get(signature::HEADER)
+            .map(|v| v.to_str().unwrap_or("\u{0}invalid"));
+        let result = if is_json {
+            signature::verify_with_body(token.expose(), url, body, given)
+        } else {
+            signature::verify(token.expose(), url, form, given)
+        };
+        result.err().map(|e: SignatureError| {
+            tracing::warn!(url, reason = %e, "signature refused");
+            plain(StatusCode::FORBIDDEN, &format!("Forbidden: {e}"))
+        })
+    }
+
+    async fn inbound(&self, query: &Params, body: Params, started: Instant) -> HttpResponse {
+        // Twilio's call parameters are in the body of a POST; a GET webhook carries them in the
+        // query string. The body wins when both name a parameter.
+        let mut params = body;
+        for (k, v) in query.iter() {
+            params.push(k, v);
+        }
+        let config = &self.config.inbound;
+        let address = inbound::called_address(&params, &config.plan);
+        let decision = match &address {
+            Ok(a) => match self.store.resolve(a).await {
+                Ok(matched) => inbound::decide(&address, matched.as_ref(), config),
+                Err(e) => inbound::fallback(config, Outcome::Degraded, e.to_string()),
+            },
+            Err(_) => inbound::decide(&address, None, config),
+        };
+        let did = address.as_ref().map(|a| a.as_str()).unwrap_or("");
+        tracing::info!(
+            endpoint = "inbound",
+            call_sid = params.get("CallSid").unwrap_or(""),
+            did,
+            pattern = decision.pattern.as_deref().unwrap_or(""),
+            action = decision.action,
+            outcome = decision.outcome.as_str(),
+            reason = decision.reason.as_deref().unwrap_or(""),
+            latency_us = started.elapsed().as_micros() as u64,
+            "call answered"
+        );
+        let mut response = twiml(decision.twiml.to_xml(), decision.outcome.as_str());
+        if let Some(reason) = &decision.reason {
+            set_reason(&mut response, reason);
+        }
+        response
+    }
+
+    fn outbound(&self, query: &Params, body: &Params, started: Instant) -> HttpResponse {
+        let decision = outbound::decide(query, body, &self.config.outbound);
+        let call_sid = body
+            .get("CallSid")
+            .or_else(|| query.get("CallSid"))
+            .unwrap_or("");
+        match &decision.result {
+            Ok(number) => tracing::info!(
+                endpoint = "outbound",
+                call_sid,
+                did = number.as_str(),
+                action = "dial",
+                outcome = "dialed",
+                latency_us = started.elapsed().as_micros() as u64,
+                "call answered"
+            ),
+            Err(e) => tracing::warn!(
+                endpoint = "outbound",
+                call_sid,
+                action = "say",
+                outcome = "refused",
+                reason = %e,
+                latency_us = started.elapsed().as_micros() as u64,
+                "call answered"
+            ),
+        }
+        let outcome = if decision.result.is_ok() {
+            "dialed"
+        } else {
+            "refused"
+        };
+        let mut response = twiml(decision.twiml.to_xml(), outcome);
+        if let Err(e) = &decision.result {
+            set_reason(&mut response, &e.to_string());
+        }
+        response
+    }
+}
+
+/// The URL Twilio requested, for the signature: `public_base` + path + raw query when a public
+/// base URL is configured (custom domains); else the request's own absolute URI (what
+/// `lambda_http` builds from Host, `X-Forwarded-Proto`, stage and `rawQueryString`); else
+/// `X-Forwarded-Proto` (default `http`) + `Host` + path + raw query (the local server).
+/// The query string is used exactly as received, never re-encoded.
+pub fn public_url(parts: &http::request::Parts, public_base: Option<&str>) -> String {
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    if let Some(base) = public_base {
+        return format!("{base}{path_and_query}");
+    }
+    if let (Some(scheme), Some(authority)) = (parts.uri.scheme_str(), parts.uri.authority()) {
+        return format!("{scheme}://{authority}{path_and_query}");
+    }
+    let header_str = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(',').next().unwrap_or("").trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let scheme = header_str("x-forwarded-proto").unwrap_or_else(|| "http".to_string());
+    let host = header_str("host").unwrap_or_else(|| "localhost".to_string());
+    format!("{scheme}://{host}{path_and_query}")
+}
+
+fn twiml(xml: String, outcome: &'static str) -> HttpResponse {
+    let mut response = http::Response::new(xml);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    response
+        .headers_mut()
+        .insert(OUTCOME_HEADER, HeaderValue::from_static(outcome));
+    response
+}
+
+fn set_reason(response: &mut HttpResponse, reason: &str) {
+    // Header values must be visible ASCII; anything else is replaced rather than dropped.
+    let clean: String = reason
+        .chars()
+        .take(300)
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if let Ok(value) = HeaderValue::from_str(&clean) {
+        response.headers_mut().insert(REASON_HEADER, value);
+    }
+}
+
+fn plain(status: StatusCode, text: &str) -> HttpResponse {
+    let mut response = http::Response::new(format!("{text}\n"));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AuthToken;
+    use byoc_core::signature::sign;
+    use byoc_store::MemoryStore;
+
+    const TOKEN: &str = "test-token";
+
+    fn app(auth: Auth) -> App {
+        let store = MemoryStore::from_json(
+            r#"{"routes":[{"pattern":"+13175551234","url":"https://example.com/main?a=1&b=2"}]}"#,
+            "test",
+            &Default::default(),
+        )
+        .unwrap();
+        let mut config = Config::from_lookup(crate::config::Runtime::Local, |_| None).unwrap();
+        config.auth = auth;
+        App::new(config, Arc::new(store), Endpoints::ALL)
+    }
+
+    fn form_request(uri: &str, form: &[(&str, &str)], sig: Option<String>) -> HttpRequest {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let mut b = http::Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header("host", "router.example.com")
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(sig) = sig {
+            b = b.header(signature::HEADER, sig);
+        }
+        b.body(Bytes::from(body)).unwrap()
+    }
+
+    fn params(form: &[(&str, &str)]) -> Params {
+        form.iter().copied().collect()
+    }
+
+    #[tokio::test]
+    async fn signed_inbound_request_is_routed() {
+        let form = [
+            ("To", "sip:+13175551234@x.sip.twilio.com"),
+            ("CallSid", "CA1"),
+        ];
+        let sig = sign(TOKEN, "http://router.example.com/inbound", &params(&form));
+        let app = app(Auth::Verify(AuthToken::new(TOKEN)));
+        let response = app.handle(form_request("/inbound", &form, Some(sig))).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], CONTENT_TYPE);
+        assert_eq!(response.headers()[OUTCOME_HEADER], "matched");
+        assert!(response.body().contains("main?a=1&amp;b=2"));
+    }
+
+    #[tokio::test]
+    async fn forged_and_missing_signatures_get_403() {
+        let form = [("To", "+13175551234")];
+        let app = app(Auth::Verify(AuthToken::new(TOKEN)));
+        let forged = sign("other", "http://router.example.com/inbound", &params(&form));
+        let response = app
+            .handle(form_request("/inbound", &form, Some(forged)))
+            .await;
+        assert_eq!(response.status(), 403);
+        assert!(response.body().contains("does not match"));
+        let response = app.handle(form_request("/inbound", &form, None)).await;
+        assert_eq!(response.status(), 403);
+        assert!(response.body().contains("missing X-Twilio-Signature"));
+    }
+
+    #[tokio::test]
+    async fn misconfigured_auth_refuses_with_500() {
+        let response = app(Auth::Misconfigured)
+            .handle(form_request("/inbound", &[("To", "+13175551234")], None))
+            .await;
+        assert_eq!(response.status(), 500);
+    }
+
+    #[tokio::test]
+    async fn paths_methods_and_sizes_are_checked() {
+        let app = app(Auth::Unsigned);
+        let r = app.handle(form_request("/nope", &[], None)).await;
+        assert_eq!(r.status(), 404);
+        let mut req = form_request("/inbound", &[], None);
+        *req.method_mut() = Method::PUT;
+        let r = app.handle(req).await;
+        assert_eq!(r.status(), 405);
+        assert_eq!(r.headers()[header::ALLOW], "GET, POST");
+        let big = "x".repeat(MAX_BODY_BYTES + 1);
+        let r = app
+            .handle(form_request("/inbound", &[("To", &big)], None))
+            .await;
+        assert_eq!(r.status(), 413);
+        let r = app
+            .handle(form_request(
+                "/Prod/inbound/",
+                &[("To", "+13175551234")],
+                None,
+            ))
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+
+    #[test]
+    fn public_url_prefers_configuration_then_absolute_uri_then_headers() {
+        let req = http::Request::builder()
+            .uri("/inbound?x=%2B1&y=a+b")
+            .header("host", "abc.ngrok.app")
+            .header("x-forwarded-proto", "https")
+            .body(())
+            .unwrap();
+        let (parts, _) = req.into_parts();
+        assert_eq!(
+            public_url(&parts, None),
+            "https://abc.ngrok.app/inbound?x=%2B1&y=a+b"
+        );
+        assert_eq!(
+            public_url(&parts, Some("https://voice.example.com/router")),
+            "https://voice.example.com/router/inbound?x=%2B1&y=a+b"
+        );
+        let req = http::Request::builder()
+            .uri("https://api.example.com/inbound?q=1")
+            .body(())
+            .unwrap();
+        let (parts, _) = req.into_parts();
+        assert_eq!(
+            public_url(&parts, None),
+            "https://api.example.com/inbound?q=1"
+        );
+    }
+}

@@ -1,0 +1,253 @@
+//! Configuration from the environment, shared by the Lambda functions and the local server.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `TWILIO_AUTH_TOKEN` | key for `X-Twilio-Signature` | none: Lambda refuses requests (500); `byoc serve` warns and skips checks |
+//! | `ALLOW_UNSIGNED` | `true` lets a Lambda without a token answer unsigned requests | `false` |
+//! | `PUBLIC_BASE_URL` | public scheme + host (+ path prefix) Twilio calls, for custom domains | rebuilt from the request |
+//! | `DEFAULT_ROUTE_URL` | where unmatched calls are redirected | none: `<Reject reason="rejected"/>` |
+//! | `DEFAULT_ROUTE_METHOD` | `POST` or `GET` for that redirect | `POST` |
+//! | `DEFAULT_COUNTRY_CODE` | country of national numbers | `1` |
+//! | `BYOC_TRUNK_SID` | outbound trunk when a request names none | none: required per request |
+//! | `OUTBOUND_REFUSAL_MESSAGE` | what a caller hears when an outbound call is refused | a short apology |
+
+use std::fmt;
+
+use byoc_core::inbound::InboundConfig;
+use byoc_core::outbound::{OutboundConfig, DEFAULT_REFUSAL_MESSAGE};
+use byoc_core::route::Action;
+use byoc_core::sid::{Sid, SidKind};
+use byoc_core::twiml::Method;
+use byoc_core::NumberPlan;
+
+/// The auth token. Its `Debug` never shows the value, so it cannot leak into logs.
+#[derive(Clone)]
+pub struct AuthToken(String);
+
+impl AuthToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AuthToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuthToken(<redacted>)")
+    }
+}
+
+/// How requests are authenticated.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// Verify `X-Twilio-Signature` with this token.
+    Verify(AuthToken),
+    /// Accept unsigned requests (local use, or `ALLOW_UNSIGNED=true`).
+    Unsigned,
+    /// No token and unsigned requests not allowed: refuse everything (a deployment mistake).
+    Misconfigured,
+}
+
+/// Where the process runs; decides what a missing token means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    Lambda,
+    Local,
+}
+
+/// A setting that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name}: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+/// Everything the handlers need besides the route store.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub auth: Auth,
+    /// e.g. `https://voice.example.com/router`, prepended to the request path.
+    pub public_base_url: Option<String>,
+    pub inbound: InboundConfig,
+    pub outbound: OutboundConfig,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env(runtime: Runtime) -> Result<Self, ConfigError> {
+        Self::from_lookup(runtime, |name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `get` (the environment, or a map in tests). Blank values are unset.
+    pub fn from_lookup(
+        runtime: Runtime,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let err = |name: &'static str, reason: String| ConfigError { name, reason };
+
+        let allow_unsigned = match get("ALLOW_UNSIGNED").map(|v| v.to_ascii_lowercase()) {
+            None => false,
+            Some(v) if v == "true" => true,
+            Some(v) if v == "false" => false,
+            Some(v) => return Err(err("ALLOW_UNSIGNED", format!("`{v}` is not true or false"))),
+        };
+        let auth = match (get("TWILIO_AUTH_TOKEN"), runtime, allow_unsigned) {
+            (Some(token), _, _) => Auth::Verify(AuthToken::new(token)),
+            (None, Runtime::Local, _) | (None, Runtime::Lambda, true) => Auth::Unsigned,
+            (None, Runtime::Lambda, false) => Auth::Misconfigured,
+        };
+
+        let public_base_url = get("PUBLIC_BASE_URL")
+            .map(|url| {
+                let ok = (url.starts_with("https://") || url.starts_with("http://"))
+                    && !url.contains(['?', '#'])
+                    && !url.chars().any(char::is_whitespace)
+                    && url.split_once("://").is_some_and(|(_, rest)| !rest.is_empty());
+                if ok {
+                    Ok(url.trim_end_matches('/').to_string())
+                } else {
+                    Err(err(
+                        "PUBLIC_BASE_URL",
+                        format!("`{url}` is not an http(s) base URL without query, e.g. https://voice.example.com"),
+                    ))
+                }
+            })
+            .transpose()?;
+
+        let plan = match get("DEFAULT_COUNTRY_CODE") {
+            None => NumberPlan::default(),
+            Some(cc) => {
+                NumberPlan::new(&cc).map_err(|e| err("DEFAULT_COUNTRY_CODE", e.to_string()))?
+            }
+        };
+
+        let method = match get("DEFAULT_ROUTE_METHOD") {
+            None => Method::Post,
+            Some(m) => Method::parse(&m)
+                .ok_or_else(|| err("DEFAULT_ROUTE_METHOD", format!("`{m}` is not GET or POST")))?,
+        };
+        let default_action = get("DEFAULT_ROUTE_URL")
+            .map(|url| {
+                Action::redirect_to(&url, method)
+                    .map_err(|e| err("DEFAULT_ROUTE_URL", e.to_string()))
+            })
+            .transpose()?;
+
+        let default_trunk = get("BYOC_TRUNK_SID")
+            .map(|sid| {
+                Sid::parse(SidKind::ByocTrunk, &sid)
+                    .map_err(|e| err("BYOC_TRUNK_SID", e.to_string()))
+            })
+            .transpose()?;
+        let refusal_message =
+            get("OUTBOUND_REFUSAL_MESSAGE").unwrap_or_else(|| DEFAULT_REFUSAL_MESSAGE.to_string());
+
+        Ok(Self {
+            auth,
+            public_base_url,
+            inbound: InboundConfig {
+                plan: plan.clone(),
+                default_action,
+            },
+            outbound: OutboundConfig {
+                plan,
+                default_trunk,
+                refusal_message,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(runtime: Runtime, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(runtime, |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn auth_mode_follows_token_runtime_and_allow_unsigned() {
+        let c = config(Runtime::Lambda, &[("TWILIO_AUTH_TOKEN", "secret")]).unwrap();
+        assert!(matches!(c.auth, Auth::Verify(ref t) if t.expose() == "secret"));
+        assert!(!format!("{c:?}").contains("secret"));
+        assert!(matches!(
+            config(Runtime::Lambda, &[]).unwrap().auth,
+            Auth::Misconfigured
+        ));
+        assert!(matches!(
+            config(Runtime::Lambda, &[("ALLOW_UNSIGNED", "TRUE")])
+                .unwrap()
+                .auth,
+            Auth::Unsigned
+        ));
+        assert!(matches!(
+            config(Runtime::Local, &[]).unwrap().auth,
+            Auth::Unsigned
+        ));
+        assert!(matches!(
+            config(Runtime::Lambda, &[("TWILIO_AUTH_TOKEN", "  ")])
+                .unwrap()
+                .auth,
+            Auth::Misconfigured
+        ));
+    }
+
+    #[test]
+    fn bad_settings_name_the_variable() {
+        for (name, value) in [
+            ("ALLOW_UNSIGNED", "yes"),
+            ("PUBLIC_BASE_URL", "voice.example.com"),
+            ("PUBLIC_BASE_URL", "https://x/?a=1"),
+            ("DEFAULT_COUNTRY_CODE", "0"),
+            ("DEFAULT_ROUTE_METHOD", "PUT"),
+            ("DEFAULT_ROUTE_URL", "not a url"),
+            ("BYOC_TRUNK_SID", "BY123"),
+        ] {
+            let e = config(Runtime::Lambda, &[(name, value)]).unwrap_err();
+            assert_eq!(e.name, name, "{e}");
+        }
+    }
+
+    #[test]
+    fn good_settings_are_read() {
+        let c = config(
+            Runtime::Lambda,
+            &[
+                ("PUBLIC_BASE_URL", "https://voice.example.com/router/"),
+                ("DEFAULT_COUNTRY_CODE", "44"),
+                ("DEFAULT_ROUTE_URL", "https://example.com/default?a=1&b=2"),
+                ("DEFAULT_ROUTE_METHOD", "get"),
+                ("BYOC_TRUNK_SID", "BY0123456789abcdef0123456789abcdef"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.public_base_url.as_deref(),
+            Some("https://voice.example.com/router")
+        );
+        assert_eq!(c.inbound.plan.country_code(), "44");
+        assert_eq!(
+            c.inbound.default_action,
+            Some(Action::Redirect {
+                url: "https://example.com/default?a=1&b=2".into(),
+                method: Method::Get
+            })
+        );
+        assert!(c.outbound.default_trunk.is_some());
+    }
+}

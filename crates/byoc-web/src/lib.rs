@@ -1,0 +1,45 @@
+//! HTTP glue shared by the `inbound` and `outbound` Lambda functions and the `byoc serve` local
+//! server: configuration from the environment, the webhook handler, logging, and (feature
+//! `lambda`) the adapter from `lambda_http` events.
+
+pub mod app;
+pub mod config;
+#[cfg(feature = "lambda")]
+pub mod lambda;
+
+pub use app::{App, Endpoint, Endpoints, HttpRequest, HttpResponse, MAX_BODY_BYTES};
+pub use config::{Auth, Config, ConfigError, Runtime};
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (Lambda, CloudWatch Logs Insights).
+    Json,
+    /// Human-readable lines (local use).
+    Text,
+}
+
+/// Installs the global `tracing` subscriber, writing to stderr. The level comes from `RUST_LOG`,
+/// else `LOG_LEVEL`, else `info`.
+pub fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .or_else(|| std::env::var("LOG_LEVEL").ok())
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    // A second initialization (tests) is harmless; ignore it.
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Text => builder.compact().with_ansi(false).try_init(),
+    };
+}

@@ -1,0 +1,121 @@
+//! `byoc serve`: the /inbound and /outbound webhooks on a local HTTP server, with the same
+//! handler as the Lambda functions, over a JSON route file.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use byoc_store::{MemoryStore, RouteStore};
+use byoc_web::{App, Auth, Config, Endpoints, LogFormat, Runtime, MAX_BODY_BYTES};
+use http::StatusCode;
+
+use crate::{RouteSource, EMBEDDED_ROUTES};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub source: RouteSource,
+    /// TCP port (0 picks a free one; the chosen port is printed)
+    #[arg(long, default_value_t = 3000)]
+    pub port: u16,
+    /// Address to listen on. Keep the loopback default unless a tunnel needs otherwise.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Log format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub log_format: Format,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Loads the route file named by `source`, or the embedded example.
+pub fn load_store(source: &RouteSource, config: &Config) -> anyhow::Result<MemoryStore> {
+    match &source.routes {
+        Some(path) => Ok(MemoryStore::from_file(path, &config.inbound.plan)?),
+        None => MemoryStore::from_json(
+            EMBEDDED_ROUTES,
+            "embedded infra/routes.example.json",
+            &config.inbound.plan,
+        )
+        .context("embedded route file"),
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    byoc_web::init_logging(match args.log_format {
+        Format::Text => LogFormat::Text,
+        Format::Json => LogFormat::Json,
+    });
+    let config = Config::from_env(Runtime::Local).context("invalid configuration")?;
+    let store = load_store(&args.source, &config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args, config, store))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(args: Args, config: Config, store: MemoryStore) -> anyhow::Result<()> {
+    if matches!(config.auth, Auth::Unsigned) {
+        eprintln!(
+            "byoc serve: WARNING: TWILIO_AUTH_TOKEN is not set, so X-Twilio-Signature is NOT checked. \
+             Local use only: anyone who can reach this port can drive it."
+        );
+    }
+    let description = store.describe();
+    let app = Arc::new(App::new(config, Arc::new(store), Endpoints::ALL));
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
+    let addr = listener.local_addr()?;
+    // Tests and scripts read this line to find the port.
+    println!("byoc serve: listening on http://{addr} (POST|GET /inbound, /outbound; routes: {description})");
+    let router = axum::Router::new().fallback(handle).with_state(app);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown())
+        .await
+        .context("server failed")
+}
+
+async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Payload too large: the body is over 64 KiB\n",
+        )
+            .into_response();
+    };
+    app.handle(http::Request::from_parts(parts, bytes))
+        .await
+        .into_response()
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

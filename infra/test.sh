@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, lints, then every unit and end-to-end test.
+# Works on a fresh machine with only the Rust toolchain; it starts (and stops) whatever the tests
+# need.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if cargo fmt --version >/dev/null 2>&1; then
+  cargo fmt --all --check
+else
+  echo "test.sh: rustfmt is not installed; skipping the format check" >&2
+fi
+if cargo clippy --version >/dev/null 2>&1; then
+  cargo clippy --workspace --all-targets --locked -- -D warnings
+else
+  echo "test.sh: clippy is not installed; skipping lints" >&2
+fi
+
+cargo test --workspace --locked

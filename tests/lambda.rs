@@ -1,0 +1,297 @@
+//! The real `inbound` and `outbound` Lambda binaries, driven through a Lambda Runtime API
+//! emulator with the API Gateway events in `events/`.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use byoc_e2e::twiml::{find, has, parse};
+use byoc_e2e::{event, root, Lambda, Serve, EVENTS_TOKEN};
+
+const FLOW_URL: &str = "https://webhooks.twilio.com/v1/Accounts/AC00000000000000000000000000000000/Flows/FW00000000000000000000000000000000";
+const TRUNK: &str = "BY00000000000000000000000000000000";
+
+fn example_routes() -> String {
+    root()
+        .join("infra/routes.example.json")
+        .display()
+        .to_string()
+}
+
+async fn inbound() -> Lambda {
+    let routes = example_routes();
+    Lambda::start(
+        "inbound",
+        &[
+            ("TWILIO_AUTH_TOKEN", EVENTS_TOKEN),
+            ("ROUTES_FILE", routes.as_str()),
+        ],
+    )
+    .await
+}
+
+/// The decoded form body of an event.
+fn body_of(event: &serde_json::Value) -> String {
+    let raw = event["body"].as_str().unwrap_or_default();
+    if event["isBase64Encoded"].as_bool().unwrap_or(false) {
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(raw)
+                .unwrap(),
+        )
+        .unwrap()
+    } else {
+        raw.to_string()
+    }
+}
+
+fn set_body(event: &mut serde_json::Value, body: &str) {
+    event["body"] = base64::engine::general_purpose::STANDARD
+        .encode(body)
+        .into();
+    event["isBase64Encoded"] = true.into();
+}
+
+#[tokio::test]
+async fn inbound_events_get_their_routes_twiml_from_the_real_binary() {
+    let mut lambda = inbound().await;
+
+    let response = lambda.invoke(&event("inbound.json")).await.proxy();
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert!(response.headers["content-type"].starts_with("text/xml"));
+    assert_eq!(response.headers["x-byoc-outcome"], "matched");
+    let twiml = parse(&response.body);
+    let redirect = find(&twiml, "Response/Redirect");
+    assert_eq!(redirect.text, FLOW_URL);
+    assert_eq!(redirect.attr("method"), Some("POST"));
+
+    // National form with a port: the +1317555* prefix route, whose URL carries `&`.
+    let response = lambda.invoke(&event("inbound-prefix.json")).await.proxy();
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(
+        find(&parse(&response.body), "Response/Redirect").text,
+        "https://example-1234.twil.io/indianapolis?team=support&lang=en"
+    );
+
+    // REST API payload 1.0 with a stage in the path: same call, same answer.
+    let response = lambda.invoke(&event("inbound-rest-v1.json")).await.proxy();
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(
+        find(&parse(&response.body), "Response/Redirect").text,
+        FLOW_URL
+    );
+
+    // One JSON log line per call, with what operators need and never the token.
+    let line = lambda
+        .stderr
+        .wait_for("\"call answered\"", Duration::from_secs(5))
+        .await
+        .expect("a log line per call");
+    let log: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
+    assert_eq!(log["call_sid"], format!("CA{}", "1".repeat(32)));
+    assert_eq!(log["did"], "+13175551234");
+    assert_eq!(log["pattern"], "+13175551234");
+    assert_eq!(log["action"], "redirect");
+    assert_eq!(log["outcome"], "matched");
+    assert!(log["latency_us"].is_u64());
+    assert!(!lambda.stderr.text().contains(EVENTS_TOKEN));
+}
+
+#[tokio::test]
+async fn the_lambda_and_byoc_serve_answer_the_same_request_identically() {
+    let mut lambda = inbound().await;
+    let routes = example_routes();
+    let serve = Serve::start(
+        &["--routes", &routes],
+        &[
+            ("TWILIO_AUTH_TOKEN", EVENTS_TOKEN),
+            (
+                "PUBLIC_BASE_URL",
+                "https://abc123xyz0.execute-api.us-east-1.amazonaws.com",
+            ),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    for name in ["inbound.json", "inbound-prefix.json"] {
+        let ev = event(name);
+        let from_lambda = lambda.invoke(&ev).await.proxy();
+        let from_serve = client
+            .post(serve.url("/inbound"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(
+                "x-twilio-signature",
+                ev["headers"]["x-twilio-signature"].as_str().unwrap(),
+            )
+            .body(body_of(&ev))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(from_serve.status(), 200);
+        let serve_body = from_serve.text().await.unwrap();
+        assert_eq!(serve_body, from_lambda.body, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn forged_or_unsigned_events_get_403() {
+    let mut lambda = inbound().await;
+
+    let mut forged = event("inbound.json");
+    let body = body_of(&forged).replace("%2B13175551234", "%2B19005551234");
+    set_body(&mut forged, &body);
+    let response = lambda.invoke(&forged).await.proxy();
+    assert_eq!(response.status, 403);
+    assert!(
+        response.body.contains("does not match"),
+        "{}",
+        response.body
+    );
+
+    let mut unsigned = event("inbound.json");
+    unsigned["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("x-twilio-signature");
+    let response = lambda.invoke(&unsigned).await.proxy();
+    assert_eq!(response.status, 403);
+    assert!(response.body.contains("missing X-Twilio-Signature"));
+
+    // Signed for another host (a replay against a different deployment).
+    let mut other_host = event("inbound.json");
+    other_host["headers"]["host"] = "evil.example.com".into();
+    other_host["requestContext"]["domainName"] = "evil.example.com".into();
+    let response = lambda.invoke(&other_host).await.proxy();
+    assert_eq!(response.status, 403);
+}
+
+#[tokio::test]
+async fn a_lambda_without_a_token_refuses_unless_unsigned_is_allowed() {
+    let routes = example_routes();
+    let mut lambda = Lambda::start("inbound", &[("ROUTES_FILE", routes.as_str())]).await;
+    let response = lambda.invoke(&event("inbound.json")).await.proxy();
+    assert_eq!(response.status, 500);
+    assert!(lambda
+        .stderr
+        .wait_for("TWILIO_AUTH_TOKEN is not set", Duration::from_secs(5))
+        .await
+        .is_some());
+
+    let mut lambda = Lambda::start(
+        "inbound",
+        &[("ROUTES_FILE", routes.as_str()), ("ALLOW_UNSIGNED", "true")],
+    )
+    .await;
+    let mut unsigned = event("inbound.json");
+    unsigned["headers"]["x-twilio-signature"] = "garbage".into();
+    let response = lambda.invoke(&unsigned).await.proxy();
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        find(&parse(&response.body), "Response/Redirect").text,
+        FLOW_URL
+    );
+}
+
+#[tokio::test]
+async fn unmatched_and_garbled_calls_still_get_twiml() {
+    let routes = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        routes.path(),
+        r#"{"routes":[{"pattern":"+13175551234","action":"hangup"}]}"#,
+    )
+    .unwrap();
+    let path = routes.path().display().to_string();
+    let mut lambda = Lambda::start(
+        "inbound",
+        &[
+            ("ALLOW_UNSIGNED", "true"),
+            ("ROUTES_FILE", path.as_str()),
+            ("DEFAULT_ROUTE_URL", "https://example.com/default?a=1&b=2"),
+        ],
+    )
+    .await;
+    for to in ["sip:+12125550000@x.sip.twilio.com", "sip:+1abc@x", ""] {
+        let mut ev = event("inbound.json");
+        set_body(&mut ev, &byoc_e2e::form(&[("To", to), ("CallSid", "CA9")]));
+        let response = lambda.invoke(&ev).await.proxy();
+        assert_eq!(response.status, 200, "{to}");
+        let twiml = parse(&response.body);
+        assert_eq!(
+            find(&twiml, "Response/Redirect").text,
+            "https://example.com/default?a=1&b=2",
+            "{to}"
+        );
+    }
+
+    // No default configured: rejected, never unanswered.
+    let mut lambda = Lambda::start(
+        "inbound",
+        &[("ALLOW_UNSIGNED", "true"), ("ROUTES_FILE", path.as_str())],
+    )
+    .await;
+    let mut ev = event("inbound.json");
+    set_body(&mut ev, &byoc_e2e::form(&[("To", "+12125550000")]));
+    let response = lambda.invoke(&ev).await.proxy();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.headers["x-byoc-outcome"], "rejected");
+    let twiml = parse(&response.body);
+    assert_eq!(
+        find(&twiml, "Response/Reject").attr("reason"),
+        Some("rejected")
+    );
+}
+
+#[tokio::test]
+async fn a_bad_route_file_fails_initialization_with_a_clear_error() {
+    let routes = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        routes.path(),
+        r#"{"routes":[{"pattern":"+1317*","url":"nope"}]}"#,
+    )
+    .unwrap();
+    let path = routes.path().display().to_string();
+    let mut lambda = Lambda::start(
+        "inbound",
+        &[("ALLOW_UNSIGNED", "true"), ("ROUTES_FILE", path.as_str())],
+    )
+    .await;
+    let status = lambda
+        .wait_exit(Duration::from_secs(20))
+        .await
+        .expect("exits");
+    assert!(!status.success());
+    let stderr = lambda.stderr.text();
+    assert!(stderr.contains("cannot load ROUTES_FILE"), "{stderr}");
+    assert!(stderr.contains("`url`"), "{stderr}");
+}
+
+#[tokio::test]
+async fn outbound_events_dial_over_the_byoc_trunk_or_refuse_without_dialing() {
+    let mut lambda = Lambda::start("outbound", &[("TWILIO_AUTH_TOKEN", EVENTS_TOKEN)]).await;
+    for name in ["outbound.json", "outbound-get.json"] {
+        let response = lambda.invoke(&event(name)).await.proxy();
+        assert_eq!(response.status, 200, "{name}: {}", response.body);
+        assert_eq!(response.headers["x-byoc-outcome"], "dialed");
+        let twiml = parse(&response.body);
+        let number = find(&twiml, "Response/Dial/Number");
+        assert_eq!(number.text, "+13175550199", "{name}");
+        assert_eq!(number.attr("byoc"), Some(TRUNK));
+    }
+
+    let response = lambda.invoke(&event("outbound-invalid.json")).await.proxy();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.headers["x-byoc-outcome"], "refused");
+    assert_eq!(
+        response.headers["x-byoc-reason"],
+        "OUTBOUND_DID is not a phone number"
+    );
+    let twiml = parse(&response.body);
+    assert!(!has(&twiml, "Response/Dial"));
+    assert!(has(&twiml, "Response/Say"));
+    assert!(has(&twiml, "Response/Hangup"));
+
+    // The outbound function does not answer the inbound path.
+    let mut ev = event("outbound.json");
+    ev["rawPath"] = "/inbound".into();
+    let response = lambda.invoke(&ev).await.proxy();
+    assert_eq!(response.status, 404);
+}

@@ -1,0 +1,317 @@
+//! `byoc serve` over real HTTP: signed and forged requests, every input source, the edges.
+
+use std::time::Duration;
+
+use byoc_e2e::twiml::{find, has, parse};
+use byoc_e2e::{form, sign, Serve};
+
+const TOKEN: &str = "serve-test-token";
+const TRUNK: &str = "BY0123456789abcdef0123456789abcdef";
+
+async fn signed_serve() -> Serve {
+    Serve::start(&[], &[("TWILIO_AUTH_TOKEN", TOKEN)]).await
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+async fn post_form(
+    serve: &Serve,
+    path: &str,
+    pairs: &[(&str, &str)],
+    signature: Option<String>,
+) -> reqwest::Response {
+    let mut request = client()
+        .post(serve.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(pairs));
+    if let Some(signature) = signature {
+        request = request.header("x-twilio-signature", signature);
+    }
+    request.send().await.expect("request")
+}
+
+#[tokio::test]
+async fn a_signed_inbound_call_with_a_sip_uri_gets_its_route() {
+    let serve = signed_serve().await;
+    let pairs = [
+        ("CallSid", "CA0123"),
+        ("To", "sip:+13175551234@example.sip.twilio.com;user=phone"),
+        ("From", "sip:+13175550123@198.51.100.7"),
+        ("SipHeader_X-Carrier", "ExampleTel & Co"),
+    ];
+    let signature = sign(TOKEN, &serve.url("/inbound"), &pairs);
+    let response = post_form(&serve, "/inbound", &pairs, Some(signature)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/xml; charset=utf-8"
+    );
+    let body = response.text().await.unwrap();
+    let twiml = parse(&body);
+    assert!(find(&twiml, "Response/Redirect").text.contains("/Flows/FW"));
+    let log = serve
+        .stderr
+        .wait_for("call answered", Duration::from_secs(5))
+        .await
+        .expect("log line");
+    assert!(log.contains("call_sid=\"CA0123\""), "{log}");
+    assert!(log.contains("did=\"+13175551234\""), "{log}");
+    assert!(!serve.stderr.text().contains(TOKEN));
+}
+
+#[tokio::test]
+async fn forged_missing_and_replayed_signatures_get_403() {
+    let serve = signed_serve().await;
+    let pairs = [("To", "+13175551234"), ("CallSid", "CA1")];
+    let good = sign(TOKEN, &serve.url("/inbound"), &pairs);
+
+    let response = post_form(&serve, "/inbound", &pairs, None).await;
+    assert_eq!(response.status(), 403);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("missing X-Twilio-Signature"));
+
+    let forged = sign("not-the-token", &serve.url("/inbound"), &pairs);
+    let response = post_form(&serve, "/inbound", &pairs, Some(forged)).await;
+    assert_eq!(response.status(), 403);
+
+    let response = post_form(&serve, "/inbound", &pairs, Some("!!!".into())).await;
+    assert_eq!(response.status(), 403);
+    assert!(response.text().await.unwrap().contains("not a base64"));
+
+    // The same signature replayed with a changed parameter, or to another path.
+    let changed = [("To", "+19005551234"), ("CallSid", "CA1")];
+    let response = post_form(&serve, "/inbound", &changed, Some(good.clone())).await;
+    assert_eq!(response.status(), 403);
+    let response = post_form(&serve, "/outbound", &pairs, Some(good.clone())).await;
+    assert_eq!(response.status(), 403);
+
+    let response = post_form(&serve, "/inbound", &pairs, Some(good)).await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn signatures_use_the_public_url_get_queries_and_forwarded_proto() {
+    let serve = signed_serve().await;
+
+    // GET webhook: parameters in the query string, signature over the URL alone.
+    let query = form(&[("To", "sip:3175559876@h"), ("CallSid", "CA2")]);
+    let url = serve.url(&format!("/inbound?{query}"));
+    let response = client()
+        .get(&url)
+        .header("x-twilio-signature", sign(TOKEN, &url, &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    assert!(find(&parse(&body), "Response/Redirect")
+        .text
+        .contains("indianapolis"));
+
+    // Behind a TLS tunnel: Twilio signed the https URL.
+    let pairs = [("To", "+13175551234")];
+    let https_url = format!("https://{}/inbound", serve.host());
+    let response = client()
+        .post(serve.url("/inbound"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-forwarded-proto", "https")
+        .header("x-twilio-signature", sign(TOKEN, &https_url, &pairs))
+        .body(form(&pairs))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // A configured public base URL (custom domain with a path prefix) wins.
+    let custom = Serve::start(
+        &[],
+        &[
+            ("TWILIO_AUTH_TOKEN", TOKEN),
+            ("PUBLIC_BASE_URL", "https://voice.example.com/router/"),
+        ],
+    )
+    .await;
+    let signature = sign(TOKEN, "https://voice.example.com/router/inbound", &pairs);
+    let response = post_form(&custom, "/inbound", &pairs, Some(signature)).await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn outbound_reads_query_form_and_signed_json() {
+    let serve = signed_serve().await;
+
+    // TwiML Redirect widget: parameters in the URL, call parameters in the body.
+    let path = format!(
+        "/outbound?{}",
+        form(&[
+            ("OUTBOUND_DID", "(317) 555-0199"),
+            ("BYOC_TRUNK_SID", TRUNK)
+        ])
+    );
+    let pairs = [
+        ("CallSid", "CA3"),
+        ("From", "+13175550123"),
+        ("OUTBOUND_DID", "+13175550000"),
+    ];
+    let signature = sign(TOKEN, &serve.url(&path), &pairs);
+    let response = post_form(&serve, &path, &pairs, Some(signature)).await;
+    assert_eq!(response.status(), 200);
+    let twiml = parse(&response.text().await.unwrap());
+    let number = find(&twiml, "Response/Dial/Number");
+    assert_eq!(
+        number.text, "+13175550199",
+        "the query string wins over the body"
+    );
+    assert_eq!(number.attr("byoc"), Some(TRUNK));
+
+    // Everything in a form body.
+    let pairs = [("OUTBOUND_DID", "+442071234567"), ("BYOC_TRUNK_SID", TRUNK)];
+    let signature = sign(TOKEN, &serve.url("/outbound"), &pairs);
+    let response = post_form(&serve, "/outbound", &pairs, Some(signature)).await;
+    let twiml = parse(&response.text().await.unwrap());
+    assert_eq!(find(&twiml, "Response/Dial/Number").text, "+442071234567");
+
+    // A JSON body covered by bodySHA256.
+    let body = format!(r#"{{"OUTBOUND_DID":"+13175550199","BYOC_TRUNK_SID":"{TRUNK}"}}"#);
+    let hash = byoc_core::signature::body_sha256(body.as_bytes());
+    let path = format!("/outbound?bodySHA256={hash}");
+    let signature = sign(TOKEN, &serve.url(&path), &[]);
+    let response = client()
+        .post(serve.url(&path))
+        .header("content-type", "application/json")
+        .header("x-twilio-signature", &signature)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let twiml = parse(&response.text().await.unwrap());
+    assert_eq!(find(&twiml, "Response/Dial/Number").text, "+13175550199");
+
+    // The same JSON with a changed body, or without bodySHA256, is refused.
+    let response = client()
+        .post(serve.url(&path))
+        .header("content-type", "application/json")
+        .header("x-twilio-signature", &signature)
+        .body(body.replace("0199", "0198"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let response = client()
+        .post(serve.url("/outbound"))
+        .header("content-type", "application/json")
+        .header(
+            "x-twilio-signature",
+            sign(TOKEN, &serve.url("/outbound"), &[]),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+}
+
+#[tokio::test]
+async fn invalid_outbound_input_never_dials() {
+    let serve = Serve::start(&[], &[]).await;
+    for pairs in [
+        vec![("BYOC_TRUNK_SID", TRUNK)],
+        vec![("OUTBOUND_DID", "undefined"), ("BYOC_TRUNK_SID", TRUNK)],
+        vec![
+            ("OUTBOUND_DID", "+13175550199"),
+            ("BYOC_TRUNK_SID", "undefined"),
+        ],
+        vec![("OUTBOUND_DID", "+13175550199")],
+        vec![
+            ("OUTBOUND_DID", "<Dial>+13175550199</Dial>"),
+            ("BYOC_TRUNK_SID", TRUNK),
+        ],
+    ] {
+        let response = post_form(&serve, "/outbound", &pairs, None).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["x-byoc-outcome"], "refused");
+        assert!(response.headers().contains_key("x-byoc-reason"));
+        let twiml = parse(&response.text().await.unwrap());
+        assert!(!has(&twiml, "Response/Dial"), "{pairs:?}");
+        assert!(has(&twiml, "Response/Hangup"));
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_methods_and_oversized_bodies_are_refused() {
+    let serve = Serve::start(&[], &[]).await;
+    let response = client().post(serve.url("/nope")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    let response = client().put(serve.url("/inbound")).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "GET, POST");
+    let big = "x".repeat(70 * 1024);
+    let response = post_form(&serve, "/inbound", &[("To", &big)], None).await;
+    assert_eq!(response.status(), 413);
+}
+
+#[tokio::test]
+async fn unsigned_local_use_warns_loudly_and_defaults_apply() {
+    let routes = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        routes.path(),
+        r#"{"routes":[{"pattern":"+13175551234","action":"say","text":"Hello <caller> & welcome"}]}"#,
+    )
+    .unwrap();
+    let path = routes.path().display().to_string();
+    let serve = Serve::start(
+        &["--routes", &path],
+        &[("DEFAULT_ROUTE_URL", "https://example.com/default")],
+    )
+    .await;
+    assert!(serve
+        .stderr
+        .text()
+        .contains("WARNING: TWILIO_AUTH_TOKEN is not set"));
+
+    let response = post_form(&serve, "/inbound", &[("To", "+13175551234")], None).await;
+    let twiml = parse(&response.text().await.unwrap());
+    assert_eq!(
+        find(&twiml, "Response/Say").text,
+        "Hello <caller> & welcome"
+    );
+
+    let response = post_form(&serve, "/inbound", &[("To", "+12125551234")], None).await;
+    assert_eq!(response.headers()["x-byoc-outcome"], "default");
+    let twiml = parse(&response.text().await.unwrap());
+    assert_eq!(
+        find(&twiml, "Response/Redirect").text,
+        "https://example.com/default"
+    );
+
+    let status = serve.stop().await.expect("serve exits on SIGTERM");
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn a_bad_route_file_is_refused_at_start_with_every_error() {
+    let routes = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        routes.path(),
+        r#"{"routes":[{"pattern":"+1317*","url":"nope"},{"pattern":"x*","action":"hangup"}]}"#,
+    )
+    .unwrap();
+    let output = tokio::process::Command::new(byoc_e2e::binary("byoc"))
+        .args(["serve", "--port", "0", "--routes"])
+        .arg(routes.path())
+        .env_clear()
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("2 invalid route(s)"), "{stderr}");
+    assert!(stderr.contains("routes[0]: route `+1317*`"), "{stderr}");
+    assert!(stderr.contains("routes[1]: route `x*`"), "{stderr}");
+}
