@@ -16,4 +16,10 @@ else
   echo "test.sh: clippy is not installed; skipping lints" >&2
 fi
 
+# The DynamoDB-API server the store tests start (each test starts its own on a free port).
+./infra/dynamodb-local.sh install
+
+# The end-to-end tests run these binaries; building them first keeps the tests' own
+# `cargo build --workspace --bins` a no-op.
+cargo build --workspace --bins --locked
 cargo test --workspace --locked

@@ -3,12 +3,14 @@
 //! handle is dropped, so a failing test leaves nothing running.
 
 pub mod emulator;
+pub mod moto;
 pub mod process;
 pub mod twiml;
 
 use std::path::{Path, PathBuf};
 
 pub use emulator::Emulator;
+pub use moto::{unique_table, Moto};
 pub use process::{binary, Lambda, Serve};
 
 /// The token the events in `events/` are signed with (see events/README.md).

@@ -24,16 +24,29 @@ pub fn binary(name: &str) -> PathBuf {
             .to_path_buf();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
         let mut cmd = std::process::Command::new(cargo);
-        cmd.current_dir(crate::root()).args([
-            "build",
-            "--quiet",
-            "-p",
-            "byoc-inbound",
-            "-p",
-            "byoc-outbound",
-            "-p",
-            "byoc-cli",
-        ]);
+        // `--workspace --bins`, exactly as infra/test.sh pre-builds them, so this is a no-op
+        // there (other package selections unify features differently and rebuild).
+        cmd.current_dir(crate::root())
+            .args(["build", "--quiet", "--workspace", "--bins"]);
+        // `cargo test` gives this process its package's CARGO_PKG_*/CARGO_MANIFEST_* variables;
+        // passed on, they change the binaries' fingerprints and force a full relink.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy().into_owned();
+            let per_package = [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_BIN_",
+                "CARGO_CRATE_",
+                "CARGO_PRIMARY_",
+                "CARGO_TARGET_TMPDIR",
+                "CARGO_RUSTC_CURRENT_DIR",
+            ]
+            .iter()
+            .any(|p| name.starts_with(p));
+            if per_package {
+                cmd.env_remove(&name);
+            }
+        }
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }

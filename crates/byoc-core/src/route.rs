@@ -241,17 +241,52 @@ pub struct RouteRecord {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Store metadata: incremented by every write; never part of the route's meaning.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_u64"
+    )]
+    pub version: Option<u64>,
+    /// Store metadata: when the route was last written (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    /// Store metadata: who last wrote the route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
+}
+
+/// The route fields of a record, for comparing what a route does regardless of store metadata.
+impl RouteRecord {
+    pub fn without_metadata(mut self) -> Self {
+        self.version = None;
+        self.updated_at = None;
+        self.updated_by = None;
+        self
+    }
+}
+
+fn lenient_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    lenient_number(d)
+}
+
+fn lenient_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    lenient_number(d)
 }
 
 /// Accepts `30` or `"30"` (CSV and hand-written JSON both occur); empty strings are absent.
-fn lenient_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+fn lenient_number<'de, D, N>(d: D) -> Result<Option<N>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    N: Deserialize<'de> + std::str::FromStr,
+{
     #[derive(Deserialize)]
     #[serde(untagged)]
-    enum Raw {
-        Num(u32),
+    enum Raw<N> {
+        Num(N),
         Text(String),
     }
-    match Option::<Raw>::deserialize(d)? {
+    match Option::<Raw<N>>::deserialize(d)? {
         None => Ok(None),
         Some(Raw::Num(n)) => Ok(Some(n)),
         Some(Raw::Text(t)) if t.trim().is_empty() => Ok(None),
@@ -780,6 +815,16 @@ impl RouteTable {
         self.routes.get(pattern)
     }
 
+    /// Adds or replaces the route for its pattern; returns the one replaced.
+    pub fn insert(&mut self, route: Route) -> Option<Arc<Route>> {
+        self.routes.insert(route.pattern.key(), Arc::new(route))
+    }
+
+    /// Removes the route stored under `pattern` (its key, e.g. `+1317*`).
+    pub fn remove(&mut self, pattern: &str) -> Option<Arc<Route>> {
+        self.routes.remove(pattern)
+    }
+
     pub fn len(&self) -> usize {
         self.routes.len()
     }
@@ -821,13 +866,23 @@ pub enum RouteFileError {
 
 /// Parses and validates a JSON route file.
 pub fn parse_route_file(json: &str, plan: &NumberPlan) -> Result<RouteTable, RouteFileError> {
+    let routes = load_route_file(json, plan)?;
+    RouteTable::new(routes.into_iter().map(|(route, _)| route))
+        .map_err(|e| RouteFileError::Invalid(vec![(0, e)]))
+}
+
+/// Parses and validates a JSON route file, keeping each route's record (with its store metadata).
+pub fn load_route_file(
+    json: &str,
+    plan: &NumberPlan,
+) -> Result<Vec<(Route, RouteRecord)>, RouteFileError> {
     let file: RouteFile =
         serde_json::from_str(json).map_err(|e| RouteFileError::Syntax(e.to_string()))?;
     let mut errors = Vec::new();
     let mut routes = Vec::with_capacity(file.routes.len());
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, record) in file.routes.into_iter().enumerate() {
-        match Route::from_record(record, plan) {
+        match Route::from_record(record.clone(), plan) {
             Ok(route) => {
                 let key = route.pattern.key();
                 if let Some(first) = seen.insert(key.clone(), i) {
@@ -842,25 +897,28 @@ pub fn parse_route_file(json: &str, plan: &NumberPlan) -> Result<RouteTable, Rou
                         },
                     ));
                 } else {
-                    routes.push(route);
+                    routes.push((route, record));
                 }
             }
             Err(e) => errors.push((i, e)),
         }
     }
-    if !errors.is_empty() {
-        return Err(RouteFileError::Invalid(errors));
+    if errors.is_empty() {
+        Ok(routes)
+    } else {
+        Err(RouteFileError::Invalid(errors))
     }
-    RouteTable::new(routes).map_err(|e| RouteFileError::Invalid(vec![(0, e)]))
 }
 
-/// Serializes routes as a route file (sorted by pattern, pretty-printed).
+/// Serializes routes as a route file (in the given order, pretty-printed).
 pub fn to_route_file(routes: &[Arc<Route>]) -> String {
-    let file = RouteFile {
-        routes: routes.iter().map(|r| r.to_record()).collect(),
-    };
+    records_to_route_file(routes.iter().map(|r| r.to_record()).collect())
+}
+
+/// Serializes records (possibly with metadata) as a route file.
+pub fn records_to_route_file(routes: Vec<RouteRecord>) -> String {
     // Serializing plain strings and numbers cannot fail.
-    serde_json::to_string_pretty(&file).expect("route records serialize") + "\n"
+    serde_json::to_string_pretty(&RouteFile { routes }).expect("route records serialize") + "\n"
 }
 
 #[cfg(test)]

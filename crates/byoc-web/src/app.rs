@@ -12,7 +12,7 @@ use byoc_core::outbound;
 use byoc_core::params::{Params, ParamsError};
 use byoc_core::signature::{self, SignatureError};
 use byoc_core::twiml::CONTENT_TYPE;
-use byoc_store::RouteStore;
+use byoc_store::CachedStore;
 
 use crate::config::{Auth, Config};
 
@@ -85,15 +85,15 @@ impl Endpoints {
     }
 }
 
-/// The application: configuration, the route store and the endpoints served.
+/// The application: configuration, the route store (behind its cache) and the endpoints served.
 pub struct App {
     config: Config,
-    store: Arc<dyn RouteStore>,
+    store: Arc<CachedStore>,
     endpoints: Endpoints,
 }
 
 impl App {
-    pub fn new(config: Config, store: Arc<dyn RouteStore>, endpoints: Endpoints) -> Self {
+    pub fn new(config: Config, store: Arc<CachedStore>, endpoints: Endpoints) -> Self {
         Self {
             config,
             store,
@@ -105,7 +105,7 @@ impl App {
         &self.config
     }
 
-    pub fn store(&self) -> &Arc<dyn RouteStore> {
+    pub fn store(&self) -> &Arc<CachedStore> {
         &self.store
     }
 
@@ -219,11 +219,24 @@ impl App {
         }
         let config = &self.config.inbound;
         let address = inbound::called_address(&params, &config.plan);
+        let mut source = "none";
         let decision = match &address {
-            Ok(a) => match self.store.resolve(a).await {
-                Ok(matched) => inbound::decide(&address, matched.as_ref(), config),
-                Err(e) => inbound::fallback(config, Outcome::Degraded, e.to_string()),
-            },
+            Ok(a) => {
+                let lookup = self.store.lookup(a).await;
+                source = lookup.source.as_str();
+                match lookup.degraded {
+                    None => inbound::decide(&address, lookup.matched.as_ref(), config),
+                    // The store failed: a cached route if there is one, else the default.
+                    Some(reason) => match lookup.matched {
+                        Some(m) => inbound::Decision {
+                            outcome: Outcome::Degraded,
+                            reason: Some(reason),
+                            ..inbound::decide(&address, Some(&m), config)
+                        },
+                        None => inbound::fallback(config, Outcome::Degraded, reason),
+                    },
+                }
+            }
             Err(_) => inbound::decide(&address, None, config),
         };
         let did = address.as_ref().map(|a| a.as_str()).unwrap_or("");
@@ -235,6 +248,7 @@ impl App {
             action = decision.action,
             outcome = decision.outcome.as_str(),
             reason = decision.reason.as_deref().unwrap_or(""),
+            source,
             latency_us = started.elapsed().as_micros() as u64,
             "call answered"
         );
@@ -358,7 +372,7 @@ mod tests {
     use super::*;
     use crate::config::AuthToken;
     use byoc_core::signature::sign;
-    use byoc_store::MemoryStore;
+    use byoc_store::{CacheConfig, MemoryStore};
 
     const TOKEN: &str = "test-token";
 
@@ -371,6 +385,7 @@ mod tests {
         .unwrap();
         let mut config = Config::from_lookup(crate::config::Runtime::Local, |_| None).unwrap();
         config.auth = auth;
+        let store = CachedStore::new(Arc::new(store), CacheConfig::default());
         App::new(config, Arc::new(store), Endpoints::ALL)
     }
 

@@ -10,6 +10,8 @@
 //! | `DEFAULT_COUNTRY_CODE` | country of national numbers | `1` |
 //! | `BYOC_TRUNK_SID` | outbound trunk when a request names none | none: required per request |
 //! | `OUTBOUND_REFUSAL_MESSAGE` | what a caller hears when an outbound call is refused | a short apology |
+//! | `ROUTE_CACHE_TTL_SECONDS` | how long a looked-up route is reused without asking the store | `30` |
+//! | `STORE_TIMEOUT_MS` | the longest a call waits for the route store | `1000` |
 
 use std::fmt;
 
@@ -19,6 +21,7 @@ use byoc_core::route::Action;
 use byoc_core::sid::{Sid, SidKind};
 use byoc_core::twiml::Method;
 use byoc_core::NumberPlan;
+use byoc_store::CacheConfig;
 
 /// The auth token. Its `Debug` never shows the value, so it cannot leak into logs.
 #[derive(Clone)]
@@ -74,6 +77,7 @@ pub struct Config {
     pub public_base_url: Option<String>,
     pub inbound: InboundConfig,
     pub outbound: OutboundConfig,
+    pub cache: CacheConfig,
 }
 
 impl Config {
@@ -148,6 +152,22 @@ impl Config {
                     .map_err(|e| err("BYOC_TRUNK_SID", e.to_string()))
             })
             .transpose()?;
+        let number = |name: &'static str, default: u64, max: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v.parse::<u64>().ok().filter(|n| *n <= max).ok_or_else(|| {
+                    err(name, format!("`{v}` is not a whole number from 0 to {max}"))
+                }),
+            }
+        };
+        let cache = CacheConfig {
+            ttl: std::time::Duration::from_secs(number("ROUTE_CACHE_TTL_SECONDS", 30, 86_400)?),
+            // Twilio waits 15 s in all; a store slower than a few seconds is down for our purposes.
+            budget: std::time::Duration::from_millis(
+                number("STORE_TIMEOUT_MS", 1000, 10_000)?.max(1),
+            ),
+            ..CacheConfig::default()
+        };
         let refusal_message =
             get("OUTBOUND_REFUSAL_MESSAGE").unwrap_or_else(|| DEFAULT_REFUSAL_MESSAGE.to_string());
 
@@ -163,6 +183,7 @@ impl Config {
                 default_trunk,
                 refusal_message,
             },
+            cache,
         })
     }
 }
@@ -217,6 +238,8 @@ mod tests {
             ("DEFAULT_ROUTE_METHOD", "PUT"),
             ("DEFAULT_ROUTE_URL", "not a url"),
             ("BYOC_TRUNK_SID", "BY123"),
+            ("ROUTE_CACHE_TTL_SECONDS", "-1"),
+            ("STORE_TIMEOUT_MS", "99999"),
         ] {
             let e = config(Runtime::Lambda, &[(name, value)]).unwrap_err();
             assert_eq!(e.name, name, "{e}");

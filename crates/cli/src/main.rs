@@ -1,9 +1,15 @@
-//! `byoc`: manage byoc-router routes and run both webhooks locally.
+//! `byoc`: manage byoc-router routes (in a DynamoDB table or a JSON route file) and run both
+//! webhooks locally.
+//!
+//! Exit codes: 0 success; 1 not found / unusable number; 2 invalid input or configuration;
+//! 3 a conflicting edit (exists, version mismatch); 4 the store is unavailable.
 
 mod resolve;
+mod routes;
 mod serve;
+mod source;
 
-use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -23,42 +29,69 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the /inbound and /outbound webhooks locally over a route file.
+    /// Serve the /inbound and /outbound webhooks locally.
     Serve(serve::Args),
-    /// Inspect routes.
+    /// Manage routes.
     Routes {
         #[command(subcommand)]
-        command: RoutesCommand,
+        command: Box<routes::Command>,
+    },
+    /// Manage the DynamoDB routes table.
+    Table {
+        #[command(subcommand)]
+        command: routes::TableCommand,
     },
 }
 
-#[derive(Subcommand)]
-enum RoutesCommand {
-    /// Show which route a number gets, and why.
-    Resolve(resolve::Args),
+/// A failure with its exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub error: anyhow::Error,
 }
 
-/// Where routes come from: a JSON route file, or the embedded example.
-#[derive(clap::Args, Clone, Debug)]
-pub struct RouteSource {
-    /// JSON route file [default: the embedded copy of infra/routes.example.json]
-    #[arg(long, env = "ROUTES_FILE", value_name = "FILE")]
-    pub routes: Option<PathBuf>,
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        let error: anyhow::Error = e.into();
+        let code = match error.downcast_ref::<byoc_store::StoreError>() {
+            Some(byoc_store::StoreError::NotFound { .. }) => 1,
+            Some(
+                byoc_store::StoreError::Exists { .. }
+                | byoc_store::StoreError::VersionMismatch { .. }
+                | byoc_store::StoreError::Conflict { .. },
+            ) => 3,
+            Some(byoc_store::StoreError::Unavailable(_)) => 4,
+            _ => 2,
+        };
+        Self { code, error }
+    }
 }
 
-fn main() -> std::process::ExitCode {
+pub type CliResult = Result<ExitCode, Failure>;
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
-        Command::Routes {
-            command: RoutesCommand::Resolve(args),
-        } => resolve::run(args),
+        command => match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(async move {
+                match command {
+                    Command::Routes { command } => routes::run(*command).await,
+                    Command::Table { command } => routes::run_table(command).await,
+                    Command::Serve(_) => unreachable!("handled above"),
+                }
+            }),
+            Err(e) => Err(Failure::from(e)),
+        },
     };
     match result {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("byoc: error: {e:#}");
-            std::process::ExitCode::from(2)
+        Err(Failure { code, error }) => {
+            eprintln!("byoc: error: {error:#}");
+            ExitCode::from(code)
         }
     }
 }

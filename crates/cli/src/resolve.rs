@@ -5,10 +5,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use byoc_core::inbound::{self, InboundConfig};
 use byoc_core::{Address, Route};
+use byoc_dynamodb::Profile;
 use byoc_web::{Config, Runtime};
 
-use crate::serve::load_store;
-use crate::RouteSource;
+use crate::source::Source;
+use crate::CliResult;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -16,13 +17,13 @@ pub struct Args {
     /// (e.g. sip:+13175551234@example.sip.twilio.com, 3175551234, +13175551234)
     pub number: String,
     #[command(flatten)]
-    pub source: RouteSource,
+    pub source: Source,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub async fn run(args: Args) -> CliResult {
     let config = Config::from_env(Runtime::Local).context("invalid configuration")?;
-    let store = load_store(&args.source, &config)?;
     let plan = &config.inbound.plan;
+    let opened = args.source.open_read(plan, Profile::Admin).await?;
     println!("input:    {}", args.number);
     let address = match plan.normalize(&args.number) {
         Ok(a) => a,
@@ -38,7 +39,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Address::Literal(_) => "literal address",
     };
     println!("address:  {address} ({kind})");
-    match store.table().lookup(&address) {
+    println!("store:    {}", opened.description);
+    match opened.store.resolve(&address).await?.matched {
         Some(m) => {
             println!("route:    {}", summary(&m.route));
             println!("why:      {}", m.explain(&address));
@@ -63,7 +65,7 @@ fn print_fallback(decision: &inbound::Decision, config: &InboundConfig) {
     println!("twiml:    {}", decision.twiml.to_xml());
 }
 
-/// `pattern → action details`, one line.
+/// `pattern -> action details`, one line.
 pub fn summary(route: &Route) -> String {
     let record = route.to_record();
     let mut details = Vec::new();

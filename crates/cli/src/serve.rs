@@ -8,16 +8,18 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use byoc_store::{MemoryStore, RouteStore};
+use byoc_dynamodb::Profile;
+use byoc_store::CachedStore;
 use byoc_web::{App, Auth, Config, Endpoints, LogFormat, Runtime, MAX_BODY_BYTES};
 use http::StatusCode;
 
-use crate::{RouteSource, EMBEDDED_ROUTES};
+use crate::source::Source;
+use crate::CliResult;
 
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub source: RouteSource,
+    pub source: Source,
     /// TCP port (0 picks a free one; the chosen port is printed)
     #[arg(long, default_value_t = 3000)]
     pub port: u16,
@@ -35,49 +37,51 @@ pub enum Format {
     Json,
 }
 
-/// Loads the route file named by `source`, or the embedded example.
-pub fn load_store(source: &RouteSource, config: &Config) -> anyhow::Result<MemoryStore> {
-    match &source.routes {
-        Some(path) => Ok(MemoryStore::from_file(path, &config.inbound.plan)?),
-        None => MemoryStore::from_json(
-            EMBEDDED_ROUTES,
-            "embedded infra/routes.example.json",
-            &config.inbound.plan,
-        )
-        .context("embedded route file"),
-    }
-}
-
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args) -> CliResult {
     byoc_web::init_logging(match args.log_format {
         Format::Text => LogFormat::Text,
         Format::Json => LogFormat::Json,
     });
-    let config = Config::from_env(Runtime::Local).context("invalid configuration")?;
-    let store = load_store(&args.source, &config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args, config, store))?;
+    runtime.block_on(serve(args))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(args: Args, config: Config, store: MemoryStore) -> anyhow::Result<()> {
+async fn serve(args: Args) -> anyhow::Result<()> {
+    let config = Config::from_env(Runtime::Local).context("invalid configuration")?;
+    let profile = Profile::CallPath {
+        budget: config.cache.budget,
+    };
+    let opened = args.source.open_read(&config.inbound.plan, profile).await?;
     if matches!(config.auth, Auth::Unsigned) {
         eprintln!(
             "byoc serve: WARNING: TWILIO_AUTH_TOKEN is not set, so X-Twilio-Signature is NOT checked. \
              Local use only: anyone who can reach this port can drive it."
         );
     }
-    let description = store.describe();
-    let app = Arc::new(App::new(config, Arc::new(store), Endpoints::ALL));
+    // A route file is read once at start; a table is read through the same cache as in Lambda.
+    let cache = if args.source.table.is_some() {
+        config.cache
+    } else {
+        byoc_store::CacheConfig {
+            ttl: std::time::Duration::ZERO,
+            ..config.cache
+        }
+    };
+    let store = Arc::new(CachedStore::new(opened.store, cache));
+    let app = Arc::new(App::new(config, store, Endpoints::ALL));
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
     let addr = listener.local_addr()?;
     // Tests and scripts read this line to find the port.
-    println!("byoc serve: listening on http://{addr} (POST|GET /inbound, /outbound; routes: {description})");
+    println!(
+        "byoc serve: listening on http://{addr} (POST|GET /inbound, /outbound; routes: {})",
+        opened.description
+    );
     let router = axum::Router::new().fallback(handle).with_state(app);
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown())

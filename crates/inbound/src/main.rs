@@ -1,11 +1,17 @@
 //! The inbound Lambda: answers the SIP domain / BYOC trunk "A call comes in" webhook with the
-//! matched route's TwiML. Glue only; the behaviour lives in byoc-core and byoc-web.
+//! matched route's TwiML. Glue only; the behaviour lives in byoc-core, byoc-store and byoc-web.
+//!
+//! Routes come from the DynamoDB table `ROUTES_TABLE`, else the JSON file `ROUTES_FILE` (a route
+//! file bundled with the function), else nowhere (every call gets the default).
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::Context;
-use byoc_store::{MemoryStore, RouteStore};
+use byoc_core::Address;
+use byoc_dynamodb::{DynamoStore, Profile};
+use byoc_store::{CachedStore, FileStore, MemoryStore, RouteStore};
 use byoc_web::{App, Config, Endpoints, LogFormat, Runtime};
 
 #[tokio::main]
@@ -19,20 +25,42 @@ async fn main() {
 }
 
 async fn run() -> anyhow::Result<()> {
+    let started = Instant::now();
     let config = Config::from_env(Runtime::Lambda).context("invalid configuration")?;
-    let store: Arc<dyn RouteStore> =
-        match std::env::var("ROUTES_FILE").ok().filter(|p| !p.is_empty()) {
-            Some(path) => Arc::new(
-                MemoryStore::from_file(Path::new(&path), &config.inbound.plan)
-                    .context("cannot load ROUTES_FILE")?,
-            ),
-            None => {
-                tracing::warn!("ROUTES_FILE is not set: every call gets the default route");
-                Arc::new(MemoryStore::default())
-            }
-        };
-    tracing::info!(store = %store.describe(), "inbound ready");
-    let app = Arc::new(App::new(config, store, Endpoints::INBOUND));
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let store: Arc<dyn RouteStore> = if let Some(table) = env("ROUTES_TABLE") {
+        // Created once per execution environment; every attempt bounded by the call budget.
+        let client = byoc_dynamodb::client(Profile::CallPath {
+            budget: config.cache.budget,
+        })
+        .await;
+        Arc::new(DynamoStore::new(client, table, config.inbound.plan.clone()))
+    } else if let Some(path) = env("ROUTES_FILE") {
+        Arc::new(
+            FileStore::open(Path::new(&path), &config.inbound.plan)
+                .context("cannot load ROUTES_FILE")?,
+        )
+    } else {
+        tracing::warn!(
+            "neither ROUTES_TABLE nor ROUTES_FILE is set: every call gets the default route"
+        );
+        Arc::new(MemoryStore::new())
+    };
+    let client_ms = started.elapsed().as_millis() as u64;
+    let cached = Arc::new(CachedStore::new(store, config.cache));
+    // Warm-up: pays the connection (and TLS) set-up during init instead of on the first call,
+    // and learns the `*` route for degraded answers. Its outcome does not stop the function.
+    let warm = cached
+        .lookup(&Address::Literal("byoc-warmup".to_string()))
+        .await;
+    tracing::info!(
+        store = %cached.inner().describe(),
+        client_ms,
+        init_ms = started.elapsed().as_millis() as u64,
+        warmup = warm.degraded.as_deref().unwrap_or("ok"),
+        "inbound ready"
+    );
+    let app = Arc::new(App::new(config, cached, Endpoints::INBOUND));
     byoc_web::lambda::run(app)
         .await
         .map_err(|e| anyhow::anyhow!(e))

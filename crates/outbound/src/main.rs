@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use byoc_store::MemoryStore;
+use byoc_store::{CachedStore, MemoryStore};
 use byoc_web::{App, Config, Endpoints, LogFormat, Runtime};
 
 #[tokio::main]
@@ -21,11 +21,8 @@ async fn main() {
 async fn run() -> anyhow::Result<()> {
     let config = Config::from_env(Runtime::Lambda).context("invalid configuration")?;
     // Outbound never reads routes.
-    let app = Arc::new(App::new(
-        config,
-        Arc::new(MemoryStore::default()),
-        Endpoints::OUTBOUND,
-    ));
+    let store = CachedStore::new(Arc::new(MemoryStore::new()), config.cache);
+    let app = Arc::new(App::new(config, Arc::new(store), Endpoints::OUTBOUND));
     tracing::info!("outbound ready");
     byoc_web::lambda::run(app)
         .await

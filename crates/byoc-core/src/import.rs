@@ -1,0 +1,555 @@
+//! Reading and writing route sets in the formats people bring: the JSON route file, CSV, and the
+//! config file of Twilio's flex-inbound-sip-router; and the diff an import would apply.
+//!
+//! Every row is validated before anything is written, and every bad row is reported with its line
+//! number, so one run shows everything to fix.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::number::NumberPlan;
+use crate::route::{Route, RouteRecord};
+
+/// An input format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `{"routes": [ {flat route}, … ]}`
+    Json,
+    /// Header row `pattern,action,…` then one route per row.
+    Csv,
+    /// flex-inbound-sip-router: `{"routes":[{"address","comment","type","destination"}],
+    /// "default":{"type","destination"}}`
+    Flex,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Flex => "flex",
+        }
+    }
+
+    /// Guesses the format from the file name and content.
+    pub fn detect(file_name: &str, text: &str) -> Format {
+        if file_name.to_ascii_lowercase().ends_with(".csv") {
+            return Format::Csv;
+        }
+        let trimmed = text.trim_start();
+        if !trimmed.starts_with('{') {
+            return Format::Csv;
+        }
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(v) => {
+                let first = &v["routes"][0];
+                if v.get("default").is_some()
+                    || first.get("address").is_some()
+                    || first.get("destination").is_some()
+                {
+                    Format::Flex
+                } else {
+                    Format::Json
+                }
+            }
+            Err(_) => Format::Json,
+        }
+    }
+}
+
+/// The CSV columns, in the order `export` writes them.
+pub const CSV_COLUMNS: [&str; 14] = [
+    "pattern",
+    "action",
+    "url",
+    "method",
+    "number",
+    "byoc",
+    "caller_id",
+    "timeout",
+    "uri",
+    "text",
+    "voice",
+    "language",
+    "reason",
+    "description",
+];
+
+/// Metadata columns a CSV export from another tool may carry; read and ignored.
+const CSV_METADATA_COLUMNS: [&str; 3] = ["version", "updated_at", "updated_by"];
+
+/// One bad row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    /// 1-based line in the input.
+    pub line: usize,
+    pub message: String,
+}
+
+/// Every bad row of an input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ImportError {
+    pub errors: Vec<RowError>,
+}
+
+impl fmt::Display for ImportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} invalid row(s); nothing was written:",
+            self.errors.len()
+        )?;
+        for e in &self.errors {
+            write!(f, "\n  line {}: {}", e.line, e.message)?;
+        }
+        Ok(())
+    }
+}
+
+fn row_error(line: usize, message: impl Into<String>) -> ImportError {
+    ImportError {
+        errors: vec![RowError {
+            line,
+            message: message.into(),
+        }],
+    }
+}
+
+/// Parses and validates `text`; all rows must be valid and patterns unique.
+pub fn parse(text: &str, format: Format, plan: &NumberPlan) -> Result<Vec<Route>, ImportError> {
+    let rows = match format {
+        Format::Json => json_rows(text)?,
+        Format::Csv => csv_rows(text)?,
+        Format::Flex => flex_rows(text, plan)?,
+    };
+    let mut errors = Vec::new();
+    let mut routes = Vec::with_capacity(rows.len());
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (line, row) in rows {
+        // Duplicates are found even among invalid rows: by canonical key when the route is
+        // valid, else by the pattern as written.
+        let raw_pattern = row.as_ref().ok().map(|r| r.pattern.trim().to_string());
+        let result = row.and_then(|r| Route::from_record(r, plan).map_err(|e| e.to_string()));
+        let key = match &result {
+            Ok(route) => Some(route.pattern.key()),
+            Err(_) => raw_pattern,
+        };
+        if let Some(key) = key.filter(|k| !k.is_empty()) {
+            if let Some(first) = seen.get(&key) {
+                errors.push(RowError {
+                    line,
+                    message: format!("route `{key}`: duplicate of line {first}"),
+                });
+                continue;
+            }
+            seen.insert(key, line);
+        }
+        match result {
+            Ok(route) => routes.push(route),
+            Err(message) => errors.push(RowError { line, message }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(routes)
+    } else {
+        Err(ImportError { errors })
+    }
+}
+
+type Rows = Vec<(usize, Result<RouteRecord, String>)>;
+
+fn line_of(text: &str, raw: &RawValue) -> usize {
+    let offset = (raw.get().as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+    text.get(..offset).map_or(1, |before| {
+        before.bytes().filter(|b| *b == b'\n').count() + 1
+    })
+}
+
+fn syntax(e: serde_json::Error) -> ImportError {
+    row_error(e.line().max(1), format!("not valid here: {e}"))
+}
+
+fn json_rows(text: &str) -> Result<Rows, ImportError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File<'a> {
+        #[serde(borrow)]
+        routes: Vec<&'a RawValue>,
+    }
+    let file: File = serde_json::from_str(text).map_err(syntax)?;
+    Ok(file
+        .routes
+        .into_iter()
+        .map(|raw| {
+            let line = line_of(text, raw);
+            let record = serde_json::from_str::<RouteRecord>(raw.get()).map_err(|e| {
+                let pattern = serde_json::from_str::<serde_json::Value>(raw.get())
+                    .ok()
+                    .and_then(|v| v["pattern"].as_str().map(str::to_string));
+                match pattern {
+                    Some(p) => format!("route `{p}`: {e}"),
+                    None => e.to_string(),
+                }
+            });
+            (line, record)
+        })
+        .collect())
+}
+
+fn csv_rows(text: &str) -> Result<Rows, ImportError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| row_error(1, format!("cannot read the header row: {e}")))?
+        .clone();
+    let unknown: Vec<&str> = headers
+        .iter()
+        .filter(|h| !CSV_COLUMNS.contains(h) && !CSV_METADATA_COLUMNS.contains(h))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(row_error(
+            1,
+            format!(
+                "unknown column(s) {}; expected some of: {}",
+                unknown.join(", "),
+                CSV_COLUMNS.join(",")
+            ),
+        ));
+    }
+    if !headers.iter().any(|h| h == "pattern") {
+        return Err(row_error(1, "the header row has no `pattern` column"));
+    }
+    let mut rows = Vec::new();
+    for result in reader.records() {
+        match result {
+            Ok(record) => {
+                let line = record.position().map_or(0, |p| p.line() as usize);
+                let parsed = record
+                    .deserialize::<RouteRecord>(Some(&headers))
+                    .map_err(|e| {
+                        let pattern = headers
+                            .iter()
+                            .position(|h| h == "pattern")
+                            .and_then(|i| record.get(i))
+                            .unwrap_or("");
+                        format!("route `{pattern}`: {e}")
+                    });
+                rows.push((line, parsed));
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                rows.push((line, Err(format!("unreadable row: {e}"))));
+            }
+        }
+    }
+    Ok(rows)
+}
+
+fn flex_rows(text: &str, plan: &NumberPlan) -> Result<Rows, ImportError> {
+    #[derive(Deserialize)]
+    struct File<'a> {
+        #[serde(borrow, default)]
+        routes: Vec<&'a RawValue>,
+        #[serde(borrow, default)]
+        default: Option<&'a RawValue>,
+    }
+    #[derive(Deserialize)]
+    struct Entry {
+        #[serde(default)]
+        address: Option<String>,
+        #[serde(default)]
+        comment: Option<String>,
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(default)]
+        destination: Option<String>,
+    }
+    let file: File = serde_json::from_str(text).map_err(syntax)?;
+    let entries = file
+        .routes
+        .into_iter()
+        .map(|raw| (raw, false))
+        .chain(file.default.map(|raw| (raw, true)));
+    let mut rows = Vec::new();
+    for (raw, is_default) in entries {
+        let line = line_of(text, raw);
+        let row = serde_json::from_str::<Entry>(raw.get())
+            .map_err(|e| e.to_string())
+            .and_then(|entry| {
+                let pattern = if is_default {
+                    "*".to_string()
+                } else {
+                    let address = entry
+                        .address
+                        .as_deref()
+                        .ok_or("a route needs an `address`")?;
+                    plan.normalize(address)
+                        .map_err(|e| format!("address `{address}`: {e}"))?
+                        .to_string()
+                };
+                let destination = entry.destination.clone().unwrap_or_default();
+                let mut record = RouteRecord {
+                    pattern: pattern.clone(),
+                    description: entry.comment.clone(),
+                    ..RouteRecord::default()
+                };
+                match entry.kind.as_str() {
+                    "webhook" => {
+                        record.action = Some("redirect".into());
+                        record.url = Some(destination);
+                    }
+                    "dial-sip" => {
+                        record.action = Some("sip".into());
+                        record.uri = Some(destination);
+                    }
+                    "say" => {
+                        record.action = Some("say".into());
+                        record.text = Some(destination);
+                    }
+                    "dial-client" | "dial-application" | "play" | "refer" | "twiml" => {
+                        return Err(format!(
+                            "route `{pattern}`: type `{}` is not supported yet",
+                            entry.kind
+                        ))
+                    }
+                    other => return Err(format!("route `{pattern}`: unknown type `{other}`")),
+                }
+                Ok(record)
+            });
+        rows.push((line, row));
+    }
+    Ok(rows)
+}
+
+/// What an import would change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diff {
+    pub added: Vec<Route>,
+    /// (current, new)
+    pub changed: Vec<(Route, Route)>,
+    /// Present in the store, absent from the input.
+    pub absent: Vec<Route>,
+    pub unchanged: usize,
+}
+
+/// Compares the store's routes with the input's.
+pub fn diff(current: &[Arc<Route>], new: &[Route]) -> Diff {
+    let current: BTreeMap<String, &Route> = current
+        .iter()
+        .map(|r| (r.pattern.key(), r.as_ref()))
+        .collect();
+    let mut d = Diff::default();
+    let mut in_new = std::collections::HashSet::new();
+    for route in new {
+        let key = route.pattern.key();
+        match current.get(&key) {
+            None => d.added.push(route.clone()),
+            Some(old) if *old == route => d.unchanged += 1,
+            Some(old) => d.changed.push(((*old).clone(), route.clone())),
+        }
+        in_new.insert(key);
+    }
+    d.absent = current
+        .iter()
+        .filter(|(k, _)| !in_new.contains(*k))
+        .map(|(_, r)| (*r).clone())
+        .collect();
+    d
+}
+
+/// Routes as CSV with the [`CSV_COLUMNS`] header.
+pub fn to_csv(routes: &[Arc<Route>]) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    // Writing to a Vec cannot fail.
+    writer.write_record(CSV_COLUMNS).expect("write to memory");
+    for route in routes {
+        let r = route.to_record();
+        let timeout = r.timeout.map(|t| t.to_string());
+        let cells: [Option<&str>; 14] = [
+            Some(r.pattern.as_str()),
+            r.action.as_deref(),
+            r.url.as_deref(),
+            r.method.as_deref(),
+            r.number.as_deref(),
+            r.byoc.as_deref(),
+            r.caller_id.as_deref(),
+            timeout.as_deref(),
+            r.uri.as_deref(),
+            r.text.as_deref(),
+            r.voice.as_deref(),
+            r.language.as_deref(),
+            r.reason.as_deref(),
+            r.description.as_deref(),
+        ];
+        writer
+            .write_record(cells.iter().map(|c| c.unwrap_or("")))
+            .expect("write to memory");
+    }
+    String::from_utf8(writer.into_inner().expect("flush to memory")).expect("CSV of UTF-8 is UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route::to_route_file;
+
+    fn plan() -> NumberPlan {
+        NumberPlan::default()
+    }
+
+    #[test]
+    fn formats_are_detected() {
+        assert_eq!(Format::detect("r.csv", "pattern,action\n"), Format::Csv);
+        assert_eq!(
+            Format::detect("r.json", r#"{"routes":[{"pattern":"*"}]}"#),
+            Format::Json
+        );
+        assert_eq!(
+            Format::detect(
+                "c.json",
+                r#"{"routes":[{"address":"+1","type":"webhook"}]}"#
+            ),
+            Format::Flex
+        );
+        assert_eq!(
+            Format::detect("c.json", r#"{"routes":[],"default":{}}"#),
+            Format::Flex
+        );
+        assert_eq!(Format::detect("r.txt", "pattern,url\n"), Format::Csv);
+    }
+
+    #[test]
+    fn json_errors_carry_line_numbers_and_all_rows_are_checked() {
+        let text = "{\"routes\": [\n  {\"pattern\": \"*\", \"url\": \"https://x/\"},\n  {\"pattern\": \"+1317*\", \"url\": \"bad\"},\n  {\"pattern\": \"+1\", \"urll\": \"x\"},\n  {\"pattern\": \"*\", \"action\": \"hangup\"}\n]}";
+        let err = parse(text, Format::Json, &plan()).unwrap_err();
+        let lines: Vec<usize> = err.errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![3, 4, 5], "{err}");
+        assert!(
+            err.errors[1].message.contains("unknown field `urll`"),
+            "{err}"
+        );
+        assert!(
+            err.errors[2].message.contains("duplicate of line 2"),
+            "{err}"
+        );
+        assert!(err
+            .to_string()
+            .starts_with("3 invalid row(s); nothing was written:"));
+    }
+
+    #[test]
+    fn csv_reads_sparse_columns_and_reports_lines() {
+        let text = "pattern,action,url,number,timeout,description\n*,redirect,https://x/,,,\n+1317*,dial,,+13175550000,20,Indy\n+1212*,dial,,3175550000,,\n";
+        let err = parse(text, Format::Csv, &plan()).unwrap_err();
+        assert_eq!(err.errors.len(), 1);
+        assert_eq!(err.errors[0].line, 4);
+        assert!(err.errors[0].message.contains("+13175550000"), "{err}");
+        let ok = "pattern,url\n*,https://x/?a=1&b=2\n";
+        let routes = parse(ok, Format::Csv, &plan()).unwrap();
+        assert_eq!(routes.len(), 1);
+        let err = parse("pattern,color\n*,red\n", Format::Csv, &plan()).unwrap_err();
+        assert!(err.errors[0].message.contains("unknown column(s) color"));
+        let err = parse("action,url\nredirect,https://x/\n", Format::Csv, &plan()).unwrap_err();
+        assert!(err.errors[0].message.contains("no `pattern` column"));
+    }
+
+    #[test]
+    fn flex_configs_map_supported_types_and_report_the_others() {
+        let text = r#"{
+  "routes": [
+    {"address": "+13175551234", "comment": "Main", "type": "webhook", "destination": "https://x/main"},
+    {"address": "3175550000", "type": "dial-sip", "destination": "sip:ext@pbx.example.com"},
+    {"address": "support", "type": "say", "destination": "Closed"},
+    {"address": "+13175550001", "type": "dial-client", "destination": "alice"}
+  ],
+  "default": {"type": "webhook", "destination": "https://x/default"}
+}"#;
+        let err = parse(text, Format::Flex, &plan()).unwrap_err();
+        assert_eq!(err.errors.len(), 1);
+        assert_eq!(err.errors[0].line, 6);
+        assert!(err.errors[0]
+            .message
+            .contains("type `dial-client` is not supported yet"));
+        let supported = text
+            .replace(
+                r#"    {"address": "+13175550001", "type": "dial-client", "destination": "alice"}
+"#,
+                "",
+            )
+            .replace(r#""Closed"},"#, r#""Closed"}"#);
+        let routes = parse(&supported, Format::Flex, &plan()).unwrap();
+        let keys: Vec<String> = routes.iter().map(|r| r.pattern.key()).collect();
+        assert_eq!(keys, vec!["+13175551234", "+13175550000", "support", "*"]);
+        assert_eq!(routes[0].description.as_deref(), Some("Main"));
+        assert_eq!(routes[1].action.kind(), "sip");
+    }
+
+    #[test]
+    fn exports_read_back_unchanged() {
+        let text = r#"{"routes":[
+            {"pattern":"*","url":"https://x/default?a=1&b=2"},
+            {"pattern":"+1317*","action":"dial","number":"+13175550000","byoc":"BY0123456789abcdef0123456789abcdef","timeout":20,"description":"Indy, \"the\" city"},
+            {"pattern":"sales","action":"say","text":"Line one\nline two","voice":"Polly.Amy","language":"en-GB"},
+            {"pattern":"+1900*","action":"reject","reason":"busy"},
+            {"pattern":"+1976*","action":"hangup"}
+        ]}"#;
+        let routes: Vec<Arc<Route>> = parse(text, Format::Json, &plan())
+            .unwrap()
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        let csv = to_csv(&routes);
+        let back: Vec<Arc<Route>> = parse(&csv, Format::Csv, &plan())
+            .unwrap()
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        assert_eq!(routes, back);
+        let json = to_route_file(&routes);
+        let back2: Vec<Arc<Route>> = parse(&json, Format::Json, &plan())
+            .unwrap()
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        assert_eq!(routes, back2);
+        let d = diff(
+            &routes,
+            &back.iter().map(|r| (**r).clone()).collect::<Vec<_>>(),
+        );
+        assert_eq!(
+            (d.added.len(), d.changed.len(), d.absent.len(), d.unchanged),
+            (0, 0, 0, 5)
+        );
+    }
+
+    #[test]
+    fn diff_finds_added_changed_and_absent() {
+        let old: Vec<Arc<Route>> = parse(
+            r#"{"routes":[{"pattern":"*","url":"https://x/a"},{"pattern":"+1*","action":"hangup"}]}"#,
+            Format::Json,
+            &plan(),
+        )
+        .unwrap()
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+        let new = parse(
+            r#"{"routes":[{"pattern":"*","url":"https://x/b"},{"pattern":"+44*","action":"hangup"}]}"#,
+            Format::Json,
+            &plan(),
+        )
+        .unwrap();
+        let d = diff(&old, &new);
+        assert_eq!(d.added.len(), 1);
+        assert_eq!(d.changed.len(), 1);
+        assert_eq!(d.absent.len(), 1);
+        assert_eq!(d.absent[0].pattern.key(), "+1*");
+    }
+}

@@ -1,0 +1,761 @@
+//! The DynamoDB route store.
+//!
+//! # Item design
+//! One table, partition key `pattern` (S), sort key `sk` (S):
+//! - the route: `sk = "route"`; the route's flat record as attributes (`action`, `url`, `method`,
+//!   `number`, `byoc`, `caller_id`, `timeout` (N), `uri`, `text`, `voice`, `language`, `reason`,
+//!   `description`) plus `version` (N), `updated_at`, `updated_by`: the same mapping as a JSON
+//!   route file record;
+//! - its history: `sk = "h#<unix ms, 13 digits>#<version, 10 digits>"` with `at`, `by`, `op`,
+//!   `version` and `before` / `after` (the records as JSON). Only `byoc routes history` reads
+//!   these; the call path never does.
+//!
+//! A call costs at most one `BatchGetItem` (the exact key, every `prefix*` of the number and `*`:
+//! at most 17 keys of the 100 allowed), whatever the size of the table.
+//!
+//! Writes are conditional: a create requires the pattern to be absent, an update or delete
+//! requires the version read, and the route and its history entry are written in one transaction,
+//! so two people editing at once never lose an update.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, Delete, DeleteRequest, KeySchemaElement,
+    KeyType, KeysAndAttributes, Put, PutRequest, ScalarAttributeType, TableStatus,
+    TransactWriteItem, WriteRequest,
+};
+use aws_sdk_dynamodb::Client;
+use byoc_core::route::{best_match, candidate_keys};
+use byoc_core::{Address, NumberPlan, Route, RouteRecord};
+use byoc_store::admin::check_expect;
+use byoc_store::{
+    now_rfc3339, Change, Expect, Meta, Resolution, RouteAdmin, RouteStore, StoreError, StoredRoute,
+    WriteOp,
+};
+
+/// The sort key of a route item.
+pub const SK_ROUTE: &str = "route";
+/// The prefix of history sort keys.
+pub const SK_HISTORY_PREFIX: &str = "h#";
+
+/// How the SDK client behaves.
+#[derive(Debug, Clone, Copy)]
+pub enum Profile {
+    /// The call path: every attempt bounded by `budget`, at most one retry.
+    CallPath { budget: Duration },
+    /// Administration: the SDK's standard timeouts and retries.
+    Admin,
+}
+
+/// Builds a DynamoDB client from the standard AWS configuration (environment, profile, role;
+/// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` point it at a local server).
+pub async fn client(profile: Profile) -> Client {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Profile::CallPath { budget } = profile {
+        loader = loader
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(budget)
+                    .operation_attempt_timeout(budget)
+                    .operation_timeout(budget)
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(2));
+    }
+    Client::new(&loader.load().await)
+}
+
+/// A client for a local DynamoDB-API server (tests, local development) with dummy credentials,
+/// independent of the process environment.
+pub fn local_client(endpoint: &str) -> Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "local",
+        ))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(Duration::from_secs(10))
+                .build(),
+        )
+        .build();
+    Client::from_conf(config)
+}
+
+/// Routes in a DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    plan: NumberPlan,
+    lookups: Arc<std::sync::atomic::AtomicU64>,
+}
+
+fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Unavailable(DisplayErrorContext(e).to_string())
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn key(pattern: &str, sk: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("pattern".to_string(), s(pattern)),
+        ("sk".to_string(), s(sk)),
+    ])
+}
+
+/// A record as item attributes (strings as S, numbers as N).
+pub fn record_to_item(record: &RouteRecord) -> HashMap<String, AttributeValue> {
+    let mut item = HashMap::new();
+    // A RouteRecord is a flat object of strings and numbers.
+    if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(record) {
+        for (k, v) in map {
+            let value = match v {
+                serde_json::Value::String(text) => s(text),
+                serde_json::Value::Number(n) => AttributeValue::N(n.to_string()),
+                _ => continue,
+            };
+            item.insert(k, value);
+        }
+    }
+    item.insert("sk".to_string(), s(SK_ROUTE));
+    item
+}
+
+/// Item attributes back to a record; `sk` is dropped, anything unexpected is an error.
+pub fn item_to_record(item: &HashMap<String, AttributeValue>) -> Result<RouteRecord, String> {
+    let mut map = serde_json::Map::new();
+    for (k, v) in item {
+        if k == "sk" {
+            continue;
+        }
+        let value = match v {
+            AttributeValue::S(text) => serde_json::Value::String(text.clone()),
+            AttributeValue::N(n) => n
+                .parse::<u64>()
+                .map(serde_json::Value::from)
+                .map_err(|_| format!("attribute `{k}`: `{n}` is not a whole number"))?,
+            _ => return Err(format!("attribute `{k}` has an unexpected type")),
+        };
+        map.insert(k.clone(), value);
+    }
+    serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| e.to_string())
+}
+
+fn stored_from_item(
+    item: &HashMap<String, AttributeValue>,
+    plan: &NumberPlan,
+) -> Result<StoredRoute, StoreError> {
+    let pattern = match item.get("pattern") {
+        Some(AttributeValue::S(p)) => p.clone(),
+        _ => String::new(),
+    };
+    let corrupt = |reason: String| StoreError::Corrupt {
+        pattern: pattern.clone(),
+        reason,
+    };
+    let record = item_to_record(item).map_err(corrupt)?;
+    let meta = Meta {
+        version: record.version.unwrap_or(1),
+        updated_at: record.updated_at.clone().unwrap_or_default(),
+        updated_by: record.updated_by.clone().unwrap_or_default(),
+    };
+    let route = Route::from_record(record, plan).map_err(|e| corrupt(e.to_string()))?;
+    Ok(StoredRoute {
+        route: Arc::new(route),
+        meta,
+    })
+}
+
+fn history_sk(version: u64) -> String {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    format!("{SK_HISTORY_PREFIX}{ms:013}#{version:010}")
+}
+
+fn history_item(change: &Change) -> HashMap<String, AttributeValue> {
+    let mut item = key(&change.pattern, &history_sk(change.version));
+    item.insert("at".into(), s(&change.at));
+    item.insert("by".into(), s(&change.by));
+    item.insert("op".into(), s(&change.op));
+    item.insert(
+        "version".into(),
+        AttributeValue::N(change.version.to_string()),
+    );
+    for (name, record) in [("before", &change.before), ("after", &change.after)] {
+        if let Some(record) = record {
+            // Plain strings and numbers: serializing cannot fail.
+            item.insert(
+                name.into(),
+                s(serde_json::to_string(record).expect("record serializes")),
+            );
+        }
+    }
+    item
+}
+
+fn change_from_item(item: &HashMap<String, AttributeValue>) -> Option<Change> {
+    let text = |k: &str| match item.get(k) {
+        Some(AttributeValue::S(v)) => Some(v.clone()),
+        _ => None,
+    };
+    let record = |k: &str| text(k).and_then(|j| serde_json::from_str(&j).ok());
+    Some(Change {
+        pattern: text("pattern")?,
+        at: text("at").unwrap_or_default(),
+        by: text("by").unwrap_or_default(),
+        op: text("op").unwrap_or_default(),
+        version: match item.get("version") {
+            Some(AttributeValue::N(n)) => n.parse().ok()?,
+            _ => 0,
+        },
+        before: record("before"),
+        after: record("after"),
+    })
+}
+
+/// The route to write (None for a delete) and its history entry, given what is stored.
+fn plan_change(
+    pattern: &str,
+    route: Option<Route>,
+    before: Option<&StoredRoute>,
+    actor: &str,
+    at: &str,
+    op: &str,
+) -> Result<(Option<StoredRoute>, Change), StoreError> {
+    let version = match (&route, before) {
+        (Some(_), Some(b)) => b.meta.version + 1,
+        (Some(_), None) => 1,
+        (None, Some(b)) => b.meta.version,
+        (None, None) => {
+            return Err(StoreError::NotFound {
+                pattern: pattern.to_string(),
+            })
+        }
+    };
+    let after = route.map(|r| StoredRoute {
+        route: Arc::new(r),
+        meta: Meta {
+            version,
+            updated_at: at.to_string(),
+            updated_by: actor.to_string(),
+        },
+    });
+    let change = Change {
+        pattern: pattern.to_string(),
+        at: at.to_string(),
+        by: actor.to_string(),
+        op: op.to_string(),
+        version,
+        before: before.map(StoredRoute::to_record),
+        after: after.as_ref().map(StoredRoute::to_record),
+    };
+    Ok((after, change))
+}
+
+/// Whether a transaction failed on a condition (someone else wrote first).
+fn condition_failed(e: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>) -> bool {
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(t)) => t
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("ConditionalCheckFailed")),
+        _ => false,
+    }
+}
+
+/// Writes per BatchWriteItem call (the API's limit).
+const BATCH_WRITE_MAX: usize = 25;
+/// BatchWriteItem calls in flight during an import.
+const IMPORT_CONCURRENCY: usize = 8;
+/// Attempts for unprocessed items before an import gives up.
+const UNPROCESSED_ATTEMPTS: u32 = 8;
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>, plan: NumberPlan) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            plan,
+            lookups: Arc::default(),
+        }
+    }
+
+    /// `BatchGetItem` requests sent by [`RouteStore::resolve`] so far (round trips on the call
+    /// path; tests use it to prove the one-round-trip bound and the cache).
+    pub fn lookup_round_trips(&self) -> u64 {
+        self.lookups.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Creates the table (for local use; production tables come from the SAM template) and
+    /// waits until it is active. Returns false if it already existed.
+    pub async fn create_table(&self) -> Result<bool, StoreError> {
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("name and type are set")
+        };
+        let schema = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .expect("name and type are set")
+        };
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("pattern"))
+            .attribute_definitions(attr("sk"))
+            .key_schema(schema("pattern", KeyType::Hash))
+            .key_schema(schema("sk", KeyType::Range))
+            .send()
+            .await;
+        let created = match created {
+            Ok(_) => true,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_resource_in_use_exception()) =>
+            {
+                false
+            }
+            Err(e) => return Err(unavailable(e)),
+        };
+        for _ in 0..120 {
+            let described = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+                return Ok(created);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Err(StoreError::Unavailable(format!(
+            "table {} did not become active",
+            self.table
+        )))
+    }
+
+    /// Deletes the table (tests and local clean-up).
+    pub async fn delete_table(&self) -> Result<(), StoreError> {
+        self.client
+            .delete_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn write_change(
+        &self,
+        pattern: &str,
+        current: Option<&StoredRoute>,
+        new: Option<&StoredRoute>,
+        change: &Change,
+    ) -> Result<(), SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>>
+    {
+        let mut route_write = TransactWriteItem::builder();
+        let (condition, values) = match current {
+            None => ("attribute_not_exists(pattern)".to_string(), None),
+            Some(c) => (
+                "version = :v".to_string(),
+                Some(HashMap::from([(
+                    ":v".to_string(),
+                    AttributeValue::N(c.meta.version.to_string()),
+                )])),
+            ),
+        };
+        route_write = match new {
+            Some(stored) => route_write.put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(record_to_item(&stored.to_record())))
+                    .condition_expression(condition)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .expect("table and item are set"),
+            ),
+            None => route_write.delete(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(pattern, SK_ROUTE)))
+                    .condition_expression(condition)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .expect("table and key are set"),
+            ),
+        };
+        let history_write = TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(history_item(change)))
+                    .condition_expression("attribute_not_exists(pattern)")
+                    .build()
+                    .expect("table and item are set"),
+            )
+            .build();
+        self.client
+            .transact_write_items()
+            .transact_items(route_write.build())
+            .transact_items(history_write)
+            .send()
+            .await
+            .map(|_| ())
+    }
+
+    /// One conditional write, retried on a race when `expect` is `Any`.
+    async fn change(
+        &self,
+        pattern: &str,
+        route: Option<Route>,
+        expect: Expect,
+        actor: &str,
+    ) -> Result<StoredRoute, StoreError> {
+        for _ in 0..5 {
+            let current = self.get(pattern).await?;
+            if route.is_some() || current.is_some() {
+                check_expect(pattern, expect, current.as_ref().map(|c| c.meta.version))?;
+            }
+            let op = if route.is_some() { "put" } else { "delete" };
+            let (new, change) = plan_change(
+                pattern,
+                route.clone(),
+                current.as_ref(),
+                actor,
+                &now_rfc3339(),
+                op,
+            )?;
+            match self
+                .write_change(pattern, current.as_ref(), new.as_ref(), &change)
+                .await
+            {
+                Ok(()) => return Ok(new.or(current).expect("one side exists")),
+                // Someone wrote between our read and our write: re-read; for an expected
+                // version the next check reports the mismatch.
+                Err(e) if condition_failed(&e) => continue,
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Err(StoreError::Conflict {
+            pattern: pattern.to_string(),
+        })
+    }
+
+    /// Sends write requests in batches of 25, several at once, retrying unprocessed items.
+    async fn batch_write(
+        &self,
+        requests: Vec<Vec<WriteRequest>>,
+        progress: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<usize, StoreError> {
+        // Each element of `requests` is one op's writes (route + history), kept in one batch.
+        let mut batches: Vec<(usize, Vec<WriteRequest>)> = Vec::new();
+        for op in requests {
+            match batches.last_mut() {
+                Some((ops, b)) if b.len() + op.len() <= BATCH_WRITE_MAX => {
+                    *ops += 1;
+                    b.extend(op);
+                }
+                _ => batches.push((1, op)),
+            }
+        }
+        let mut done = 0;
+        let mut pending = batches.into_iter();
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
+            while tasks.len() < IMPORT_CONCURRENCY {
+                let Some((ops, batch)) = pending.next() else {
+                    break;
+                };
+                let client = self.client.clone();
+                let table = self.table.clone();
+                tasks.spawn(async move { send_batch(client, table, batch).await.map(|()| ops) });
+            }
+            let Some(joined) = tasks.join_next().await else {
+                break;
+            };
+            let ops = joined
+                .map_err(|e| StoreError::Unavailable(format!("import task failed: {e}")))??;
+            done += ops;
+            progress(done);
+        }
+        Ok(done)
+    }
+}
+
+async fn send_batch(
+    client: Client,
+    table: String,
+    mut batch: Vec<WriteRequest>,
+) -> Result<(), StoreError> {
+    for attempt in 0..UNPROCESSED_ATTEMPTS {
+        let out = client
+            .batch_write_item()
+            .request_items(table.clone(), batch)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        batch = out
+            .unprocessed_items
+            .and_then(|mut m| m.remove(&table))
+            .unwrap_or_default();
+        if batch.is_empty() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50 << attempt.min(5))).await;
+    }
+    Err(StoreError::Unavailable(format!(
+        "{} write(s) still unprocessed after {UNPROCESSED_ATTEMPTS} attempts",
+        batch.len()
+    )))
+}
+
+#[async_trait]
+impl RouteStore for DynamoStore {
+    async fn resolve(&self, address: &Address) -> Result<Resolution, StoreError> {
+        let mut request = KeysAndAttributes::builder();
+        for (k, _) in candidate_keys(address) {
+            request = request.keys(key(&k, SK_ROUTE));
+        }
+        let mut request = request
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut found: HashMap<String, Arc<Route>> = HashMap::new();
+        // Normally one round trip; DynamoDB may return keys unprocessed under throttling.
+        for attempt in 0..3u32 {
+            self.lookups
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(self.table.clone(), request)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out
+                .responses
+                .as_ref()
+                .and_then(|r| r.get(&self.table))
+                .into_iter()
+                .flatten()
+            {
+                match stored_from_item(item, &self.plan) {
+                    Ok(stored) => {
+                        found.insert(stored.route.pattern.key(), stored.route);
+                    }
+                    Err(e) => tracing::error!(error = %e, "skipping an invalid route item"),
+                }
+            }
+            match out.unprocessed_keys.and_then(|mut m| m.remove(&self.table)) {
+                Some(rest) if !rest.keys().is_empty() => {
+                    request = rest;
+                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                }
+                _ => {
+                    return Ok(Resolution {
+                        matched: best_match(address, |k| found.get(k).cloned()),
+                        catch_all: found.get("*").cloned(),
+                    })
+                }
+            }
+        }
+        Err(StoreError::Unavailable(
+            "BatchGetItem kept returning unprocessed keys".into(),
+        ))
+    }
+
+    fn describe(&self) -> String {
+        format!("dynamodb table {}", self.table)
+    }
+}
+
+#[async_trait]
+impl RouteAdmin for DynamoStore {
+    async fn get(&self, pattern: &str) -> Result<Option<StoredRoute>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pattern, SK_ROUTE)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item
+            .as_ref()
+            .map(|i| stored_from_item(i, &self.plan))
+            .transpose()
+    }
+
+    async fn list(&self, prefix: Option<&str>) -> Result<Vec<StoredRoute>, StoreError> {
+        let mut scan = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .expression_attribute_values(":r", s(SK_ROUTE));
+        scan = match prefix {
+            Some(p) => scan
+                .filter_expression("sk = :r AND begins_with(pattern, :p)")
+                .expression_attribute_values(":p", s(p)),
+            None => scan.filter_expression("sk = :r"),
+        };
+        let mut pages = scan.into_paginator().items().send();
+        let mut routes = Vec::new();
+        while let Some(item) = pages.next().await {
+            routes.push(stored_from_item(&item.map_err(unavailable)?, &self.plan)?);
+        }
+        routes.sort_by_cached_key(|r| r.route.pattern.key());
+        Ok(routes)
+    }
+
+    async fn put(
+        &self,
+        route: Route,
+        expect: Expect,
+        actor: &str,
+    ) -> Result<StoredRoute, StoreError> {
+        let pattern = route.pattern.key();
+        self.change(&pattern, Some(route), expect, actor).await
+    }
+
+    async fn delete(
+        &self,
+        pattern: &str,
+        expect: Expect,
+        actor: &str,
+    ) -> Result<StoredRoute, StoreError> {
+        self.change(pattern, None, expect, actor).await
+    }
+
+    async fn history(&self, pattern: &str) -> Result<Vec<Change>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pattern = :p AND begins_with(sk, :h)")
+            .expression_attribute_values(":p", s(pattern))
+            .expression_attribute_values(":h", s(SK_HISTORY_PREFIX))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut changes = Vec::new();
+        while let Some(item) = pages.next().await {
+            if let Some(change) = change_from_item(&item.map_err(unavailable)?) {
+                changes.push(change);
+            }
+        }
+        Ok(changes)
+    }
+
+    async fn apply(
+        &self,
+        ops: Vec<WriteOp>,
+        actor: &str,
+        progress: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<usize, StoreError> {
+        let current: HashMap<String, StoredRoute> = self
+            .list(None)
+            .await?
+            .into_iter()
+            .map(|r| (r.route.pattern.key(), r))
+            .collect();
+        let at = now_rfc3339();
+        let mut requests = Vec::with_capacity(ops.len());
+        for op in ops {
+            let (pattern, route) = match op {
+                WriteOp::Put(route) => (route.pattern.key(), Some(route)),
+                WriteOp::Delete(pattern) => (pattern, None),
+            };
+            let (after, change) =
+                plan_change(&pattern, route, current.get(&pattern), actor, &at, "import")?;
+            let route_write = match &after {
+                Some(a) => WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(record_to_item(&a.to_record())))
+                            .build()
+                            .expect("item is set"),
+                    )
+                    .build(),
+                None => WriteRequest::builder()
+                    .delete_request(
+                        DeleteRequest::builder()
+                            .set_key(Some(key(&pattern, SK_ROUTE)))
+                            .build()
+                            .expect("key is set"),
+                    )
+                    .build(),
+            };
+            let history_write = WriteRequest::builder()
+                .put_request(
+                    PutRequest::builder()
+                        .set_item(Some(history_item(&change)))
+                        .build()
+                        .expect("item is set"),
+                )
+                .build();
+            requests.push(vec![route_write, history_write]);
+        }
+        self.batch_write(requests, progress).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_map_to_items_and_back() {
+        let record: RouteRecord = serde_json::from_str(
+            r#"{"pattern":"+1317*","action":"dial","number":"+13175550000","timeout":20,"version":3,"updated_by":"ana","description":"x & y"}"#,
+        )
+        .unwrap();
+        let item = record_to_item(&record);
+        assert_eq!(item["timeout"], AttributeValue::N("20".into()));
+        assert_eq!(item["version"], AttributeValue::N("3".into()));
+        assert_eq!(item["sk"], s(SK_ROUTE));
+        assert_eq!(item_to_record(&item).unwrap(), record);
+        let mut bad = item.clone();
+        bad.insert("color".into(), s("red"));
+        assert!(item_to_record(&bad)
+            .unwrap_err()
+            .contains("unknown field `color`"));
+    }
+}

@@ -1,0 +1,131 @@
+//! Managing routes: the operations `byoc routes …` runs against any store.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use byoc_core::{Route, RouteRecord};
+use serde::{Deserialize, Serialize};
+
+use crate::StoreError;
+
+/// What a write expects to find, so two people editing at once cannot lose an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Create only: refuse if the pattern exists.
+    Absent,
+    /// Update or delete only that version.
+    Version(u64),
+    /// Whatever is there (`--replace`, imports).
+    Any,
+}
+
+/// Store metadata of a route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    /// 1 for a new route, +1 per write.
+    pub version: u64,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+/// A route with its metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRoute {
+    pub route: Arc<Route>,
+    pub meta: Meta,
+}
+
+impl StoredRoute {
+    /// The flat record with metadata (what `get` prints and DynamoDB stores).
+    pub fn to_record(&self) -> RouteRecord {
+        RouteRecord {
+            version: Some(self.meta.version),
+            updated_at: Some(self.meta.updated_at.clone()),
+            updated_by: Some(self.meta.updated_by.clone()),
+            ..self.route.to_record()
+        }
+    }
+}
+
+/// One change in a route's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub pattern: String,
+    pub at: String,
+    pub by: String,
+    /// `put`, `delete` or `import`.
+    pub op: String,
+    /// The version written (for a delete, the version removed).
+    pub version: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<RouteRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<RouteRecord>,
+}
+
+/// One write of a bulk apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOp {
+    Put(Route),
+    /// Delete the route with this pattern key.
+    Delete(String),
+}
+
+/// Route management over any store.
+#[async_trait]
+pub trait RouteAdmin: Send + Sync {
+    async fn get(&self, pattern: &str) -> Result<Option<StoredRoute>, StoreError>;
+
+    /// Every route, sorted by pattern; only those whose pattern starts with `prefix` if given.
+    async fn list(&self, prefix: Option<&str>) -> Result<Vec<StoredRoute>, StoreError>;
+
+    /// Creates or updates a route as `expect` allows; records the change in its history.
+    async fn put(
+        &self,
+        route: Route,
+        expect: Expect,
+        actor: &str,
+    ) -> Result<StoredRoute, StoreError>;
+
+    /// Deletes a route as `expect` allows; records the change in its history.
+    async fn delete(
+        &self,
+        pattern: &str,
+        expect: Expect,
+        actor: &str,
+    ) -> Result<StoredRoute, StoreError>;
+
+    /// The changes to a pattern, oldest first.
+    async fn history(&self, pattern: &str) -> Result<Vec<Change>, StoreError>;
+
+    /// Applies many writes (an import): batched, each recorded in history as `import`.
+    /// `progress` is called with the number of writes done so far. Returns that number.
+    async fn apply(
+        &self,
+        ops: Vec<WriteOp>,
+        actor: &str,
+        progress: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<usize, StoreError>;
+}
+
+/// Checks `expect` against what is stored (`current` = its version, if any).
+pub fn check_expect(pattern: &str, expect: Expect, current: Option<u64>) -> Result<(), StoreError> {
+    match (expect, current) {
+        (Expect::Any, _) | (Expect::Absent, None) => Ok(()),
+        (Expect::Absent, Some(version)) => Err(StoreError::Exists {
+            pattern: pattern.to_string(),
+            version,
+        }),
+        (Expect::Version(_), None) => Err(StoreError::NotFound {
+            pattern: pattern.to_string(),
+        }),
+        (Expect::Version(expected), Some(actual)) if expected != actual => {
+            Err(StoreError::VersionMismatch {
+                pattern: pattern.to_string(),
+                expected,
+                actual,
+            })
+        }
+        (Expect::Version(_), Some(_)) => Ok(()),
+    }
+}

@@ -1,0 +1,308 @@
+//! The call-path cache and time budget in front of a route store.
+//!
+//! A call must never wait past the budget nor go unanswered:
+//! - a fresh cache entry (younger than the TTL) answers with no store call; misses are cached too;
+//! - otherwise the store is asked, bounded by the budget;
+//! - if it fails or is too slow: the cached entry for this number even if stale, else the `*`
+//!   route last seen, else nothing (the caller then answers its configured default), and the
+//!   answer is marked degraded with the reason.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use byoc_core::route::MatchKind;
+use byoc_core::{Address, Match, Route};
+
+use crate::RouteStore;
+
+/// Cache settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// How long an answer is served without asking the store (0 disables caching).
+    pub ttl: Duration,
+    /// The longest a call waits for the store.
+    pub budget: Duration,
+    /// Entries kept at most; beyond it the cache starts over (bounds memory on number scans).
+    pub max_entries: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(30),
+            budget: Duration::from_millis(1000),
+            max_entries: 100_000,
+        }
+    }
+}
+
+/// Where an answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A fresh cache entry.
+    Cache,
+    /// The store, just now.
+    Store,
+    /// The store failed: a stale cache entry for this number.
+    Stale,
+    /// The store failed: the `*` route last seen.
+    LastCatchAll,
+    /// The store failed and nothing was cached.
+    Nothing,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Cache => "cache",
+            Source::Store => "store",
+            Source::Stale => "stale",
+            Source::LastCatchAll => "last_catch_all",
+            Source::Nothing => "nothing",
+        }
+    }
+}
+
+/// The result of a lookup through the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    pub matched: Option<Match>,
+    pub source: Source,
+    /// Why the store could not answer, when it could not.
+    pub degraded: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    matched: Option<Match>,
+    at: Instant,
+}
+
+/// A store behind a cache and a time budget.
+pub struct CachedStore {
+    inner: Arc<dyn RouteStore>,
+    config: CacheConfig,
+    entries: Mutex<HashMap<String, Entry>>,
+    catch_all: Mutex<Option<Arc<Route>>>,
+}
+
+impl CachedStore {
+    pub fn new(inner: Arc<dyn RouteStore>, config: CacheConfig) -> Self {
+        Self {
+            inner,
+            config,
+            entries: Mutex::new(HashMap::new()),
+            catch_all: Mutex::new(None),
+        }
+    }
+
+    pub fn inner(&self) -> &Arc<dyn RouteStore> {
+        &self.inner
+    }
+
+    pub fn config(&self) -> CacheConfig {
+        self.config
+    }
+
+    /// Finds the route for `address` as described in the module documentation.
+    pub async fn lookup(&self, address: &Address) -> Lookup {
+        let key = address.as_str();
+        let cached = self.entry(key);
+        if let Some(entry) = &cached {
+            if entry.at.elapsed() < self.config.ttl {
+                return Lookup {
+                    matched: entry.matched.clone(),
+                    source: Source::Cache,
+                    degraded: None,
+                };
+            }
+        }
+        let reason =
+            match tokio::time::timeout(self.config.budget, self.inner.resolve(address)).await {
+                Ok(Ok(resolution)) => {
+                    if let Some(route) = resolution.catch_all {
+                        *lock(&self.catch_all) = Some(route);
+                    }
+                    if !self.config.ttl.is_zero() {
+                        let mut entries = lock(&self.entries);
+                        if entries.len() >= self.config.max_entries {
+                            entries.clear();
+                        }
+                        entries.insert(
+                            key.to_string(),
+                            Entry {
+                                matched: resolution.matched.clone(),
+                                at: Instant::now(),
+                            },
+                        );
+                    }
+                    return Lookup {
+                        matched: resolution.matched,
+                        source: Source::Store,
+                        degraded: None,
+                    };
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!(
+                    "route store did not answer within {} ms",
+                    self.config.budget.as_millis()
+                ),
+            };
+        if let Some(entry) = cached {
+            return Lookup {
+                matched: entry.matched,
+                source: Source::Stale,
+                degraded: Some(format!(
+                    "{reason}; answered from a cached entry {} s old",
+                    entry.at.elapsed().as_secs()
+                )),
+            };
+        }
+        if let Some(route) = lock(&self.catch_all).clone() {
+            return Lookup {
+                matched: Some(Match {
+                    route,
+                    kind: MatchKind::CatchAll,
+                }),
+                source: Source::LastCatchAll,
+                degraded: Some(format!("{reason}; answered with the last * route seen")),
+            };
+        }
+        Lookup {
+            matched: None,
+            source: Source::Nothing,
+            degraded: Some(reason),
+        }
+    }
+
+    fn entry(&self, key: &str) -> Option<Entry> {
+        if self.config.ttl.is_zero() {
+            return None;
+        }
+        lock(&self.entries).get(key).cloned()
+    }
+}
+
+/// A poisoned cache lock still holds valid entries; keep using them rather than failing a call.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MemoryStore, Resolution, StoreError};
+    use async_trait::async_trait;
+    use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+
+    /// A store that fails, hangs or answers on command, counting calls.
+    struct Flaky {
+        inner: MemoryStore,
+        mode: AtomicU8,
+        calls: AtomicU32,
+    }
+
+    const OK: u8 = 0;
+    const FAIL: u8 = 1;
+    const HANG: u8 = 2;
+
+    #[async_trait]
+    impl RouteStore for Flaky {
+        async fn resolve(&self, address: &Address) -> Result<Resolution, StoreError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            match self.mode.load(Ordering::SeqCst) {
+                FAIL => Err(StoreError::Unavailable("boom".into())),
+                HANG => {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    unreachable!()
+                }
+                _ => self.inner.resolve(address).await,
+            }
+        }
+        fn describe(&self) -> String {
+            "flaky".into()
+        }
+    }
+
+    fn setup(ttl: Duration) -> (Arc<Flaky>, CachedStore) {
+        let inner = MemoryStore::from_json(
+            r#"{"routes":[{"pattern":"+1317*","action":"hangup"},{"pattern":"*","url":"https://x/"}]}"#,
+            "t",
+            &Default::default(),
+        )
+        .unwrap();
+        let flaky = Arc::new(Flaky {
+            inner,
+            mode: AtomicU8::new(OK),
+            calls: AtomicU32::new(0),
+        });
+        let cache = CachedStore::new(
+            flaky.clone(),
+            CacheConfig {
+                ttl,
+                budget: Duration::from_millis(50),
+                max_entries: 10,
+            },
+        );
+        (flaky, cache)
+    }
+
+    fn addr(s: &str) -> Address {
+        byoc_core::number::normalize(s).unwrap()
+    }
+
+    #[tokio::test]
+    async fn warm_lookups_skip_the_store_and_misses_are_cached() {
+        let (flaky, cache) = setup(Duration::from_secs(60));
+        let a = addr("+13175551234");
+        assert_eq!(cache.lookup(&a).await.source, Source::Store);
+        assert_eq!(cache.lookup(&a).await.source, Source::Cache);
+        assert_eq!(flaky.calls.load(Ordering::SeqCst), 1);
+        // A number with only the catch-all is cached like any other.
+        let b = addr("+442071234567");
+        cache.lookup(&b).await;
+        let again = cache.lookup(&b).await;
+        assert_eq!(again.source, Source::Cache);
+        assert_eq!(again.matched.unwrap().kind, MatchKind::CatchAll);
+        assert_eq!(flaky.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn failures_fall_back_to_stale_then_last_catch_all_then_nothing() {
+        let (flaky, cache) = setup(Duration::ZERO);
+        let a = addr("+13175551234");
+        cache.lookup(&a).await;
+        flaky.mode.store(FAIL, Ordering::SeqCst);
+        // TTL 0 keeps no entries, but the * route seen is kept.
+        let l = cache.lookup(&a).await;
+        assert_eq!(l.source, Source::LastCatchAll);
+        assert!(l.degraded.unwrap().contains("boom"));
+
+        let (flaky, cache) = setup(Duration::from_millis(1));
+        cache.lookup(&a).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        flaky.mode.store(HANG, Ordering::SeqCst);
+        let started = Instant::now();
+        let l = cache.lookup(&a).await;
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(l.source, Source::Stale);
+        assert_eq!(l.matched.unwrap().route.pattern.key(), "+1317*");
+        assert!(l.degraded.unwrap().contains("did not answer within 50 ms"));
+
+        let (flaky, cache) = setup(Duration::from_secs(60));
+        flaky.mode.store(FAIL, Ordering::SeqCst);
+        let l = cache.lookup(&a).await;
+        assert_eq!(l.source, Source::Nothing);
+        assert!(l.matched.is_none());
+    }
+
+    #[tokio::test]
+    async fn the_cache_is_bounded() {
+        let (_, cache) = setup(Duration::from_secs(60));
+        for i in 0..25 {
+            cache.lookup(&addr(&format!("+1212555{i:04}"))).await;
+        }
+        assert!(lock(&cache.entries).len() <= 10);
+    }
+}

@@ -1,0 +1,289 @@
+//! Routes in memory: the local server's store (loaded from a route file) and the reference
+//! implementation of [`RouteAdmin`] semantics.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use byoc_core::route::{load_route_file, RouteFileError, RouteTable};
+use byoc_core::{Address, NumberPlan, Route, RouteRecord};
+
+use crate::admin::{check_expect, Change, Expect, Meta, RouteAdmin, StoredRoute, WriteOp};
+use crate::{now_rfc3339, Resolution, RouteStore, StoreError};
+
+#[derive(Debug, Default)]
+struct State {
+    table: RouteTable,
+    meta: HashMap<String, Meta>,
+    history: Vec<Change>,
+}
+
+/// Routes held in memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: RwLock<State>,
+    source: String,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self {
+            state: RwLock::default(),
+            source: "memory".to_string(),
+        }
+    }
+
+    /// Parses route file text; `source` names it in [`RouteStore::describe`].
+    pub fn from_json(text: &str, source: &str, plan: &NumberPlan) -> Result<Self, RouteFileError> {
+        let store = Self {
+            state: RwLock::default(),
+            source: source.to_string(),
+        };
+        store.replace_all(load_route_file(text, plan)?);
+        Ok(store)
+    }
+
+    /// Replaces every route (a reload), keeping metadata found in the records.
+    pub(crate) fn replace_all(&self, routes: Vec<(Route, RouteRecord)>) {
+        let mut state = self.write();
+        state.table = RouteTable::default();
+        state.meta.clear();
+        for (route, record) in routes {
+            let key = route.pattern.key();
+            state.meta.insert(
+                key,
+                Meta {
+                    version: record.version.unwrap_or(1),
+                    updated_at: record.updated_at.unwrap_or_default(),
+                    updated_by: record.updated_by.unwrap_or_default(),
+                },
+            );
+            state.table.insert(route);
+        }
+    }
+
+    /// Takes the changes recorded since the last call (the file store appends them to disk).
+    pub(crate) fn drain_history(&self) -> Vec<Change> {
+        std::mem::take(&mut self.write().history)
+    }
+
+    /// Every route with metadata, sorted by pattern.
+    pub fn stored(&self) -> Vec<StoredRoute> {
+        let state = self.read();
+        state
+            .table
+            .sorted()
+            .into_iter()
+            .map(|route| {
+                let meta = state
+                    .meta
+                    .get(&route.pattern.key())
+                    .cloned()
+                    .unwrap_or_else(|| Meta {
+                        version: 1,
+                        updated_at: String::new(),
+                        updated_by: String::new(),
+                    });
+                StoredRoute { route, meta }
+            })
+            .collect()
+    }
+
+    /// All routes, sorted by pattern.
+    pub fn routes(&self) -> Vec<Arc<Route>> {
+        self.read().table.sorted()
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    // A poisoned lock only means another thread panicked mid-operation; the data is still a
+    // consistent table (every mutation is a single insert/remove), so keep serving it.
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn put_now(
+        &self,
+        route: Route,
+        expect: Expect,
+        actor: &str,
+    ) -> Result<StoredRoute, StoreError> {
+        Self::put_locked(&mut self.write(), route, expect, actor, "put")
+    }
+
+    pub(crate) fn delete_now(
+        &self,
+        pattern: &str,
+        expect: Expect,
+        actor: &str,
+    ) -> Result<StoredRoute, StoreError> {
+        Self::delete_locked(&mut self.write(), pattern, expect, actor, "delete")
+    }
+
+    /// Applies the ops in order (a missing pattern to delete is an error).
+    pub(crate) fn apply_now(
+        &self,
+        ops: Vec<WriteOp>,
+        actor: &str,
+        progress: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<usize, StoreError> {
+        let mut state = self.write();
+        let mut done = 0;
+        for op in ops {
+            match op {
+                WriteOp::Put(route) => {
+                    Self::put_locked(&mut state, route, Expect::Any, actor, "import")?;
+                }
+                WriteOp::Delete(pattern) => {
+                    Self::delete_locked(&mut state, &pattern, Expect::Any, actor, "import")?;
+                }
+            }
+            done += 1;
+            progress(done);
+        }
+        Ok(done)
+    }
+
+    fn stored_in(state: &State, pattern: &str) -> Option<StoredRoute> {
+        let route = state.table.get(pattern)?.clone();
+        let meta = state.meta.get(pattern).cloned()?;
+        Some(StoredRoute { route, meta })
+    }
+
+    fn put_locked(
+        state: &mut State,
+        route: Route,
+        expect: Expect,
+        actor: &str,
+        op: &str,
+    ) -> Result<StoredRoute, StoreError> {
+        let key = route.pattern.key();
+        let current = Self::stored_in(state, &key);
+        check_expect(&key, expect, current.as_ref().map(|c| c.meta.version))?;
+        let meta = Meta {
+            version: current.as_ref().map_or(1, |c| c.meta.version + 1),
+            updated_at: now_rfc3339(),
+            updated_by: actor.to_string(),
+        };
+        let stored = StoredRoute {
+            route: Arc::new(route.clone()),
+            meta: meta.clone(),
+        };
+        state.history.push(Change {
+            pattern: key.clone(),
+            at: meta.updated_at.clone(),
+            by: actor.to_string(),
+            op: op.to_string(),
+            version: meta.version,
+            before: current.map(|c| c.to_record()),
+            after: Some(stored.to_record()),
+        });
+        state.table.insert(route);
+        state.meta.insert(key, meta);
+        Ok(stored)
+    }
+
+    fn delete_locked(
+        state: &mut State,
+        pattern: &str,
+        expect: Expect,
+        actor: &str,
+        op: &str,
+    ) -> Result<StoredRoute, StoreError> {
+        let Some(current) = Self::stored_in(state, pattern) else {
+            return Err(StoreError::NotFound {
+                pattern: pattern.to_string(),
+            });
+        };
+        check_expect(pattern, expect, Some(current.meta.version))?;
+        state.table.remove(pattern);
+        state.meta.remove(pattern);
+        state.history.push(Change {
+            pattern: pattern.to_string(),
+            at: now_rfc3339(),
+            by: actor.to_string(),
+            op: op.to_string(),
+            version: current.meta.version,
+            before: Some(current.to_record()),
+            after: None,
+        });
+        Ok(current)
+    }
+}
+
+#[async_trait]
+impl RouteStore for MemoryStore {
+    async fn resolve(&self, address: &Address) -> Result<Resolution, StoreError> {
+        let state = self.read();
+        Ok(Resolution {
+            matched: state.table.lookup(address),
+            catch_all: state.table.get("*").cloned(),
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("{} ({} routes)", self.source, self.len())
+    }
+}
+
+#[async_trait]
+impl RouteAdmin for MemoryStore {
+    async fn get(&self, pattern: &str) -> Result<Option<StoredRoute>, StoreError> {
+        Ok(Self::stored_in(&self.read(), pattern))
+    }
+
+    async fn list(&self, prefix: Option<&str>) -> Result<Vec<StoredRoute>, StoreError> {
+        let mut routes = self.stored();
+        if let Some(prefix) = prefix {
+            routes.retain(|r| r.route.pattern.key().starts_with(prefix));
+        }
+        Ok(routes)
+    }
+
+    async fn put(
+        &self,
+        route: Route,
+        expect: Expect,
+        actor: &str,
+    ) -> Result<StoredRoute, StoreError> {
+        self.put_now(route, expect, actor)
+    }
+
+    async fn delete(
+        &self,
+        pattern: &str,
+        expect: Expect,
+        actor: &str,
+    ) -> Result<StoredRoute, StoreError> {
+        self.delete_now(pattern, expect, actor)
+    }
+
+    async fn history(&self, pattern: &str) -> Result<Vec<Change>, StoreError> {
+        Ok(self
+            .read()
+            .history
+            .iter()
+            .filter(|c| c.pattern == pattern)
+            .cloned()
+            .collect())
+    }
+
+    async fn apply(
+        &self,
+        ops: Vec<WriteOp>,
+        actor: &str,
+        progress: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<usize, StoreError> {
+        self.apply_now(ops, actor, progress)
+    }
+}

@@ -1,0 +1,517 @@
+//! DynamoDB end to end: the real `byoc` CLI and the real inbound Lambda binary against a local
+//! DynamoDB-API server, including the server dying mid-run.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use byoc_e2e::twiml::{find, parse};
+use byoc_e2e::{binary, event, root, unique_table, Lambda, Moto, Serve, EVENTS_TOKEN};
+
+const FLOW_URL: &str = "https://webhooks.twilio.com/v1/Accounts/AC00000000000000000000000000000000/Flows/FW00000000000000000000000000000000";
+const BIN_URL: &str = "https://handler.twilio.com/twiml/EH00000000000000000000000000000000";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn byoc(args: &[&str], env: &[(String, String)]) -> Run {
+    let output = Command::new(binary("byoc"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .args(args)
+        .output()
+        .expect("run byoc");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn table_env(moto: &Moto, table: &str) -> Vec<(String, String)> {
+    let mut env = moto.env();
+    env.push(("ROUTES_TABLE".into(), table.into()));
+    env.push(("BYOC_ACTOR".into(), "test".into()));
+    env
+}
+
+fn setup_table(moto: &Moto, table: &str) {
+    let env = table_env(moto, table);
+    let run = byoc(&["table", "create"], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let example = root()
+        .join("infra/routes.example.json")
+        .display()
+        .to_string();
+    let run = byoc(&["routes", "import", &example], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+/// The last "call answered" log line of a Lambda, parsed.
+async fn last_call(lambda: &Lambda, count: usize) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let lines: Vec<String> = lambda
+            .stderr
+            .lines()
+            .into_iter()
+            .filter(|l| l.contains("\"call answered\""))
+            .collect();
+        if lines.len() >= count {
+            return serde_json::from_str(&lines[count - 1]).expect("JSON log line");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no log line {count}:\n{}",
+            lambda.stderr.text()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_inbound_lambda_answers_from_dynamodb_and_survives_the_server_dying() {
+    let mut moto = Moto::start();
+    let table = unique_table("fault");
+    setup_table(&moto, &table);
+    let env = table_env(&moto, &table);
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.extend([
+        ("TWILIO_AUTH_TOKEN", EVENTS_TOKEN),
+        ("STORE_TIMEOUT_MS", "300"),
+        ("ROUTE_CACHE_TTL_SECONDS", "1"),
+    ]);
+    let mut lambda = Lambda::start("inbound", &env).await;
+    let ready = lambda
+        .stderr
+        .wait_for("inbound ready", Duration::from_secs(20))
+        .await
+        .expect("ready line");
+    assert!(ready.contains("\"warmup\":\"ok\""), "{ready}");
+
+    // Cold: one store round trip; warm: the cache.
+    let r = lambda.invoke(&event("inbound.json")).await.proxy();
+    assert_eq!(r.status, 200);
+    assert_eq!(find(&parse(&r.body), "Response/Redirect").text, FLOW_URL);
+    assert_eq!(last_call(&lambda, 1).await["source"], "store");
+    lambda.invoke(&event("inbound.json")).await.proxy();
+    assert_eq!(last_call(&lambda, 2).await["source"], "cache");
+
+    // The server dies. Entries expire; every call still gets TwiML within the budget.
+    moto.stop();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let started = Instant::now();
+    let r = lambda.invoke(&event("inbound.json")).await.proxy();
+    let stale_elapsed = started.elapsed();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["x-byoc-outcome"], "degraded");
+    assert_eq!(
+        find(&parse(&r.body), "Response/Redirect").text,
+        FLOW_URL,
+        "the stale cached route"
+    );
+    let log = last_call(&lambda, 3).await;
+    assert_eq!(log["source"], "stale");
+    assert!(
+        log["reason"].as_str().unwrap().contains("cached entry"),
+        "{log}"
+    );
+
+    // A number never looked up: the `*` route learned at warm-up answers.
+    let started = Instant::now();
+    let r = lambda.invoke(&event("inbound-prefix.json")).await.proxy();
+    let fallback_elapsed = started.elapsed();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["x-byoc-outcome"], "degraded");
+    assert_eq!(find(&parse(&r.body), "Response/Redirect").text, BIN_URL);
+    assert_eq!(last_call(&lambda, 4).await["source"], "last_catch_all");
+    eprintln!("store down: stale answer in {stale_elapsed:?}, catch-all answer in {fallback_elapsed:?} (budget 300 ms)");
+    // Generous bound: the budget plus process and emulator overhead on a loaded machine.
+    assert!(
+        fallback_elapsed < Duration::from_secs(3),
+        "{fallback_elapsed:?}"
+    );
+
+    // The server comes back empty (moto keeps data in memory): still answered, degraded.
+    moto.restart();
+    let r = lambda.invoke(&event("inbound-prefix.json")).await.proxy();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["x-byoc-outcome"], "degraded");
+    // Routes restored: normal answers again once the cache entry expires.
+    setup_table(&moto, &table);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = lambda.invoke(&event("inbound-prefix.json")).await.proxy();
+    assert_eq!(r.headers["x-byoc-outcome"], "matched");
+    assert!(find(&parse(&r.body), "Response/Redirect")
+        .text
+        .contains("indianapolis"));
+}
+
+#[tokio::test]
+async fn with_the_store_down_from_the_start_calls_get_the_default_or_a_rejection() {
+    let mut moto = Moto::start();
+    let table = unique_table("down");
+    let env_owned = table_env(&moto, &table);
+    moto.stop();
+    let mut env: Vec<(&str, &str)> = env_owned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    env.extend([("ALLOW_UNSIGNED", "true"), ("STORE_TIMEOUT_MS", "200")]);
+
+    let mut with_default = env.clone();
+    with_default.push(("DEFAULT_ROUTE_URL", "https://example.com/default"));
+    let mut lambda = Lambda::start("inbound", &with_default).await;
+    let r = lambda.invoke(&event("inbound.json")).await.proxy();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["x-byoc-outcome"], "degraded");
+    assert_eq!(
+        find(&parse(&r.body), "Response/Redirect").text,
+        "https://example.com/default"
+    );
+    let log = last_call(&lambda, 1).await;
+    assert_eq!(log["source"], "nothing");
+    assert!(!log["reason"].as_str().unwrap().is_empty());
+
+    let mut lambda = Lambda::start("inbound", &env).await;
+    let r = lambda.invoke(&event("inbound.json")).await.proxy();
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        find(&parse(&r.body), "Response/Reject").attr("reason"),
+        Some("rejected")
+    );
+}
+
+#[tokio::test]
+async fn import_export_round_trip_and_ten_thousand_routes() {
+    let moto = Moto::start();
+    let table = unique_table("import");
+    let env = table_env(&moto, &table);
+    assert_eq!(byoc(&["table", "create"], &env).code, 0);
+    let dir = tempfile::tempdir().unwrap();
+
+    // 10,000 routes as CSV.
+    let mut csv = String::from("pattern,action,url,number,description\n");
+    for i in 0..10_000 {
+        if i % 2 == 0 {
+            csv.push_str(&format!(
+                "+1317{i:07},redirect,https://example.com/r?n={i}&x=1,,route {i}\n"
+            ));
+        } else {
+            csv.push_str(&format!(
+                "+1212{i:07},dial,,+1317555{:04},\"dial, {i}\"\n",
+                i % 10_000
+            ));
+        }
+    }
+    csv.push_str("*,redirect,https://example.com/default,,\n");
+    let csv_path = dir.path().join("routes.csv");
+    std::fs::write(&csv_path, &csv).unwrap();
+    let csv_arg = csv_path.display().to_string();
+
+    let run = byoc(&["routes", "import", &csv_arg, "--dry-run"], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("10001 added, 0 changed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        byoc(&["routes", "list"], &env).stdout.lines().count(),
+        0,
+        "dry run wrote nothing"
+    );
+
+    let started = Instant::now();
+    let run = byoc(&["routes", "import", &csv_arg], &env);
+    let elapsed = started.elapsed();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("imported: 10001 of 10001"),
+        "{}",
+        run.stderr
+    );
+    eprintln!("import of 10,001 routes (plus history) into the local server: {elapsed:?}");
+
+    let run = byoc(&["routes", "resolve", "sip:+13170000042@h"], &env);
+    assert!(
+        run.stdout.contains("https://example.com/r?n=42&x=1"),
+        "{}",
+        run.stdout
+    );
+
+    // The export imports back with nothing to change.
+    let json_path = dir.path().join("export.json");
+    let json_arg = json_path.display().to_string();
+    let run = byoc(&["routes", "export", "--output", &json_arg], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = byoc(&["routes", "import", &json_arg, "--dry-run"], &env);
+    assert!(
+        run.stderr
+            .contains("0 added, 0 changed, 10001 unchanged, 0 not in the file"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn csv_export_round_trips_and_prune_removes_exactly_the_diff() {
+    let moto = Moto::start();
+    let table = unique_table("prune");
+    setup_table(&moto, &table);
+    let env = table_env(&moto, &table);
+    let dir = tempfile::tempdir().unwrap();
+
+    let exported_csv = byoc(&["routes", "export", "--format", "csv"], &env).stdout;
+    let csv = dir.path().join("export.csv");
+    std::fs::write(&csv, &exported_csv).unwrap();
+    let run = byoc(
+        &["routes", "import", &csv.display().to_string(), "--dry-run"],
+        &env,
+    );
+    assert!(
+        run.stderr.contains("0 added, 0 changed, 7 unchanged"),
+        "{}",
+        run.stderr
+    );
+    let again = byoc(&["routes", "export", "--format", "csv"], &env).stdout;
+    assert_eq!(exported_csv, again, "exports are stable");
+
+    let small = dir.path().join("small.json");
+    std::fs::write(
+        &small,
+        r#"{"routes":[{"pattern":"*","url":"https://example.com/new-default"},{"pattern":"+1999*","action":"hangup"}]}"#,
+    )
+    .unwrap();
+    let small_arg = small.display().to_string();
+    let run = byoc(
+        &["routes", "import", &small_arg, "--prune", "--dry-run"],
+        &env,
+    );
+    assert!(
+        run.stderr
+            .contains("1 added, 1 changed, 0 unchanged, 6 not in the file (removed)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("~ * -> redirect"), "{}", run.stdout);
+    assert!(run.stdout.contains("+ +1999* -> hangup"), "{}", run.stdout);
+    assert!(run.stdout.contains("- +44* -> say"), "{}", run.stdout);
+    let run = byoc(&["routes", "import", &small_arg, "--prune"], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let listed = byoc(&["routes", "list"], &env).stdout;
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    let run = byoc(&["routes", "history", "*"], &env);
+    assert!(run.stdout.contains("v2 import by test"), "{}", run.stdout);
+    let run = byoc(&["routes", "history", "+44*"], &env);
+    assert!(run.stdout.contains("v1 import by test"), "{}", run.stdout);
+    assert!(run.stdout.contains("after:  (none)"), "{}", run.stdout);
+}
+
+#[tokio::test]
+async fn bad_imports_report_every_row_and_write_nothing() {
+    let moto = Moto::start();
+    let table = unique_table("bad");
+    let env = table_env(&moto, &table);
+    assert_eq!(byoc(&["table", "create"], &env).code, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("bad.csv");
+    std::fs::write(
+        &csv,
+        "pattern,action,url,number\n*,redirect,https://x/,\n+1317*,redirect,not-a-url,\n+1212*,dial,,2125551234\n+1317*,hangup,,\n",
+    )
+    .unwrap();
+    let run = byoc(&["routes", "import", &csv.display().to_string()], &env);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("3 invalid row(s); nothing was written"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("line 3: route `+1317*`: `url`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("line 4: route `+1212*`: `number`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("line 5: route `+1317*`: duplicate of line 3"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(byoc(&["routes", "list"], &env).stdout, "");
+
+    // flex-inbound-sip-router configs: supported types import, others are named.
+    let flex = dir.path().join("flex.json");
+    std::fs::write(
+        &flex,
+        r#"{"routes":[
+  {"address":"+13175551234","comment":"Main","type":"webhook","destination":"https://x/main"},
+  {"address":"4321","type":"dial-sip","destination":"sip:4321@pbx.example.com"},
+  {"address":"+13175550000","type":"refer","destination":"sip:x@y"}
+],"default":{"type":"say","destination":"Nobody is here"}}"#,
+    )
+    .unwrap();
+    let run = byoc(&["routes", "import", &flex.display().to_string()], &env);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("line 4: route `+13175550000`: type `refer` is not supported yet"),
+        "{}",
+        run.stderr
+    );
+    let text = std::fs::read_to_string(&flex).unwrap().replace(
+        ",\n  {\"address\":\"+13175550000\",\"type\":\"refer\",\"destination\":\"sip:x@y\"}",
+        "",
+    );
+    std::fs::write(&flex, text).unwrap();
+    let run = byoc(&["routes", "import", &flex.display().to_string()], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("(flex format)") || run.stderr.contains("flex format"),
+        "{}",
+        run.stderr
+    );
+    let listed = byoc(&["routes", "list"], &env).stdout;
+    assert!(listed.contains("* -> say text=Nobody is here"), "{listed}");
+    assert!(
+        listed.contains("4321 -> sip uri=sip:4321@pbx.example.com"),
+        "{listed}"
+    );
+}
+
+#[tokio::test]
+async fn routes_commands_work_the_same_on_a_table_and_a_file() {
+    let moto = Moto::start();
+    let table = unique_table("cli");
+    let table_env = table_env(&moto, &table);
+    assert_eq!(byoc(&["table", "create"], &table_env).code, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("routes.json").display().to_string();
+    let file_env = vec![
+        ("ROUTES_FILE".to_string(), file.clone()),
+        ("BYOC_ACTOR".to_string(), "test".to_string()),
+    ];
+    for env in [&table_env, &file_env] {
+        let run = byoc(
+            &["routes", "put", "+1317*", "--url", "https://x/a?b=1&c=2"],
+            env,
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stdout.contains("saved v1"), "{}", run.stdout);
+        let run = byoc(&["routes", "put", "+1317*", "--url", "https://x/b"], env);
+        assert_eq!(run.code, 3, "create refuses an existing pattern");
+        assert!(
+            run.stderr.contains("already exists (version 1)"),
+            "{}",
+            run.stderr
+        );
+        let run = byoc(
+            &[
+                "routes",
+                "put",
+                "+1317*",
+                "--action",
+                "say",
+                "--text",
+                "hi",
+                "--expect-version",
+                "1",
+            ],
+            env,
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let run = byoc(
+            &[
+                "routes",
+                "put",
+                "+1317*",
+                "--url",
+                "https://x/c",
+                "--expect-version",
+                "1",
+            ],
+            env,
+        );
+        assert_eq!(run.code, 3);
+        assert!(
+            run.stderr.contains("is at version 2, not the expected 1"),
+            "{}",
+            run.stderr
+        );
+        let run = byoc(&["routes", "put", "+1317*", "--url", "ftp://x"], env);
+        assert_eq!(run.code, 2);
+        assert!(
+            run.stderr.contains("not an absolute http(s) URL"),
+            "{}",
+            run.stderr
+        );
+
+        let run = byoc(&["routes", "get", "+1317*"], env);
+        let record: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(record["version"], 2);
+        assert_eq!(record["text"], "hi");
+        assert_eq!(record["updated_by"], "test");
+        assert_eq!(byoc(&["routes", "get", "+1999*"], env).code, 1);
+
+        let run = byoc(&["routes", "resolve", "3175550000"], env);
+        assert!(
+            run.stdout
+                .contains("why:      longest matching prefix +1317*"),
+            "{}",
+            run.stdout
+        );
+
+        let run = byoc(&["routes", "history", "+1317*"], env);
+        assert!(run.stdout.contains("v1 put by test"), "{}", run.stdout);
+        assert!(run.stdout.contains("v2 put by test"), "{}", run.stdout);
+
+        let run = byoc(
+            &["routes", "delete", "+1317*", "--expect-version", "1"],
+            env,
+        );
+        assert_eq!(run.code, 3);
+        let run = byoc(
+            &["routes", "delete", "+1317*", "--expect-version", "2"],
+            env,
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(byoc(&["routes", "delete", "+1317*"], env).code, 1);
+    }
+    // Naming both stores is refused rather than guessed.
+    let mut both = table_env.clone();
+    both.push(("ROUTES_FILE".into(), file));
+    let run = byoc(&["routes", "list"], &both);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn byoc_serve_reads_a_table() {
+    let moto = Moto::start();
+    let table = unique_table("serve");
+    setup_table(&moto, &table);
+    let env = table_env(&moto, &table);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let serve = Serve::start(&[], &env).await;
+    let response = reqwest::Client::new()
+        .post(serve.url("/inbound"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(byoc_e2e::form(&[(
+            "To",
+            "sip:+13175551234@x.sip.twilio.com",
+        )]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    assert_eq!(find(&parse(&body), "Response/Redirect").text, FLOW_URL);
+}
