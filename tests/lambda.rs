@@ -282,7 +282,7 @@ async fn outbound_events_dial_over_the_byoc_trunk_or_refuse_without_dialing() {
     assert_eq!(response.headers["x-byoc-outcome"], "refused");
     assert_eq!(
         response.headers["x-byoc-reason"],
-        "OUTBOUND_DID is not a phone number"
+        "OUTBOUND_DID `undefined` is not a phone number"
     );
     let twiml = parse(&response.body);
     assert!(!has(&twiml, "Response/Dial"));

@@ -170,11 +170,11 @@ async fn outbound_reads_query_form_and_signed_json() {
     assert_eq!(number.attr("byoc"), Some(TRUNK));
 
     // Everything in a form body.
-    let pairs = [("OUTBOUND_DID", "+442071234567"), ("BYOC_TRUNK_SID", TRUNK)];
+    let pairs = [("OUTBOUND_DID", "+13175550042"), ("BYOC_TRUNK_SID", TRUNK)];
     let signature = sign(TOKEN, &serve.url("/outbound"), &pairs);
     let response = post_form(&serve, "/outbound", &pairs, Some(signature)).await;
     let twiml = parse(&response.text().await.unwrap());
-    assert_eq!(find(&twiml, "Response/Dial/Number").text, "+442071234567");
+    assert_eq!(find(&twiml, "Response/Dial/Number").text, "+13175550042");
 
     // A JSON body covered by bodySHA256.
     let body = format!(r#"{{"OUTBOUND_DID":"+13175550199","BYOC_TRUNK_SID":"{TRUNK}"}}"#);

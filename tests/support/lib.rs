@@ -43,3 +43,52 @@ pub fn sign(token: &str, url: &str, pairs: &[(&str, &str)]) -> String {
     let params: byoc_core::Params = pairs.iter().copied().collect();
     byoc_core::signature::sign(token, url, &params)
 }
+
+/// An API Gateway HTTP API (payload 2.0) event, body base64-encoded as API Gateway sends forms.
+pub fn http_api_event(
+    method: &str,
+    path: &str,
+    raw_query: &str,
+    body: Option<(&str, &[u8])>,
+    extra_headers: &[(&str, &str)],
+) -> serde_json::Value {
+    use base64::Engine as _;
+    let mut headers = serde_json::Map::new();
+    headers.insert(
+        "host".into(),
+        "abc123xyz0.execute-api.us-east-1.amazonaws.com".into(),
+    );
+    headers.insert("x-forwarded-proto".into(), "https".into());
+    if let Some((content_type, _)) = body {
+        headers.insert("content-type".into(), content_type.into());
+    }
+    for (k, v) in extra_headers {
+        headers.insert(k.to_string(), (*v).into());
+    }
+    let mut event = serde_json::json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {path}"),
+        "rawPath": path,
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123xyz0",
+            "domainName": "abc123xyz0.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abc123xyz0",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "54.172.60.1", "userAgent": "TwilioProxy/1.1"},
+            "requestId": "test",
+            "routeKey": format!("{method} {path}"),
+            "stage": "$default",
+            "time": "27/Nov/2026:01:37:00 +0000",
+            "timeEpoch": 1795743420000u64
+        },
+        "isBase64Encoded": body.is_some()
+    });
+    if let Some((_, bytes)) = body {
+        event["body"] = base64::engine::general_purpose::STANDARD
+            .encode(bytes)
+            .into();
+    }
+    event
+}

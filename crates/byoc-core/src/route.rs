@@ -554,7 +554,7 @@ fn has_bad_chars(s: &str) -> bool {
 }
 
 /// An absolute http(s) URL, kept exactly as written (Twilio fetches it as written).
-fn check_url(field: &'static str, url: &str) -> Result<String, RouteErrorKind> {
+pub fn check_url(field: &'static str, url: &str) -> Result<String, RouteErrorKind> {
     let url = url.trim();
     if url.len() > URL_MAX_LEN {
         return Err(invalid(
@@ -575,7 +575,7 @@ fn check_url(field: &'static str, url: &str) -> Result<String, RouteErrorKind> {
     Ok(url.to_string())
 }
 
-fn check_e164(field: &'static str, number: &str) -> Result<String, RouteErrorKind> {
+pub fn check_e164(field: &'static str, number: &str) -> Result<String, RouteErrorKind> {
     match crate::number::normalize(number) {
         Ok(Address::E164(n)) if n == number.trim() => Ok(n),
         Ok(Address::E164(n)) => Err(invalid(field, format!("write `{number}` as `{n}`"))),

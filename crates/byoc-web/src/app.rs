@@ -266,10 +266,10 @@ impl App {
             .or_else(|| query.get("CallSid"))
             .unwrap_or("");
         match &decision.result {
-            Ok(number) => tracing::info!(
+            Ok(dial) => tracing::info!(
                 endpoint = "outbound",
                 call_sid,
-                did = number.as_str(),
+                did = dial.numbers.join(",").as_str(),
                 action = "dial",
                 outcome = "dialed",
                 latency_us = started.elapsed().as_micros() as u64,
@@ -280,6 +280,7 @@ impl App {
                 call_sid,
                 action = "say",
                 outcome = "refused",
+                refusal = e.kind(),
                 reason = %e,
                 latency_us = started.elapsed().as_micros() as u64,
                 "call answered"

@@ -10,13 +10,19 @@
 //! | `DEFAULT_COUNTRY_CODE` | country of national numbers | `1` |
 //! | `BYOC_TRUNK_SID` | outbound trunk when a request names none | none: required per request |
 //! | `OUTBOUND_REFUSAL_MESSAGE` | what a caller hears when an outbound call is refused | a short apology |
+//! | `OUTBOUND_CALLER_ID` | caller ID when a request names none | the call's `From` |
+//! | `OUTBOUND_ALLOWED_PREFIXES` | comma-separated E.164 prefixes destinations must start with | `+<DEFAULT_COUNTRY_CODE>` |
+//! | `OUTBOUND_DENIED_PREFIXES` | comma-separated E.164 prefixes never dialled (win over allowed) | `+1900,+1976` |
+//! | `OUTBOUND_ALLOW_EMERGENCY` | `true` dials emergency numbers over the trunk | `false` |
+//! | `OUTBOUND_EMERGENCY_NUMBERS` | comma-separated emergency short codes | `911,933,112,999,000,110,119,118` |
+//! | `OUTBOUND_ALLOWED_CALLER_IDS` | comma-separated E.164 caller IDs that may be presented | any |
 //! | `ROUTE_CACHE_TTL_SECONDS` | how long a looked-up route is reused without asking the store | `30` |
 //! | `STORE_TIMEOUT_MS` | the longest a call waits for the route store | `1000` |
 
 use std::fmt;
 
 use byoc_core::inbound::InboundConfig;
-use byoc_core::outbound::{OutboundConfig, DEFAULT_REFUSAL_MESSAGE};
+use byoc_core::outbound::{OutboundConfig, Policy, DEFAULT_REFUSAL_MESSAGE};
 use byoc_core::route::Action;
 use byoc_core::sid::{Sid, SidKind};
 use byoc_core::twiml::Method;
@@ -98,12 +104,13 @@ impl Config {
         };
         let err = |name: &'static str, reason: String| ConfigError { name, reason };
 
-        let allow_unsigned = match get("ALLOW_UNSIGNED").map(|v| v.to_ascii_lowercase()) {
-            None => false,
-            Some(v) if v == "true" => true,
-            Some(v) if v == "false" => false,
-            Some(v) => return Err(err("ALLOW_UNSIGNED", format!("`{v}` is not true or false"))),
+        let flag = |name: &'static str| match get(name).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(false),
+            Some(v) if v == "true" => Ok(true),
+            Some(v) if v == "false" => Ok(false),
+            Some(v) => Err(err(name, format!("`{v}` is not true or false"))),
         };
+        let allow_unsigned = flag("ALLOW_UNSIGNED")?;
         let auth = match (get("TWILIO_AUTH_TOKEN"), runtime, allow_unsigned) {
             (Some(token), _, _) => Auth::Verify(AuthToken::new(token)),
             (None, Runtime::Local, _) | (None, Runtime::Lambda, true) => Auth::Unsigned,
@@ -170,6 +177,63 @@ impl Config {
         };
         let refusal_message =
             get("OUTBOUND_REFUSAL_MESSAGE").unwrap_or_else(|| DEFAULT_REFUSAL_MESSAGE.to_string());
+        let e164 = |name: &'static str, v: &str| -> Result<String, ConfigError> {
+            match plan.normalize(v) {
+                Ok(byoc_core::Address::E164(n)) => Ok(n),
+                _ => Err(err(name, format!("`{v}` is not an E.164 number"))),
+            }
+        };
+        let list = |name: &'static str| -> Option<Vec<String>> {
+            get(name).map(|v| {
+                v.split(',')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            })
+        };
+        let prefixes = |name: &'static str| -> Result<Option<Vec<String>>, ConfigError> {
+            list(name)
+                .map(|items| {
+                    items
+                        .into_iter()
+                        .map(|p| {
+                            let digits = p.strip_prefix('+').unwrap_or("");
+                            if p.starts_with('+')
+                                && digits.len() <= 15
+                                && digits.bytes().all(|b| b.is_ascii_digit())
+                            {
+                                Ok(p)
+                            } else {
+                                Err(err(
+                                    name,
+                                    format!("`{p}` is not an E.164 prefix such as +1 or +44"),
+                                ))
+                            }
+                        })
+                        .collect()
+                })
+                .transpose()
+        };
+        let defaults = Policy::for_plan(&plan);
+        let policy = Policy {
+            allowed_prefixes: prefixes("OUTBOUND_ALLOWED_PREFIXES")?
+                .unwrap_or(defaults.allowed_prefixes),
+            denied_prefixes: prefixes("OUTBOUND_DENIED_PREFIXES")?
+                .unwrap_or(defaults.denied_prefixes),
+            allow_emergency: flag("OUTBOUND_ALLOW_EMERGENCY")?,
+            emergency_numbers: list("OUTBOUND_EMERGENCY_NUMBERS")
+                .unwrap_or(defaults.emergency_numbers),
+            allowed_caller_ids: list("OUTBOUND_ALLOWED_CALLER_IDS")
+                .map(|ids| {
+                    ids.iter()
+                        .map(|c| e164("OUTBOUND_ALLOWED_CALLER_IDS", c))
+                        .collect()
+                })
+                .transpose()?,
+        };
+        let default_caller_id = get("OUTBOUND_CALLER_ID")
+            .map(|c| e164("OUTBOUND_CALLER_ID", &c))
+            .transpose()?;
 
         Ok(Self {
             auth,
@@ -181,7 +245,9 @@ impl Config {
             outbound: OutboundConfig {
                 plan,
                 default_trunk,
+                default_caller_id,
                 refusal_message,
+                policy,
             },
             cache,
         })
@@ -240,6 +306,11 @@ mod tests {
             ("BYOC_TRUNK_SID", "BY123"),
             ("ROUTE_CACHE_TTL_SECONDS", "-1"),
             ("STORE_TIMEOUT_MS", "99999"),
+            ("OUTBOUND_ALLOWED_PREFIXES", "1,44"),
+            ("OUTBOUND_DENIED_PREFIXES", "+1900x"),
+            ("OUTBOUND_ALLOW_EMERGENCY", "maybe"),
+            ("OUTBOUND_CALLER_ID", "alice"),
+            ("OUTBOUND_ALLOWED_CALLER_IDS", "+13175550000,bob"),
         ] {
             let e = config(Runtime::Lambda, &[(name, value)]).unwrap_err();
             assert_eq!(e.name, name, "{e}");
@@ -272,5 +343,35 @@ mod tests {
             })
         );
         assert!(c.outbound.default_trunk.is_some());
+        // The default policy follows the default country code.
+        assert_eq!(c.outbound.policy.allowed_prefixes, vec!["+44"]);
+        assert!(!c.outbound.policy.allow_emergency);
+        let c = config(
+            Runtime::Lambda,
+            &[
+                ("OUTBOUND_ALLOWED_PREFIXES", "+1, +44"),
+                ("OUTBOUND_DENIED_PREFIXES", ""),
+                ("OUTBOUND_ALLOW_EMERGENCY", "true"),
+                ("OUTBOUND_CALLER_ID", "3175550000"),
+                ("OUTBOUND_ALLOWED_CALLER_IDS", "+13175550000, 3175550001"),
+            ],
+        )
+        .unwrap();
+        let p = &c.outbound.policy;
+        assert_eq!(p.allowed_prefixes, vec!["+1", "+44"]);
+        assert_eq!(
+            p.denied_prefixes,
+            vec!["+1900", "+1976"],
+            "blank keeps the default"
+        );
+        assert!(p.allow_emergency);
+        assert_eq!(
+            c.outbound.default_caller_id.as_deref(),
+            Some("+13175550000")
+        );
+        assert_eq!(
+            p.allowed_caller_ids.as_deref(),
+            Some(&["+13175550000".to_string(), "+13175550001".to_string()][..])
+        );
     }
 }

@@ -1,9 +1,11 @@
 //! `byoc`: manage byoc-router routes (in a DynamoDB table or a JSON route file) and run both
 //! webhooks locally.
 //!
-//! Exit codes: 0 success; 1 not found / unusable number; 2 invalid input or configuration;
-//! 3 a conflicting edit (exists, version mismatch); 4 the store is unavailable.
+//! Exit codes: 0 success; 1 not found / unusable number; 2 invalid input or configuration
+//! (including a call refused by policy); 3 a conflicting edit (exists, version mismatch); 4 the
+//! store or Twilio is unreachable; 5 Twilio refused the request.
 
+mod call;
 mod resolve;
 mod routes;
 mod serve;
@@ -36,6 +38,8 @@ enum Command {
         #[command(subcommand)]
         command: Box<routes::Command>,
     },
+    /// Place a test call over the BYOC trunk through Twilio's Calls API.
+    Call(Box<call::Args>),
     /// Manage the DynamoDB routes table.
     Table {
         #[command(subcommand)]
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
                 match command {
                     Command::Routes { command } => routes::run(*command).await,
                     Command::Table { command } => routes::run_table(command).await,
+                    Command::Call(args) => call::run(*args).await,
                     Command::Serve(_) => unreachable!("handled above"),
                 }
             }),

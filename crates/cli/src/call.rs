@@ -1,0 +1,156 @@
+//! `byoc call`: place a real test call over the BYOC trunk through Twilio's Calls API, after the
+//! same destination and caller-ID policy the outbound webhook applies.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use byoc_core::outbound::{check_number, OutboundError};
+use byoc_core::sid::{Sid, SidKind};
+use byoc_core::twiml::{Response, Verb};
+use byoc_core::Address;
+use byoc_web::{Config, Runtime};
+
+use crate::{CliResult, Failure};
+
+/// What the call does when answered, unless `--url` or `--twiml` says otherwise.
+const DEFAULT_MESSAGE: &str = "This is a byoc-router test call over your BYOC trunk. Goodbye.";
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Number to call, in any form the router normalizes
+    #[arg(long)]
+    pub to: String,
+    /// Caller ID (E.164) [default: OUTBOUND_CALLER_ID]
+    #[arg(long)]
+    pub from: Option<String>,
+    /// BYOC trunk the call leaves over
+    #[arg(long, env = "BYOC_TRUNK_SID")]
+    pub trunk: String,
+    /// TwiML URL Twilio fetches when the call is answered
+    #[arg(long, conflicts_with = "twiml")]
+    pub url: Option<String>,
+    /// TwiML to run when the call is answered [default: a short spoken message]
+    #[arg(long)]
+    pub twiml: Option<String>,
+    #[arg(long, env = "TWILIO_ACCOUNT_SID", hide_env_values = true)]
+    pub account_sid: String,
+    /// Auth token (or use --api-key and --api-secret)
+    #[arg(
+        long,
+        env = "TWILIO_AUTH_TOKEN",
+        hide_env_values = true,
+        required_unless_present = "api_key"
+    )]
+    pub auth_token: Option<String>,
+    /// API key SID (SK…)
+    #[arg(
+        long,
+        env = "TWILIO_API_KEY",
+        hide_env_values = true,
+        requires = "api_secret"
+    )]
+    pub api_key: Option<String>,
+    #[arg(long, env = "TWILIO_API_SECRET", hide_env_values = true)]
+    pub api_secret: Option<String>,
+    /// Twilio's REST API base URL (tests point it at a local fake)
+    #[arg(
+        long,
+        env = "TWILIO_API_BASE_URL",
+        default_value = "https://api.twilio.com"
+    )]
+    pub api_base_url: String,
+}
+
+fn refused(e: OutboundError) -> Failure {
+    Failure {
+        code: 2,
+        error: anyhow!("refused by policy before calling Twilio: {e}"),
+    }
+}
+
+pub async fn run(args: Args) -> CliResult {
+    let config = Config::from_env(Runtime::Local).context("invalid configuration")?;
+    let outbound = &config.outbound;
+    let to = check_number(&args.to, outbound).map_err(refused)?;
+    let from = match args
+        .from
+        .as_deref()
+        .or(outbound.default_caller_id.as_deref())
+    {
+        Some(f) => match outbound.plan.normalize(f) {
+            Ok(Address::E164(n)) => n,
+            _ => return Err(anyhow!("--from `{f}` is not an E.164 number").into()),
+        },
+        None => return Err(anyhow!("name a caller ID: --from +1… or OUTBOUND_CALLER_ID").into()),
+    };
+    outbound.policy.check_caller_id(&from).map_err(refused)?;
+    let trunk = Sid::parse(SidKind::ByocTrunk, &args.trunk)?;
+    let account = Sid::parse(SidKind::Account, &args.account_sid)?;
+    let (user, password) = match (&args.api_key, &args.api_secret, &args.auth_token) {
+        (Some(key), Some(secret), _) => (key.clone(), secret.clone()),
+        (_, _, Some(token)) => (account.to_string(), token.clone()),
+        _ => {
+            return Err(anyhow!(
+                "credentials: TWILIO_AUTH_TOKEN, or TWILIO_API_KEY and TWILIO_API_SECRET"
+            )
+            .into())
+        }
+    };
+
+    let mut form = vec![
+        ("To", to.clone()),
+        ("From", from.clone()),
+        ("Byoc", trunk.to_string()),
+    ];
+    match (&args.url, &args.twiml) {
+        (Some(url), _) => {
+            let url = byoc_core::route::check_url("url", url).map_err(|e| anyhow!("--url: {e}"))?;
+            form.push(("Url", url));
+        }
+        (None, Some(twiml)) => form.push(("Twiml", twiml.clone())),
+        (None, None) => form.push((
+            "Twiml",
+            Response::new()
+                .verb(Verb::Say {
+                    text: DEFAULT_MESSAGE.into(),
+                    voice: None,
+                    language: None,
+                })
+                .to_xml(),
+        )),
+    }
+
+    let endpoint = format!(
+        "{}/2010-04-01/Accounts/{account}/Calls.json",
+        args.api_base_url.trim_end_matches('/')
+    );
+    let response = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?
+        .post(&endpoint)
+        .basic_auth(user, Some(password))
+        .form(&form)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {endpoint}"))
+        .map_err(|error| Failure { code: 4, error })?;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    if !status.is_success() {
+        let message = json["message"].as_str().unwrap_or(body.trim());
+        let code = json["code"]
+            .as_i64()
+            .map(|c| format!(" (Twilio error {c})"))
+            .unwrap_or_default();
+        return Err(Failure {
+            code: 5,
+            error: anyhow!("Twilio refused the call: HTTP {status}: {message}{code}"),
+        });
+    }
+    let sid = json["sid"].as_str().unwrap_or("?");
+    let call_status = json["status"].as_str().unwrap_or("?");
+    println!("call {sid} {call_status}: {from} -> {to} over {trunk}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,448 @@
+//! The outbound webhook, table-driven: every input source, every option and every policy outcome,
+//! through `byoc serve` and through the real Lambda binary, with TwiML parsed; and `byoc call`
+//! against a local fake of Twilio's Calls API.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use byoc_e2e::twiml::{find, has, parse, Element};
+use byoc_e2e::{binary, form, http_api_event, Lambda, Serve};
+
+const TRUNK: &str = "BY0123456789abcdef0123456789abcdef";
+const DEFAULT_TRUNK: &str = "BYfedcba9876543210fedcba9876543210";
+
+/// Where the parameters are sent.
+#[derive(Clone, Copy, Debug)]
+enum Via {
+    Query,
+    Form,
+    Json,
+    /// Widget style: listed parameters in the query, Twilio's call parameters in a form body.
+    Split,
+}
+
+enum Expect {
+    /// Numbers dialled, in order, and Dial attributes expected.
+    Dial(
+        &'static [&'static str],
+        &'static [(&'static str, &'static str)],
+    ),
+    /// A refusal whose reason contains this text.
+    Refused(&'static str),
+}
+
+struct Case {
+    name: &'static str,
+    via: Via,
+    params: &'static [(&'static str, &'static str)],
+    expect: Expect,
+}
+
+const CALL: &[(&str, &str)] = &[("CallSid", "CA42"), ("From", "+13175550123")];
+
+fn cases() -> Vec<Case> {
+    use Expect::*;
+    use Via::*;
+    let c = |name, via, params, expect| Case {
+        name,
+        via,
+        params,
+        expect,
+    };
+    vec![
+        c("query", Query, &[("OUTBOUND_DID", "3175551234"), ("BYOC_TRUNK_SID", TRUNK)], Dial(&["+13175551234"], &[])),
+        c("form", Form, &[("OUTBOUND_DID", "+1 (317) 555-1234"), ("BYOC_TRUNK_SID", TRUNK)], Dial(&["+13175551234"], &[("callerId", "+13175550123")])),
+        c("json", Json, &[("OUTBOUND_DID", "+13175551234"), ("BYOC_TRUNK_SID", TRUNK)], Dial(&["+13175551234"], &[])),
+        c("widget split, caller ID from the call", Split, &[("OUTBOUND_DID", "+13175551234"), ("BYOC_TRUNK_SID", TRUNK)], Dial(&["+13175551234"], &[("callerId", "+13175550123")])),
+        c("default trunk", Query, &[("OUTBOUND_DID", "+13175551234")], Dial(&["+13175551234"], &[])),
+        c("every option", Split, &[
+            ("OUTBOUND_DID", "+13175551234"), ("BYOC_TRUNK_SID", TRUNK), ("CALLER_ID", "+13175550000"),
+            ("TIMEOUT", "20"), ("TIME_LIMIT", "600"), ("ANSWER_ON_BRIDGE", "true"),
+            ("RECORD", "record-from-ringing"), ("RING_TONE", "us"),
+            ("ACTION_URL", "https://webhooks.twilio.com/v1/Accounts/AC0/Flows/FW0?FlowEvent=return&x=1"),
+            ("ACTION_METHOD", "POST"),
+        ], Dial(&["+13175551234"], &[
+            ("callerId", "+13175550000"), ("timeout", "20"), ("timeLimit", "600"), ("answerOnBridge", "true"),
+            ("record", "record-from-ringing"), ("ringTone", "us"),
+            ("action", "https://webhooks.twilio.com/v1/Accounts/AC0/Flows/FW0?FlowEvent=return&x=1"), ("method", "POST"),
+        ])),
+        c("simultaneous ring", Query, &[("OUTBOUND_DID", "+13175551234,+13175550001"), ("OUTBOUND_DID", "+442071234567")], Dial(&["+13175551234", "+13175550001", "+442071234567"], &[])),
+        c("premium rate", Query, &[("OUTBOUND_DID", "+19005551234")], Refused("denied by policy (prefix +1900)")),
+        c("outside the allowed countries", Query, &[("OUTBOUND_DID", "+33123456789")], Refused("outside the allowed destinations (+1,+44)")),
+        c("emergency", Query, &[("OUTBOUND_DID", "911")], Refused("emergency number")),
+        c("not a number", Query, &[("OUTBOUND_DID", "undefined")], Refused("is not a phone number")),
+        c("missing number", Form, &[("BYOC_TRUNK_SID", TRUNK)], Refused("missing OUTBOUND_DID")),
+        c("bad trunk", Query, &[("OUTBOUND_DID", "+13175551234"), ("BYOC_TRUNK_SID", "AC0123456789abcdef0123456789abcdef")], Refused("not a BYOC trunk SID")),
+        c("too many numbers", Query, &[("OUTBOUND_DID", "+13175550001,+13175550002,+13175550003,+13175550004,+13175550005,+13175550006,+13175550007,+13175550008,+13175550009,+13175550010,+13175550011")], Refused("more than 10 numbers")),
+        c("bad option", Query, &[("OUTBOUND_DID", "+13175551234"), ("RECORD", "yes")], Refused("RECORD")),
+        c("caller ID not allowed", Query, &[("OUTBOUND_DID", "+13175551234"), ("CALLER_ID", "+13175559999")], Refused("not in OUTBOUND_ALLOWED_CALLER_IDS")),
+    ]
+}
+
+const ENV: &[(&str, &str)] = &[
+    ("BYOC_TRUNK_SID", DEFAULT_TRUNK),
+    ("OUTBOUND_ALLOWED_PREFIXES", "+1,+44"),
+    ("OUTBOUND_ALLOWED_CALLER_IDS", "+13175550000,+13175550123"),
+    ("OUTBOUND_REFUSAL_MESSAGE", "Not allowed & goodbye"),
+];
+
+/// (path with query, body content type and bytes) for a case.
+fn request(case: &Case) -> (String, Option<(&'static str, Vec<u8>)>) {
+    let all: Vec<(&str, &str)> = case.params.to_vec();
+    match case.via {
+        Via::Query => (format!("/outbound?{}", form(&all)), None),
+        Via::Form => {
+            let mut body = all;
+            body.extend_from_slice(CALL);
+            (
+                "/outbound".into(),
+                Some((
+                    "application/x-www-form-urlencoded",
+                    form(&body).into_bytes(),
+                )),
+            )
+        }
+        Via::Json => {
+            let map: serde_json::Map<String, serde_json::Value> = all
+                .iter()
+                .map(|(k, v)| (k.to_string(), (*v).into()))
+                .collect();
+            (
+                "/outbound".into(),
+                Some(("application/json", serde_json::to_vec(&map).unwrap())),
+            )
+        }
+        Via::Split => (
+            format!("/outbound?{}", form(&all)),
+            Some(("application/x-www-form-urlencoded", form(CALL).into_bytes())),
+        ),
+    }
+}
+
+fn check(case: &Case, status: u16, headers: &dyn Fn(&str) -> Option<String>, body: &str) {
+    assert_eq!(status, 200, "{}: {body}", case.name);
+    let twiml = parse(body);
+    match &case.expect {
+        Expect::Dial(numbers, attrs) => {
+            assert_eq!(
+                headers("x-byoc-outcome").as_deref(),
+                Some("dialed"),
+                "{}",
+                case.name
+            );
+            let dialled: Vec<&Element> = twiml
+                .iter()
+                .filter(|e| e.path == "Response/Dial/Number")
+                .collect();
+            let got: Vec<&str> = dialled.iter().map(|e| e.text.as_str()).collect();
+            assert_eq!(&got, numbers, "{}", case.name);
+            let trunk = if case.params.iter().any(|(k, _)| *k == "BYOC_TRUNK_SID") {
+                TRUNK
+            } else {
+                DEFAULT_TRUNK
+            };
+            assert!(
+                dialled.iter().all(|e| e.attr("byoc") == Some(trunk)),
+                "{}",
+                case.name
+            );
+            let dial = find(&twiml, "Response/Dial");
+            for (name, value) in *attrs {
+                assert_eq!(dial.attr(name), Some(*value), "{}: {name}", case.name);
+            }
+            if attrs.is_empty() {
+                assert!(dial.attrs.is_empty(), "{}: {:?}", case.name, dial.attrs);
+            }
+        }
+        Expect::Refused(reason) => {
+            assert_eq!(
+                headers("x-byoc-outcome").as_deref(),
+                Some("refused"),
+                "{}",
+                case.name
+            );
+            let header = headers("x-byoc-reason").unwrap_or_default();
+            assert!(header.contains(reason), "{}: {header}", case.name);
+            assert!(!has(&twiml, "Response/Dial"), "{}", case.name);
+            assert_eq!(find(&twiml, "Response/Say").text, "Not allowed & goodbye");
+            assert!(has(&twiml, "Response/Hangup"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_case_through_byoc_serve() {
+    let serve = Serve::start(&[], ENV).await;
+    let client = reqwest::Client::new();
+    for case in cases() {
+        let (path, body) = request(&case);
+        let mut req = client.post(serve.url(&path));
+        if let Some((content_type, bytes)) = body {
+            req = req.header("content-type", content_type).body(bytes);
+        }
+        let response = req.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        check(
+            &case,
+            status,
+            &|h| headers.get(h).map(|v| v.to_str().unwrap().to_string()),
+            &text,
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_case_through_the_lambda_binary() {
+    let mut env = ENV.to_vec();
+    env.push(("ALLOW_UNSIGNED", "true"));
+    let mut lambda = Lambda::start("outbound", &env).await;
+    for case in cases() {
+        let (path, body) = request(&case);
+        let (path, query) = path.split_once('?').unwrap_or((&path, ""));
+        let event = http_api_event(
+            "POST",
+            path,
+            query,
+            body.as_ref().map(|(t, b)| (*t, b.as_slice())),
+            &[],
+        );
+        let response = lambda.invoke(&event).await.proxy();
+        check(
+            &case,
+            response.status,
+            &|h| response.headers.get(h).cloned(),
+            &response.body,
+        );
+    }
+    // Each refusal is logged with its kind, for the metric and the operator.
+    let refusals = lambda
+        .stderr
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains("\"outcome\":\"refused\""))
+        .count();
+    assert_eq!(
+        refusals,
+        cases()
+            .iter()
+            .filter(|c| matches!(c.expect, Expect::Refused(_)))
+            .count()
+    );
+    assert!(lambda
+        .stderr
+        .text()
+        .contains("\"refusal\":\"policy_emergency\""));
+}
+
+/// A fake of Twilio's `POST /2010-04-01/Accounts/{sid}/Calls.json` that checks what it is sent.
+/// (account SID from the path, form fields) of each accepted request.
+type Received = Vec<(String, Vec<(String, String)>)>;
+
+#[derive(Default, Clone)]
+struct Fake {
+    requests: Arc<Mutex<Received>>,
+}
+
+async fn calls(
+    State(fake): State<Fake>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> (StatusCode, String) {
+    use base64::Engine as _;
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{account}:secret-token"))
+    );
+    let key_auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD
+            .encode("SK0123456789abcdef0123456789abcdef:key-secret")
+    );
+    if auth != expected && auth != key_auth {
+        return (
+            StatusCode::UNAUTHORIZED,
+            r#"{"code":20003,"message":"Authenticate","status":401}"#.into(),
+        );
+    }
+    let form: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    fake.requests
+        .lock()
+        .unwrap()
+        .push((account.clone(), form.clone()));
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    if get("To").as_deref() == Some("+13175550404") {
+        return (StatusCode::BAD_REQUEST, r#"{"code":21211,"message":"The 'To' number is not a valid phone number.","status":400}"#.into());
+    }
+    let ok = get("To").is_some()
+        && get("From").is_some()
+        && get("Byoc").is_some()
+        && (get("Url").is_some() || get("Twiml").is_some());
+    if !ok {
+        return (
+            StatusCode::BAD_REQUEST,
+            r#"{"code":21205,"message":"missing fields","status":400}"#.into(),
+        );
+    }
+    (
+        StatusCode::CREATED,
+        r#"{"sid":"CA0123456789abcdef0123456789abcdef","status":"queued"}"#.into(),
+    )
+}
+
+#[tokio::test]
+async fn byoc_call_places_a_call_through_the_calls_api_after_the_policy() {
+    let fake = Fake::default();
+    let app = axum::Router::new()
+        .route(
+            "/2010-04-01/Accounts/{account}/Calls.json",
+            axum::routing::post(calls),
+        )
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let account = "AC0123456789abcdef0123456789abcdef";
+    let run = |args: Vec<&str>, env: Vec<(&str, &str)>| {
+        let base = base.clone();
+        let args: Vec<String> = args.into_iter().map(String::from).collect();
+        let env: Vec<(String, String)> =
+            env.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        async move {
+            let output = tokio::process::Command::new(binary("byoc"))
+                .env_clear()
+                .env("TWILIO_API_BASE_URL", base)
+                .env("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef")
+                .envs(env)
+                .arg("call")
+                .args(args)
+                .output()
+                .await
+                .unwrap();
+            (
+                output.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&output.stdout).into_owned()
+                    + &String::from_utf8_lossy(&output.stderr),
+            )
+        }
+    };
+
+    let (code, out) = run(
+        vec![
+            "--to",
+            "3175551234",
+            "--from",
+            "+13175550000",
+            "--trunk",
+            TRUNK,
+        ],
+        vec![("TWILIO_AUTH_TOKEN", "secret-token")],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "call CA0123456789abcdef0123456789abcdef queued: +13175550000 -> +13175551234"
+        ),
+        "{out}"
+    );
+    {
+        let requests = fake.requests.lock().unwrap();
+        let (acct, form) = &requests[0];
+        assert_eq!(acct, account);
+        let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("To"), Some("+13175551234"));
+        assert_eq!(get("From"), Some("+13175550000"));
+        assert_eq!(get("Byoc"), Some(TRUNK));
+        let twiml = parse(get("Twiml").unwrap());
+        assert!(find(&twiml, "Response/Say").text.contains("test call"));
+    }
+
+    // An API key pair and a TwiML URL.
+    let (code, out) = run(
+        vec![
+            "--to",
+            "+13175551234",
+            "--from",
+            "+13175550000",
+            "--trunk",
+            TRUNK,
+            "--url",
+            "https://example.com/twiml?a=1&b=2",
+        ],
+        vec![
+            ("TWILIO_API_KEY", "SK0123456789abcdef0123456789abcdef"),
+            ("TWILIO_API_SECRET", "key-secret"),
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        fake.requests.lock().unwrap()[1]
+            .1
+            .iter()
+            .find(|(k, _)| k == "Url")
+            .map(|(_, v)| v.as_str()),
+        Some("https://example.com/twiml?a=1&b=2")
+    );
+
+    // Refused by policy: Twilio is never asked.
+    for to in ["+19005551234", "911", "+33123456789", "nope"] {
+        let (code, out) = run(
+            vec!["--to", to, "--from", "+13175550000", "--trunk", TRUNK],
+            vec![("TWILIO_AUTH_TOKEN", "secret-token")],
+        )
+        .await;
+        assert_eq!(code, 2, "{to}: {out}");
+        assert!(
+            out.contains("refused by policy before calling Twilio"),
+            "{out}"
+        );
+    }
+    assert_eq!(fake.requests.lock().unwrap().len(), 2);
+
+    // Twilio's own errors are shown, with their code.
+    let (code, out) = run(
+        vec![
+            "--to",
+            "+13175550404",
+            "--from",
+            "+13175550000",
+            "--trunk",
+            TRUNK,
+        ],
+        vec![("TWILIO_AUTH_TOKEN", "secret-token")],
+    )
+    .await;
+    assert_eq!(code, 5, "{out}");
+    assert!(
+        out.contains("The 'To' number is not a valid phone number. (Twilio error 21211)"),
+        "{out}"
+    );
+    let (code, out) = run(
+        vec![
+            "--to",
+            "+13175551234",
+            "--from",
+            "+13175550000",
+            "--trunk",
+            TRUNK,
+        ],
+        vec![("TWILIO_AUTH_TOKEN", "wrong")],
+    )
+    .await;
+    assert_eq!(code, 5, "{out}");
+    assert!(out.contains("HTTP 401"), "{out}");
+    assert!(!out.contains("wrong"), "the token is never printed: {out}");
+    server.abort();
+}
