@@ -148,6 +148,18 @@ def main():
     p = call_params("sip:%2B13175551234@example.sip.twilio.com")
     write("inbound-rest-v1.json", v1("POST", "/inbound", "Prod", p, sign(f"{base}/Prod/inbound", p)))
 
+    # Call status callback for the inbound.json call (its route is a Studio flow): answered 302.
+    p = call_params("sip:+13175551234@example.sip.twilio.com;user=phone") + [("CallDuration", "42")]
+    p = [(k, "completed" if k == "CallStatus" else v) for k, v in p]
+    write("inbound-status.json", v2("POST", "/inbound/status", "", p, sign(f"{base}/inbound/status", p)))
+
+    # Twilio's fallback request after the primary handler failed (adds ErrorCode and ErrorUrl).
+    p = call_params("sip:+13175551234@example.sip.twilio.com;user=phone") + [
+        ("ErrorCode", "11200"),
+        ("ErrorUrl", f"{base}/inbound"),
+    ]
+    write("inbound-fallback.json", v2("POST", "/inbound/fallback", "", p, sign(f"{base}/inbound/fallback", p)))
+
     # Studio TwiML Redirect widget: widget parameters in the query, call parameters in the body.
     q = urllib.parse.urlencode([("OUTBOUND_DID", "+13175550199"), ("BYOC_TRUNK_SID", TRUNK)])
     p = call_params("+13175551234", sip=False)

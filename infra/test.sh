@@ -16,6 +16,9 @@ else
   echo "test.sh: clippy is not installed; skipping lints" >&2
 fi
 
+# The SAM template must lint clean (cfn-lint, in its own virtualenv).
+./infra/lint-template.sh
+
 # The DynamoDB-API server the store tests start (each test starts its own on a free port).
 ./infra/dynamodb-local.sh install
 

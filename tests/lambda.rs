@@ -295,3 +295,85 @@ async fn outbound_events_dial_over_the_byoc_trunk_or_refuse_without_dialing() {
     let response = lambda.invoke(&ev).await.proxy();
     assert_eq!(response.status, 404);
 }
+
+#[tokio::test]
+async fn the_status_callback_returns_studio_calls_to_their_flow() {
+    let mut lambda = inbound().await;
+    let response = lambda.invoke(&event("inbound-status.json")).await.proxy();
+    assert_eq!(response.status, 302, "{}", response.body);
+    assert_eq!(response.headers["location"], FLOW_URL);
+
+    // A call whose route is not a Studio flow: nothing to do.
+    let mut other = event("inbound-status.json");
+    let body = body_of(&other).replace("%2B13175551234", "%2B13175559876");
+    set_body(&mut other, &body);
+    other["headers"]["x-twilio-signature"] = byoc_e2e::sign(
+        EVENTS_TOKEN,
+        "https://abc123xyz0.execute-api.us-east-1.amazonaws.com/inbound/status",
+        &form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect::<Vec<_>>(),
+    )
+    .into();
+    let response = lambda.invoke(&other).await.proxy();
+    assert_eq!(response.status, 204, "{}", response.body);
+
+    // Signature-checked like every endpoint.
+    let mut forged = event("inbound-status.json");
+    forged["headers"]["x-twilio-signature"] = "AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into();
+    let response = lambda.invoke(&forged).await.proxy();
+    assert_eq!(response.status, 403);
+}
+
+#[tokio::test]
+async fn the_fallback_answers_from_configuration_with_the_store_unreachable() {
+    // A table on a closed port: any store access would fail (or time out).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let mut lambda = Lambda::start(
+        "inbound",
+        &[
+            ("TWILIO_AUTH_TOKEN", EVENTS_TOKEN),
+            ("ROUTES_TABLE", "routes"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("STORE_TIMEOUT_MS", "200"),
+            ("DEFAULT_ROUTE_URL", "https://example.com/default?a=1&b=2"),
+        ],
+    )
+    .await;
+    let response = lambda.invoke(&event("inbound-fallback.json")).await.proxy();
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(response.headers["x-byoc-outcome"], "fallback");
+    assert_eq!(
+        find(&parse(&response.body), "Response/Redirect").text,
+        "https://example.com/default?a=1&b=2"
+    );
+    let logged = lambda
+        .stderr
+        .wait_for("fallback URL", Duration::from_secs(5))
+        .await
+        .expect("fallback logged");
+    assert!(logged.contains("\"error_code\":\"11200\""), "{logged}");
+    assert!(logged.contains("/inbound"), "{logged}");
+    let line = lambda
+        .stderr
+        .wait_for("\"endpoint\":\"inbound_fallback\"", Duration::from_secs(5))
+        .await
+        .expect("call line");
+    let log: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(log["source"], "none", "the store was not asked");
+    // The call line is an EMF record: calls by endpoint and outcome, and latency.
+    assert_eq!(
+        log["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "ByocRouter"
+    );
+    assert_eq!(log["Outcome"], "fallback");
+    assert_eq!(log["Calls"], 1);
+    assert!(log["LatencyMs"].is_number());
+}

@@ -315,3 +315,73 @@ async fn a_bad_route_file_is_refused_at_start_with_every_error() {
     assert!(stderr.contains("routes[0]: route `+1317*`"), "{stderr}");
     assert!(stderr.contains("routes[1]: route `x*`"), "{stderr}");
 }
+
+#[tokio::test]
+async fn serve_mounts_the_status_callback_and_the_fallback() {
+    let serve = Serve::start(
+        &[],
+        &[
+            ("TWILIO_AUTH_TOKEN", TOKEN),
+            ("DEFAULT_ROUTE_URL", "https://example.com/default"),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let post = |path: &'static str, pairs: Vec<(&'static str, &'static str)>, signed: bool| {
+        let client = client.clone();
+        let url = serve.url(path);
+        async move {
+            let mut req = client
+                .post(&url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(&pairs));
+            if signed {
+                req = req.header("x-twilio-signature", sign(TOKEN, &url, &pairs));
+            }
+            req.send().await.unwrap()
+        }
+    };
+    let flow = vec![
+        ("CallSid", "CA1"),
+        ("CallStatus", "completed"),
+        ("To", "sip:+13175551234@x.sip.twilio.com"),
+    ];
+    let response = post("/inbound/status", flow.clone(), true).await;
+    assert_eq!(response.status(), 302);
+    assert!(response.headers()["location"]
+        .to_str()
+        .unwrap()
+        .contains("/Flows/FW"));
+    let response = post("/inbound/status", flow, false).await;
+    assert_eq!(response.status(), 403);
+    let function = vec![
+        ("CallSid", "CA2"),
+        ("CallStatus", "completed"),
+        ("To", "+13175559876"),
+    ];
+    let response = post("/inbound/status", function, true).await;
+    assert_eq!(response.status(), 204);
+
+    let fallback = vec![
+        ("CallSid", "CA3"),
+        ("To", "+13175551234"),
+        ("ErrorCode", "11205"),
+        ("ErrorUrl", "https://x/inbound"),
+    ];
+    let response = post("/inbound/fallback", fallback, true).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-byoc-outcome"], "fallback");
+    let twiml = parse(&response.text().await.unwrap());
+    assert_eq!(
+        find(&twiml, "Response/Redirect").text,
+        "https://example.com/default"
+    );
+    assert!(serve
+        .stderr
+        .wait_for("error_code=\"11205\"", Duration::from_secs(5))
+        .await
+        .is_some());
+}

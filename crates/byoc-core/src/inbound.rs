@@ -39,6 +39,8 @@ pub enum Outcome {
     Rejected,
     /// The route store failed or was too slow; the fallback answered.
     Degraded,
+    /// Twilio's fallback URL was called (the primary handler failed): the default answered.
+    Fallback,
 }
 
 impl Outcome {
@@ -49,6 +51,7 @@ impl Outcome {
             Outcome::BadInput => "bad_input",
             Outcome::Rejected => "rejected",
             Outcome::Degraded => "degraded",
+            Outcome::Fallback => "fallback",
         }
     }
 }
@@ -119,6 +122,27 @@ pub fn fallback(config: &InboundConfig, outcome: Outcome, reason: String) -> Dec
             reason: Some(format!("{reason}; no DEFAULT_ROUTE_URL configured")),
         },
     }
+}
+
+/// The Studio flow webhook a decision redirects into, if any: a call status callback for such a
+/// call must hand Studio the end of the call (a `302` to this URL), or the execution stays open.
+pub fn studio_flow_url(decision: &Decision) -> Option<&str> {
+    match decision.twiml.verbs().first() {
+        Some(twiml::Verb::Redirect { url, .. }) if is_studio_flow_url(url) => Some(url),
+        _ => None,
+    }
+}
+
+/// `https://webhooks.twilio.com/v1/Accounts/AC…/Flows/FW…` (any query string).
+pub fn is_studio_flow_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://webhooks.twilio.com/v1/Accounts/") else {
+        return false;
+    };
+    let path = rest.split(['?', '#']).next().unwrap_or("");
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    matches!(parts.as_slice(), [account, "Flows", flow]
+        if crate::sid::Sid::parse(crate::sid::SidKind::Account, account).is_ok()
+            && crate::sid::Sid::parse(crate::sid::SidKind::Flow, flow).is_ok())
 }
 
 #[cfg(test)]
@@ -194,6 +218,29 @@ mod tests {
             d.reason.as_deref(),
             Some("the request has no `To` (or `Called`) parameter")
         );
+    }
+
+    #[test]
+    fn studio_flow_urls_are_recognised() {
+        let flow = "https://webhooks.twilio.com/v1/Accounts/AC00000000000000000000000000000000/Flows/FW00000000000000000000000000000000";
+        assert!(is_studio_flow_url(flow));
+        assert!(is_studio_flow_url(&format!("{flow}?FlowEvent=return")));
+        assert!(!is_studio_flow_url(
+            "https://webhooks.twilio.com/v1/Accounts/AC1/Flows/FW1"
+        ));
+        assert!(!is_studio_flow_url("https://example.com/v1/Accounts/AC00000000000000000000000000000000/Flows/FW00000000000000000000000000000000"));
+        assert!(!is_studio_flow_url(&format!("{flow}/Executions")));
+        let d = fallback(
+            &InboundConfig {
+                default_action: Some(Action::redirect_to(flow, Method::Post).unwrap()),
+                ..InboundConfig::default()
+            },
+            Outcome::Default,
+            String::new(),
+        );
+        assert_eq!(studio_flow_url(&d), Some(flow));
+        let d = run(&[("To", "+13175551234")], &with_default());
+        assert_eq!(studio_flow_url(&d), None);
     }
 
     #[test]

@@ -7,11 +7,12 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, StatusCode};
 
-use byoc_core::inbound::{self, Outcome};
+use byoc_core::inbound::{self, Decision, InboundError, Outcome};
 use byoc_core::outbound;
 use byoc_core::params::{Params, ParamsError};
 use byoc_core::signature::{self, SignatureError};
 use byoc_core::twiml::CONTENT_TYPE;
+use byoc_core::Address;
 use byoc_store::CachedStore;
 
 use crate::config::{Auth, Config};
@@ -33,6 +34,10 @@ pub type HttpResponse = http::Response<String>;
 pub enum Endpoint {
     /// "A call comes in" on the SIP domain / BYOC trunk.
     Inbound,
+    /// The SIP domain's "call status changes" callback.
+    InboundStatus,
+    /// Twilio's "primary handler fails" URL.
+    InboundFallback,
     /// The Studio TwiML Redirect widget's outbound request.
     Outbound,
 }
@@ -41,22 +46,29 @@ impl Endpoint {
     pub fn as_str(self) -> &'static str {
         match self {
             Endpoint::Inbound => "inbound",
+            Endpoint::InboundStatus => "inbound_status",
+            Endpoint::InboundFallback => "inbound_fallback",
             Endpoint::Outbound => "outbound",
         }
     }
 
-    /// The endpoint a path names: its last segment, so `/inbound`, `/Prod/inbound` and a custom
-    /// domain's `/router/inbound` all work.
+    /// The endpoint a path names by its last segments, so `/inbound`, `/Prod/inbound` and a
+    /// custom domain's `/router/inbound` all work.
     pub fn from_path(path: &str) -> Option<Self> {
-        match path.trim_end_matches('/').rsplit('/').next()? {
-            "inbound" => Some(Endpoint::Inbound),
-            "outbound" => Some(Endpoint::Outbound),
+        let mut segments = path.trim_end_matches('/').rsplit('/');
+        let last = segments.next()?;
+        let before = segments.next();
+        match (before, last) {
+            (Some("inbound"), "status") => Some(Endpoint::InboundStatus),
+            (Some("inbound"), "fallback") => Some(Endpoint::InboundFallback),
+            (_, "inbound") => Some(Endpoint::Inbound),
+            (_, "outbound") => Some(Endpoint::Outbound),
             _ => None,
         }
     }
 }
 
-/// Which endpoints a process serves: each Lambda function serves its own, `byoc serve` both.
+/// Which endpoints a process serves: each Lambda function serves its own, `byoc serve` all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Endpoints {
     pub inbound: bool,
@@ -68,6 +80,7 @@ impl Endpoints {
         inbound: true,
         outbound: true,
     };
+    /// `/inbound`, `/inbound/status`, `/inbound/fallback`.
     pub const INBOUND: Self = Self {
         inbound: true,
         outbound: false,
@@ -79,7 +92,7 @@ impl Endpoints {
 
     fn serves(self, endpoint: Endpoint) -> bool {
         match endpoint {
-            Endpoint::Inbound => self.inbound,
+            Endpoint::Inbound | Endpoint::InboundStatus | Endpoint::InboundFallback => self.inbound,
             Endpoint::Outbound => self.outbound,
         }
     }
@@ -170,6 +183,8 @@ impl App {
 
         match endpoint {
             Endpoint::Inbound => self.inbound(&query, body_params, started).await,
+            Endpoint::InboundStatus => self.status(&query, body_params, started).await,
+            Endpoint::InboundFallback => self.fallback(&query, body_params, started),
             Endpoint::Outbound => self.outbound(&query, &body_params, started),
         }
     }
@@ -210,15 +225,13 @@ impl App {
         })
     }
 
-    async fn inbound(&self, query: &Params, body: Params, started: Instant) -> HttpResponse {
-        // Twilio's call parameters are in the body of a POST; a GET webhook carries them in the
-        // query string. The body wins when both name a parameter.
-        let mut params = body;
-        for (k, v) in query.iter() {
-            params.push(k, v);
-        }
+    /// The inbound decision for a call: route lookup through the cache, with every fallback.
+    async fn route(
+        &self,
+        params: &Params,
+    ) -> (Result<Address, InboundError>, Decision, &'static str) {
         let config = &self.config.inbound;
-        let address = inbound::called_address(&params, &config.plan);
+        let address = inbound::called_address(params, &config.plan);
         let mut source = "none";
         let decision = match &address {
             Ok(a) => {
@@ -228,7 +241,7 @@ impl App {
                     None => inbound::decide(&address, lookup.matched.as_ref(), config),
                     // The store failed: a cached route if there is one, else the default.
                     Some(reason) => match lookup.matched {
-                        Some(m) => inbound::Decision {
+                        Some(m) => Decision {
                             outcome: Outcome::Degraded,
                             reason: Some(reason),
                             ..inbound::decide(&address, Some(&m), config)
@@ -239,24 +252,88 @@ impl App {
             }
             Err(_) => inbound::decide(&address, None, config),
         };
-        let did = address.as_ref().map(|a| a.as_str()).unwrap_or("");
-        tracing::info!(
-            endpoint = "inbound",
-            call_sid = params.get("CallSid").unwrap_or(""),
-            did,
-            pattern = decision.pattern.as_deref().unwrap_or(""),
-            action = decision.action,
-            outcome = decision.outcome.as_str(),
-            reason = decision.reason.as_deref().unwrap_or(""),
+        (address, decision, source)
+    }
+
+    async fn inbound(&self, query: &Params, body: Params, started: Instant) -> HttpResponse {
+        let params = merged(query, body);
+        let (address, decision, source) = self.route(&params).await;
+        log_call(
+            Endpoint::Inbound,
+            &params,
+            &address,
+            &decision,
             source,
-            latency_us = started.elapsed().as_micros() as u64,
-            "call answered"
+            started,
         );
         let mut response = twiml(decision.twiml.to_xml(), decision.outcome.as_str());
         if let Some(reason) = &decision.reason {
             set_reason(&mut response, reason);
         }
         response
+    }
+
+    /// The call status callback: a call routed into a Studio flow is handed back to the flow
+    /// (`302` to its webhook) so Studio ends the execution; any other call gets `204`.
+    async fn status(&self, query: &Params, body: Params, started: Instant) -> HttpResponse {
+        let params = merged(query, body);
+        let (address, decision, source) = self.route(&params).await;
+        let flow = inbound::studio_flow_url(&decision).map(str::to_string);
+        let mut response = http::Response::new(String::new());
+        let outcome = match flow.as_deref().map(HeaderValue::from_str) {
+            Some(Ok(location)) => {
+                *response.status_mut() = StatusCode::FOUND;
+                response.headers_mut().insert(header::LOCATION, location);
+                "flow_return"
+            }
+            _ => {
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                "ignored"
+            }
+        };
+        tracing::info!(
+            endpoint = Endpoint::InboundStatus.as_str(),
+            call_sid = params.get("CallSid").unwrap_or(""),
+            did = address.as_ref().map(|a| a.as_str()).unwrap_or(""),
+            call_status = params.get("CallStatus").unwrap_or(""),
+            pattern = decision.pattern.as_deref().unwrap_or(""),
+            outcome,
+            source,
+            latency_us = started.elapsed().as_micros() as u64,
+            "call answered"
+        );
+        response
+            .headers_mut()
+            .insert(OUTCOME_HEADER, HeaderValue::from_static(outcome));
+        response
+    }
+
+    /// Twilio's fallback URL: the default route from configuration alone, touching no store, so
+    /// it answers even when everything else is down.
+    fn fallback(&self, query: &Params, body: Params, started: Instant) -> HttpResponse {
+        let params = merged(query, body);
+        let config = &self.config.inbound;
+        let address = inbound::called_address(&params, &config.plan);
+        let reason = format!(
+            "Twilio fallback: ErrorCode {} at {}",
+            params.get("ErrorCode").unwrap_or("?"),
+            params.get("ErrorUrl").unwrap_or("?")
+        );
+        let decision = inbound::fallback(config, Outcome::Fallback, reason);
+        tracing::warn!(
+            error_code = params.get("ErrorCode").unwrap_or(""),
+            error_url = params.get("ErrorUrl").unwrap_or(""),
+            "Twilio called the fallback URL: the primary handler failed"
+        );
+        log_call(
+            Endpoint::InboundFallback,
+            &params,
+            &address,
+            &decision,
+            "none",
+            started,
+        );
+        twiml(decision.twiml.to_xml(), decision.outcome.as_str())
     }
 
     fn outbound(&self, query: &Params, body: &Params, started: Instant) -> HttpResponse {
@@ -297,6 +374,39 @@ impl App {
         }
         response
     }
+}
+
+/// Twilio's call parameters are in the body of a POST; a GET webhook carries them in the query
+/// string. The body wins when both name a parameter.
+fn merged(query: &Params, body: Params) -> Params {
+    let mut params = body;
+    for (k, v) in query.iter() {
+        params.push(k, v);
+    }
+    params
+}
+
+/// The one log line per inbound call.
+fn log_call(
+    endpoint: Endpoint,
+    params: &Params,
+    address: &Result<Address, InboundError>,
+    decision: &Decision,
+    source: &str,
+    started: Instant,
+) {
+    tracing::info!(
+        endpoint = endpoint.as_str(),
+        call_sid = params.get("CallSid").unwrap_or(""),
+        did = address.as_ref().map(|a| a.as_str()).unwrap_or(""),
+        pattern = decision.pattern.as_deref().unwrap_or(""),
+        action = decision.action,
+        outcome = decision.outcome.as_str(),
+        reason = decision.reason.as_deref().unwrap_or(""),
+        source,
+        latency_us = started.elapsed().as_micros() as u64,
+        "call answered"
+    );
 }
 
 /// The URL Twilio requested, for the signature: `public_base` + path + raw query when a public

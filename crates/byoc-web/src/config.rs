@@ -29,6 +29,33 @@ use byoc_core::twiml::Method;
 use byoc_core::NumberPlan;
 use byoc_store::CacheConfig;
 
+/// Every environment variable the functions read (this crate's configuration, the inbound
+/// function's store selection, logging). The template drift test checks `template.yaml` sets
+/// only these.
+pub const ENV_VARS: &[&str] = &[
+    "TWILIO_AUTH_TOKEN",
+    "ALLOW_UNSIGNED",
+    "PUBLIC_BASE_URL",
+    "DEFAULT_ROUTE_URL",
+    "DEFAULT_ROUTE_METHOD",
+    "DEFAULT_COUNTRY_CODE",
+    "BYOC_TRUNK_SID",
+    "OUTBOUND_REFUSAL_MESSAGE",
+    "OUTBOUND_CALLER_ID",
+    "OUTBOUND_ALLOWED_PREFIXES",
+    "OUTBOUND_DENIED_PREFIXES",
+    "OUTBOUND_ALLOW_EMERGENCY",
+    "OUTBOUND_EMERGENCY_NUMBERS",
+    "OUTBOUND_ALLOWED_CALLER_IDS",
+    "ROUTE_CACHE_TTL_SECONDS",
+    "STORE_TIMEOUT_MS",
+    "ROUTES_TABLE",
+    "ROUTES_FILE",
+    "METRICS_NAMESPACE",
+    "LOG_LEVEL",
+    "RUST_LOG",
+];
+
 /// The auth token. Its `Debug` never shows the value, so it cannot leak into logs.
 #[derive(Clone)]
 pub struct AuthToken(String);
@@ -292,6 +319,24 @@ mod tests {
                 .auth,
             Auth::Misconfigured
         ));
+    }
+
+    #[test]
+    fn every_variable_read_is_listed_in_env_vars() {
+        let read = std::sync::Mutex::new(Vec::new());
+        Config::from_lookup(Runtime::Lambda, |name| {
+            read.lock().unwrap().push(name.to_string());
+            None
+        })
+        .unwrap();
+        let read = read.into_inner().unwrap();
+        for name in &read {
+            assert!(
+                ENV_VARS.contains(&name.as_str()),
+                "{name} is read but not in ENV_VARS"
+            );
+        }
+        assert!(read.len() >= 16, "{read:?}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod app;
 pub mod config;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod logging;
 
 pub use app::{App, Endpoint, Endpoints, HttpRequest, HttpResponse, MAX_BODY_BYTES};
 pub use config::{Auth, Config, ConfigError, Runtime};
@@ -33,12 +34,13 @@ pub fn init_logging(format: LogFormat) {
         .with_writer(std::io::stderr)
         .with_target(false);
     // A second initialization (tests) is harmless; ignore it.
+    let namespace = std::env::var("METRICS_NAMESPACE")
+        .ok()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| "ByocRouter".to_string());
     let _ = match format {
         LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
+            .event_format(logging::JsonLines { namespace })
             .try_init(),
         LogFormat::Text => builder.compact().with_ansi(false).try_init(),
     };
