@@ -15,13 +15,12 @@ use crate::emulator::{Emulator, Outcome, INVOKE_TIMEOUT};
 pub fn binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
-        // Test executables live in target/<profile>/deps; binaries in target/<profile>.
         let exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("target/<profile>")
-            .to_path_buf();
+        let mut profile_dir = exe.parent().expect("target/<profile>").to_path_buf();
+        // Test executables live in target/<profile>/deps, tools in target/<profile>.
+        if profile_dir.file_name().is_some_and(|n| n == "deps") {
+            profile_dir.pop();
+        }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
         let mut cmd = std::process::Command::new(cargo);
         // `--workspace --bins`, exactly as infra/test.sh pre-builds them, so this is a no-op

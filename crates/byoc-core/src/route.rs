@@ -777,6 +777,9 @@ pub fn candidate_keys(address: &Address) -> Vec<(String, MatchKind)> {
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
     routes: HashMap<String, Arc<Route>>,
+    /// Bit `n` set: at least one prefix pattern has `n` digits (maintained on insert; removals
+    /// leave it set, which only costs a lookup that misses).
+    prefix_lengths: u32,
 }
 
 impl RouteTable {
@@ -791,6 +794,7 @@ impl RouteTable {
                     kind: RouteErrorKind::Duplicate,
                 });
             }
+            table.note_prefix(&route.pattern);
             table.routes.insert(key, Arc::new(route));
         }
         Ok(table)
@@ -798,17 +802,15 @@ impl RouteTable {
 
     /// The best route for `address` by the precedence rules.
     pub fn lookup(&self, address: &Address) -> Option<Match> {
-        self.lookup_with(address, |key| self.routes.get(key).cloned())
+        best_match_among(address, self.prefix_lengths, |key| {
+            self.routes.get(key).cloned()
+        })
     }
 
-    /// Finds the best route given any key → route function (shared with the store layers, so
-    /// precedence is implemented once).
-    pub fn lookup_with(
-        &self,
-        address: &Address,
-        get: impl Fn(&str) -> Option<Arc<Route>>,
-    ) -> Option<Match> {
-        best_match(address, get)
+    fn note_prefix(&mut self, pattern: &Pattern) {
+        if let Pattern::Prefix(p) = pattern {
+            self.prefix_lengths |= 1 << (p.len() - 1);
+        }
     }
 
     pub fn get(&self, pattern: &str) -> Option<&Arc<Route>> {
@@ -817,6 +819,7 @@ impl RouteTable {
 
     /// Adds or replaces the route for its pattern; returns the one replaced.
     pub fn insert(&mut self, route: Route) -> Option<Arc<Route>> {
+        self.note_prefix(&route.pattern);
         self.routes.insert(route.pattern.key(), Arc::new(route))
     }
 
@@ -841,11 +844,48 @@ impl RouteTable {
     }
 }
 
-/// The precedence rule, over any key → route lookup.
+/// The precedence rule, over any key → route lookup. Equivalent to trying [`candidate_keys`] in
+/// order, but builds the keys in one reused buffer and stops at the first hit (this runs on every
+/// call; see docs/performance.md).
 pub fn best_match(address: &Address, get: impl Fn(&str) -> Option<Arc<Route>>) -> Option<Match> {
-    candidate_keys(address)
-        .into_iter()
-        .find_map(|(key, kind)| get(&key).map(|route| Match { route, kind }))
+    best_match_among(address, u32::MAX, get)
+}
+
+/// [`best_match`], trying only prefix lengths whose bit is set in `prefix_lengths` (bit `n` =
+/// some prefix pattern has `n` digits): a table skips lengths it has no pattern of.
+fn best_match_among(
+    address: &Address,
+    prefix_lengths: u32,
+    get: impl Fn(&str) -> Option<Arc<Route>>,
+) -> Option<Match> {
+    let hit = |route, kind| Some(Match { route, kind });
+    match address {
+        Address::E164(number) => {
+            if let Some(route) = get(number) {
+                return hit(route, MatchKind::Exact);
+            }
+            let mut key = String::with_capacity(number.len() + 1);
+            key.push_str(number);
+            for digits in (1..number.len()).rev() {
+                if prefix_lengths & (1 << digits) == 0 {
+                    continue;
+                }
+                key.truncate(digits + 1);
+                key.push('*');
+                if let Some(route) = get(&key) {
+                    return hit(route, MatchKind::Prefix { digits });
+                }
+                key.pop();
+            }
+        }
+        Address::Literal(l) if !l.ends_with('*') => {
+            if let Some(route) = get(l) {
+                return hit(route, MatchKind::Literal);
+            }
+        }
+        Address::Literal(_) => {}
+    }
+    get("*").and_then(|route| hit(route, MatchKind::CatchAll))
 }
 
 /// The JSON route file: `{"routes": [ {flat route}, … ]}`.
@@ -1051,6 +1091,37 @@ mod tests {
             matched(&t, "+13175551234"),
             Some(("+13175551234*".into(), MatchKind::Prefix { digits: 11 }))
         );
+    }
+
+    #[test]
+    fn best_match_agrees_with_the_candidate_key_order() {
+        let t = table(&[
+            "*",
+            "+1*",
+            "+1317*",
+            "+1317555*",
+            "+13175551234*",
+            "+13175551234",
+            "support",
+        ]);
+        for input in [
+            "+13175551234",
+            "+13175551235",
+            "+13175559999",
+            "+13179999999",
+            "+12125551234",
+            "+442071234567",
+            "support",
+            "sales",
+            "*",
+        ] {
+            let a = plan().normalize(input).unwrap();
+            let by_keys = candidate_keys(&a)
+                .into_iter()
+                .find_map(|(k, kind)| t.get(&k).map(|r| (r.pattern.key(), kind)));
+            let fast = t.lookup(&a).map(|m| (m.route.pattern.key(), m.kind));
+            assert_eq!(fast, by_keys, "{input}");
+        }
     }
 
     #[test]

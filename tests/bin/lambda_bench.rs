@@ -1,0 +1,195 @@
+//! Cold starts and memory of the real Lambda binaries, side by side with a hello-world
+//! `lambda_http` binary built the same way, on the Runtime API emulator.
+//!
+//! `cargo run --release -p byoc-e2e --bin lambda-bench -- [STARTS] [INVOCATIONS]`
+//! (infra/bench/coldstart.sh builds the baseline and runs this; see docs/performance.md).
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use byoc_e2e::emulator::{Emulator, INVOKE_TIMEOUT};
+use byoc_e2e::{binary, event, Moto};
+
+struct Variant {
+    name: &'static str,
+    binary: PathBuf,
+    env: Vec<(String, String)>,
+    event: serde_json::Value,
+}
+
+fn base_env(api: &str, name: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_LAMBDA_RUNTIME_API", api),
+        ("AWS_LAMBDA_FUNCTION_NAME", name),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("RUST_LOG", "warn"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn spawn(v: &Variant, api: &str) -> tokio::process::Child {
+    tokio::process::Command::new(&v.binary)
+        .env_clear()
+        .envs(base_env(api, v.name))
+        .envs(v.env.iter().map(|(k, s)| (k.as_str(), s.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn")
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn vm_hwm_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let starts = args.first().copied().unwrap_or(25);
+    let invocations = args.get(1).copied().unwrap_or(2000);
+
+    let hello = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/hello_lambda");
+    assert!(hello.exists(), "build the baseline first: cargo build --release -p byoc-web --example hello_lambda --features lambda");
+
+    // 1,000 routes in a route file.
+    let dir = std::env::temp_dir().join(format!("byoc-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let routes = dir.join("routes.json");
+    let mut text = String::from("{\"routes\":[");
+    for i in 0..1000 {
+        text.push_str(&format!(
+            "{{\"pattern\":\"+1212555{i:04}\",\"url\":\"https://example.com/r{i}?a=1&b=2\"}},"
+        ));
+    }
+    text.push_str("{\"pattern\":\"+13175551234\",\"url\":\"https://example.com/main\"},{\"pattern\":\"*\",\"url\":\"https://example.com/d\"}]}");
+    std::fs::write(&routes, text).unwrap();
+
+    let moto = Moto::start();
+    let table_env = {
+        let mut env = moto.env();
+        env.push(("ROUTES_TABLE".into(), "bench".into()));
+        env
+    };
+    // An empty table is enough: the measurement is client creation + warm-up + one lookup.
+    byoc_dynamodb::DynamoStore::new(moto.client(), "bench", Default::default())
+        .create_table()
+        .await
+        .unwrap();
+
+    let token = vec![(
+        "TWILIO_AUTH_TOKEN".to_string(),
+        byoc_e2e::EVENTS_TOKEN.to_string(),
+    )];
+    let variants = vec![
+        Variant {
+            name: "hello-world lambda_http",
+            binary: hello,
+            env: vec![],
+            event: event("inbound.json"),
+        },
+        Variant {
+            name: "inbound (route file, 1,000 routes)",
+            binary: binary("inbound"),
+            env: [
+                token.clone(),
+                vec![("ROUTES_FILE".into(), routes.display().to_string())],
+            ]
+            .concat(),
+            event: event("inbound.json"),
+        },
+        Variant {
+            name: "outbound",
+            binary: binary("outbound"),
+            env: token.clone(),
+            event: event("outbound.json"),
+        },
+        Variant {
+            name: "inbound (DynamoDB on loopback moto)",
+            binary: binary("inbound"),
+            env: [token.clone(), table_env].concat(),
+            event: event("inbound.json"),
+        },
+    ];
+
+    let emulator = Emulator::start().await;
+    let api = emulator.runtime_api();
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); variants.len()];
+    // Interleaved so that machine noise hits every variant alike.
+    for _ in 0..starts {
+        for (i, v) in variants.iter().enumerate() {
+            let started = Instant::now();
+            let mut child = spawn(v, &api);
+            let outcome = emulator
+                .invoke(&v.event, INVOKE_TIMEOUT)
+                .await
+                .expect("first response");
+            times[i].push(started.elapsed());
+            let status = outcome.proxy().status;
+            assert!(status == 200, "{}: status {status}", v.name);
+            let _ = child.kill().await;
+        }
+    }
+    println!("cold start: process start -> first response delivered ({starts} starts each)");
+    let base = {
+        let mut t = times[0].clone();
+        t.sort();
+        percentile(&t, 0.5)
+    };
+    for (v, t) in variants.iter().zip(times.iter_mut()) {
+        t.sort();
+        let median = percentile(t, 0.5);
+        println!(
+            "  {:<40} median {:>8.2} ms  p90 {:>8.2} ms  ratio to hello-world {:.2}",
+            v.name,
+            median.as_secs_f64() * 1000.0,
+            percentile(t, 0.9).as_secs_f64() * 1000.0,
+            median.as_secs_f64() / base.as_secs_f64()
+        );
+    }
+
+    println!("peak RSS (VmHWM) after {invocations} invocations");
+    for v in &variants {
+        let mut child = spawn(v, &api);
+        let pid = child.id().expect("pid");
+        for _ in 0..invocations {
+            emulator
+                .invoke(&v.event, INVOKE_TIMEOUT)
+                .await
+                .expect("response");
+        }
+        println!(
+            "  {:<40} {:>6.1} MB",
+            v.name,
+            vm_hwm_kb(pid) as f64 / 1024.0
+        );
+        let _ = child.kill().await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
