@@ -911,7 +911,8 @@ pub fn parse_route_file(json: &str, plan: &NumberPlan) -> Result<RouteTable, Rou
         .map_err(|e| RouteFileError::Invalid(vec![(0, e)]))
 }
 
-/// Parses and validates a JSON route file, keeping each route's record (with its store metadata).
+/// Parses and validates a JSON route file, keeping each route's store metadata (`version`,
+/// `updated_at`, `updated_by`; the other fields of the returned records are empty).
 pub fn load_route_file(
     json: &str,
     plan: &NumberPlan,
@@ -921,8 +922,16 @@ pub fn load_route_file(
     let mut errors = Vec::new();
     let mut routes = Vec::with_capacity(file.routes.len());
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, record) in file.routes.into_iter().enumerate() {
-        match Route::from_record(record.clone(), plan) {
+    for (i, mut record) in file.routes.into_iter().enumerate() {
+        // Only the store metadata is kept beside the route; moving it out avoids copying
+        // every record (this runs at every cold start of a function with a bundled file).
+        let meta = RouteRecord {
+            version: record.version.take(),
+            updated_at: record.updated_at.take(),
+            updated_by: record.updated_by.take(),
+            ..RouteRecord::default()
+        };
+        match Route::from_record(record, plan) {
             Ok(route) => {
                 let key = route.pattern.key();
                 if let Some(first) = seen.insert(key.clone(), i) {
@@ -937,7 +946,7 @@ pub fn load_route_file(
                         },
                     ));
                 } else {
-                    routes.push((route, record));
+                    routes.push((route, meta));
                 }
             }
             Err(e) => errors.push((i, e)),
