@@ -1,35 +1,13 @@
 //! DynamoDB end to end: the real `byoc` CLI and the real inbound Lambda binary against a local
 //! DynamoDB-API server, including the server dying mid-run.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use byoc_e2e::twiml::{find, parse};
-use byoc_e2e::{binary, event, root, unique_table, Lambda, Moto, Serve, EVENTS_TOKEN};
+use byoc_e2e::{byoc, event, root, unique_table, Lambda, Moto, Serve, EVENTS_TOKEN};
 
 const FLOW_URL: &str = "https://webhooks.twilio.com/v1/Accounts/AC00000000000000000000000000000000/Flows/FW00000000000000000000000000000000";
 const BIN_URL: &str = "https://handler.twilio.com/twiml/EH00000000000000000000000000000000";
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn byoc(args: &[&str], env: &[(String, String)]) -> Run {
-    let output = Command::new(binary("byoc"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .args(args)
-        .output()
-        .expect("run byoc");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
 
 fn table_env(moto: &Moto, table: &str) -> Vec<(String, String)> {
     let mut env = moto.env();
@@ -349,14 +327,14 @@ async fn bad_imports_report_every_row_and_write_nothing() {
     );
     assert_eq!(byoc(&["routes", "list"], &env).stdout, "");
 
-    // flex-inbound-sip-router configs: supported types import, others are named.
+    // flex-inbound-sip-router configs: every known type imports; an unknown one is named.
     let flex = dir.path().join("flex.json");
     std::fs::write(
         &flex,
         r#"{"routes":[
   {"address":"+13175551234","comment":"Main","type":"webhook","destination":"https://x/main"},
   {"address":"4321","type":"dial-sip","destination":"sip:4321@pbx.example.com"},
-  {"address":"+13175550000","type":"refer","destination":"sip:x@y"}
+  {"address":"+13175550000","type":"fax","destination":"sip:x@y"}
 ],"default":{"type":"say","destination":"Nobody is here"}}"#,
     )
     .unwrap();
@@ -364,14 +342,13 @@ async fn bad_imports_report_every_row_and_write_nothing() {
     assert_eq!(run.code, 2);
     assert!(
         run.stderr
-            .contains("line 4: route `+13175550000`: type `refer` is not supported yet"),
+            .contains("line 4: route `+13175550000`: unknown type `fax`"),
         "{}",
         run.stderr
     );
-    let text = std::fs::read_to_string(&flex).unwrap().replace(
-        ",\n  {\"address\":\"+13175550000\",\"type\":\"refer\",\"destination\":\"sip:x@y\"}",
-        "",
-    );
+    let text = std::fs::read_to_string(&flex)
+        .unwrap()
+        .replace("\"type\":\"fax\"", "\"type\":\"refer\"");
     std::fs::write(&flex, text).unwrap();
     let run = byoc(&["routes", "import", &flex.display().to_string()], &env);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -384,6 +361,10 @@ async fn bad_imports_report_every_row_and_write_nothing() {
     assert!(listed.contains("* -> say text=Nobody is here"), "{listed}");
     assert!(
         listed.contains("4321 -> sip uri=sip:4321@pbx.example.com"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("+13175550000 -> refer uri=sip:x@y"),
         "{listed}"
     );
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 pub use emulator::Emulator;
 pub use moto::{unique_table, Moto};
-pub use process::{binary, Lambda, Serve};
+pub use process::{binary, byoc, Lambda, Run, Serve};
 
 /// The token the events in `events/` are signed with (see events/README.md).
 pub const EVENTS_TOKEN: &str = "byoc-events-test-token";

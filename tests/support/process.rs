@@ -111,6 +111,29 @@ fn base_command(path: PathBuf, env: &[(&str, &str)]) -> Command {
     cmd
 }
 
+/// What a run of the `byoc` CLI printed and returned.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the real `byoc` CLI with exactly `env` (plus `PATH`).
+pub fn byoc(args: &[&str], env: &[(String, String)]) -> Run {
+    let output = std::process::Command::new(binary("byoc"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .args(args)
+        .output()
+        .expect("run byoc");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
 /// A real Lambda binary attached to an emulator; killed on drop.
 pub struct Lambda {
     pub emulator: Emulator,

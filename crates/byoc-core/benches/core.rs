@@ -26,6 +26,7 @@ fn table(n: usize) -> RouteTable {
             )
             .unwrap(),
             description: None,
+            schedule: None,
         });
     }
     for p in ["+1317*", "+1317555*", "*"] {
@@ -34,6 +35,7 @@ fn table(n: usize) -> RouteTable {
             action: Action::redirect_to("https://example.com/prefix?x=1&y=2", Default::default())
                 .unwrap(),
             description: None,
+            schedule: None,
         });
     }
     RouteTable::new(routes).unwrap()
@@ -106,9 +108,14 @@ fn benches(c: &mut Criterion) {
             signature::verify(TOKEN, URL, &params, Some(&sig)).unwrap();
             let address = inbound::called_address(&params, &config.plan);
             let matched = address.as_ref().ok().and_then(|a| t.lookup(a));
-            inbound::decide(&address, matched.as_ref(), &config)
-                .twiml
-                .to_xml()
+            inbound::decide(
+                &address,
+                matched.as_ref(),
+                &config,
+                jiff::Timestamp::UNIX_EPOCH,
+            )
+            .twiml
+            .to_xml()
         })
     });
 }

@@ -62,7 +62,7 @@ impl Format {
 }
 
 /// The CSV columns, in the order `export` writes them.
-pub const CSV_COLUMNS: [&str; 14] = [
+pub const CSV_COLUMNS: [&str; 22] = [
     "pattern",
     "action",
     "url",
@@ -76,6 +76,14 @@ pub const CSV_COLUMNS: [&str; 14] = [
     "voice",
     "language",
     "reason",
+    "identity",
+    "application",
+    "parameters",
+    "workflow",
+    "task_attributes",
+    "name",
+    "twiml",
+    "schedule",
     "description",
 ];
 
@@ -313,11 +321,25 @@ fn flex_rows(text: &str, plan: &NumberPlan) -> Result<Rows, ImportError> {
                         record.action = Some("say".into());
                         record.text = Some(destination);
                     }
-                    "dial-client" | "dial-application" | "play" | "refer" | "twiml" => {
-                        return Err(format!(
-                            "route `{pattern}`: type `{}` is not supported yet",
-                            entry.kind
-                        ))
+                    "dial-client" => {
+                        record.action = Some("client".into());
+                        record.identity = Some(destination);
+                    }
+                    "dial-application" => {
+                        record.action = Some("application".into());
+                        record.application = Some(destination);
+                    }
+                    "play" => {
+                        record.action = Some("play".into());
+                        record.url = Some(destination);
+                    }
+                    "refer" => {
+                        record.action = Some("refer".into());
+                        record.uri = Some(destination);
+                    }
+                    "twiml" => {
+                        record.action = Some("twiml".into());
+                        record.twiml = Some(destination);
                     }
                     other => return Err(format!("route `{pattern}`: unknown type `{other}`")),
                 }
@@ -372,7 +394,7 @@ pub fn to_csv(routes: &[Arc<Route>]) -> String {
     for route in routes {
         let r = route.to_record();
         let timeout = r.timeout.map(|t| t.to_string());
-        let cells: [Option<&str>; 14] = [
+        let cells: [Option<&str>; 22] = [
             Some(r.pattern.as_str()),
             r.action.as_deref(),
             r.url.as_deref(),
@@ -386,6 +408,14 @@ pub fn to_csv(routes: &[Arc<Route>]) -> String {
             r.voice.as_deref(),
             r.language.as_deref(),
             r.reason.as_deref(),
+            r.identity.as_deref(),
+            r.application.as_deref(),
+            r.parameters.as_deref(),
+            r.workflow.as_deref(),
+            r.task_attributes.as_deref(),
+            r.name.as_deref(),
+            r.twiml.as_deref(),
+            r.schedule.as_deref(),
             r.description.as_deref(),
         ];
         writer
@@ -461,34 +491,54 @@ mod tests {
     }
 
     #[test]
-    fn flex_configs_map_supported_types_and_report_the_others() {
+    fn flex_configs_import_with_every_type() {
         let text = r#"{
   "routes": [
     {"address": "+13175551234", "comment": "Main", "type": "webhook", "destination": "https://x/main"},
     {"address": "3175550000", "type": "dial-sip", "destination": "sip:ext@pbx.example.com"},
     {"address": "support", "type": "say", "destination": "Closed"},
-    {"address": "+13175550001", "type": "dial-client", "destination": "alice"}
+    {"address": "+13175550001", "type": "dial-client", "destination": "alice"},
+    {"address": "+13175550002", "type": "dial-application", "destination": "AP0123456789abcdef0123456789abcdef"},
+    {"address": "+13175550003", "type": "play", "destination": "https://x/hold.mp3"},
+    {"address": "+13175550004", "type": "refer", "destination": "sip:desk@pbx.example.com"},
+    {"address": "+13175550005", "type": "twiml", "destination": "<Say>Hi</Say><Hangup/>"}
   ],
   "default": {"type": "webhook", "destination": "https://x/default"}
 }"#;
-        let err = parse(text, Format::Flex, &plan()).unwrap_err();
-        assert_eq!(err.errors.len(), 1);
-        assert_eq!(err.errors[0].line, 6);
-        assert!(err.errors[0]
-            .message
-            .contains("type `dial-client` is not supported yet"));
-        let supported = text
-            .replace(
-                r#"    {"address": "+13175550001", "type": "dial-client", "destination": "alice"}
-"#,
-                "",
-            )
-            .replace(r#""Closed"},"#, r#""Closed"}"#);
-        let routes = parse(&supported, Format::Flex, &plan()).unwrap();
-        let keys: Vec<String> = routes.iter().map(|r| r.pattern.key()).collect();
-        assert_eq!(keys, vec!["+13175551234", "+13175550000", "support", "*"]);
+        let routes = parse(text, Format::Flex, &plan()).unwrap();
+        let got: Vec<(String, &str)> = routes
+            .iter()
+            .map(|r| (r.pattern.key(), r.action.kind()))
+            .collect();
+        let want = [
+            ("+13175551234", "redirect"),
+            ("+13175550000", "sip"),
+            ("support", "say"),
+            ("+13175550001", "client"),
+            ("+13175550002", "application"),
+            ("+13175550003", "play"),
+            ("+13175550004", "refer"),
+            ("+13175550005", "twiml"),
+            ("*", "redirect"),
+        ];
+        let want: Vec<(String, &str)> = want.iter().map(|(p, k)| (p.to_string(), *k)).collect();
+        assert_eq!(got, want);
         assert_eq!(routes[0].description.as_deref(), Some("Main"));
-        assert_eq!(routes[1].action.kind(), "sip");
+
+        let bad = text
+            .replace(r#""type": "play""#, r#""type": "fax""#)
+            .replace("<Hangup/>", "<Hangup>");
+        let err = parse(&bad, Format::Flex, &plan()).unwrap_err();
+        let messages: Vec<(usize, &str)> = err
+            .errors
+            .iter()
+            .map(|e| (e.line, e.message.as_str()))
+            .collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert_eq!(messages[0].0, 8);
+        assert!(messages[0].1.contains("unknown type `fax`"));
+        assert_eq!(messages[1].0, 10);
+        assert!(messages[1].1.contains("`twiml`"), "{}", messages[1].1);
     }
 
     #[test]

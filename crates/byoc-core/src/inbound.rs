@@ -6,7 +6,10 @@
 
 use crate::number::{Address, NumberError, NumberPlan};
 use crate::params::Params;
-use crate::route::{Action, Match};
+use jiff::Timestamp;
+
+use crate::route::{Action, Match, Pattern};
+use crate::schedule::Evaluation;
 use crate::twiml::{self, RejectReason};
 
 /// Settings the inbound decision depends on.
@@ -67,6 +70,8 @@ pub struct Decision {
     pub action: &'static str,
     /// Why the default answered, for the log line.
     pub reason: Option<String>,
+    /// The schedule's verdict (`open` / `closed` / `holiday` and why), for scheduled routes.
+    pub schedule: Option<Evaluation>,
 }
 
 /// The called address: `To` (the SIP Request-URI on a BYOC / SIP-domain call), else `Called`.
@@ -79,19 +84,37 @@ pub fn called_address(params: &Params, plan: &NumberPlan) -> Result<Address, Inb
 }
 
 /// Decides the answer given the called address and the route the store found for it.
+/// `at` is the time of the call, for routes with a schedule.
 pub fn decide(
     address: &Result<Address, InboundError>,
     matched: Option<&Match>,
     config: &InboundConfig,
+    at: Timestamp,
 ) -> Decision {
     if let (Ok(_), Some(m)) = (address, matched) {
+        let (action, schedule) = m.route.action_at(at);
         return Decision {
-            twiml: m.route.action.to_twiml(),
+            twiml: action.to_twiml(),
             outcome: Outcome::Matched,
             pattern: Some(m.route.pattern.key()),
-            action: m.route.action.kind(),
+            action: action.kind(),
             reason: None,
+            schedule,
         };
+    }
+    if let (Err(e), Some(m)) = (address, matched) {
+        // Only the catch-all may answer a call whose address could not be read.
+        if m.route.pattern == Pattern::CatchAll {
+            let (action, schedule) = m.route.action_at(at);
+            return Decision {
+                twiml: action.to_twiml(),
+                outcome: Outcome::BadInput,
+                pattern: Some(m.route.pattern.key()),
+                action: action.kind(),
+                reason: Some(format!("{e}; answered by the * route")),
+                schedule,
+            };
+        }
     }
     let (outcome, reason) = match address {
         Err(e) => (Outcome::BadInput, e.to_string()),
@@ -109,6 +132,7 @@ pub fn fallback(config: &InboundConfig, outcome: Outcome, reason: String) -> Dec
             pattern: None,
             action: action.kind(),
             reason: Some(reason),
+            schedule: None,
         },
         None => Decision {
             twiml: twiml::Response::reject(RejectReason::Rejected),
@@ -120,6 +144,7 @@ pub fn fallback(config: &InboundConfig, outcome: Outcome, reason: String) -> Dec
             pattern: None,
             action: "reject",
             reason: Some(format!("{reason}; no DEFAULT_ROUTE_URL configured")),
+            schedule: None,
         },
     }
 }
@@ -167,7 +192,12 @@ mod tests {
         let address = called_address(&params, &config.plan);
         let table = routes();
         let matched = address.as_ref().ok().and_then(|a| table.lookup(a));
-        decide(&address, matched.as_ref(), config)
+        decide(
+            &address,
+            matched.as_ref(),
+            config,
+            jiff::Timestamp::UNIX_EPOCH,
+        )
     }
 
     fn with_default() -> InboundConfig {

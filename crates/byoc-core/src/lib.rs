@@ -10,8 +10,11 @@ pub mod number;
 pub mod outbound;
 pub mod params;
 pub mod route;
+pub mod schedule;
 pub mod sid;
 pub mod signature;
+#[cfg(feature = "proptest")]
+pub mod strategy;
 pub mod twiml;
 
 pub use number::{Address, NumberError, NumberPlan};

@@ -27,7 +27,10 @@
 //! 6. An E.164 number has 3 to 15 digits and its country code does not start with `0`; anything
 //!    else that starts with `+` is an error, not a literal, because it was clearly meant as a number.
 //!
-//! A literal is at most 128 characters, without white space or control characters.
+//! A literal is at most 128 characters of ASCII letters, digits and `-_.!~*'()&=+$,/#`: the SIP
+//! user-part characters that have no meaning to these rules. Anything else (`%`, `:`, `@`, `;`,
+//! `?`, `<`, `>`, white space, control or non-ASCII characters) is refused, so normalizing a
+//! normalized address gives it back unchanged.
 
 use std::fmt;
 
@@ -95,7 +98,7 @@ pub enum NumberError {
     ZeroCountryCode(String),
     #[error("the literal address is longer than {LITERAL_MAX_LEN} characters")]
     LiteralTooLong,
-    #[error("the address contains white space or control characters")]
+    #[error("the address contains a character not allowed in a literal address (allowed: letters, digits and -_.!~*'()&=+$,/#)")]
     BadCharacter,
 }
 
@@ -257,10 +260,16 @@ fn literal(s: &str) -> Result<Address, NumberError> {
     if s.chars().count() > LITERAL_MAX_LEN {
         return Err(NumberError::LiteralTooLong);
     }
-    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if !s.bytes().all(is_literal_byte) {
         return Err(NumberError::BadCharacter);
     }
     Ok(Address::Literal(s.to_string()))
+}
+
+/// SIP user-part characters (RFC 3261 `unreserved` and `user-unreserved`, plus `#` for dial
+/// strings) that none of the rules above treats specially, which keeps normalization idempotent.
+fn is_literal_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,/#".contains(&b)
 }
 
 /// Keeps error messages short when the input is huge.

@@ -311,6 +311,15 @@ pub fn check_number(raw: &str, config: &OutboundConfig) -> Result<String, Outbou
             "`{number}` is not a NANP number (+1 and 10 digits)"
         )));
     }
+    // NANP area codes and exchanges start with 2-9: `+10000000000` or `+11234567890` is a typo
+    // or a probe, never a line.
+    let nanp_ok = |b: u8| (b'2'..=b'9').contains(&b);
+    if number.starts_with("+1") && !(nanp_ok(number.as_bytes()[2]) && nanp_ok(number.as_bytes()[5]))
+    {
+        return Err(OutboundError::BadDid(format!(
+            "`{number}` is not a NANP number (area code and exchange start with 2 to 9)"
+        )));
+    }
     config.policy.check_destination(&number)?;
     Ok(number)
 }

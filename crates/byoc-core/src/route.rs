@@ -21,6 +21,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::number::{Address, NumberPlan, E164_MAX_DIGITS};
+use crate::schedule::{Branch, Evaluation, Schedule};
 use crate::sid::{Sid, SidKind};
 use crate::twiml::{self, DialOptions, Method, Noun, RejectReason, Verb};
 
@@ -124,6 +125,32 @@ pub enum Action {
     Reject { reason: RejectReason },
     /// `<Hangup>`.
     Hangup,
+    /// `<Dial><Client>` a Voice SDK client identity.
+    Client {
+        identity: String,
+        caller_id: Option<String>,
+        timeout: Option<u32>,
+    },
+    /// `<Dial><Application>` a TwiML App, with custom parameters.
+    Application {
+        sid: Sid,
+        parameters: Vec<(String, String)>,
+        caller_id: Option<String>,
+        timeout: Option<u32>,
+    },
+    /// `<Enqueue workflowSid="WW…">` into TaskRouter, with optional task attributes (JSON).
+    Enqueue {
+        workflow: Sid,
+        task_attributes: Option<String>,
+    },
+    /// `<Play>` an audio URL, then hang up.
+    Play { url: String },
+    /// `<Refer>` the call back to the SIP peer, to this URI.
+    Refer { uri: String },
+    /// `<Dial><Conference>` a named conference room.
+    Conference { name: String },
+    /// A TwiML fragment of allowed verbs, checked when written and sent as given.
+    Twiml { twiml: String },
 }
 
 impl Action {
@@ -136,6 +163,13 @@ impl Action {
             Action::Say { .. } => "say",
             Action::Reject { .. } => "reject",
             Action::Hangup => "hangup",
+            Action::Client { .. } => "client",
+            Action::Application { .. } => "application",
+            Action::Enqueue { .. } => "enqueue",
+            Action::Play { .. } => "play",
+            Action::Refer { .. } => "refer",
+            Action::Conference { .. } => "conference",
+            Action::Twiml { .. } => "twiml",
         }
     }
 
@@ -184,7 +218,59 @@ impl Action {
                 .verb(Verb::Hangup),
             Action::Reject { reason } => twiml::Response::reject(*reason),
             Action::Hangup => twiml::Response::new().verb(Verb::Hangup),
+            Action::Client {
+                identity,
+                caller_id,
+                timeout,
+            } => dial(
+                caller_id,
+                *timeout,
+                Noun::Client {
+                    identity: identity.clone(),
+                },
+            ),
+            Action::Application {
+                sid,
+                parameters,
+                caller_id,
+                timeout,
+            } => dial(
+                caller_id,
+                *timeout,
+                Noun::Application {
+                    sid: sid.to_string(),
+                    parameters: parameters.clone(),
+                },
+            ),
+            Action::Enqueue {
+                workflow,
+                task_attributes,
+            } => twiml::Response::new().verb(Verb::Enqueue {
+                name: None,
+                workflow_sid: Some(workflow.to_string()),
+                task: task_attributes.clone(),
+            }),
+            Action::Play { url } => twiml::Response::new()
+                .verb(Verb::Play { url: url.clone() })
+                .verb(Verb::Hangup),
+            Action::Refer { uri } => twiml::Response::new().verb(Verb::Refer { uri: uri.clone() }),
+            Action::Conference { name } => {
+                dial(&None, None, Noun::Conference { name: name.clone() })
+            }
+            Action::Twiml { twiml } => twiml::Response::new().verb(Verb::Raw(twiml.clone())),
         }
+    }
+
+    /// Whether this action dials (and so takes `caller_id` / `timeout`).
+    pub fn is_dial(&self) -> bool {
+        matches!(
+            self,
+            Action::Dial { .. }
+                | Action::Sip { .. }
+                | Action::Client { .. }
+                | Action::Application { .. }
+                | Action::Conference { .. }
+        )
     }
 
     /// A redirect action for a URL given in configuration (e.g. `DEFAULT_ROUTE_URL`).
@@ -196,12 +282,51 @@ impl Action {
     }
 }
 
+fn dial(caller_id: &Option<String>, timeout: Option<u32>, noun: Noun) -> twiml::Response {
+    twiml::Response::new().verb(Verb::Dial {
+        options: DialOptions {
+            caller_id: caller_id.clone(),
+            timeout,
+            ..DialOptions::default()
+        },
+        nouns: vec![noun],
+    })
+}
+
 /// A validated route.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     pub pattern: Pattern,
+    /// What the route does (when open, if it has a schedule).
     pub action: Action,
     pub description: Option<String>,
+    /// Opening hours, with the actions for closed times and holidays (boxed: most routes have
+    /// none, and a route is moved around a lot).
+    pub schedule: Option<Box<Scheduled>>,
+}
+
+/// A route's schedule and its other branches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scheduled {
+    pub schedule: Schedule,
+    pub closed: Action,
+    pub holiday: Option<Action>,
+}
+
+impl Route {
+    /// The action that answers a call at `at`, and the schedule's verdict if the route has one.
+    pub fn action_at(&self, at: jiff::Timestamp) -> (&Action, Option<Evaluation>) {
+        let Some(s) = &self.schedule else {
+            return (&self.action, None);
+        };
+        let evaluation = s.schedule.evaluate(at);
+        let action = match evaluation.branch {
+            Branch::Open => &self.action,
+            Branch::Holiday => s.holiday.as_ref().unwrap_or(&s.closed),
+            Branch::Closed => &s.closed,
+        };
+        (action, Some(evaluation))
+    }
 }
 
 /// The flat, serializable form of a route: one JSON object in a route file, one CSV row, one
@@ -239,6 +364,45 @@ pub struct RouteRecord {
     pub language: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// `client`: the Voice SDK identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// `application`: the TwiML App SID (`AP…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<String>,
+    /// `application`: custom parameters, form-encoded (`a=1&b=2`); a JSON object in route files.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "form_or_object"
+    )]
+    pub parameters: Option<String>,
+    /// `enqueue`: the TaskRouter workflow SID (`WW…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
+    /// `enqueue`: task attributes, a JSON object (as text in CSV and DynamoDB).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "json_text_or_object",
+        serialize_with = "json_text_as_value"
+    )]
+    pub task_attributes: Option<String>,
+    /// `conference`: the room name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `twiml`: the TwiML fragment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub twiml: Option<String>,
+    /// Opening hours (see `schedule`): a JSON object in route files, JSON text in CSV and
+    /// DynamoDB. Applies to any action.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "json_text_or_object",
+        serialize_with = "json_text_as_value"
+    )]
+    pub schedule: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Store metadata: incremented by every write; never part of the route's meaning.
@@ -263,6 +427,46 @@ impl RouteRecord {
         self.updated_at = None;
         self.updated_by = None;
         self
+    }
+}
+
+/// `parameters`: a form-encoded string, or (in JSON) an object of strings, kept form-encoded.
+fn form_or_object<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Map(std::collections::BTreeMap<String, String>),
+    }
+    Ok(match Option::<Raw>::deserialize(d)? {
+        None => None,
+        Some(Raw::Text(t)) => Some(t),
+        Some(Raw::Map(m)) => Some(
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(m)
+                .finish(),
+        ),
+    })
+}
+
+/// `task_attributes`: JSON text, or (in JSON) the object itself, kept as compact JSON text.
+fn json_text_or_object<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        None => None,
+        Some(serde_json::Value::String(t)) => Some(t),
+        Some(other) => Some(other.to_string()),
+    })
+}
+
+/// Writes JSON text as the JSON value it holds, so route files show objects, not escaped text.
+fn json_text_as_value<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v
+        .as_deref()
+        .map(|t| (t, serde_json::from_str::<serde_json::Value>(t)))
+    {
+        Some((_, Ok(value))) => value.serialize(s),
+        Some((text, Err(_))) => s.serialize_str(text),
+        None => s.serialize_none(),
     }
 }
 
@@ -311,7 +515,7 @@ pub enum RouteErrorKind {
     BadPattern(String),
     #[error("write the pattern `{given}` as `{canonical}`")]
     NotCanonical { given: String, canonical: String },
-    #[error("unknown action `{0}` (expected redirect, dial, sip, say, reject or hangup)")]
+    #[error("unknown action `{0}` (expected redirect, dial, sip, say, reject, hangup, client, application, enqueue, play, refer, conference or twiml)")]
     UnknownAction(String),
     #[error("action `{action}` needs `{field}`")]
     MissingField {
@@ -340,7 +544,7 @@ pub struct RouteError {
 impl RouteRecord {
     /// Names of the action fields that are set, for the "does not apply" check.
     fn set_fields(&self) -> Vec<&'static str> {
-        let fields: [(&'static str, bool); 11] = [
+        let fields: [(&'static str, bool); 18] = [
             ("url", self.url.is_some()),
             ("method", self.method.is_some()),
             ("number", self.number.is_some()),
@@ -352,6 +556,13 @@ impl RouteRecord {
             ("voice", self.voice.is_some()),
             ("language", self.language.is_some()),
             ("reason", self.reason.is_some()),
+            ("identity", self.identity.is_some()),
+            ("application", self.application.is_some()),
+            ("parameters", self.parameters.is_some()),
+            ("workflow", self.workflow.is_some()),
+            ("task_attributes", self.task_attributes.is_some()),
+            ("name", self.name.is_some()),
+            ("twiml", self.twiml.is_some()),
         ];
         fields
             .into_iter()
@@ -374,6 +585,14 @@ impl RouteRecord {
             &mut self.voice,
             &mut self.language,
             &mut self.reason,
+            &mut self.identity,
+            &mut self.application,
+            &mut self.parameters,
+            &mut self.workflow,
+            &mut self.task_attributes,
+            &mut self.name,
+            &mut self.twiml,
+            &mut self.schedule,
             &mut self.description,
         ] {
             if field.as_deref().is_some_and(|v| v.trim().is_empty()) {
@@ -395,7 +614,12 @@ impl Route {
     }
 
     fn try_from_record(record: RouteRecord, plan: &NumberPlan) -> Result<Self, RouteErrorKind> {
-        let record = record.without_blanks();
+        let mut record = record.without_blanks();
+        let schedule = record
+            .schedule
+            .take()
+            .map(|text| scheduled(&text, &record.pattern, plan).map(Box::new))
+            .transpose()?;
         let pattern = Pattern::parse(&record.pattern, plan)?;
         let kind = record
             .action
@@ -409,6 +633,16 @@ impl Route {
             "say" => ("say", &["text", "voice", "language"]),
             "reject" => ("reject", &["reason"]),
             "hangup" => ("hangup", &[]),
+            "client" => ("client", &["identity", "caller_id", "timeout"]),
+            "application" => (
+                "application",
+                &["application", "parameters", "caller_id", "timeout"],
+            ),
+            "enqueue" => ("enqueue", &["workflow", "task_attributes"]),
+            "play" => ("play", &["url"]),
+            "refer" => ("refer", &["uri"]),
+            "conference" => ("conference", &["name"]),
+            "twiml" => ("twiml", &["twiml"]),
             _ => return Err(RouteErrorKind::UnknownAction(kind)),
         };
         if let Some(field) = record
@@ -480,6 +714,56 @@ impl Route {
                     })?,
                 },
             },
+            "client" => Action::Client {
+                identity: check_identity(&need(record.identity, "identity")?)?,
+                caller_id: record
+                    .caller_id
+                    .as_deref()
+                    .map(check_sip_caller_id)
+                    .transpose()?,
+                timeout: record.timeout.map(check_timeout).transpose()?,
+            },
+            "application" => Action::Application {
+                sid: Sid::parse(
+                    SidKind::Application,
+                    &need(record.application, "application")?,
+                )
+                .map_err(|e| invalid("application", e.to_string()))?,
+                parameters: record
+                    .parameters
+                    .as_deref()
+                    .map(check_parameters)
+                    .transpose()?
+                    .unwrap_or_default(),
+                caller_id: record
+                    .caller_id
+                    .as_deref()
+                    .map(check_sip_caller_id)
+                    .transpose()?,
+                timeout: record.timeout.map(check_timeout).transpose()?,
+            },
+            "enqueue" => Action::Enqueue {
+                workflow: Sid::parse(SidKind::Workflow, &need(record.workflow, "workflow")?)
+                    .map_err(|e| invalid("workflow", e.to_string()))?,
+                task_attributes: record
+                    .task_attributes
+                    .as_deref()
+                    .map(check_task_attributes)
+                    .transpose()?,
+            },
+            "play" => Action::Play {
+                url: check_url("url", &need(record.url, "url")?)?,
+            },
+            "refer" => Action::Refer {
+                uri: check_sip_uri("uri", &need(record.uri, "uri")?)?,
+            },
+            "conference" => Action::Conference {
+                name: check_conference(&need(record.name, "name")?)?,
+            },
+            "twiml" => Action::Twiml {
+                twiml: check_twiml(&need(record.twiml, "twiml")?)
+                    .map_err(|reason| invalid("twiml", reason))?,
+            },
             _ => Action::Hangup,
         };
         let description = record
@@ -490,6 +774,7 @@ impl Route {
             pattern,
             action,
             description,
+            schedule,
         })
     }
 
@@ -537,9 +822,83 @@ impl Route {
             }
             Action::Reject { reason } => r.reason = Some(reason.as_str().to_string()),
             Action::Hangup => {}
+            Action::Client {
+                identity,
+                caller_id,
+                timeout,
+            } => {
+                r.identity = Some(identity.clone());
+                r.caller_id = caller_id.clone();
+                r.timeout = *timeout;
+            }
+            Action::Application {
+                sid,
+                parameters,
+                caller_id,
+                timeout,
+            } => {
+                r.application = Some(sid.to_string());
+                r.parameters = (!parameters.is_empty()).then(|| {
+                    form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(parameters)
+                        .finish()
+                });
+                r.caller_id = caller_id.clone();
+                r.timeout = *timeout;
+            }
+            Action::Enqueue {
+                workflow,
+                task_attributes,
+            } => {
+                r.workflow = Some(workflow.to_string());
+                r.task_attributes = task_attributes.clone();
+            }
+            Action::Play { url } => r.url = Some(url.clone()),
+            Action::Refer { uri } => r.uri = Some(uri.clone()),
+            Action::Conference { name } => r.name = Some(name.clone()),
+            Action::Twiml { twiml } => r.twiml = Some(twiml.clone()),
         }
+        r.schedule = self.schedule.as_ref().map(|s| s.schedule.to_json());
         r
     }
+}
+
+/// A schedule and its branch actions. Each branch is a flat action object, validated as a route
+/// of the same pattern would be; it may not carry its own schedule or description.
+fn scheduled(text: &str, pattern: &str, plan: &NumberPlan) -> Result<Scheduled, RouteErrorKind> {
+    let schedule = Schedule::parse(text).map_err(|e| invalid("schedule", e.to_string()))?;
+    let branch = |name: &'static str, map: &serde_json::Map<String, serde_json::Value>| {
+        if let Some(key) = [
+            "pattern",
+            "schedule",
+            "description",
+            "version",
+            "updated_at",
+            "updated_by",
+        ]
+        .into_iter()
+        .find(|k| map.contains_key(*k))
+        {
+            return Err(invalid("schedule", format!("`{name}` cannot set `{key}`")));
+        }
+        let mut object = map.clone();
+        object.insert("pattern".into(), pattern.into());
+        let record: RouteRecord = serde_json::from_value(serde_json::Value::Object(object))
+            .map_err(|e| invalid("schedule", format!("`{name}`: {e}")))?;
+        Route::try_from_record(record, plan)
+            .map(|r| r.action)
+            .map_err(|e| invalid("schedule", format!("`{name}`: {e}")))
+    };
+    let closed = branch("closed", &schedule.spec().closed)?;
+    let holiday = match &schedule.spec().holiday {
+        Some(map) => Some(branch("holiday", map)?),
+        None => None,
+    };
+    Ok(Scheduled {
+        schedule,
+        closed,
+        holiday,
+    })
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> RouteErrorKind {
@@ -697,6 +1056,93 @@ fn check_description(d: &str) -> Result<String, RouteErrorKind> {
         return Err(invalid("description", "contains control characters"));
     }
     Ok(d.to_string())
+}
+
+/// Longest TwiML fragment, task attributes or parameter string kept with a route.
+pub const BLOB_MAX_CHARS: usize = 4096;
+
+fn check_identity(v: &str) -> Result<String, RouteErrorKind> {
+    let v = v.trim();
+    // Voice SDK identities: Twilio recommends alphanumerics and underscores; `.` `-` `@` `+`
+    // appear in practice (e-mail style). Nothing that needs escaping in a SIP URI.
+    let ok = (1..=256).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'@' | b'+'));
+    if ok {
+        Ok(v.to_string())
+    } else {
+        Err(invalid(
+            "identity",
+            format!("`{v}` is not a client identity (1 to 256 letters, digits, _ - . @ +)"),
+        ))
+    }
+}
+
+fn check_parameters(v: &str) -> Result<Vec<(String, String)>, RouteErrorKind> {
+    let v = v.trim();
+    if v.chars().count() > BLOB_MAX_CHARS {
+        return Err(invalid(
+            "parameters",
+            format!("longer than {BLOB_MAX_CHARS} characters"),
+        ));
+    }
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(v.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if pairs.len() > 32 {
+        return Err(invalid("parameters", "more than 32 parameters"));
+    }
+    for (name, value) in &pairs {
+        if name.is_empty() || name.len() > 128 || has_bad_chars(name) {
+            return Err(invalid(
+                "parameters",
+                format!("`{name}` is not a parameter name (1 to 128 characters, no white space)"),
+            ));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(invalid(
+                "parameters",
+                format!("the value of `{name}` contains control characters"),
+            ));
+        }
+    }
+    Ok(pairs)
+}
+
+fn check_task_attributes(v: &str) -> Result<String, RouteErrorKind> {
+    let v = v.trim();
+    if v.chars().count() > BLOB_MAX_CHARS {
+        return Err(invalid(
+            "task_attributes",
+            format!("longer than {BLOB_MAX_CHARS} characters"),
+        ));
+    }
+    match serde_json::from_str::<serde_json::Value>(v) {
+        // Kept in compact form with sorted keys, so every store writes the same text.
+        Ok(value @ serde_json::Value::Object(_)) => Ok(value.to_string()),
+        Ok(_) => Err(invalid("task_attributes", "must be a JSON object")),
+        Err(e) => Err(invalid("task_attributes", format!("not valid JSON: {e}"))),
+    }
+}
+
+fn check_conference(v: &str) -> Result<String, RouteErrorKind> {
+    let v = v.trim();
+    if v.is_empty() || v.chars().count() > 128 || v.chars().any(char::is_control) {
+        return Err(invalid(
+            "name",
+            format!("`{v}` is not a conference name (1 to 128 characters, no control characters)"),
+        ));
+    }
+    Ok(v.to_string())
+}
+
+fn check_twiml(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if v.chars().count() > BLOB_MAX_CHARS {
+        return Err(format!("longer than {BLOB_MAX_CHARS} characters"));
+    }
+    twiml::check_fragment(v)?;
+    Ok(v.to_string())
 }
 
 /// Why a route matched.
@@ -1348,5 +1794,113 @@ mod tests {
             .to_twiml()
             .to_xml()
             .ends_with("<Say>closed</Say><Hangup/></Response>"));
+    }
+
+    #[test]
+    fn new_destinations_validate_render_and_round_trip() {
+        let cases = [
+            (
+                r#"{"pattern":"+13175550001","action":"client","identity":"alice@example.com","caller_id":"+13175551111","timeout":15}"#,
+                r#"<Dial callerId="+13175551111" timeout="15"><Client>alice@example.com</Client></Dial>"#,
+            ),
+            (
+                r#"{"pattern":"+13175550002","action":"application","application":"AP0123456789ABCDEF0123456789abcdef","parameters":{"team":"support & sales","lang":"en"}}"#,
+                r#"<Dial><Application><ApplicationSid>AP0123456789abcdef0123456789abcdef</ApplicationSid><Parameter name="lang" value="en"/><Parameter name="team" value="support &amp; sales"/></Application></Dial>"#,
+            ),
+            (
+                r#"{"pattern":"+13175550003","action":"enqueue","workflow":"WW0123456789abcdef0123456789abcdef","task_attributes":{"type":"support","lang":"<en>"}}"#,
+                r#"<Enqueue workflowSid="WW0123456789abcdef0123456789abcdef"><Task>{&quot;lang&quot;:&quot;&lt;en&gt;&quot;,&quot;type&quot;:&quot;support&quot;}</Task></Enqueue>"#,
+            ),
+            (
+                r#"{"pattern":"+13175550004","action":"enqueue","workflow":"WW0123456789abcdef0123456789abcdef"}"#,
+                r#"<Enqueue workflowSid="WW0123456789abcdef0123456789abcdef"/>"#,
+            ),
+            (
+                r#"{"pattern":"+13175550005","action":"play","url":"https://x.example.com/hold.mp3?a=1&b=2"}"#,
+                r#"<Play>https://x.example.com/hold.mp3?a=1&amp;b=2</Play><Hangup/>"#,
+            ),
+            (
+                r#"{"pattern":"+13175550006","action":"refer","uri":"sip:desk@pbx.example.com"}"#,
+                r#"<Refer><Sip>sip:desk@pbx.example.com</Sip></Refer>"#,
+            ),
+            (
+                r#"{"pattern":"+13175550007","action":"conference","name":"Room <1> & 2"}"#,
+                r#"<Dial><Conference>Room &lt;1&gt; &amp; 2</Conference></Dial>"#,
+            ),
+            (
+                r#"{"pattern":"+13175550008","action":"twiml","twiml":"<Say voice=\"alice\">Hi &amp; bye</Say><Hangup/>"}"#,
+                r#"<Say voice="alice">Hi &amp; bye</Say><Hangup/>"#,
+            ),
+        ];
+        for (json, twiml) in cases {
+            let r = route(json);
+            let xml = r.action.to_twiml().to_xml();
+            assert!(
+                xml.contains(&format!("<Response>{twiml}</Response>")),
+                "{json}\n{xml}"
+            );
+            let again = Route::from_record(r.to_record(), &plan()).unwrap();
+            assert_eq!(r, again, "{json}");
+            let text = serde_json::to_string(&r.to_record()).unwrap();
+            assert_eq!(Route::from_record(record(&text), &plan()).unwrap(), r);
+        }
+        let bad = [
+            (
+                r#"{"pattern":"*","action":"client"}"#,
+                "`client` needs `identity`",
+            ),
+            (
+                r#"{"pattern":"*","action":"client","identity":"a b"}"#,
+                "not a client identity",
+            ),
+            (
+                r#"{"pattern":"*","action":"client","identity":"alice","url":"https://x/"}"#,
+                "`url` does not apply to action `client`",
+            ),
+            (
+                r#"{"pattern":"*","action":"application","application":"AC0123456789abcdef0123456789abcdef"}"#,
+                "not a TwiML app SID",
+            ),
+            (
+                r#"{"pattern":"*","action":"application","application":"AP0123456789abcdef0123456789abcdef","parameters":"=1"}"#,
+                "not a parameter name",
+            ),
+            (
+                r#"{"pattern":"*","action":"enqueue","workflow":"WW123"}"#,
+                "not a TaskRouter workflow SID",
+            ),
+            (
+                r#"{"pattern":"*","action":"enqueue","workflow":"WW0123456789abcdef0123456789abcdef","task_attributes":"[1]"}"#,
+                "must be a JSON object",
+            ),
+            (
+                r#"{"pattern":"*","action":"enqueue","workflow":"WW0123456789abcdef0123456789abcdef","task_attributes":"{nope"}"#,
+                "not valid JSON",
+            ),
+            (
+                r#"{"pattern":"*","action":"play","url":"ftp://x/y"}"#,
+                "not an absolute http(s) URL",
+            ),
+            (
+                r#"{"pattern":"*","action":"refer","uri":"tel:+13175551234"}"#,
+                "not a SIP URI",
+            ),
+            (
+                r#"{"pattern":"*","action":"conference","name":"a\u0007b"}"#,
+                "not a conference name",
+            ),
+            (
+                r#"{"pattern":"*","action":"twiml","twiml":"<Response><Say>x</Say></Response>"}"#,
+                "without the enclosing <Response>",
+            ),
+            (
+                r#"{"pattern":"*","action":"twiml","twiml":"<Say>x"}"#,
+                "not closed",
+            ),
+        ];
+        for (json, why) in bad {
+            let e = error(json);
+            assert!(e.contains(why), "{json}: {e}");
+        }
     }
 }

@@ -93,6 +93,13 @@ pub enum Noun {
     Sip { uri: String },
     /// `<Client>identity</Client>`
     Client { identity: String },
+    /// `<Application><ApplicationSid>AP…</ApplicationSid><Parameter …/>…</Application>`
+    Application {
+        sid: String,
+        parameters: Vec<(String, String)>,
+    },
+    /// `<Conference>name</Conference>`
+    Conference { name: String },
 }
 
 /// One TwiML verb.
@@ -117,7 +124,16 @@ pub enum Verb {
     Enqueue {
         name: Option<String>,
         workflow_sid: Option<String>,
+        /// TaskRouter task attributes (a JSON object), as `<Task>`.
+        task: Option<String>,
     },
+    /// `<Refer><Sip>uri</Sip></Refer>`: hands the call back to the SIP peer (SIP REFER).
+    Refer {
+        uri: String,
+    },
+    /// A fragment of TwiML verbs written as given. Only for fragments already checked to be
+    /// well-formed (see `route::check_twiml`), so the document stays well-formed.
+    Raw(String),
     Reject {
         reason: RejectReason,
     },
@@ -216,6 +232,19 @@ impl Writer {
                         }
                         Noun::Sip { uri } => self.element("Sip", &[], Some(uri)),
                         Noun::Client { identity } => self.element("Client", &[], Some(identity)),
+                        Noun::Application { sid, parameters } => {
+                            self.out.push_str("<Application>");
+                            self.element("ApplicationSid", &[], Some(sid));
+                            for (name, value) in parameters {
+                                self.element(
+                                    "Parameter",
+                                    &[("name", Some(name)), ("value", Some(value))],
+                                    None,
+                                );
+                            }
+                            self.out.push_str("</Application>");
+                        }
+                        Noun::Conference { name } => self.element("Conference", &[], Some(name)),
                     }
                 }
                 self.out.push_str("</Dial>");
@@ -233,11 +262,33 @@ impl Writer {
                 Some(text),
             ),
             Verb::Play { url } => self.element("Play", &[], Some(url)),
-            Verb::Enqueue { name, workflow_sid } => self.element(
-                "Enqueue",
-                &[("workflowSid", workflow_sid.as_deref())],
-                name.as_deref(),
-            ),
+            Verb::Enqueue {
+                name,
+                workflow_sid,
+                task,
+            } => match task {
+                None => self.element(
+                    "Enqueue",
+                    &[("workflowSid", workflow_sid.as_deref())],
+                    name.as_deref(),
+                ),
+                Some(task) => {
+                    // With a task, Twilio takes the queue from the workflow; a name is ignored.
+                    self.open(
+                        "Enqueue",
+                        &[("workflowSid", workflow_sid.as_deref())],
+                        false,
+                    );
+                    self.element("Task", &[], Some(task));
+                    self.out.push_str("</Enqueue>");
+                }
+            },
+            Verb::Refer { uri } => {
+                self.out.push_str("<Refer>");
+                self.element("Sip", &[], Some(uri));
+                self.out.push_str("</Refer>");
+            }
+            Verb::Raw(fragment) => self.out.push_str(fragment),
             Verb::Reject { reason } => {
                 self.element("Reject", &[("reason", Some(reason.as_str()))], None)
             }
@@ -292,6 +343,11 @@ pub fn escape_into(out: &mut String, s: &str) {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            // As references, so an XML parser keeps them: it would turn a raw line break in an
+            // attribute into a space, and `\r\n` in text into `\n`.
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
             c if is_xml_char(c) => out.push(c),
             _ => {}
         }
@@ -303,6 +359,127 @@ pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     escape_into(&mut out, s);
     out
+}
+
+/// Verbs a `twiml` route may use at the top level.
+pub const FRAGMENT_VERBS: &[&str] = &[
+    "Connect", "Dial", "Echo", "Enqueue", "Gather", "Hangup", "Leave", "Pause", "Pay", "Play",
+    "Record", "Redirect", "Refer", "Reject", "Say", "Start", "Stop",
+];
+
+/// Elements a `twiml` route may use inside a verb (nouns, and SSML inside `<Say>`).
+pub const FRAGMENT_NOUNS: &[&str] = &[
+    "Application",
+    "ApplicationSid",
+    "Client",
+    "Conference",
+    "ConversationRelay",
+    "Identity",
+    "Language",
+    "Number",
+    "Parameter",
+    "Pause",
+    "Play",
+    "Queue",
+    "Room",
+    "Say",
+    "Sip",
+    "Siprec",
+    "Stream",
+    "Task",
+    "Transcription",
+    "VirtualAgent",
+    "break",
+    "emphasis",
+    "lang",
+    "p",
+    "phoneme",
+    "prosody",
+    "s",
+    "say-as",
+    "sub",
+    "w",
+    "amazon:domain",
+    "amazon:effect",
+];
+
+/// Checks a TwiML fragment for a `twiml` route: well-formed XML (known entities only, no
+/// DOCTYPE or processing instructions), one or more top-level verbs of [`FRAGMENT_VERBS`],
+/// elements inside them from [`FRAGMENT_NOUNS`], no text outside the verbs. Such a fragment can
+/// be written inside `<Response>` as given and the document stays well-formed.
+pub fn check_fragment(fragment: &str) -> Result<(), String> {
+    use quick_xml::events::Event;
+
+    let mut reader = quick_xml::Reader::from_str(fragment);
+    let mut stack: Vec<String> = Vec::new();
+    let mut verbs = 0usize;
+    loop {
+        let event = reader.read_event().map_err(|e| {
+            format!(
+                "not well-formed XML at byte {}: {e}",
+                reader.error_position()
+            )
+        })?;
+        let (start, empty) = match &event {
+            Event::Start(e) => (Some(e), false),
+            Event::Empty(e) => (Some(e), true),
+            _ => (None, false),
+        };
+        if let Some(e) = start {
+            let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+            if name == "Response" {
+                return Err("write the verbs without the enclosing <Response>".into());
+            }
+            let allowed = if stack.is_empty() {
+                verbs += 1;
+                FRAGMENT_VERBS
+            } else {
+                FRAGMENT_NOUNS
+            };
+            if !allowed.contains(&name.as_str()) {
+                let place = if stack.is_empty() {
+                    "a verb"
+                } else {
+                    "allowed inside a verb"
+                };
+                return Err(format!("<{name}> is not {place} a twiml route may use"));
+            }
+            for attr in e.attributes() {
+                let attr = attr.map_err(|e| format!("<{name}>: bad attribute: {e}"))?;
+                attr.unescape_value()
+                    .map_err(|e| format!("<{name}>: bad attribute value: {e}"))?;
+            }
+            if !empty {
+                stack.push(name);
+            }
+            continue;
+        }
+        match event {
+            Event::End(_) => {
+                stack.pop();
+            }
+            Event::Text(t) => {
+                let text = t.unescape().map_err(|e| format!("bad text: {e}"))?;
+                if stack.is_empty() && !text.trim().is_empty() {
+                    return Err(format!("text outside a verb: `{}`", text.trim()));
+                }
+            }
+            Event::CData(_) | Event::Comment(_) if !stack.is_empty() => {}
+            Event::Comment(_) => {}
+            Event::Eof => break,
+            Event::Decl(_) => return Err("no XML declaration inside a fragment".into()),
+            Event::DocType(_) => return Err("DOCTYPE is not allowed".into()),
+            Event::PI(_) => return Err("processing instructions are not allowed".into()),
+            other => return Err(format!("unexpected {other:?}")),
+        }
+    }
+    if let Some(open) = stack.last() {
+        return Err(format!("<{open}> is not closed"));
+    }
+    if verbs == 0 {
+        return Err("no TwiML verb (such as <Say> or <Dial>)".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -451,6 +628,7 @@ mod tests {
             .verb(Verb::Enqueue {
                 name: None,
                 workflow_sid: Some("WW0123456789abcdef0123456789abcdef".into()),
+                task: None,
             })
             .verb(Verb::Hangup)
             .to_xml();
@@ -476,5 +654,52 @@ mod tests {
         assert_eq!(Method::parse("PUT"), None);
         assert_eq!(RejectReason::parse("BUSY"), Some(RejectReason::Busy));
         assert_eq!(RejectReason::parse("nope"), None);
+    }
+
+    #[test]
+    fn line_breaks_are_written_as_references() {
+        let xml = Response::new()
+            .verb(Verb::Say {
+                text: "a\r\nb\tc".into(),
+                voice: Some("x\ny".into()),
+                language: None,
+            })
+            .to_xml();
+        assert!(
+            xml.contains(r#"<Say voice="x&#10;y">a&#13;&#10;b&#9;c</Say>"#),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn fragments_are_checked() {
+        for ok in [
+            "<Say>Hi</Say>",
+            "  <Say voice=\"alice\">Hi &amp; bye</Say>\n<Hangup/>",
+            "<Dial timeout=\"10\"><Queue>support</Queue></Dial>",
+            "<Say><prosody rate=\"slow\">Hi</prosody></Say><!-- note -->",
+            "<Gather input=\"dtmf\"><Say>Press 1</Say></Gather><Redirect>https://x/y</Redirect>",
+        ] {
+            assert_eq!(check_fragment(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "no TwiML verb"),
+            ("hello", "text outside a verb"),
+            ("<Say>Hi", "not closed"),
+            ("<Say>Hi</Play>", "not well-formed"),
+            (
+                "<Response><Say>Hi</Say></Response>",
+                "without the enclosing <Response>",
+            ),
+            ("<Script>x</Script>", "<Script> is not a verb"),
+            ("<Dial><Script/></Dial>", "not allowed inside a verb"),
+            ("<Say>&nbsp;</Say>", "bad text"),
+            ("<!DOCTYPE x [<!ENTITY e \"e\">]><Say>&e;</Say>", "DOCTYPE"),
+            ("<?php x ?><Say/>", "processing instructions"),
+            ("<Say a=\"1\" a=\"2\">x</Say>", "bad attribute"),
+        ] {
+            let err = check_fragment(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
     }
 }

@@ -123,12 +123,17 @@ fn key(pattern: &str, sk: &str) -> HashMap<String, AttributeValue> {
 /// A record as item attributes (strings as S, numbers as N).
 pub fn record_to_item(record: &RouteRecord) -> HashMap<String, AttributeValue> {
     let mut item = HashMap::new();
-    // A RouteRecord is a flat object of strings and numbers.
+    // A RouteRecord is a flat object of strings and numbers, plus JSON objects (schedule,
+    // task attributes) that are stored as their text.
     if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(record) {
         for (k, v) in map {
             let value = match v {
                 serde_json::Value::String(text) => s(text),
                 serde_json::Value::Number(n) => AttributeValue::N(n.to_string()),
+                // Schedules and task attributes: kept as JSON text.
+                v @ (serde_json::Value::Object(_) | serde_json::Value::Array(_)) => {
+                    s(v.to_string())
+                }
                 _ => continue,
             };
             item.insert(k, value);
@@ -757,5 +762,32 @@ mod tests {
         assert!(item_to_record(&bad)
             .unwrap_err()
             .contains("unknown field `color`"));
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// Every valid route, with store metadata, survives the item mapping unchanged.
+        #[test]
+        fn routes_round_trip_through_dynamodb_items(
+            route in byoc_core::strategy::route(),
+            version in proptest::option::of(1u64..u64::MAX / 2),
+            updated_by in proptest::option::of("[a-z@.]{1,20}"),
+        ) {
+            let mut record = route.to_record();
+            record.version = version;
+            record.updated_at = version.map(|_| "2026-11-27T05:00:00.000Z".to_string());
+            record.updated_by = updated_by;
+            let back = item_to_record(&record_to_item(&record)).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(&back, &record);
+            let plan = NumberPlan::default();
+            prop_assert_eq!(Route::from_record(back, &plan).unwrap(), route);
+        }
     }
 }

@@ -23,6 +23,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Response header that states how a request was answered (`matched`, `default`, `refused` …).
 pub const OUTCOME_HEADER: &str = "x-byoc-outcome";
+/// Response header with a scheduled route's branch: `open`, `closed` or `holiday`.
+pub const SCHEDULE_HEADER: &str = "x-byoc-schedule";
 /// Response header that states why a call was not routed as asked, for operators.
 pub const REASON_HEADER: &str = "x-byoc-reason";
 
@@ -145,10 +147,7 @@ impl App {
             return response;
         }
         if body.len() > MAX_BODY_BYTES {
-            return plain(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Payload too large: the body is over 64 KiB",
-            );
+            return payload_too_large();
         }
 
         let query = Params::from_form(parts.uri.query().unwrap_or("").as_bytes());
@@ -232,25 +231,26 @@ impl App {
     ) -> (Result<Address, InboundError>, Decision, &'static str) {
         let config = &self.config.inbound;
         let address = inbound::called_address(params, &config.plan);
-        let mut source = "none";
-        let decision = match &address {
-            Ok(a) => {
-                let lookup = self.store.lookup(a).await;
-                source = lookup.source.as_str();
-                match lookup.degraded {
-                    None => inbound::decide(&address, lookup.matched.as_ref(), config),
-                    // The store failed: a cached route if there is one, else the default.
-                    Some(reason) => match lookup.matched {
-                        Some(m) => Decision {
-                            outcome: Outcome::Degraded,
-                            reason: Some(reason),
-                            ..inbound::decide(&address, Some(&m), config)
-                        },
-                        None => inbound::fallback(config, Outcome::Degraded, reason),
-                    },
-                }
-            }
-            Err(_) => inbound::decide(&address, None, config),
+        // An unusable `To` is still a call: the `*` route answers it (looked up like any key,
+        // so the cache and its fallbacks apply), then the configured default.
+        let key = match &address {
+            Ok(a) => a.clone(),
+            Err(_) => Address::Literal("*".to_string()),
+        };
+        let lookup = self.store.lookup(&key).await;
+        let source = lookup.source.as_str();
+        let now = jiff::Timestamp::now();
+        let decision = match lookup.degraded {
+            None => inbound::decide(&address, lookup.matched.as_ref(), config, now),
+            // The store failed: a cached route if there is one, else the default.
+            Some(reason) => match lookup.matched {
+                Some(m) => Decision {
+                    outcome: Outcome::Degraded,
+                    reason: Some(reason),
+                    ..inbound::decide(&address, Some(&m), config, now)
+                },
+                None => inbound::fallback(config, Outcome::Degraded, reason),
+            },
         };
         (address, decision, source)
     }
@@ -269,6 +269,11 @@ impl App {
         let mut response = twiml(decision.twiml.to_xml(), decision.outcome.as_str());
         if let Some(reason) = &decision.reason {
             set_reason(&mut response, reason);
+        }
+        if let Some(e) = &decision.schedule {
+            response
+                .headers_mut()
+                .insert(SCHEDULE_HEADER, HeaderValue::from_static(e.branch.as_str()));
         }
         response
     }
@@ -403,6 +408,7 @@ fn log_call(
         action = decision.action,
         outcome = decision.outcome.as_str(),
         reason = decision.reason.as_deref().unwrap_or(""),
+        schedule = decision.schedule.as_ref().map_or("", |e| e.why.as_str()),
         source,
         latency_us = started.elapsed().as_micros() as u64,
         "call answered"
@@ -468,6 +474,7 @@ fn set_reason(response: &mut HttpResponse, reason: &str) {
     }
 }
 
+/// A refusal: the reason in the body and in the reason header.
 fn plain(status: StatusCode, text: &str) -> HttpResponse {
     let mut response = http::Response::new(format!("{text}\n"));
     *response.status_mut() = status;
@@ -475,7 +482,23 @@ fn plain(status: StatusCode, text: &str) -> HttpResponse {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    set_reason(&mut response, text);
     response
+}
+
+/// The answer to a body over [`MAX_BODY_BYTES`] (also sent by `byoc serve`, which stops reading
+/// at the cap).
+pub fn payload_too_large() -> HttpResponse {
+    plain(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Payload too large: the body is over 64 KiB",
+    )
+}
+
+/// The answer to an event the Lambda adapter could not turn into an HTTP request.
+pub fn bad_event(reason: &str) -> HttpResponse {
+    tracing::warn!(reason, "bad request: unreadable event");
+    plain(StatusCode::BAD_REQUEST, &format!("Bad request: {reason}"))
 }
 
 #[cfg(test)]

@@ -16,20 +16,31 @@ pub struct Args {
     /// The called number or address, in any form Twilio or a carrier sends
     /// (e.g. sip:+13175551234@example.sip.twilio.com, 3175551234, +13175551234)
     pub number: String,
+    /// The time of the call, for routes with a schedule (RFC 3339, e.g. 2026-12-25T10:00:00Z;
+    /// default: now)
+    #[arg(long, value_parser = parse_at)]
+    pub at: Option<jiff::Timestamp>,
     #[command(flatten)]
     pub source: Source,
+}
+
+fn parse_at(s: &str) -> Result<jiff::Timestamp, String> {
+    s.parse().map_err(|e| {
+        format!("`{s}` is not an RFC 3339 time such as 2026-12-25T10:00:00Z or 2026-12-25T10:00:00-05:00: {e}")
+    })
 }
 
 pub async fn run(args: Args) -> CliResult {
     let config = Config::from_env(Runtime::Local).context("invalid configuration")?;
     let plan = &config.inbound.plan;
     let opened = args.source.open_read(plan, Profile::Admin).await?;
+    let at = args.at.unwrap_or_else(jiff::Timestamp::now);
     println!("input:    {}", args.number);
     let address = match plan.normalize(&args.number) {
         Ok(a) => a,
         Err(e) => {
             println!("address:  invalid ({e})");
-            let decision = inbound::decide(&Err(e.into()), None, &config.inbound);
+            let decision = inbound::decide(&Err(e.into()), None, &config.inbound, at);
             print_fallback(&decision, &config.inbound);
             return Ok(ExitCode::from(1));
         }
@@ -44,11 +55,16 @@ pub async fn run(args: Args) -> CliResult {
         Some(m) => {
             println!("route:    {}", summary(&m.route));
             println!("why:      {}", m.explain(&address));
-            println!("twiml:    {}", m.route.action.to_twiml().to_xml());
+            let (action, schedule) = m.route.action_at(at);
+            if let Some(e) = schedule {
+                println!("time:     {at}");
+                println!("schedule: {}", e.why);
+            }
+            println!("twiml:    {}", action.to_twiml().to_xml());
         }
         None => {
             println!("route:    none (no exact, prefix or * route matches)");
-            let decision = inbound::decide(&Ok(address), None, &config.inbound);
+            let decision = inbound::decide(&Ok(address), None, &config.inbound, at);
             print_fallback(&decision, &config.inbound);
         }
     }
@@ -81,15 +97,34 @@ pub fn summary(route: &Route) -> String {
         ("voice", record.voice),
         ("language", record.language),
         ("reason", record.reason),
+        ("identity", record.identity),
+        ("application", record.application),
+        ("parameters", record.parameters),
+        ("workflow", record.workflow),
+        ("task_attributes", record.task_attributes),
+        ("name", record.name),
+        ("twiml", record.twiml),
     ] {
         if let Some(value) = value {
-            details.push(format!("{name}={value}"));
+            // One line per route: long values (TwiML, task attributes) are cut.
+            let mut shown: String = value.chars().take(80).collect();
+            if value.chars().count() > 80 {
+                shown.push('…');
+            }
+            details.push(format!("{name}={shown}"));
         }
     }
     let mut line = format!("{} -> {}", route.pattern, route.action.kind());
     if !details.is_empty() {
         line.push(' ');
         line.push_str(&details.join(" "));
+    }
+    if let Some(s) = &route.schedule {
+        line.push_str(&format!(
+            " [scheduled {}; closed -> {}]",
+            s.schedule.spec().timezone,
+            s.closed.kind()
+        ));
     }
     if let Some(d) = &route.description {
         line.push_str(&format!("  ({d})"));

@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use byoc_dynamodb::Profile;
 use byoc_store::CachedStore;
 use byoc_web::{App, Auth, Config, Endpoints, LogFormat, Runtime, MAX_BODY_BYTES};
-use http::StatusCode;
 
 use crate::source::Source;
 use crate::CliResult;
@@ -92,11 +91,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
 async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        return (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "Payload too large: the body is over 64 KiB\n",
-        )
-            .into_response();
+        return byoc_web::app::payload_too_large().into_response();
     };
     app.handle(http::Request::from_parts(parts, bytes))
         .await

@@ -1,0 +1,324 @@
+//! Routing power, end to end: every destination through `byoc serve` and the real inbound Lambda,
+//! from a route file and from DynamoDB (imported with the real CLI), with identical answers; and
+//! import/export of the new fields round-tripping through JSON and CSV.
+
+use byoc_core::import::{self, Format};
+use byoc_core::NumberPlan;
+use byoc_e2e::twiml::{find, parse, Element};
+use byoc_e2e::{byoc, form, unique_table, Lambda, Moto, Serve};
+
+/// One route per destination, each with the characters that need escaping.
+const ROUTES: &str = r#"{"routes": [
+  {"pattern": "+13175550001", "action": "client", "identity": "alice@example.com", "caller_id": "+13175551111", "timeout": 15},
+  {"pattern": "+13175550002", "action": "application", "application": "AP0123456789abcdef0123456789abcdef", "parameters": {"team": "support & sales", "lang": "en"}},
+  {"pattern": "+13175550003", "action": "enqueue", "workflow": "WW0123456789abcdef0123456789abcdef", "task_attributes": {"type": "support", "note": "<vip>"}},
+  {"pattern": "+13175550004", "action": "play", "url": "https://x.example.com/hold.mp3?a=1&b=2"},
+  {"pattern": "+13175550005", "action": "refer", "uri": "sip:desk@pbx.example.com;transport=tls"},
+  {"pattern": "+13175550006", "action": "conference", "name": "Room <1> & \"2\""},
+  {"pattern": "+13175550007", "action": "twiml", "twiml": "<Say voice=\"alice\">Hi &amp; bye</Say><Pause length=\"1\"/><Hangup/>"},
+  SCHEDULED,
+  {"pattern": "*", "action": "reject"}
+]}"#;
+
+/// Routes with schedules that hold whatever the time: always open, always closed, and a holiday
+/// on every day of the year (today's exception wins, whatever today is).
+fn scheduled_routes() -> String {
+    let closed = r#""closed": {"action": "say", "text": "We are closed"}"#;
+    let every_day: Vec<String> = (1..=12)
+        .flat_map(|m| (1..=31).map(move |d| (m, d)))
+        .filter(|(m, d)| jiff::civil::Date::new(2028, *m, *d).is_ok())
+        .map(|(m, d)| format!(r#"{{"date": "{m:02}-{d:02}", "name": "Test day"}}"#))
+        .collect();
+    format!(
+        r#"{{"pattern": "+13175550010", "url": "https://x.example.com/open", "schedule": {{"timezone": "America/Indiana/Indianapolis", "hours": ["daily 00:00-24:00"], {closed}}}}},
+  {{"pattern": "+13175550011", "url": "https://x.example.com/open", "schedule": {{"timezone": "UTC", "exceptions": [{{"date": "2000-01-01", "hours": ["00:00-24:00"]}}], {closed}}}}},
+  {{"pattern": "+13175550012", "url": "https://x.example.com/open", "schedule": {{"timezone": "Pacific/Kiritimati", "hours": ["daily 00:00-24:00"], "exceptions": [{}], {closed}, "holiday": {{"action": "play", "url": "https://x.example.com/holiday.mp3"}}}}}}"#,
+        every_day.join(", ")
+    )
+}
+
+fn routes_json() -> String {
+    ROUTES.replace("SCHEDULED", &scheduled_routes())
+}
+
+const NUMBERS: [&str; 10] = [
+    "+13175550001",
+    "+13175550002",
+    "+13175550003",
+    "+13175550004",
+    "+13175550005",
+    "+13175550006",
+    "+13175550007",
+    "+13175550010",
+    "+13175550011",
+    "+13175550012",
+];
+
+/// What each number's TwiML must contain.
+fn check(number: &str, twiml: &[Element]) {
+    let text = |path: &str| find(twiml, path).text.clone();
+    match number {
+        "+13175550001" => {
+            assert_eq!(text("Response/Dial/Client"), "alice@example.com");
+            let dial = find(twiml, "Response/Dial");
+            assert_eq!(dial.attr("callerId"), Some("+13175551111"));
+            assert_eq!(dial.attr("timeout"), Some("15"));
+        }
+        "+13175550002" => {
+            assert_eq!(
+                text("Response/Dial/Application/ApplicationSid"),
+                "AP0123456789abcdef0123456789abcdef"
+            );
+            let params: Vec<(&str, &str)> = twiml
+                .iter()
+                .filter(|e| e.path == "Response/Dial/Application/Parameter")
+                .map(|e| (e.attr("name").unwrap(), e.attr("value").unwrap()))
+                .collect();
+            assert_eq!(params, [("lang", "en"), ("team", "support & sales")]);
+        }
+        "+13175550003" => {
+            let enqueue = find(twiml, "Response/Enqueue");
+            assert_eq!(
+                enqueue.attr("workflowSid"),
+                Some("WW0123456789abcdef0123456789abcdef")
+            );
+            let task: serde_json::Value =
+                serde_json::from_str(&text("Response/Enqueue/Task")).unwrap();
+            assert_eq!(
+                task,
+                serde_json::json!({"type": "support", "note": "<vip>"})
+            );
+        }
+        "+13175550004" => {
+            assert_eq!(
+                text("Response/Play"),
+                "https://x.example.com/hold.mp3?a=1&b=2"
+            );
+            find(twiml, "Response/Hangup");
+        }
+        "+13175550005" => assert_eq!(
+            text("Response/Refer/Sip"),
+            "sip:desk@pbx.example.com;transport=tls"
+        ),
+        "+13175550006" => assert_eq!(text("Response/Dial/Conference"), "Room <1> & \"2\""),
+        "+13175550007" => {
+            assert_eq!(text("Response/Say"), "Hi & bye");
+            assert_eq!(find(twiml, "Response/Say").attr("voice"), Some("alice"));
+            assert_eq!(find(twiml, "Response/Pause").attr("length"), Some("1"));
+            find(twiml, "Response/Hangup");
+        }
+        "+13175550010" => assert_eq!(text("Response/Redirect"), "https://x.example.com/open"),
+        "+13175550011" => assert_eq!(text("Response/Say"), "We are closed"),
+        "+13175550012" => assert_eq!(text("Response/Play"), "https://x.example.com/holiday.mp3"),
+        other => panic!("no expectation for {other}"),
+    }
+}
+
+/// The `X-Byoc-Schedule` header each number's answer carries.
+fn schedule_branch(number: &str) -> Option<&'static str> {
+    match number {
+        "+13175550010" => Some("open"),
+        "+13175550011" => Some("closed"),
+        "+13175550012" => Some("holiday"),
+        _ => None,
+    }
+}
+
+fn call(number: &str) -> String {
+    form(&[
+        ("CallSid", "CA1"),
+        ("To", &format!("sip:{number}@example.sip.twilio.com")),
+        ("From", "+13175550123"),
+    ])
+}
+
+async fn serve_answers(serve: &Serve) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let mut out = Vec::new();
+    for number in NUMBERS {
+        let response = client
+            .post(serve.url("/inbound"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(call(number))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["x-byoc-outcome"], "matched", "{number}");
+        let branch = response
+            .headers()
+            .get("x-byoc-schedule")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(branch.as_deref(), schedule_branch(number), "{number}");
+        out.push(response.text().await.unwrap());
+    }
+    out
+}
+
+async fn lambda_answers(lambda: &mut Lambda) -> Vec<String> {
+    let mut out = Vec::new();
+    for number in NUMBERS {
+        let body = call(number);
+        let event = byoc_e2e::http_api_event(
+            "POST",
+            "/inbound",
+            "",
+            Some(("application/x-www-form-urlencoded", body.as_bytes())),
+            &[],
+        );
+        let response = lambda.invoke(&event).await.proxy();
+        assert_eq!(response.status, 200, "{}", response.body);
+        assert_eq!(response.headers["x-byoc-outcome"], "matched", "{number}");
+        assert_eq!(
+            response.headers.get("x-byoc-schedule").map(String::as_str),
+            schedule_branch(number),
+            "{number}"
+        );
+        out.push(response.body);
+    }
+    out
+}
+
+/// `byoc` with `args`, which must succeed; its standard output.
+fn cli(args: &[&str], env: &[(String, String)]) -> String {
+    let run = byoc(args, env);
+    assert_eq!(run.code, 0, "byoc {args:?}: {}", run.stderr);
+    run.stdout
+}
+
+#[tokio::test]
+async fn every_destination_from_a_file_and_from_dynamodb_through_serve_and_lambda() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("routes.json");
+    let routes = routes_json();
+    std::fs::write(&file, &routes).unwrap();
+    let file = file.display().to_string();
+    let unsigned = ("ALLOW_UNSIGNED", "true");
+
+    // Route file.
+    let serve = Serve::start(&["--routes", &file], &[unsigned]).await;
+    let from_file = serve_answers(&serve).await;
+    for (number, xml) in NUMBERS.iter().zip(&from_file) {
+        check(number, &parse(xml));
+    }
+    let mut lambda = Lambda::start("inbound", &[unsigned, ("ROUTES_FILE", file.as_str())]).await;
+    assert_eq!(lambda_answers(&mut lambda).await, from_file);
+
+    // DynamoDB, imported with the CLI.
+    let moto = Moto::start();
+    let table = unique_table("dest");
+    let mut env = moto.env();
+    env.push(("ROUTES_TABLE".into(), table.clone()));
+    cli(&["table", "create"], &env);
+    cli(&["routes", "import", &file], &env);
+    let table_env: Vec<(&str, &str)> = env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain([unsigned])
+        .collect();
+    let serve = Serve::start(&[], &table_env).await;
+    assert_eq!(serve_answers(&serve).await, from_file);
+    let mut lambda = Lambda::start("inbound", &table_env).await;
+    assert_eq!(lambda_answers(&mut lambda).await, from_file);
+
+    // Export from the table as JSON and CSV: both read back as exactly the routes of the file.
+    let plan = NumberPlan::default();
+    let mut want = import::parse(&routes, Format::Json, &plan).unwrap();
+    want.sort_by_key(|r| r.pattern.key());
+    for (format, fmt) in [("json", Format::Json), ("csv", Format::Csv)] {
+        let exported = cli(&["routes", "export", "--format", format], &env);
+        let mut got = import::parse(&exported, fmt, &plan)
+            .unwrap_or_else(|e| panic!("{format}: {e:?}\n{exported}"));
+        got.sort_by_key(|r| r.pattern.key());
+        assert_eq!(got, want, "{format}:\n{exported}");
+        // Re-importing the export changes nothing (a dry run lists no `+` or `~` line).
+        let path = dir.path().join(format!("export.{format}"));
+        std::fs::write(&path, &exported).unwrap();
+        let dry = cli(
+            &["routes", "import", "--dry-run", &path.display().to_string()],
+            &env,
+        );
+        assert!(dry.trim().is_empty(), "{format}: {dry}");
+    }
+}
+
+/// `byoc routes resolve --at` names the branch of a scheduled route and why, at any instant.
+#[test]
+fn resolve_at_shows_the_schedule_branch() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("routes.json");
+    std::fs::write(
+        &file,
+        r#"{"routes": [{"pattern": "+13175551234", "url": "https://x.example.com/open",
+          "schedule": {"timezone": "America/Indiana/Indianapolis",
+            "hours": ["mon-fri 08:00-18:00", "fri 22:00-06:00"],
+            "exceptions": [{"date": "12-25", "name": "Christmas"}],
+            "closed": {"action": "redirect", "url": "https://x.example.com/voicemail"},
+            "holiday": {"action": "say", "text": "Merry Christmas"}}}]}"#,
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    let resolve = |at: &str| {
+        let run = byoc(
+            &[
+                "routes",
+                "resolve",
+                "3175551234",
+                "--routes",
+                &file,
+                "--at",
+                at,
+            ],
+            &[],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.stdout
+    };
+    let out = resolve("2026-12-25T10:00:00Z");
+    assert!(
+        out.contains(
+            "schedule: holiday: exception 12-25 (Christmas); local fri 2026-12-25 05:00 EST"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("<Say>Merry Christmas</Say>"), "{out}");
+    let out = resolve("2026-12-21T15:00:00Z");
+    assert!(
+        out.contains("schedule: open: mon-fri 08:00-18:00; local mon 2026-12-21 10:00 EST"),
+        "{out}"
+    );
+    assert!(
+        out.contains("<Redirect method=\"POST\">https://x.example.com/open</Redirect>"),
+        "{out}"
+    );
+    // Summer time: 21:30Z on a Monday in July is 17:30 EDT, open; 22:30Z is 18:30, closed.
+    assert!(resolve("2026-07-06T21:30:00Z").contains("schedule: open"));
+    let out = resolve("2026-07-06T22:30:00Z");
+    assert!(out.contains("schedule: closed: outside the hours"), "{out}");
+    assert!(out.contains("https://x.example.com/voicemail"), "{out}");
+    // Overnight: Saturday 03:00 local is still Friday's 22:00-06:00 ...
+    let out = resolve("2026-12-19T08:00:00Z");
+    assert!(out.contains("overnight from the day before"), "{out}");
+    // ... except after a holiday Friday, which had no hours at all.
+    let out = resolve("2026-12-26T08:00:00Z");
+    assert!(out.contains("schedule: closed: outside the hours"), "{out}");
+
+    let run = byoc(
+        &[
+            "routes",
+            "resolve",
+            "3175551234",
+            "--routes",
+            &file,
+            "--at",
+            "tomorrow",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not an RFC 3339 time"),
+        "{}",
+        run.stderr
+    );
+}
