@@ -17,6 +17,14 @@ const ROUTES: &str = r#"{"routes": [
   {"pattern": "+13175550006", "action": "conference", "name": "Room <1> & \"2\""},
   {"pattern": "+13175550007", "action": "twiml", "twiml": "<Say voice=\"alice\">Hi &amp; bye</Say><Pause length=\"1\"/><Hangup/>"},
   SCHEDULED,
+  CHAIN,
+  {"pattern": "+13175550030", "url": "https://x.example.com/open",
+   "callers": [{"from": "+1317", "action": "reject", "reason": "busy"}, {"from": "+131755501", "action": "say", "text": "Hello neighbour"}]},
+  {"pattern": "+13175550031", "url": "https://x.example.com/open",
+   "callers": [{"from": "+1317555", "url": "https://x.example.com/vip"}],
+   "schedule": {"timezone": "UTC", "exceptions": [{"date": "2000-01-01", "hours": ["00:00-24:00"]}], "closed": {"action": "say", "text": "We are closed"}}},
+  {"pattern": "+13175550032", "url": "https://x.example.com/open",
+   "callers": [{"from": "+44", "action": "reject"}]},
   {"pattern": "*", "action": "reject"}
 ]}"#;
 
@@ -37,11 +45,19 @@ fn scheduled_routes() -> String {
     )
 }
 
+/// A failover chain: a number over the trunk, a SIP desk, a client, then voicemail.
+const CHAIN: &str = r#"{"pattern": "+13175550020", "action": "dial", "byoc": "BY0123456789abcdef0123456789abcdef",
+    "timeout": 20, "caller_id": "+13175550000",
+    "targets": [{"number": "+13175550001"}, {"sip": "sip:desk@pbx.example.com", "timeout": 10}, {"client": "alice"}],
+    "final": {"action": "redirect", "url": "https://x.example.com/voicemail?a=1&b=2"}}"#;
+
 fn routes_json() -> String {
-    ROUTES.replace("SCHEDULED", &scheduled_routes())
+    ROUTES
+        .replace("SCHEDULED", &scheduled_routes())
+        .replace("CHAIN", CHAIN)
 }
 
-const NUMBERS: [&str; 10] = [
+const NUMBERS: [&str; 13] = [
     "+13175550001",
     "+13175550002",
     "+13175550003",
@@ -52,6 +68,9 @@ const NUMBERS: [&str; 10] = [
     "+13175550010",
     "+13175550011",
     "+13175550012",
+    "+13175550030",
+    "+13175550031",
+    "+13175550032",
 ];
 
 /// What each number's TwiML must contain.
@@ -110,6 +129,12 @@ fn check(number: &str, twiml: &[Element]) {
         "+13175550010" => assert_eq!(text("Response/Redirect"), "https://x.example.com/open"),
         "+13175550011" => assert_eq!(text("Response/Say"), "We are closed"),
         "+13175550012" => assert_eq!(text("Response/Play"), "https://x.example.com/holiday.mp3"),
+        // From +13175550123: the longest matching caller prefix wins ...
+        "+13175550030" => assert_eq!(text("Response/Say"), "Hello neighbour"),
+        // ... a caller condition wins over the schedule ...
+        "+13175550031" => assert_eq!(text("Response/Redirect"), "https://x.example.com/vip"),
+        // ... and a caller no condition matches gets the route's action.
+        "+13175550032" => assert_eq!(text("Response/Redirect"), "https://x.example.com/open"),
         other => panic!("no expectation for {other}"),
     }
 }
@@ -120,6 +145,15 @@ fn schedule_branch(number: &str) -> Option<&'static str> {
         "+13175550010" => Some("open"),
         "+13175550011" => Some("closed"),
         "+13175550012" => Some("holiday"),
+        _ => None,
+    }
+}
+
+/// The `X-Byoc-Caller-Rule` header each number's answer carries (the caller is +13175550123).
+fn caller_rule(number: &str) -> Option<&'static str> {
+    match number {
+        "+13175550030" => Some("+131755501"),
+        "+13175550031" => Some("+1317555"),
         _ => None,
     }
 }
@@ -150,6 +184,11 @@ async fn serve_answers(serve: &Serve) -> Vec<String> {
             .get("x-byoc-schedule")
             .map(|v| v.to_str().unwrap().to_string());
         assert_eq!(branch.as_deref(), schedule_branch(number), "{number}");
+        let rule = response
+            .headers()
+            .get("x-byoc-caller-rule")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(rule.as_deref(), caller_rule(number), "{number}");
         out.push(response.text().await.unwrap());
     }
     out
@@ -172,6 +211,14 @@ async fn lambda_answers(lambda: &mut Lambda) -> Vec<String> {
         assert_eq!(
             response.headers.get("x-byoc-schedule").map(String::as_str),
             schedule_branch(number),
+            "{number}"
+        );
+        assert_eq!(
+            response
+                .headers
+                .get("x-byoc-caller-rule")
+                .map(String::as_str),
+            caller_rule(number),
             "{number}"
         );
         out.push(response.body);
@@ -303,6 +350,41 @@ fn resolve_at_shows_the_schedule_branch() {
     let out = resolve("2026-12-26T08:00:00Z");
     assert!(out.contains("schedule: closed: outside the hours"), "{out}");
 
+    // A caller condition, shown with --from.
+    let dir2 = tempfile::tempdir().unwrap();
+    let callers = dir2.path().join("callers.json");
+    std::fs::write(
+        &callers,
+        r#"{"routes": [{"pattern": "+1317*", "url": "https://x.example.com/open",
+            "callers": [{"from": "+1900", "action": "reject", "reason": "busy"}]}]}"#,
+    )
+    .unwrap();
+    let callers = callers.display().to_string();
+    let run = byoc(
+        &[
+            "routes",
+            "resolve",
+            "+13175550000",
+            "--routes",
+            &callers,
+            "--from",
+            "sip:+19005551234@carrier.example.com",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("caller:   +19005551234 matches the caller condition +1900"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(r#"<Reject reason="busy"/>"#),
+        "{}",
+        run.stdout
+    );
+
     let run = byoc(
         &[
             "routes",
@@ -321,4 +403,184 @@ fn resolve_at_shows_the_schedule_branch() {
         "{}",
         run.stderr
     );
+}
+
+const TOKEN: &str = "chain-test-token";
+const GATEWAY: &str = "https://abc123xyz0.execute-api.us-east-1.amazonaws.com";
+
+/// The `<Dial action>` URL of an answer.
+fn dial_action(xml: &str) -> String {
+    find(&parse(xml), "Response/Dial")
+        .attr("action")
+        .expect("Dial action")
+        .to_string()
+}
+
+/// What Twilio posts to a Dial action URL, and the signature it sends.
+fn post_back(url: &str, status: &str) -> (String, String) {
+    let pairs = [
+        ("CallSid", "CA1"),
+        ("DialCallStatus", status),
+        ("To", "sip:+13175550020@example.sip.twilio.com"),
+    ];
+    (form(&pairs), byoc_e2e::sign(TOKEN, url, &pairs))
+}
+
+async fn serve_post(url: &str, body: String, signature: &str) -> (u16, String, String) {
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let outcome = response
+        .headers()
+        .get("x-byoc-outcome")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, outcome, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_failover_chain_walks_its_targets_through_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("routes.json");
+    std::fs::write(&file, format!(r#"{{"routes": [{CHAIN}]}}"#)).unwrap();
+    let file = file.display().to_string();
+    let serve = Serve::start(&["--routes", &file], &[("TWILIO_AUTH_TOKEN", TOKEN)]).await;
+
+    let inbound = serve.url("/inbound");
+    let (body, sig) = post_back(&inbound, "ringing");
+    let (status, outcome, xml) = serve_post(&inbound, body, &sig).await;
+    assert_eq!((status, outcome.as_str()), (200, "matched"), "{xml}");
+    assert_eq!(
+        find(&parse(&xml), "Response/Dial/Number").text,
+        "+13175550001"
+    );
+    let a1 = dial_action(&xml);
+    assert!(
+        a1.starts_with(&serve.url("/inbound/next?c=")) && a1.ends_with("&i=1"),
+        "{a1}"
+    );
+
+    // Busy: the SIP desk, with its own timeout; no answer: the client; busy again: voicemail.
+    let (body, sig) = post_back(&a1, "busy");
+    let (status, outcome, xml) = serve_post(&a1, body, &sig).await;
+    assert_eq!((status, outcome.as_str()), (200, "chain_next"), "{xml}");
+    assert_eq!(
+        find(&parse(&xml), "Response/Dial/Sip").text,
+        "sip:desk@pbx.example.com"
+    );
+    assert_eq!(
+        find(&parse(&xml), "Response/Dial").attr("timeout"),
+        Some("10")
+    );
+    let a2 = dial_action(&xml);
+    let (body, sig) = post_back(&a2, "no-answer");
+    let (_, _, xml) = serve_post(&a2, body, &sig).await;
+    assert_eq!(find(&parse(&xml), "Response/Dial/Client").text, "alice");
+    let a3 = dial_action(&xml);
+    let (body, sig) = post_back(&a3, "busy");
+    let (status, outcome, xml) = serve_post(&a3, body, &sig).await;
+    assert_eq!((status, outcome.as_str()), (200, "chain_final"), "{xml}");
+    assert_eq!(
+        find(&parse(&xml), "Response/Redirect").text,
+        "https://x.example.com/voicemail?a=1&b=2"
+    );
+    // An answered call ends the chain.
+    let (body, sig) = post_back(&a2, "completed");
+    let (_, outcome, xml) = serve_post(&a2, body, &sig).await;
+    assert_eq!(outcome, "chain_completed");
+    find(&parse(&xml), "Response/Hangup");
+
+    // Tampering: a changed step or state no longer matches Twilio's signature.
+    let (body, sig) = post_back(&a1, "busy");
+    for forged in [a1.replace("&i=1", "&i=2"), a1.replacen("c=", "c=e", 1)] {
+        let (status, _, text) = serve_post(&forged, body.clone(), &sig).await;
+        assert_eq!(status, 403, "{forged}: {text}");
+    }
+    // A signed request with an unreadable state is still answered (the default), with a reason.
+    let garbage = serve.url("/inbound/next?c=bm90LWpzb24&i=1");
+    let (body, sig) = post_back(&garbage, "busy");
+    let (status, outcome, xml) = serve_post(&garbage, body, &sig).await;
+    assert_eq!((status, outcome.as_str()), (200, "bad_input"), "{xml}");
+    find(&parse(&xml), "Response/Reject");
+}
+
+/// The next-step request as an API Gateway event, signed as Twilio signs it.
+fn next_event(action: &str, status: &str) -> serde_json::Value {
+    let (body, sig) = post_back(action, status);
+    let rest = action.strip_prefix(GATEWAY).expect("gateway URL");
+    let (path, query) = rest.split_once('?').unwrap();
+    byoc_e2e::http_api_event(
+        "POST",
+        path,
+        query,
+        Some(("application/x-www-form-urlencoded", body.as_bytes())),
+        &[("x-twilio-signature", &sig)],
+    )
+}
+
+#[tokio::test]
+async fn a_failover_chain_survives_its_route_being_deleted_mid_call_in_lambda() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("routes.json");
+    std::fs::write(&file, format!(r#"{{"routes": [{CHAIN}]}}"#)).unwrap();
+    let moto = Moto::start();
+    let table = unique_table("chain");
+    let mut env = moto.env();
+    env.push(("ROUTES_TABLE".into(), table));
+    cli(&["table", "create"], &env);
+    cli(&["routes", "import", &file.display().to_string()], &env);
+    let lambda_env: Vec<(&str, &str)> = env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain([
+            ("TWILIO_AUTH_TOKEN", TOKEN),
+            ("ROUTE_CACHE_TTL_SECONDS", "0"),
+        ])
+        .collect();
+    let mut lambda = Lambda::start("inbound", &lambda_env).await;
+
+    let url = format!("{GATEWAY}/inbound");
+    let (body, sig) = post_back(&url, "ringing");
+    let event = byoc_e2e::http_api_event(
+        "POST",
+        "/inbound",
+        "",
+        Some(("application/x-www-form-urlencoded", body.as_bytes())),
+        &[("x-twilio-signature", &sig)],
+    );
+    let response = lambda.invoke(&event).await.proxy();
+    assert_eq!(response.status, 200, "{}", response.body);
+    let a1 = dial_action(&response.body);
+    assert!(
+        a1.starts_with(&format!("{GATEWAY}/inbound/next?c=")),
+        "{a1}"
+    );
+
+    // The route is deleted mid-call; the call goes on with the chain it started with.
+    cli(&["routes", "delete", "+13175550020"], &env);
+    let response = lambda.invoke(&next_event(&a1, "busy")).await.proxy();
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(response.headers["x-byoc-outcome"], "chain_next");
+    assert_eq!(
+        find(&parse(&response.body), "Response/Dial/Sip").text,
+        "sip:desk@pbx.example.com"
+    );
+    let a2 = dial_action(&response.body);
+    let response = lambda.invoke(&next_event(&a2, "failed")).await.proxy();
+    let a3 = dial_action(&response.body);
+    let response = lambda.invoke(&next_event(&a3, "no-answer")).await.proxy();
+    assert_eq!(response.headers["x-byoc-outcome"], "chain_final");
+    assert_eq!(
+        find(&parse(&response.body), "Response/Redirect").text,
+        "https://x.example.com/voicemail?a=1&b=2"
+    );
+    // New calls to the number no longer find the route.
+    let response = lambda.invoke(&event).await.proxy();
+    assert_eq!(response.headers["x-byoc-outcome"], "rejected");
 }

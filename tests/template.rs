@@ -127,6 +127,7 @@ fn routes_and_permissions_are_least_privilege() {
         "InboundFunction GET /inbound/status",
         "InboundFunction POST /inbound/fallback",
         "InboundFunction GET /inbound/fallback",
+        "InboundFunction POST /inbound/next",
         "OutboundFunction POST /outbound",
         "OutboundFunction GET /outbound",
     ]

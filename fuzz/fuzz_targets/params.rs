@@ -15,7 +15,12 @@ fuzz_target!(|data: &[u8]| {
     let inbound_config = InboundConfig::default();
     for params in [&form, &json] {
         let address = inbound::called_address(params, &inbound_config.plan);
-        let decision = inbound::decide(&address, None, &inbound_config, jiff::Timestamp::UNIX_EPOCH);
+        let decision = inbound::decide(
+            &address,
+            None,
+            &inbound_config,
+            &inbound::Call::at(jiff::Timestamp::UNIX_EPOCH),
+        );
         let _ = decision.twiml.to_xml();
         let decision = outbound::decide(&form, params, &OutboundConfig::default());
         let _ = decision.twiml.to_xml();

@@ -27,6 +27,7 @@ fn table(n: usize) -> RouteTable {
             .unwrap(),
             description: None,
             schedule: None,
+            callers: Vec::new(),
         });
     }
     for p in ["+1317*", "+1317555*", "*"] {
@@ -36,6 +37,7 @@ fn table(n: usize) -> RouteTable {
                 .unwrap(),
             description: None,
             schedule: None,
+            callers: Vec::new(),
         });
     }
     RouteTable::new(routes).unwrap()
@@ -112,7 +114,7 @@ fn benches(c: &mut Criterion) {
                 &address,
                 matched.as_ref(),
                 &config,
-                jiff::Timestamp::UNIX_EPOCH,
+                &inbound::Call::at(jiff::Timestamp::UNIX_EPOCH),
             )
             .twiml
             .to_xml()

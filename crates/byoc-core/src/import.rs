@@ -62,7 +62,7 @@ impl Format {
 }
 
 /// The CSV columns, in the order `export` writes them.
-pub const CSV_COLUMNS: [&str; 22] = [
+pub const CSV_COLUMNS: [&str; 25] = [
     "pattern",
     "action",
     "url",
@@ -84,6 +84,9 @@ pub const CSV_COLUMNS: [&str; 22] = [
     "name",
     "twiml",
     "schedule",
+    "targets",
+    "final",
+    "callers",
     "description",
 ];
 
@@ -394,7 +397,7 @@ pub fn to_csv(routes: &[Arc<Route>]) -> String {
     for route in routes {
         let r = route.to_record();
         let timeout = r.timeout.map(|t| t.to_string());
-        let cells: [Option<&str>; 22] = [
+        let cells: [Option<&str>; 25] = [
             Some(r.pattern.as_str()),
             r.action.as_deref(),
             r.url.as_deref(),
@@ -416,6 +419,9 @@ pub fn to_csv(routes: &[Arc<Route>]) -> String {
             r.name.as_deref(),
             r.twiml.as_deref(),
             r.schedule.as_deref(),
+            r.targets.as_deref(),
+            r.final_action.as_deref(),
+            r.callers.as_deref(),
             r.description.as_deref(),
         ];
         writer

@@ -72,6 +72,30 @@ pub struct Decision {
     pub reason: Option<String>,
     /// The schedule's verdict (`open` / `closed` / `holiday` and why), for scheduled routes.
     pub schedule: Option<Evaluation>,
+    /// The caller condition (`From` prefix) that chose the action, if one did.
+    pub caller_rule: Option<String>,
+}
+
+/// What a decision needs to know about the call besides its called address.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// When the call arrived, for schedules.
+    pub at: Timestamp,
+    /// The absolute URL of `/inbound/next`, for failover chains.
+    pub next_url: &'a str,
+    /// The caller (`From`), normalized, for caller conditions.
+    pub from: Option<&'a Address>,
+}
+
+impl Call<'_> {
+    /// A call at `at` from an unknown caller, with the relative `/inbound/next`.
+    pub fn at(at: Timestamp) -> Call<'static> {
+        Call {
+            at,
+            next_url: crate::route::DEFAULT_NEXT_URL,
+            from: None,
+        }
+    }
 }
 
 /// The called address: `To` (the SIP Request-URI on a BYOC / SIP-domain call), else `Called`.
@@ -84,35 +108,36 @@ pub fn called_address(params: &Params, plan: &NumberPlan) -> Result<Address, Inb
 }
 
 /// Decides the answer given the called address and the route the store found for it.
-/// `at` is the time of the call, for routes with a schedule.
 pub fn decide(
     address: &Result<Address, InboundError>,
     matched: Option<&Match>,
     config: &InboundConfig,
-    at: Timestamp,
+    call: &Call,
 ) -> Decision {
     if let (Ok(_), Some(m)) = (address, matched) {
-        let (action, schedule) = m.route.action_at(at);
+        let (answer, schedule) = m.route.answer(call.at, call.from);
         return Decision {
-            twiml: action.to_twiml(),
+            twiml: answer.action.to_twiml_for(call.next_url),
             outcome: Outcome::Matched,
             pattern: Some(m.route.pattern.key()),
-            action: action.kind(),
+            action: answer.action.kind(),
             reason: None,
             schedule,
+            caller_rule: answer.caller_rule.map(str::to_string),
         };
     }
     if let (Err(e), Some(m)) = (address, matched) {
         // Only the catch-all may answer a call whose address could not be read.
         if m.route.pattern == Pattern::CatchAll {
-            let (action, schedule) = m.route.action_at(at);
+            let (answer, schedule) = m.route.answer(call.at, call.from);
             return Decision {
-                twiml: action.to_twiml(),
+                twiml: answer.action.to_twiml_for(call.next_url),
                 outcome: Outcome::BadInput,
                 pattern: Some(m.route.pattern.key()),
-                action: action.kind(),
+                action: answer.action.kind(),
                 reason: Some(format!("{e}; answered by the * route")),
                 schedule,
+                caller_rule: answer.caller_rule.map(str::to_string),
             };
         }
     }
@@ -133,6 +158,7 @@ pub fn fallback(config: &InboundConfig, outcome: Outcome, reason: String) -> Dec
             action: action.kind(),
             reason: Some(reason),
             schedule: None,
+            caller_rule: None,
         },
         None => Decision {
             twiml: twiml::Response::reject(RejectReason::Rejected),
@@ -145,6 +171,7 @@ pub fn fallback(config: &InboundConfig, outcome: Outcome, reason: String) -> Dec
             action: "reject",
             reason: Some(format!("{reason}; no DEFAULT_ROUTE_URL configured")),
             schedule: None,
+            caller_rule: None,
         },
     }
 }
@@ -196,7 +223,7 @@ mod tests {
             &address,
             matched.as_ref(),
             config,
-            jiff::Timestamp::UNIX_EPOCH,
+            &Call::at(jiff::Timestamp::UNIX_EPOCH),
         )
     }
 

@@ -4,6 +4,7 @@
 //! be unit-tested, fuzzed and benchmarked on its own. The Lambda binaries, the local server and the
 //! admin CLI are thin layers over it, so they share every line of behaviour.
 
+pub mod chain;
 pub mod import;
 pub mod inbound;
 pub mod number;

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::chain::{self, Chain, TargetSpec};
 use crate::number::{Address, NumberPlan, E164_MAX_DIGITS};
 use crate::schedule::{Branch, Evaluation, Schedule};
 use crate::sid::{Sid, SidKind};
@@ -151,6 +152,8 @@ pub enum Action {
     Conference { name: String },
     /// A TwiML fragment of allowed verbs, checked when written and sent as given.
     Twiml { twiml: String },
+    /// `dial` with `targets`: tried in order, then a final action (see `chain`).
+    Chain(Box<Chain>),
 }
 
 impl Action {
@@ -170,11 +173,18 @@ impl Action {
             Action::Refer { .. } => "refer",
             Action::Conference { .. } => "conference",
             Action::Twiml { .. } => "twiml",
+            Action::Chain(_) => "dial",
         }
     }
 
-    /// The TwiML that carries out this action.
+    /// The TwiML that carries out this action. A failover chain's action URL is the relative
+    /// `/inbound/next`; the webhook handler uses [`Action::to_twiml_for`] with its own URL.
     pub fn to_twiml(&self) -> twiml::Response {
+        self.to_twiml_for(DEFAULT_NEXT_URL)
+    }
+
+    /// The TwiML for this action, with `next_url` as a failover chain's action URL.
+    pub fn to_twiml_for(&self, next_url: &str) -> twiml::Response {
         match self {
             Action::Redirect { url, method } => twiml::Response::redirect(url.clone(), *method),
             Action::Dial {
@@ -258,6 +268,7 @@ impl Action {
                 dial(&None, None, Noun::Conference { name: name.clone() })
             }
             Action::Twiml { twiml } => twiml::Response::new().verb(Verb::Raw(twiml.clone())),
+            Action::Chain(chain) => chain.first(next_url),
         }
     }
 
@@ -270,7 +281,109 @@ impl Action {
                 | Action::Client { .. }
                 | Action::Application { .. }
                 | Action::Conference { .. }
+                | Action::Chain(_)
         )
+    }
+
+    /// The action's fields as a flat object (a route record without pattern, description,
+    /// schedule or metadata), as schedules' and chains' branch actions are written.
+    pub fn to_flat(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut record = RouteRecord::default();
+        self.fill(&mut record);
+        match serde_json::to_value(record) {
+            Ok(serde_json::Value::Object(mut map)) => {
+                map.remove("pattern");
+                map
+            }
+            _ => serde_json::Map::new(),
+        }
+    }
+
+    /// Writes the action's fields into `r`.
+    fn fill(&self, r: &mut RouteRecord) {
+        r.action = Some(self.kind().to_string());
+        match self {
+            Action::Redirect { url, method } => {
+                r.url = Some(url.clone());
+                r.method = Some(method.as_str().to_string());
+            }
+            Action::Dial {
+                number,
+                byoc,
+                caller_id,
+                timeout,
+            } => {
+                r.number = Some(number.clone());
+                r.byoc = byoc.as_ref().map(|s| s.to_string());
+                r.caller_id = caller_id.clone();
+                r.timeout = *timeout;
+            }
+            Action::Sip {
+                uri,
+                caller_id,
+                timeout,
+            } => {
+                r.uri = Some(uri.clone());
+                r.caller_id = caller_id.clone();
+                r.timeout = *timeout;
+            }
+            Action::Say {
+                text,
+                voice,
+                language,
+            } => {
+                r.text = Some(text.clone());
+                r.voice = voice.clone();
+                r.language = language.clone();
+            }
+            Action::Reject { reason } => r.reason = Some(reason.as_str().to_string()),
+            Action::Hangup => {}
+            Action::Client {
+                identity,
+                caller_id,
+                timeout,
+            } => {
+                r.identity = Some(identity.clone());
+                r.caller_id = caller_id.clone();
+                r.timeout = *timeout;
+            }
+            Action::Application {
+                sid,
+                parameters,
+                caller_id,
+                timeout,
+            } => {
+                r.application = Some(sid.to_string());
+                r.parameters = (!parameters.is_empty()).then(|| {
+                    form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(parameters)
+                        .finish()
+                });
+                r.caller_id = caller_id.clone();
+                r.timeout = *timeout;
+            }
+            Action::Enqueue {
+                workflow,
+                task_attributes,
+            } => {
+                r.workflow = Some(workflow.to_string());
+                r.task_attributes = task_attributes.clone();
+            }
+            Action::Play { url } => r.url = Some(url.clone()),
+            Action::Refer { uri } => r.uri = Some(uri.clone()),
+            Action::Conference { name } => r.name = Some(name.clone()),
+            Action::Twiml { twiml } => r.twiml = Some(twiml.clone()),
+            Action::Chain(chain) => {
+                let specs: Vec<_> = chain.targets.iter().map(|t| t.to_spec()).collect();
+                // Sorted keys (through a Value), the same text every store writes back.
+                r.targets = serde_json::to_value(&specs).ok().map(|v| v.to_string());
+                r.caller_id = chain.caller_id.clone();
+                r.final_action = chain
+                    .final_action
+                    .as_ref()
+                    .map(|a| serde_json::Value::Object(a.to_flat()).to_string());
+            }
+        }
     }
 
     /// A redirect action for a URL given in configuration (e.g. `DEFAULT_ROUTE_URL`).
@@ -303,6 +416,26 @@ pub struct Route {
     /// Opening hours, with the actions for closed times and holidays (boxed: most routes have
     /// none, and a route is moved around a lot).
     pub schedule: Option<Box<Scheduled>>,
+    /// Caller conditions: calls from these `From` prefixes get their own action.
+    pub callers: Vec<CallerRule>,
+}
+
+/// Calls whose `From` starts with `prefix` (E.164) get `action`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerRule {
+    pub prefix: String,
+    pub action: Action,
+}
+
+/// Most caller conditions on one route.
+pub const MAX_CALLER_RULES: usize = 20;
+
+/// How a route answered one call: the action, the schedule's verdict (scheduled routes) and
+/// the caller condition that applied (if one did).
+#[derive(Debug, Clone, Copy)]
+pub struct Answer<'a> {
+    pub action: &'a Action,
+    pub caller_rule: Option<&'a str>,
 }
 
 /// A route's schedule and its other branches.
@@ -314,6 +447,34 @@ pub struct Scheduled {
 }
 
 impl Route {
+    /// The action for a call from `from` at `at`. Precedence: the caller condition with the
+    /// longest prefix of `from` (an E.164 caller), then the schedule, then the route's action.
+    pub fn answer(
+        &self,
+        at: jiff::Timestamp,
+        from: Option<&Address>,
+    ) -> (Answer<'_>, Option<Evaluation>) {
+        let caller = from.and_then(Address::digits).and_then(|digits| {
+            self.callers
+                .iter()
+                .filter(|r| digits.starts_with(&r.prefix[1..]))
+                .max_by_key(|r| r.prefix.len())
+        });
+        if let Some(rule) = caller {
+            let answer = Answer {
+                action: &rule.action,
+                caller_rule: Some(rule.prefix.as_str()),
+            };
+            return (answer, None);
+        }
+        let (action, evaluation) = self.action_at(at);
+        let answer = Answer {
+            action,
+            caller_rule: None,
+        };
+        (answer, evaluation)
+    }
+
     /// The action that answers a call at `at`, and the schedule's verdict if the route has one.
     pub fn action_at(&self, at: jiff::Timestamp) -> (&Action, Option<Evaluation>) {
         let Some(s) = &self.schedule else {
@@ -403,6 +564,33 @@ pub struct RouteRecord {
         serialize_with = "json_text_as_value"
     )]
     pub schedule: Option<String>,
+    /// `dial`: a failover chain, a JSON array of `{"number"|"sip"|"client", "byoc", "timeout"}`
+    /// tried in order (JSON text in CSV and DynamoDB).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "json_text_or_object",
+        serialize_with = "json_text_as_value"
+    )]
+    pub targets: Option<String>,
+    /// `dial` with `targets`: the action after the last target (a flat action object).
+    #[serde(
+        default,
+        rename = "final",
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "json_text_or_object",
+        serialize_with = "json_text_as_value"
+    )]
+    pub final_action: Option<String>,
+    /// Caller conditions: a JSON array of flat actions, each with a `from` E.164 prefix (JSON
+    /// text in CSV and DynamoDB). Applies to any action.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "json_text_or_object",
+        serialize_with = "json_text_as_value"
+    )]
+    pub callers: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Store metadata: incremented by every write; never part of the route's meaning.
@@ -544,7 +732,7 @@ pub struct RouteError {
 impl RouteRecord {
     /// Names of the action fields that are set, for the "does not apply" check.
     fn set_fields(&self) -> Vec<&'static str> {
-        let fields: [(&'static str, bool); 18] = [
+        let fields: [(&'static str, bool); 20] = [
             ("url", self.url.is_some()),
             ("method", self.method.is_some()),
             ("number", self.number.is_some()),
@@ -563,6 +751,8 @@ impl RouteRecord {
             ("task_attributes", self.task_attributes.is_some()),
             ("name", self.name.is_some()),
             ("twiml", self.twiml.is_some()),
+            ("targets", self.targets.is_some()),
+            ("final", self.final_action.is_some()),
         ];
         fields
             .into_iter()
@@ -593,6 +783,9 @@ impl RouteRecord {
             &mut self.name,
             &mut self.twiml,
             &mut self.schedule,
+            &mut self.targets,
+            &mut self.final_action,
+            &mut self.callers,
             &mut self.description,
         ] {
             if field.as_deref().is_some_and(|v| v.trim().is_empty()) {
@@ -620,6 +813,10 @@ impl Route {
             .take()
             .map(|text| scheduled(&text, &record.pattern, plan).map(Box::new))
             .transpose()?;
+        let callers = match record.callers.take() {
+            Some(text) => caller_rules(&text, &record.pattern, plan)?,
+            None => Vec::new(),
+        };
         let pattern = Pattern::parse(&record.pattern, plan)?;
         let kind = record
             .action
@@ -628,7 +825,10 @@ impl Route {
             .unwrap_or_else(|| "redirect".to_string());
         let (action_name, allowed): (&'static str, &[&str]) = match kind.as_str() {
             "redirect" => ("redirect", &["url", "method"]),
-            "dial" => ("dial", &["number", "byoc", "caller_id", "timeout"]),
+            "dial" => (
+                "dial",
+                &["number", "byoc", "caller_id", "timeout", "targets", "final"],
+            ),
             "sip" => ("sip", &["uri", "caller_id", "timeout"]),
             "say" => ("say", &["text", "voice", "language"]),
             "reject" => ("reject", &["reason"]),
@@ -670,6 +870,9 @@ impl Route {
                         .ok_or_else(|| invalid("method", format!("`{m}` is not GET or POST")))?,
                 },
             },
+            "dial" if record.targets.is_some() || record.final_action.is_some() => {
+                Action::Chain(Box::new(chain_from(record.clone(), plan)?))
+            }
             "dial" => {
                 let number = need(record.number, "number")?;
                 Action::Dial {
@@ -775,6 +978,7 @@ impl Route {
             action,
             description,
             schedule,
+            callers,
         })
     }
 
@@ -782,112 +986,219 @@ impl Route {
     pub fn to_record(&self) -> RouteRecord {
         let mut r = RouteRecord {
             pattern: self.pattern.key(),
-            action: Some(self.action.kind().to_string()),
             description: self.description.clone(),
             ..RouteRecord::default()
         };
-        match &self.action {
-            Action::Redirect { url, method } => {
-                r.url = Some(url.clone());
-                r.method = Some(method.as_str().to_string());
-            }
-            Action::Dial {
-                number,
-                byoc,
-                caller_id,
-                timeout,
-            } => {
-                r.number = Some(number.clone());
-                r.byoc = byoc.as_ref().map(|s| s.to_string());
-                r.caller_id = caller_id.clone();
-                r.timeout = *timeout;
-            }
-            Action::Sip {
-                uri,
-                caller_id,
-                timeout,
-            } => {
-                r.uri = Some(uri.clone());
-                r.caller_id = caller_id.clone();
-                r.timeout = *timeout;
-            }
-            Action::Say {
-                text,
-                voice,
-                language,
-            } => {
-                r.text = Some(text.clone());
-                r.voice = voice.clone();
-                r.language = language.clone();
-            }
-            Action::Reject { reason } => r.reason = Some(reason.as_str().to_string()),
-            Action::Hangup => {}
-            Action::Client {
-                identity,
-                caller_id,
-                timeout,
-            } => {
-                r.identity = Some(identity.clone());
-                r.caller_id = caller_id.clone();
-                r.timeout = *timeout;
-            }
-            Action::Application {
-                sid,
-                parameters,
-                caller_id,
-                timeout,
-            } => {
-                r.application = Some(sid.to_string());
-                r.parameters = (!parameters.is_empty()).then(|| {
-                    form_urlencoded::Serializer::new(String::new())
-                        .extend_pairs(parameters)
-                        .finish()
-                });
-                r.caller_id = caller_id.clone();
-                r.timeout = *timeout;
-            }
-            Action::Enqueue {
-                workflow,
-                task_attributes,
-            } => {
-                r.workflow = Some(workflow.to_string());
-                r.task_attributes = task_attributes.clone();
-            }
-            Action::Play { url } => r.url = Some(url.clone()),
-            Action::Refer { uri } => r.uri = Some(uri.clone()),
-            Action::Conference { name } => r.name = Some(name.clone()),
-            Action::Twiml { twiml } => r.twiml = Some(twiml.clone()),
-        }
+        self.action.fill(&mut r);
         r.schedule = self.schedule.as_ref().map(|s| s.schedule.to_json());
+        if !self.callers.is_empty() {
+            let rules: Vec<serde_json::Value> = self
+                .callers
+                .iter()
+                .map(|rule| {
+                    let mut flat = rule.action.to_flat();
+                    flat.insert("from".into(), rule.prefix.clone().into());
+                    serde_json::Value::Object(flat)
+                })
+                .collect();
+            r.callers = Some(serde_json::Value::from(rules).to_string());
+        }
         r
     }
 }
+
+/// A branch action (a schedule's `closed` / `holiday`, a chain's `final`): a flat action object,
+/// validated as a route of the same pattern would be, without its own schedule, description or
+/// chain.
+fn branch_action(
+    field: &'static str,
+    name: &'static str,
+    map: &serde_json::Map<String, serde_json::Value>,
+    pattern: &str,
+    plan: &NumberPlan,
+) -> Result<Action, RouteErrorKind> {
+    if let Some(key) = [
+        "pattern",
+        "schedule",
+        "description",
+        "targets",
+        "final",
+        "callers",
+        "version",
+        "updated_at",
+        "updated_by",
+    ]
+    .into_iter()
+    .find(|k| map.contains_key(*k))
+    {
+        return Err(invalid(field, format!("`{name}` cannot set `{key}`")));
+    }
+    let mut object = map.clone();
+    object.insert("pattern".into(), pattern.into());
+    let record: RouteRecord = serde_json::from_value(serde_json::Value::Object(object))
+        .map_err(|e| invalid(field, format!("`{name}`: {e}")))?;
+    Route::try_from_record(record, plan)
+        .map(|r| r.action)
+        .map_err(|e| invalid(field, format!("`{name}`: {e}")))
+}
+
+/// Caller conditions: an array of flat actions, each with a `from` E.164 prefix (`+` and 1 to 15
+/// digits), prefixes unique.
+fn caller_rules(
+    text: &str,
+    pattern: &str,
+    plan: &NumberPlan,
+) -> Result<Vec<CallerRule>, RouteErrorKind> {
+    let items: Vec<serde_json::Map<String, serde_json::Value>> = serde_json::from_str(text)
+        .map_err(|e| invalid("callers", format!("not an array of action objects: {e}")))?;
+    if items.len() > MAX_CALLER_RULES {
+        return Err(invalid(
+            "callers",
+            format!("at most {MAX_CALLER_RULES} caller conditions"),
+        ));
+    }
+    let mut rules: Vec<CallerRule> = Vec::with_capacity(items.len());
+    for (i, mut item) in items.into_iter().enumerate() {
+        let at = |why: String| invalid("callers", format!("condition {}: {why}", i + 1));
+        let prefix = match item.remove("from") {
+            Some(serde_json::Value::String(p)) => p.trim().to_string(),
+            _ => return Err(at("needs `from`, an E.164 prefix such as +1317".into())),
+        };
+        let digits = prefix.strip_prefix('+').unwrap_or("");
+        let ok = (1..=E164_MAX_DIGITS).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0');
+        if !ok {
+            return Err(at(format!(
+                "`from` `{prefix}` is not an E.164 prefix such as +1317"
+            )));
+        }
+        if rules.iter().any(|r| r.prefix == prefix) {
+            return Err(at(format!("`from` `{prefix}` appears twice")));
+        }
+        let action = branch_action("callers", "callers", &item, pattern, plan)
+            .map_err(|e| at(e.to_string()))?;
+        rules.push(CallerRule { prefix, action });
+    }
+    Ok(rules)
+}
+
+/// A failover chain from a `dial` record with `targets`: `byoc` and `timeout` at the top are
+/// defaults for the targets; `number` may not be set as well.
+fn chain_from(record: RouteRecord, plan: &NumberPlan) -> Result<Chain, RouteErrorKind> {
+    if record.number.is_some() {
+        return Err(invalid(
+            "number",
+            "a dial route has either `number` or `targets`, not both",
+        ));
+    }
+    let text = record.targets.ok_or(RouteErrorKind::MissingField {
+        action: "dial",
+        field: "targets",
+    })?;
+    let specs: Vec<TargetSpec> =
+        serde_json::from_str(&text).map_err(|e| invalid("targets", e.to_string()))?;
+    if specs.is_empty() || specs.len() > chain::MAX_TARGETS {
+        return Err(invalid(
+            "targets",
+            format!("1 to {} targets", chain::MAX_TARGETS),
+        ));
+    }
+    let default_byoc = record
+        .byoc
+        .as_deref()
+        .map(|s| Sid::parse(SidKind::ByocTrunk, s))
+        .transpose()
+        .map_err(|e| invalid("byoc", e.to_string()))?;
+    let default_timeout = record.timeout.map(check_timeout).transpose()?;
+    let mut targets = Vec::with_capacity(specs.len());
+    for (i, spec) in specs.into_iter().enumerate() {
+        let at = |e: RouteErrorKind| invalid("targets", format!("target {}: {e}", i + 1));
+        let endpoint =
+            match (spec.number, spec.sip, spec.client) {
+                (Some(number), None, None) => chain::Endpoint::Number {
+                    number: check_e164("number", &number).map_err(at)?,
+                    byoc: match spec.byoc {
+                        Some(b) => Some(
+                            Sid::parse(SidKind::ByocTrunk, &b)
+                                .map_err(|e| at(invalid("byoc", e.to_string())))?,
+                        ),
+                        None => default_byoc.clone(),
+                    },
+                },
+                (None, Some(uri), None) if spec.byoc.is_none() => chain::Endpoint::Sip {
+                    uri: check_sip_uri("sip", &uri).map_err(at)?,
+                },
+                (None, None, Some(identity)) if spec.byoc.is_none() => chain::Endpoint::Client {
+                    identity: check_identity(&identity).map_err(at)?,
+                },
+                _ => return Err(at(invalid(
+                    "target",
+                    "write exactly one of `number`, `sip`, `client` (`byoc` goes with `number`)",
+                ))),
+            };
+        let timeout = match spec.timeout {
+            Some(t) => Some(check_timeout(t).map_err(at)?),
+            None => default_timeout,
+        };
+        targets.push(chain::Target { endpoint, timeout });
+    }
+    let caller_id = record
+        .caller_id
+        .as_deref()
+        .map(check_sip_caller_id)
+        .transpose()?;
+    let final_action = match record.final_action {
+        None => None,
+        Some(text) => {
+            let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
+                .map_err(|e| invalid("final", format!("not an action object: {e}")))?;
+            Some(Box::new(branch_action(
+                "final",
+                "final",
+                &map,
+                &record.pattern,
+                plan,
+            )?))
+        }
+    };
+    Ok(Chain {
+        targets,
+        caller_id,
+        final_action,
+    })
+}
+
+/// A chain read back from the state of a `/inbound/next` request, validated like a route.
+pub fn chain_from_state(state: chain::State, plan: &NumberPlan) -> Result<Chain, String> {
+    let record = RouteRecord {
+        pattern: "*".into(),
+        action: Some("dial".into()),
+        targets: Some(serde_json::to_string(&state.targets).map_err(|e| e.to_string())?),
+        caller_id: state.caller_id,
+        final_action: state
+            .final_action
+            .map(|m| serde_json::Value::Object(m).to_string()),
+        ..RouteRecord::default()
+    };
+    match Route::from_record(record, plan)
+        .map_err(|e| e.kind.to_string())?
+        .action
+    {
+        Action::Chain(chain) => Ok(*chain),
+        _ => Err("not a chain".into()),
+    }
+}
+
+/// The action URL a failover chain's `<Dial>` gets when the handler's own URL is not known.
+pub const DEFAULT_NEXT_URL: &str = "/inbound/next";
 
 /// A schedule and its branch actions. Each branch is a flat action object, validated as a route
 /// of the same pattern would be; it may not carry its own schedule or description.
 fn scheduled(text: &str, pattern: &str, plan: &NumberPlan) -> Result<Scheduled, RouteErrorKind> {
     let schedule = Schedule::parse(text).map_err(|e| invalid("schedule", e.to_string()))?;
     let branch = |name: &'static str, map: &serde_json::Map<String, serde_json::Value>| {
-        if let Some(key) = [
-            "pattern",
-            "schedule",
-            "description",
-            "version",
-            "updated_at",
-            "updated_by",
-        ]
-        .into_iter()
-        .find(|k| map.contains_key(*k))
-        {
-            return Err(invalid("schedule", format!("`{name}` cannot set `{key}`")));
-        }
-        let mut object = map.clone();
-        object.insert("pattern".into(), pattern.into());
-        let record: RouteRecord = serde_json::from_value(serde_json::Value::Object(object))
-            .map_err(|e| invalid("schedule", format!("`{name}`: {e}")))?;
-        Route::try_from_record(record, plan)
-            .map(|r| r.action)
-            .map_err(|e| invalid("schedule", format!("`{name}`: {e}")))
+        branch_action("schedule", name, map, pattern, plan)
     };
     let closed = branch("closed", &schedule.spec().closed)?;
     let holiday = match &schedule.spec().holiday {
@@ -1900,6 +2211,71 @@ mod tests {
         ];
         for (json, why) in bad {
             let e = error(json);
+            assert!(e.contains(why), "{json}: {e}");
+        }
+    }
+
+    #[test]
+    fn caller_conditions_choose_by_longest_prefix_before_the_schedule() {
+        let r = route(
+            r#"{"pattern": "+1317*", "url": "https://x.example.com/open",
+                "callers": [{"from": "+1", "action": "say", "text": "NANP"},
+                            {"from": "+1900", "action": "reject", "reason": "busy"},
+                            {"from": "+1317555", "url": "https://x.example.com/local"}],
+                "schedule": {"timezone": "UTC", "exceptions": [{"date": "2000-01-01", "hours": ["00:00-24:00"]}],
+                             "closed": {"action": "hangup"}}}"#,
+        );
+        let at = jiff::Timestamp::UNIX_EPOCH;
+        let kind = |from: Option<&str>| {
+            let from = from.map(|f| plan().normalize(f).unwrap());
+            let (answer, schedule) = r.answer(at, from.as_ref());
+            (
+                answer.action.kind(),
+                answer.caller_rule.map(str::to_string),
+                schedule.is_some(),
+            )
+        };
+        assert_eq!(
+            kind(Some("+19005551234")),
+            ("reject", Some("+1900".into()), false)
+        );
+        assert_eq!(
+            kind(Some("+13175551234")),
+            ("redirect", Some("+1317555".into()), false)
+        );
+        assert_eq!(
+            kind(Some("+12125551234")),
+            ("say", Some("+1".into()), false)
+        );
+        // No condition matches (or no usable caller): the schedule decides (closed here).
+        assert_eq!(kind(Some("+442071234567")), ("hangup", None, true));
+        assert_eq!(kind(Some("anonymous")), ("hangup", None, true));
+        assert_eq!(kind(None), ("hangup", None, true));
+        assert_eq!(Route::from_record(r.to_record(), &plan()).unwrap(), r);
+
+        for (callers, why) in [
+            (r#"[{"action": "hangup"}]"#, "needs `from`"),
+            (
+                r#"[{"from": "1317", "action": "hangup"}]"#,
+                "not an E.164 prefix",
+            ),
+            (
+                r#"[{"from": "+0", "action": "hangup"}]"#,
+                "not an E.164 prefix",
+            ),
+            (
+                r#"[{"from": "+1", "action": "hangup"}, {"from": "+1", "action": "hangup"}]"#,
+                "appears twice",
+            ),
+            (r#"[{"from": "+1", "action": "play"}]"#, "condition 1"),
+            (
+                r#"[{"from": "+1", "action": "hangup", "schedule": {}}]"#,
+                "cannot set `schedule`",
+            ),
+            (r#"{"from": "+1"}"#, "not an array"),
+        ] {
+            let json = format!(r#"{{"pattern": "*", "action": "hangup", "callers": {callers}}}"#);
+            let e = error(&json);
             assert!(e.contains(why), "{json}: {e}");
         }
     }

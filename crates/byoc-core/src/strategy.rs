@@ -138,6 +138,44 @@ pub fn record() -> impl Strategy<Value = RouteRecord> {
             name: Some(name),
             ..RouteRecord::default()
         }),
+        (
+            proptest::collection::vec(
+                (
+                    prop_oneof![
+                        e164().prop_map(|n| serde_json::json!({ "number": n })),
+                        "sip:[a-z0-9]{1,10}@[a-z]{1,10}\\.example\\.com"
+                            .prop_map(|u| serde_json::json!({ "sip": u })),
+                        "[a-z]{1,12}".prop_map(|c| serde_json::json!({ "client": c })),
+                    ],
+                    proptest::option::of(5u32..=600),
+                ),
+                1..=5,
+            ),
+            proptest::option::of("BY[0-9a-f]{32}"),
+            proptest::option::of(e164()),
+            any::<bool>(),
+        )
+            .prop_map(|(targets, byoc, caller_id, with_final)| {
+                let targets: Vec<serde_json::Value> = targets
+                    .into_iter()
+                    .map(|(mut t, timeout)| {
+                        if let Some(timeout) = timeout {
+                            t["timeout"] = timeout.into();
+                        }
+                        t
+                    })
+                    .collect();
+                RouteRecord {
+                    action: Some("dial".into()),
+                    targets: Some(serde_json::Value::from(targets).to_string()),
+                    byoc,
+                    caller_id,
+                    final_action: with_final.then(|| {
+                        r#"{"action":"redirect","url":"https://x.example.com/vm"}"#.to_string()
+                    }),
+                    ..RouteRecord::default()
+                }
+            }),
         text().prop_map(|t| RouteRecord {
             action: Some("twiml".into()),
             twiml: Some(format!(
@@ -152,13 +190,40 @@ pub fn record() -> impl Strategy<Value = RouteRecord> {
         action,
         proptest::option::of(text()),
         proptest::option::of(schedule()),
+        proptest::option::of(callers()),
     )
-        .prop_map(|(pattern, action, description, schedule)| RouteRecord {
-            pattern,
-            description,
-            schedule,
-            ..action
-        })
+        .prop_map(
+            |(pattern, action, description, schedule, callers)| RouteRecord {
+                pattern,
+                description,
+                schedule,
+                callers,
+                ..action
+            },
+        )
+}
+
+/// Caller conditions as JSON text: distinct `from` prefixes with simple actions.
+pub fn callers() -> impl Strategy<Value = String> {
+    proptest::collection::btree_map(
+        "\\+[1-9][0-9]{0,6}",
+        prop_oneof![
+            Just(serde_json::json!({"action": "reject", "reason": "busy"})),
+            Just(serde_json::json!({"url": "https://x.example.com/area?a=1&b=2"})),
+            text().prop_map(|t| serde_json::json!({"action": "say", "text": t})),
+        ],
+        1..4,
+    )
+    .prop_map(|rules| {
+        let rules: Vec<serde_json::Value> = rules
+            .into_iter()
+            .map(|(from, mut action)| {
+                action["from"] = from.into();
+                action
+            })
+            .collect();
+        serde_json::Value::from(rules).to_string()
+    })
 }
 
 /// A schedule as JSON text: weekly hours (some overnight), exceptions, closed and holiday actions.

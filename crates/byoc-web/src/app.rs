@@ -7,9 +7,11 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, StatusCode};
 
+use byoc_core::chain::Chain;
 use byoc_core::inbound::{self, Decision, InboundError, Outcome};
 use byoc_core::outbound;
 use byoc_core::params::{Params, ParamsError};
+use byoc_core::route::chain_from_state;
 use byoc_core::signature::{self, SignatureError};
 use byoc_core::twiml::CONTENT_TYPE;
 use byoc_core::Address;
@@ -25,6 +27,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const OUTCOME_HEADER: &str = "x-byoc-outcome";
 /// Response header with a scheduled route's branch: `open`, `closed` or `holiday`.
 pub const SCHEDULE_HEADER: &str = "x-byoc-schedule";
+/// Response header with the caller condition (`From` prefix) that chose the action.
+pub const CALLER_RULE_HEADER: &str = "x-byoc-caller-rule";
 /// Response header that states why a call was not routed as asked, for operators.
 pub const REASON_HEADER: &str = "x-byoc-reason";
 
@@ -40,6 +44,8 @@ pub enum Endpoint {
     InboundStatus,
     /// Twilio's "primary handler fails" URL.
     InboundFallback,
+    /// A failover chain's `<Dial action>`: the next target, or the final action.
+    InboundNext,
     /// The Studio TwiML Redirect widget's outbound request.
     Outbound,
 }
@@ -50,6 +56,7 @@ impl Endpoint {
             Endpoint::Inbound => "inbound",
             Endpoint::InboundStatus => "inbound_status",
             Endpoint::InboundFallback => "inbound_fallback",
+            Endpoint::InboundNext => "inbound_next",
             Endpoint::Outbound => "outbound",
         }
     }
@@ -63,6 +70,7 @@ impl Endpoint {
         match (before, last) {
             (Some("inbound"), "status") => Some(Endpoint::InboundStatus),
             (Some("inbound"), "fallback") => Some(Endpoint::InboundFallback),
+            (Some("inbound"), "next") => Some(Endpoint::InboundNext),
             (_, "inbound") => Some(Endpoint::Inbound),
             (_, "outbound") => Some(Endpoint::Outbound),
             _ => None,
@@ -94,7 +102,10 @@ impl Endpoints {
 
     fn serves(self, endpoint: Endpoint) -> bool {
         match endpoint {
-            Endpoint::Inbound | Endpoint::InboundStatus | Endpoint::InboundFallback => self.inbound,
+            Endpoint::Inbound
+            | Endpoint::InboundStatus
+            | Endpoint::InboundFallback
+            | Endpoint::InboundNext => self.inbound,
             Endpoint::Outbound => self.outbound,
         }
     }
@@ -181,8 +192,9 @@ impl App {
         };
 
         match endpoint {
-            Endpoint::Inbound => self.inbound(&query, body_params, started).await,
-            Endpoint::InboundStatus => self.status(&query, body_params, started).await,
+            Endpoint::Inbound => self.inbound(&query, body_params, started, &url).await,
+            Endpoint::InboundStatus => self.status(&query, body_params, started, &url).await,
+            Endpoint::InboundNext => self.next(&query, body_params, started, &url),
             Endpoint::InboundFallback => self.fallback(&query, body_params, started),
             Endpoint::Outbound => self.outbound(&query, &body_params, started),
         }
@@ -228,6 +240,7 @@ impl App {
     async fn route(
         &self,
         params: &Params,
+        url: &str,
     ) -> (Result<Address, InboundError>, Decision, &'static str) {
         let config = &self.config.inbound;
         let address = inbound::called_address(params, &config.plan);
@@ -239,15 +252,23 @@ impl App {
         };
         let lookup = self.store.lookup(&key).await;
         let source = lookup.source.as_str();
-        let now = jiff::Timestamp::now();
+        let next = next_url(url);
+        let from = params
+            .get_nonblank("From")
+            .and_then(|f| config.plan.normalize(f).ok());
+        let call = inbound::Call {
+            at: jiff::Timestamp::now(),
+            next_url: &next,
+            from: from.as_ref(),
+        };
         let decision = match lookup.degraded {
-            None => inbound::decide(&address, lookup.matched.as_ref(), config, now),
+            None => inbound::decide(&address, lookup.matched.as_ref(), config, &call),
             // The store failed: a cached route if there is one, else the default.
             Some(reason) => match lookup.matched {
                 Some(m) => Decision {
                     outcome: Outcome::Degraded,
                     reason: Some(reason),
-                    ..inbound::decide(&address, Some(&m), config, now)
+                    ..inbound::decide(&address, Some(&m), config, &call)
                 },
                 None => inbound::fallback(config, Outcome::Degraded, reason),
             },
@@ -255,9 +276,15 @@ impl App {
         (address, decision, source)
     }
 
-    async fn inbound(&self, query: &Params, body: Params, started: Instant) -> HttpResponse {
+    async fn inbound(
+        &self,
+        query: &Params,
+        body: Params,
+        started: Instant,
+        url: &str,
+    ) -> HttpResponse {
         let params = merged(query, body);
-        let (address, decision, source) = self.route(&params).await;
+        let (address, decision, source) = self.route(&params, url).await;
         log_call(
             Endpoint::Inbound,
             &params,
@@ -275,14 +302,23 @@ impl App {
                 .headers_mut()
                 .insert(SCHEDULE_HEADER, HeaderValue::from_static(e.branch.as_str()));
         }
+        if let Some(Ok(prefix)) = decision.caller_rule.as_deref().map(HeaderValue::from_str) {
+            response.headers_mut().insert(CALLER_RULE_HEADER, prefix);
+        }
         response
     }
 
     /// The call status callback: a call routed into a Studio flow is handed back to the flow
     /// (`302` to its webhook) so Studio ends the execution; any other call gets `204`.
-    async fn status(&self, query: &Params, body: Params, started: Instant) -> HttpResponse {
+    async fn status(
+        &self,
+        query: &Params,
+        body: Params,
+        started: Instant,
+        url: &str,
+    ) -> HttpResponse {
         let params = merged(query, body);
-        let (address, decision, source) = self.route(&params).await;
+        let (address, decision, source) = self.route(&params, url).await;
         let flow = inbound::studio_flow_url(&decision).map(str::to_string);
         let mut response = http::Response::new(String::new());
         let outcome = match flow.as_deref().map(HeaderValue::from_str) {
@@ -339,6 +375,47 @@ impl App {
             started,
         );
         twiml(decision.twiml.to_xml(), decision.outcome.as_str())
+    }
+
+    /// A failover chain's post-back: the next target, the final action, or the end of the call.
+    /// A state that cannot be read still gets an answer: the configured default.
+    fn next(&self, query: &Params, body: Params, started: Instant, url: &str) -> HttpResponse {
+        let plan = &self.config.inbound.plan;
+        let call_sid = body.get("CallSid").unwrap_or("").to_string();
+        let status = body.get("DialCallStatus").unwrap_or("").to_string();
+        match Chain::next(query, &body, &next_url(url), |state| {
+            chain_from_state(state, plan)
+        }) {
+            Ok(step) => {
+                tracing::info!(
+                    endpoint = Endpoint::InboundNext.as_str(),
+                    call_sid,
+                    dial_call_status = status,
+                    step = step.index.map_or(-1, |i| i as i64),
+                    outcome = step.outcome,
+                    latency_us = started.elapsed().as_micros() as u64,
+                    "call answered"
+                );
+                twiml(step.twiml.to_xml(), step.outcome)
+            }
+            Err(e) => {
+                let decision =
+                    inbound::fallback(&self.config.inbound, Outcome::BadInput, e.to_string());
+                tracing::warn!(
+                    endpoint = Endpoint::InboundNext.as_str(),
+                    call_sid,
+                    dial_call_status = status,
+                    action = decision.action,
+                    outcome = decision.outcome.as_str(),
+                    reason = %e,
+                    latency_us = started.elapsed().as_micros() as u64,
+                    "call answered"
+                );
+                let mut response = twiml(decision.twiml.to_xml(), decision.outcome.as_str());
+                set_reason(&mut response, &e.to_string());
+                response
+            }
+        }
     }
 
     fn outbound(&self, query: &Params, body: &Params, started: Instant) -> HttpResponse {
@@ -409,10 +486,30 @@ fn log_call(
         outcome = decision.outcome.as_str(),
         reason = decision.reason.as_deref().unwrap_or(""),
         schedule = decision.schedule.as_ref().map_or("", |e| e.why.as_str()),
+        caller_rule = decision.caller_rule.as_deref().unwrap_or(""),
         source,
         latency_us = started.elapsed().as_micros() as u64,
         "call answered"
     );
+}
+
+/// The absolute URL of `/inbound/next` beside the endpoint at `url` (same scheme, host and
+/// stage prefix), for failover chains' `<Dial action>`.
+pub fn next_url(url: &str) -> String {
+    let base = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .trim_end_matches('/');
+    for tail in ["/inbound/next", "/inbound/status", "/inbound/fallback"] {
+        if let Some(stem) = base.strip_suffix(tail) {
+            return format!("{stem}/inbound/next");
+        }
+    }
+    match base.strip_suffix("/inbound") {
+        Some(stem) => format!("{stem}/inbound/next"),
+        None => format!("{base}/inbound/next"),
+    }
 }
 
 /// The URL Twilio requested, for the signature: `public_base` + path + raw query when a public

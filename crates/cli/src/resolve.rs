@@ -20,6 +20,9 @@ pub struct Args {
     /// default: now)
     #[arg(long, value_parser = parse_at)]
     pub at: Option<jiff::Timestamp>,
+    /// The caller (`From`), for routes with caller conditions
+    #[arg(long)]
+    pub from: Option<String>,
     #[command(flatten)]
     pub source: Source,
 }
@@ -40,7 +43,12 @@ pub async fn run(args: Args) -> CliResult {
         Ok(a) => a,
         Err(e) => {
             println!("address:  invalid ({e})");
-            let decision = inbound::decide(&Err(e.into()), None, &config.inbound, at);
+            let decision = inbound::decide(
+                &Err(e.into()),
+                None,
+                &config.inbound,
+                &inbound::Call::at(at),
+            );
             print_fallback(&decision, &config.inbound);
             return Ok(ExitCode::from(1));
         }
@@ -55,16 +63,31 @@ pub async fn run(args: Args) -> CliResult {
         Some(m) => {
             println!("route:    {}", summary(&m.route));
             println!("why:      {}", m.explain(&address));
-            let (action, schedule) = m.route.action_at(at);
+            let from = match args.from.as_deref().map(|f| plan.normalize(f)) {
+                Some(Ok(a)) => Some(a),
+                Some(Err(e)) => {
+                    println!("from:     unusable ({e}); caller conditions do not apply");
+                    None
+                }
+                None => None,
+            };
+            let (answer, schedule) = m.route.answer(at, from.as_ref());
+            if let Some(prefix) = answer.caller_rule {
+                println!(
+                    "caller:   {} matches the caller condition {prefix}",
+                    from.as_ref().map(|a| a.as_str()).unwrap_or("")
+                );
+            }
             if let Some(e) = schedule {
                 println!("time:     {at}");
                 println!("schedule: {}", e.why);
             }
-            println!("twiml:    {}", action.to_twiml().to_xml());
+            println!("twiml:    {}", answer.action.to_twiml().to_xml());
         }
         None => {
             println!("route:    none (no exact, prefix or * route matches)");
-            let decision = inbound::decide(&Ok(address), None, &config.inbound, at);
+            let decision =
+                inbound::decide(&Ok(address), None, &config.inbound, &inbound::Call::at(at));
             print_fallback(&decision, &config.inbound);
         }
     }
@@ -104,6 +127,8 @@ pub fn summary(route: &Route) -> String {
         ("task_attributes", record.task_attributes),
         ("name", record.name),
         ("twiml", record.twiml),
+        ("targets", record.targets),
+        ("final", record.final_action),
     ] {
         if let Some(value) = value {
             // One line per route: long values (TwiML, task attributes) are cut.
@@ -125,6 +150,10 @@ pub fn summary(route: &Route) -> String {
             s.schedule.spec().timezone,
             s.closed.kind()
         ));
+    }
+    if !route.callers.is_empty() {
+        let prefixes: Vec<&str> = route.callers.iter().map(|r| r.prefix.as_str()).collect();
+        line.push_str(&format!(" [callers {}]", prefixes.join(",")));
     }
     if let Some(d) = &route.description {
         line.push_str(&format!("  ({d})"));

@@ -78,7 +78,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // Tests and scripts read this line to find the port.
     println!(
-        "byoc serve: listening on http://{addr} (POST|GET /inbound, /inbound/status, /inbound/fallback, /outbound; routes: {})",
+        "byoc serve: listening on http://{addr} (POST|GET /inbound, /inbound/status, /inbound/fallback, /outbound; POST /inbound/next; routes: {})",
         opened.description
     );
     let router = axum::Router::new().fallback(handle).with_state(app);
