@@ -7,12 +7,18 @@
 #   3. the same outage against INSTANCES real inbound Lambda binaries on Runtime API emulators.
 # Every request must get 200 + TwiML; the script exits 1 otherwise.
 #
-#   infra/bench/faults.sh [REQUESTS] [CONCURRENCY] [INSTANCES]
+#   infra/bench/faults.sh [REQUESTS] [CONCURRENCY] [INSTANCES] [FAULT_REQUESTS]
+#
+# The fault phases send FAULT_REQUESTS (default 300,000) so the load outlasts the outage and
+# the re-import. Cache TTL 5 s, so entries expire during the 6 s outage; the local server is
+# moto (Python, one request at a time), so the call set is 60 numbers to keep its load within
+# what it serves.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REQUESTS="${1:-100000}"
 CONCURRENCY="${2:-64}"
 INSTANCES="${3:-8}"
+FAULT_REQUESTS="${4:-300000}"
 TOKEN="faults-auth-token"
 PORT="${MOTO_PORT:-18642}"
 TABLE="byoc-faults"
@@ -45,18 +51,27 @@ routes = [{"pattern": f"+1212{i:07d}", "url": f"https://example.com/flow/{i}?a=1
 routes += [{"pattern": "+1317*", "action": "say", "text": "Indianapolis"},
            {"pattern": "*", "url": "https://example.com/default"}]
 json.dump({"routes": routes}, open(f"{out}/routes.json", "w"))
-nums = [f"+1212{i:07d}" for i in range(0, 1000, 7)] + [f"+1317555{i:04d}" for i in range(50)]
+nums = [f"+1212{i:07d}" for i in range(0, 1000, 20)] + [f"+1317555{i:04d}" for i in range(10)]
 open(f"{out}/numbers.txt", "w").write("\n".join(nums))
 PY
 
-start_serve() { # args → URL on stdout; pid appended to PIDS
+# Starts `byoc serve ARGS` in this shell (so the cleanup knows its pid); sets URL.
+start_serve() {
+  : >"$TMP/serve.out"
   "$BYOC" serve --port 0 "$@" >"$TMP/serve.out" 2>"$TMP/serve.err" &
-  PIDS+=($!)
+  SERVE_PID=$!
+  PIDS+=("$SERVE_PID")
   for _ in $(seq 1 200); do
     grep -q "listening on" "$TMP/serve.out" 2>/dev/null && break
+    kill -0 "$SERVE_PID" 2>/dev/null || { cat "$TMP/serve.err"; exit 1; }
     sleep 0.05
   done
-  grep -o 'http://127.0.0.1:[0-9]*' "$TMP/serve.out"
+  URL="$(grep -o 'http://127.0.0.1:[0-9]*' "$TMP/serve.out")"
+}
+
+stop_serve() {
+  kill "$SERVE_PID" 2>/dev/null || true
+  wait "$SERVE_PID" 2>/dev/null || true
 }
 
 import_routes() {
@@ -64,12 +79,12 @@ import_routes() {
   "$BYOC" routes import "$TMP/routes.json" --table "$TABLE" >/dev/null
 }
 
-# The outage: 2 s in, stop the server for 4 s, restart it empty, re-import the routes.
+# The outage: 3 s in, stop the server for 6 s, restart it empty, re-import the routes.
 outage() {
-  sleep 2
+  sleep 3
   echo "   [fault] $(date +%T) stopping the DynamoDB server"
   ./infra/dynamodb-local.sh stop "$PORT"
-  sleep 4
+  sleep 6
   echo "   [fault] $(date +%T) restarting it (empty)"
   ./infra/dynamodb-local.sh start "$PORT" >/dev/null
   import_routes
@@ -78,27 +93,27 @@ outage() {
 
 status=0
 echo "== 1. byoc serve, route file: $REQUESTS calls at concurrency $CONCURRENCY"
-URL="$(start_serve --routes "$TMP/routes.json")"
+start_serve --routes "$TMP/routes.json"
 "$LOAD" serve "$URL" --requests "$REQUESTS" --concurrency "$CONCURRENCY" --numbers "$TMP/numbers.txt" \
   | grep -v '^  ' || status=1
-kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+stop_serve
 
 ./infra/dynamodb-local.sh start "$PORT" >/dev/null
 import_routes
-export STORE_TIMEOUT_MS=250 ROUTE_CACHE_TTL_SECONDS=1 DEFAULT_ROUTE_URL="https://example.com/fallback"
+export STORE_TIMEOUT_MS=250 ROUTE_CACHE_TTL_SECONDS=5 DEFAULT_ROUTE_URL="https://example.com/fallback"
 
 echo "== 2. byoc serve --table (Lambda call path), DynamoDB stopped and restarted mid-run"
-URL="$(start_serve --table "$TABLE")"
+start_serve --table "$TABLE"
 outage &
 OUTAGE=$!
-"$LOAD" serve "$URL" --requests "$REQUESTS" --concurrency "$CONCURRENCY" --numbers "$TMP/numbers.txt" || status=1
+"$LOAD" serve "$URL" --requests "$FAULT_REQUESTS" --concurrency "$CONCURRENCY" --numbers "$TMP/numbers.txt" || status=1
 wait "$OUTAGE"
-kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+stop_serve
 
 echo "== 3. $INSTANCES inbound Lambda binaries (ROUTES_TABLE), DynamoDB stopped and restarted mid-run"
 outage &
 OUTAGE=$!
-"$LOAD" lambda "$INSTANCES" --requests "$REQUESTS" --numbers "$TMP/numbers.txt" \
+"$LOAD" lambda "$INSTANCES" --requests "$FAULT_REQUESTS" --numbers "$TMP/numbers.txt" \
   --env "ROUTES_TABLE=$TABLE" --env "AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB" \
   --env AWS_ACCESS_KEY_ID=test --env AWS_SECRET_ACCESS_KEY=test \
   --env "STORE_TIMEOUT_MS=$STORE_TIMEOUT_MS" --env "ROUTE_CACHE_TTL_SECONDS=$ROUTE_CACHE_TTL_SECONDS" \

@@ -6,6 +6,14 @@
 //! - if it fails or is too slow: the cached entry for this number even if stale, else the `*`
 //!   route last seen, else nothing (the caller then answers its configured default), and the
 //!   answer is marked degraded with the reason.
+//!
+//! After a store failure the store is not asked again for [`BACKOFF`]: calls get the degraded
+//! answers at once instead of each waiting out the budget, and a store that is down or
+//! overloaded is not kept busy by a retry per call.
+//!
+//! Concurrent misses for the same number share one store call (`byoc serve`, or a Lambda with
+//! managed concurrency, under a burst): without that, a slow store gets one request per waiting
+//! call, falls further behind, and every call ends up waiting out the budget.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -79,12 +87,22 @@ struct Entry {
     at: Instant,
 }
 
+/// How long the store is left alone after it failed.
+pub const BACKOFF: Duration = Duration::from_secs(1);
+
+/// One store call's outcome: the resolution, or why it failed.
+type Fetched = Result<crate::Resolution, String>;
+
 /// A store behind a cache and a time budget.
 pub struct CachedStore {
     inner: Arc<dyn RouteStore>,
     config: CacheConfig,
     entries: Mutex<HashMap<String, Entry>>,
     catch_all: Mutex<Option<Arc<Route>>>,
+    /// Store calls under way, by key; later callers wait for the same outcome.
+    inflight: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Fetched>>>>,
+    /// When the store last failed, for the back-off.
+    failed_at: Mutex<Option<Instant>>,
 }
 
 impl CachedStore {
@@ -94,7 +112,46 @@ impl CachedStore {
             config,
             entries: Mutex::new(HashMap::new()),
             catch_all: Mutex::new(None),
+            inflight: Mutex::new(HashMap::new()),
+            failed_at: Mutex::new(None),
         }
+    }
+
+    /// The store's answer for `address` within the budget, one call per key at a time.
+    async fn fetch(&self, key: &str, address: &Address) -> Fetched {
+        if let Some(at) = *lock(&self.failed_at) {
+            if at.elapsed() < BACKOFF {
+                return Err(format!(
+                    "route store failed {} ms ago; not asked again within {} ms",
+                    at.elapsed().as_millis(),
+                    BACKOFF.as_millis()
+                ));
+            }
+        }
+        let cell = lock(&self.inflight)
+            .entry(key.to_string())
+            .or_default()
+            .clone();
+        let fetched = cell
+            .get_or_init(|| async {
+                match tokio::time::timeout(self.config.budget, self.inner.resolve(address)).await {
+                    Ok(Ok(resolution)) => Ok(resolution),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!(
+                        "route store did not answer within {} ms",
+                        self.config.budget.as_millis()
+                    )),
+                }
+            })
+            .await
+            .clone();
+        // The first caller back retires the call, so the next miss asks the store again.
+        let mut inflight = lock(&self.inflight);
+        if inflight.get(key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            inflight.remove(key);
+            *lock(&self.failed_at) = fetched.is_err().then(Instant::now);
+        }
+        fetched
     }
 
     pub fn inner(&self) -> &Arc<dyn RouteStore> {
@@ -118,37 +175,32 @@ impl CachedStore {
                 };
             }
         }
-        let reason =
-            match tokio::time::timeout(self.config.budget, self.inner.resolve(address)).await {
-                Ok(Ok(resolution)) => {
-                    if let Some(route) = resolution.catch_all {
-                        *lock(&self.catch_all) = Some(route);
-                    }
-                    if !self.config.ttl.is_zero() {
-                        let mut entries = lock(&self.entries);
-                        if entries.len() >= self.config.max_entries {
-                            entries.clear();
-                        }
-                        entries.insert(
-                            key.to_string(),
-                            Entry {
-                                matched: resolution.matched.clone(),
-                                at: Instant::now(),
-                            },
-                        );
-                    }
-                    return Lookup {
-                        matched: resolution.matched,
-                        source: Source::Store,
-                        degraded: None,
-                    };
+        let reason = match self.fetch(key, address).await {
+            Ok(resolution) => {
+                if let Some(route) = resolution.catch_all {
+                    *lock(&self.catch_all) = Some(route);
                 }
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => format!(
-                    "route store did not answer within {} ms",
-                    self.config.budget.as_millis()
-                ),
-            };
+                if !self.config.ttl.is_zero() {
+                    let mut entries = lock(&self.entries);
+                    if entries.len() >= self.config.max_entries {
+                        entries.clear();
+                    }
+                    entries.insert(
+                        key.to_string(),
+                        Entry {
+                            matched: resolution.matched.clone(),
+                            at: Instant::now(),
+                        },
+                    );
+                }
+                return Lookup {
+                    matched: resolution.matched,
+                    source: Source::Store,
+                    degraded: None,
+                };
+            }
+            Err(reason) => reason,
+        };
         if let Some(entry) = cached {
             return Lookup {
                 matched: entry.matched,
@@ -304,5 +356,36 @@ mod tests {
             cache.lookup(&addr(&format!("+1212555{i:04}"))).await;
         }
         assert!(lock(&cache.entries).len() <= 10);
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_share_one_store_call() {
+        let (flaky, cache) = setup(Duration::from_secs(60));
+        let cache = Arc::new(cache);
+        let a = addr("+13175551234");
+        // A store that hangs: 16 concurrent calls wait out one budget together, with one call.
+        flaky.mode.store(HANG, Ordering::SeqCst);
+        let waiters: Vec<_> = (0..16)
+            .map(|_| {
+                let (cache, a) = (cache.clone(), a.clone());
+                tokio::spawn(async move { cache.lookup(&a).await })
+            })
+            .collect();
+        for w in waiters {
+            let lookup = w.await.unwrap();
+            assert_eq!(lookup.source, Source::Nothing);
+            assert!(lookup.degraded.unwrap().contains("within 50 ms"));
+        }
+        assert_eq!(flaky.calls.load(Ordering::SeqCst), 1);
+        // Within the back-off the store is left alone; after it, the next miss asks again (the
+        // failed call is not reused).
+        flaky.mode.store(OK, Ordering::SeqCst);
+        let lookup = cache.lookup(&a).await;
+        assert_eq!(lookup.source, Source::Nothing);
+        assert!(lookup.degraded.unwrap().contains("not asked again"));
+        assert_eq!(flaky.calls.load(Ordering::SeqCst), 1);
+        tokio::time::sleep(BACKOFF).await;
+        assert_eq!(cache.lookup(&a).await.source, Source::Store);
+        assert_eq!(flaky.calls.load(Ordering::SeqCst), 2);
     }
 }
