@@ -311,6 +311,24 @@ fn cases() -> Vec<Case> {
             post("/outbound", ""),
             Twiml("refused", Some("missing OUTBOUND_DID")),
         ),
+        c(
+            "chain step without its state",
+            post("/inbound/next?i=1", "CallSid=CA1&DialCallStatus=busy"),
+            Twiml("bad_input", Some("chain state (`c`) is missing")),
+        ),
+        c(
+            "chain step with a forged state",
+            post("/inbound/next?c=e30&i=1", "CallSid=CA1&DialCallStatus=busy"),
+            Twiml("bad_input", Some("missing field `targets`")),
+        ),
+        c(
+            "chain step past the last target",
+            post(
+                "/inbound/next?c=eyJ0YXJnZXRzIjpbeyJjbGllbnQiOiJhIn1dfQ&i=7",
+                "CallSid=CA1&DialCallStatus=busy",
+            ),
+            Twiml("bad_input", Some("not a target number")),
+        ),
     ]
 }
 
