@@ -160,6 +160,20 @@ def main():
     ]
     write("inbound-fallback.json", v2("POST", "/inbound/fallback", "", p, sign(f"{base}/inbound/fallback", p)))
 
+    # A failover chain's post-back after its first target was busy: the state (the whole chain,
+    # base64url JSON without padding) and the next step are in the action URL Twilio signs.
+    chain = {
+        "targets": [{"number": "+13175550199", "byoc": TRUNK, "timeout": 20}, {"client": "alice"}],
+        "final": {"action": "redirect", "url": "https://example.com/voicemail"},
+    }
+    state = base64.urlsafe_b64encode(json.dumps(chain, separators=(",", ":")).encode()).decode().rstrip("=")
+    q = f"c={state}&i=1"
+    p = call_params("sip:+13175551234@example.sip.twilio.com;user=phone") + [
+        ("DialCallStatus", "busy"),
+        ("DialCallSid", "CA" + "4" * 32),
+    ]
+    write("inbound-next.json", v2("POST", "/inbound/next", q, p, sign(f"{base}/inbound/next?{q}", p)))
+
     # Studio TwiML Redirect widget: widget parameters in the query, call parameters in the body.
     q = urllib.parse.urlencode([("OUTBOUND_DID", "+13175550199"), ("BYOC_TRUNK_SID", TRUNK)])
     p = call_params("+13175551234", sip=False)

@@ -377,3 +377,31 @@ async fn the_fallback_answers_from_configuration_with_the_store_unreachable() {
     assert_eq!(log["Calls"], 1);
     assert!(log["LatencyMs"].is_number());
 }
+
+/// `events/inbound-next.json`: a failover chain's post-back, its state and signature made by the
+/// Python generator. The chain goes on to its second target without any route or store.
+#[tokio::test]
+async fn the_inbound_next_event_dials_the_chains_next_target() {
+    let mut lambda = inbound().await;
+    let response = lambda.invoke(&event("inbound-next.json")).await.proxy();
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(response.headers["x-byoc-outcome"], "chain_next");
+    let twiml = parse(&response.body);
+    assert_eq!(find(&twiml, "Response/Dial/Client").text, "alice");
+    let action = find(&twiml, "Response/Dial").attr("action").unwrap();
+    let sent = event("inbound-next.json");
+    let state = sent["rawQueryString"]
+        .as_str()
+        .unwrap()
+        .strip_suffix("&i=1")
+        .unwrap();
+    assert_eq!(
+        action,
+        format!("https://abc123xyz0.execute-api.us-east-1.amazonaws.com/inbound/next?{state}&i=2")
+    );
+    // A changed step breaks the signature.
+    let mut forged = sent.clone();
+    forged["rawQueryString"] = format!("{state}&i=2").into();
+    let response = lambda.invoke(&forged).await.proxy();
+    assert_eq!(response.status, 403, "{}", response.body);
+}
