@@ -25,6 +25,9 @@ const ROUTES: &str = r#"{"routes": [
    "schedule": {"timezone": "UTC", "exceptions": [{"date": "2000-01-01", "hours": ["00:00-24:00"]}], "closed": {"action": "say", "text": "We are closed"}}},
   {"pattern": "+13175550032", "url": "https://x.example.com/open",
    "callers": [{"from": "+44", "action": "reject"}]},
+  {"pattern": "+13175550040", "url": "https://x.example.com/global"},
+  {"pattern": "+13175550040", "scope": "Tenant-A.sip.twilio.com", "url": "https://x.example.com/tenant-a"},
+  {"pattern": "+13175550041", "scope": "other.sip.twilio.com", "url": "https://x.example.com/other"},
   {"pattern": "*", "action": "reject"}
 ]}"#;
 
@@ -57,7 +60,7 @@ fn routes_json() -> String {
         .replace("CHAIN", CHAIN)
 }
 
-const NUMBERS: [&str; 13] = [
+const NUMBERS: [&str; 15] = [
     "+13175550001",
     "+13175550002",
     "+13175550003",
@@ -71,6 +74,8 @@ const NUMBERS: [&str; 13] = [
     "+13175550030",
     "+13175550031",
     "+13175550032",
+    "+13175550040",
+    "+13175550041",
 ];
 
 /// What each number's TwiML must contain.
@@ -135,6 +140,13 @@ fn check(number: &str, twiml: &[Element]) {
         "+13175550031" => assert_eq!(text("Response/Redirect"), "https://x.example.com/vip"),
         // ... and a caller no condition matches gets the route's action.
         "+13175550032" => assert_eq!(text("Response/Redirect"), "https://x.example.com/open"),
+        // Calls come in on tenant-a's SIP domain: its scoped route wins over the global one of
+        // the same pattern, and a route scoped to another domain is not seen (the `*` answers).
+        "+13175550040" => assert_eq!(text("Response/Redirect"), "https://x.example.com/tenant-a"),
+        "+13175550041" => assert_eq!(
+            find(twiml, "Response/Reject").attr("reason"),
+            Some("rejected")
+        ),
         other => panic!("no expectation for {other}"),
     }
 }
@@ -161,8 +173,9 @@ fn caller_rule(number: &str) -> Option<&'static str> {
 fn call(number: &str) -> String {
     form(&[
         ("CallSid", "CA1"),
-        ("To", &format!("sip:{number}@example.sip.twilio.com")),
+        ("To", &format!("sip:{number}@tenant-a.sip.twilio.com")),
         ("From", "+13175550123"),
+        ("SipDomain", "tenant-a.sip.twilio.com"),
     ])
 }
 

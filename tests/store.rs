@@ -119,8 +119,58 @@ async fn contract(store: &dyn Store) {
         .collect();
     assert_eq!(some, vec!["+1317*", "+13175551234"]);
 
+    // Scoped routes: stored under `pattern@domain`, beside the unscoped route of the pattern.
+    const DOMAIN: &str = "tenant-a.sip.twilio.com";
+    store
+        .put(
+            route(
+                r#"{"pattern":"+1317*","scope":"Tenant-A.sip.twilio.com","url":"https://x/tenant-a"}"#,
+            ),
+            Expect::Absent,
+            a,
+        )
+        .await
+        .unwrap();
+    let scoped_key = format!("+1317*@{DOMAIN}");
+    let got = store.get(&scoped_key).await.unwrap().unwrap();
+    assert_eq!(got.route.scope.as_deref(), Some(DOMAIN));
+    assert_eq!(got.route.key(), scoped_key);
+    assert_eq!(
+        store.get("+1317*").await.unwrap().unwrap().route.scope,
+        None
+    );
+    let url = |m: Option<byoc_core::Match>| m.unwrap().route.to_record().url.unwrap();
+    // In its domain the scoped route wins for its pattern; an unscoped exact route still beats
+    // a scoped prefix; other domains and unscoped calls never see it.
+    let r = store
+        .resolve(&addr("+13175559999"), Some(DOMAIN))
+        .await
+        .unwrap();
+    assert_eq!(url(r.matched), "https://x/tenant-a");
+    let r = store
+        .resolve(&addr("+13175559999"), Some("other.sip.twilio.com"))
+        .await
+        .unwrap();
+    assert_eq!(url(r.matched), "https://x/3");
+    let r = store.resolve(&addr("+13175559999"), None).await.unwrap();
+    assert_eq!(url(r.matched), "https://x/3");
+    let r = store
+        .resolve(&addr("+13175551234"), Some(DOMAIN))
+        .await
+        .unwrap();
+    assert_eq!(r.matched.unwrap().route.pattern.key(), "+13175551234");
+    store.delete(&scoped_key, Expect::Any, a).await.unwrap();
+    let r = store
+        .resolve(&addr("+13175559999"), Some(DOMAIN))
+        .await
+        .unwrap();
+    assert_eq!(url(r.matched), "https://x/3");
+
     // Lookups follow the precedence rules and report the catch-all.
-    let r = store.resolve(&addr("sip:+13175551234@h")).await.unwrap();
+    let r = store
+        .resolve(&addr("sip:+13175551234@h"), None)
+        .await
+        .unwrap();
     let m = r.matched.unwrap();
     assert_eq!(
         (m.route.pattern.key().as_str(), m.kind),
@@ -128,21 +178,21 @@ async fn contract(store: &dyn Store) {
     );
     assert_eq!(r.catch_all.unwrap().pattern.key(), "*");
     let m = store
-        .resolve(&addr("3175559999"))
+        .resolve(&addr("3175559999"), None)
         .await
         .unwrap()
         .matched
         .unwrap();
     assert_eq!(m.kind, MatchKind::Prefix { digits: 4 });
     let m = store
-        .resolve(&addr("+442071234567"))
+        .resolve(&addr("+442071234567"), None)
         .await
         .unwrap()
         .matched
         .unwrap();
     assert_eq!(m.kind, MatchKind::CatchAll);
     let m = store
-        .resolve(&addr("support"))
+        .resolve(&addr("support"), None)
         .await
         .unwrap()
         .matched
@@ -369,7 +419,7 @@ async fn dynamodb_lookups_cost_one_round_trip_cold_and_none_warm() {
     let store = Arc::new(store);
     let cached = byoc_store::CachedStore::new(store.clone(), byoc_store::CacheConfig::default());
     let before = store.lookup_round_trips();
-    let l = cached.lookup(&addr("+13175559876")).await;
+    let l = cached.lookup(&addr("+13175559876"), None).await;
     assert_eq!(l.matched.unwrap().route.pattern.key(), "+1317555*");
     assert_eq!(
         store.lookup_round_trips() - before,
@@ -377,10 +427,10 @@ async fn dynamodb_lookups_cost_one_round_trip_cold_and_none_warm() {
         "one round trip when cold"
     );
     for _ in 0..10 {
-        cached.lookup(&addr("+13175559876")).await;
+        cached.lookup(&addr("+13175559876"), None).await;
     }
     assert_eq!(store.lookup_round_trips() - before, 1, "none when warm");
-    let l = cached.lookup(&addr("+12125550042")).await;
+    let l = cached.lookup(&addr("+12125550042"), None).await;
     assert_eq!(l.matched.unwrap().kind, MatchKind::Exact);
     assert_eq!(store.lookup_round_trips() - before, 2);
 }

@@ -28,6 +28,7 @@ fn table(n: usize) -> RouteTable {
             description: None,
             schedule: None,
             callers: Vec::new(),
+            scope: None,
         });
     }
     for p in ["+1317*", "+1317555*", "*"] {
@@ -38,6 +39,7 @@ fn table(n: usize) -> RouteTable {
             description: None,
             schedule: None,
             callers: Vec::new(),
+            scope: None,
         });
     }
     RouteTable::new(routes).unwrap()

@@ -62,7 +62,7 @@ impl Format {
 }
 
 /// The CSV columns, in the order `export` writes them.
-pub const CSV_COLUMNS: [&str; 25] = [
+pub const CSV_COLUMNS: [&str; 26] = [
     "pattern",
     "action",
     "url",
@@ -87,6 +87,7 @@ pub const CSV_COLUMNS: [&str; 25] = [
     "targets",
     "final",
     "callers",
+    "scope",
     "description",
 ];
 
@@ -146,7 +147,7 @@ pub fn parse(text: &str, format: Format, plan: &NumberPlan) -> Result<Vec<Route>
         let raw_pattern = row.as_ref().ok().map(|r| r.pattern.trim().to_string());
         let result = row.and_then(|r| Route::from_record(r, plan).map_err(|e| e.to_string()));
         let key = match &result {
-            Ok(route) => Some(route.pattern.key()),
+            Ok(route) => Some(route.key()),
             Err(_) => raw_pattern,
         };
         if let Some(key) = key.filter(|k| !k.is_empty()) {
@@ -366,14 +367,11 @@ pub struct Diff {
 
 /// Compares the store's routes with the input's.
 pub fn diff(current: &[Arc<Route>], new: &[Route]) -> Diff {
-    let current: BTreeMap<String, &Route> = current
-        .iter()
-        .map(|r| (r.pattern.key(), r.as_ref()))
-        .collect();
+    let current: BTreeMap<String, &Route> = current.iter().map(|r| (r.key(), r.as_ref())).collect();
     let mut d = Diff::default();
     let mut in_new = std::collections::HashSet::new();
     for route in new {
-        let key = route.pattern.key();
+        let key = route.key();
         match current.get(&key) {
             None => d.added.push(route.clone()),
             Some(old) if *old == route => d.unchanged += 1,
@@ -397,7 +395,7 @@ pub fn to_csv(routes: &[Arc<Route>]) -> String {
     for route in routes {
         let r = route.to_record();
         let timeout = r.timeout.map(|t| t.to_string());
-        let cells: [Option<&str>; 25] = [
+        let cells: [Option<&str>; 26] = [
             Some(r.pattern.as_str()),
             r.action.as_deref(),
             r.url.as_deref(),
@@ -422,6 +420,7 @@ pub fn to_csv(routes: &[Arc<Route>]) -> String {
             r.targets.as_deref(),
             r.final_action.as_deref(),
             r.callers.as_deref(),
+            r.scope.as_deref(),
             r.description.as_deref(),
         ];
         writer

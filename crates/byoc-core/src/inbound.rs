@@ -119,7 +119,7 @@ pub fn decide(
         return Decision {
             twiml: answer.action.to_twiml_for(call.next_url),
             outcome: Outcome::Matched,
-            pattern: Some(m.route.pattern.key()),
+            pattern: Some(m.route.key()),
             action: answer.action.kind(),
             reason: None,
             schedule,
@@ -133,7 +133,7 @@ pub fn decide(
             return Decision {
                 twiml: answer.action.to_twiml_for(call.next_url),
                 outcome: Outcome::BadInput,
-                pattern: Some(m.route.pattern.key()),
+                pattern: Some(m.route.key()),
                 action: answer.action.kind(),
                 reason: Some(format!("{e}; answered by the * route")),
                 schedule,

@@ -418,6 +418,8 @@ pub struct Route {
     pub schedule: Option<Box<Scheduled>>,
     /// Caller conditions: calls from these `From` prefixes get their own action.
     pub callers: Vec<CallerRule>,
+    /// The SIP domain (lowercase) the route is limited to; `None`: every call.
+    pub scope: Option<String>,
 }
 
 /// Calls whose `From` starts with `prefix` (E.164) get `action`.
@@ -447,6 +449,15 @@ pub struct Scheduled {
 }
 
 impl Route {
+    /// The key the route is stored and looked up under: the pattern's key, then `@` and the
+    /// scope for a scoped route (`+1317*@example.sip.twilio.com`).
+    pub fn key(&self) -> String {
+        match &self.scope {
+            Some(scope) => scoped_key(&self.pattern.key(), scope),
+            None => self.pattern.key(),
+        }
+    }
+
     /// The action for a call from `from` at `at`. Precedence: the caller condition with the
     /// longest prefix of `from` (an E.164 caller), then the schedule, then the route's action.
     pub fn answer(
@@ -591,6 +602,10 @@ pub struct RouteRecord {
         serialize_with = "json_text_as_value"
     )]
     pub callers: Option<String>,
+    /// The SIP domain the route is limited to (`example.sip.twilio.com`): it answers only calls
+    /// whose `SipDomain` is this one, and wins over an unscoped route of the same pattern.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Store metadata: incremented by every write; never part of the route's meaning.
@@ -786,6 +801,7 @@ impl RouteRecord {
             &mut self.targets,
             &mut self.final_action,
             &mut self.callers,
+            &mut self.scope,
             &mut self.description,
         ] {
             if field.as_deref().is_some_and(|v| v.trim().is_empty()) {
@@ -813,6 +829,7 @@ impl Route {
             .take()
             .map(|text| scheduled(&text, &record.pattern, plan).map(Box::new))
             .transpose()?;
+        let scope = record.scope.take().map(|s| check_scope(&s)).transpose()?;
         let callers = match record.callers.take() {
             Some(text) => caller_rules(&text, &record.pattern, plan)?,
             None => Vec::new(),
@@ -979,6 +996,7 @@ impl Route {
             description,
             schedule,
             callers,
+            scope,
         })
     }
 
@@ -987,6 +1005,7 @@ impl Route {
         let mut r = RouteRecord {
             pattern: self.pattern.key(),
             description: self.description.clone(),
+            scope: self.scope.clone(),
             ..RouteRecord::default()
         };
         self.action.fill(&mut r);
@@ -1024,6 +1043,7 @@ fn branch_action(
         "targets",
         "final",
         "callers",
+        "scope",
         "version",
         "updated_at",
         "updated_by",
@@ -1040,6 +1060,37 @@ fn branch_action(
     Route::try_from_record(record, plan)
         .map(|r| r.action)
         .map_err(|e| invalid(field, format!("`{name}`: {e}")))
+}
+
+/// A SIP domain name, kept lowercase (Twilio's `SipDomain`, e.g. `example.sip.twilio.com`).
+fn check_scope(s: &str) -> Result<String, RouteErrorKind> {
+    let s = s.trim().to_ascii_lowercase();
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if s.len() <= 253 && s.contains('.') && s.split('.').all(label_ok) {
+        Ok(s)
+    } else {
+        Err(invalid(
+            "scope",
+            format!("`{s}` is not a SIP domain name such as example.sip.twilio.com"),
+        ))
+    }
+}
+
+/// The store key of a route with pattern key `key` scoped to `scope`.
+pub fn scoped_key(key: &str, scope: &str) -> String {
+    format!("{key}@{scope}")
+}
+
+/// The scope of a call: its `SipDomain`, lowercase (routes' scopes are kept lowercase).
+pub fn call_scope(sip_domain: Option<&str>) -> Option<String> {
+    sip_domain
+        .map(|d| d.trim().to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
 }
 
 /// Caller conditions: an array of flat actions, each with a `from` E.164 prefix (`+` and 1 to 15
@@ -1544,7 +1595,7 @@ impl RouteTable {
     pub fn new(routes: impl IntoIterator<Item = Route>) -> Result<Self, RouteError> {
         let mut table = Self::default();
         for route in routes {
-            let key = route.pattern.key();
+            let key = route.key();
             if table.routes.contains_key(&key) {
                 return Err(RouteError {
                     pattern: key,
@@ -1557,11 +1608,25 @@ impl RouteTable {
         Ok(table)
     }
 
-    /// The best route for `address` by the precedence rules.
+    /// The best route for `address` by the precedence rules (unscoped routes only).
     pub fn lookup(&self, address: &Address) -> Option<Match> {
         best_match_among(address, self.prefix_lengths, |key| {
             self.routes.get(key).cloned()
         })
+    }
+
+    /// The best route for a call to `address` in `scope` (its SIP domain): for each pattern in
+    /// precedence order, the route scoped to `scope` first, then the unscoped one.
+    pub fn lookup_in(&self, address: &Address, scope: Option<&str>) -> Option<Match> {
+        match scope {
+            None => self.lookup(address),
+            Some(scope) => best_match_among(address, self.prefix_lengths, |key| {
+                self.routes
+                    .get(&scoped_key(key, scope))
+                    .or_else(|| self.routes.get(key))
+                    .cloned()
+            }),
+        }
     }
 
     fn note_prefix(&mut self, pattern: &Pattern) {
@@ -1577,7 +1642,7 @@ impl RouteTable {
     /// Adds or replaces the route for its pattern; returns the one replaced.
     pub fn insert(&mut self, route: Route) -> Option<Arc<Route>> {
         self.note_prefix(&route.pattern);
-        self.routes.insert(route.pattern.key(), Arc::new(route))
+        self.routes.insert(route.key(), Arc::new(route))
     }
 
     /// Removes the route stored under `pattern` (its key, e.g. `+1317*`).
@@ -1596,7 +1661,7 @@ impl RouteTable {
     /// Routes sorted by pattern, for listing and export.
     pub fn sorted(&self) -> Vec<Arc<Route>> {
         let mut out: Vec<_> = self.routes.values().cloned().collect();
-        out.sort_by_cached_key(|r| r.pattern.key());
+        out.sort_by_cached_key(|r| r.key());
         out
     }
 }
@@ -1606,6 +1671,32 @@ impl RouteTable {
 /// call; see docs/performance.md).
 pub fn best_match(address: &Address, get: impl Fn(&str) -> Option<Arc<Route>>) -> Option<Match> {
     best_match_among(address, u32::MAX, get)
+}
+
+/// [`best_match`] for a call in `scope`: per pattern, the scoped route first.
+pub fn best_match_in(
+    address: &Address,
+    scope: Option<&str>,
+    get: impl Fn(&str) -> Option<Arc<Route>>,
+) -> Option<Match> {
+    match scope {
+        None => best_match_among(address, u32::MAX, get),
+        Some(scope) => best_match_among(address, u32::MAX, |key| {
+            get(&scoped_key(key, scope)).or_else(|| get(key))
+        }),
+    }
+}
+
+/// [`candidate_keys`] for a call in `scope`: each scoped key just before its unscoped one.
+pub fn candidate_keys_in(address: &Address, scope: Option<&str>) -> Vec<(String, MatchKind)> {
+    let keys = candidate_keys(address);
+    match scope {
+        None => keys,
+        Some(scope) => keys
+            .into_iter()
+            .flat_map(|(key, kind)| [(scoped_key(&key, scope), kind), (key, kind)])
+            .collect(),
+    }
 }
 
 /// [`best_match`], trying only prefix lengths whose bit is set in `prefix_lengths` (bit `n` =
@@ -1690,7 +1781,7 @@ pub fn load_route_file(
         };
         match Route::from_record(record, plan) {
             Ok(route) => {
-                let key = route.pattern.key();
+                let key = route.key();
                 if let Some(first) = seen.insert(key.clone(), i) {
                     errors.push((
                         i,
@@ -2278,5 +2369,61 @@ mod tests {
             let e = error(&json);
             assert!(e.contains(why), "{json}: {e}");
         }
+    }
+
+    #[test]
+    fn scoped_routes_win_per_pattern_in_their_domain_only() {
+        let t = RouteTable::new([
+            route(r#"{"pattern":"+13175551234","url":"https://x/exact"}"#),
+            route(r#"{"pattern":"+1317*","url":"https://x/prefix"}"#),
+            route(r#"{"pattern":"+1317*","scope":"A.sip.twilio.com","url":"https://x/a-prefix"}"#),
+            route(r#"{"pattern":"*","scope":"a.sip.twilio.com","url":"https://x/a-all"}"#),
+            route(r#"{"pattern":"*","url":"https://x/all"}"#),
+        ])
+        .unwrap();
+        let url = |number: &str, scope: Option<&str>| {
+            let a = plan().normalize(number).unwrap();
+            t.lookup_in(&a, scope)
+                .unwrap()
+                .route
+                .to_record()
+                .url
+                .unwrap()
+        };
+        let a = Some("a.sip.twilio.com");
+        assert_eq!(url("+13175551234", a), "https://x/exact");
+        assert_eq!(url("+13175559999", a), "https://x/a-prefix");
+        assert_eq!(url("+442071234567", a), "https://x/a-all");
+        assert_eq!(
+            url("+13175559999", Some("b.sip.twilio.com")),
+            "https://x/prefix"
+        );
+        assert_eq!(url("+442071234567", None), "https://x/all");
+        // The keys a store fetches: each scoped key just before its unscoped one.
+        let keys: Vec<String> = candidate_keys_in(&plan().normalize("+123").unwrap(), a)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(
+            keys[..4],
+            [
+                "+123@a.sip.twilio.com",
+                "+123",
+                "+123*@a.sip.twilio.com",
+                "+123*"
+            ]
+        );
+        assert_eq!(keys.len(), 10);
+        let r = route(r#"{"pattern":"+1317*","scope":" A.sip.twilio.com ","url":"https://x/"}"#);
+        assert_eq!(r.key(), "+1317*@a.sip.twilio.com");
+        assert_eq!(Route::from_record(r.to_record(), &plan()).unwrap(), r);
+        for bad in ["localhost", "a..b", "-a.b", "a b.c", "a.b/c"] {
+            let e = error(&format!(
+                r#"{{"pattern":"*","scope":"{bad}","action":"hangup"}}"#
+            ));
+            assert!(e.contains("not a SIP domain name"), "{bad}: {e}");
+        }
+        // Same pattern in two scopes and unscoped: three routes, no duplicate.
+        assert_eq!(t.len(), 5);
     }
 }

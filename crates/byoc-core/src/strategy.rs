@@ -191,13 +191,18 @@ pub fn record() -> impl Strategy<Value = RouteRecord> {
         proptest::option::of(text()),
         proptest::option::of(schedule()),
         proptest::option::of(callers()),
+        proptest::option::of(prop_oneof![
+            Just("tenant-a.sip.twilio.com".to_string()),
+            Just("Example.SIP.twilio.com".to_string()),
+        ]),
     )
         .prop_map(
-            |(pattern, action, description, schedule, callers)| RouteRecord {
+            |(pattern, action, description, schedule, callers, scope)| RouteRecord {
                 pattern,
                 description,
                 schedule,
                 callers,
+                scope,
                 ..action
             },
         )
@@ -312,7 +317,7 @@ pub fn routes(max: usize) -> impl Strategy<Value = Vec<Route>> {
         let mut seen = std::collections::HashSet::new();
         routes
             .into_iter()
-            .filter(|r| seen.insert(r.pattern.key()))
+            .filter(|r| seen.insert(r.key()))
             .collect()
     })
 }

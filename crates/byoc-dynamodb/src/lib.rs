@@ -33,7 +33,7 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
-use byoc_core::route::{best_match, candidate_keys};
+use byoc_core::route::{best_match_in, candidate_keys_in, scoped_key};
 use byoc_core::{Address, NumberPlan, Route, RouteRecord};
 use byoc_store::admin::check_expect;
 use byoc_store::{
@@ -139,6 +139,10 @@ pub fn record_to_item(record: &RouteRecord) -> HashMap<String, AttributeValue> {
             item.insert(k, value);
         }
     }
+    // The partition key is the route's store key: a scoped route's pattern carries its scope.
+    if let Some(scope) = &record.scope {
+        item.insert("pattern".into(), s(scoped_key(&record.pattern, scope)));
+    }
     item.insert("sk".to_string(), s(SK_ROUTE));
     item
 }
@@ -159,6 +163,15 @@ pub fn item_to_record(item: &HashMap<String, AttributeValue>) -> Result<RouteRec
             _ => return Err(format!("attribute `{k}` has an unexpected type")),
         };
         map.insert(k.clone(), value);
+    }
+    // A scoped route's partition key is `pattern@scope`: the record's pattern is the part before.
+    if let (Some(serde_json::Value::String(pattern)), Some(serde_json::Value::String(scope))) =
+        (map.get("pattern"), map.get("scope"))
+    {
+        if let Some(bare) = pattern.strip_suffix(&format!("@{scope}")) {
+            let bare = bare.to_string();
+            map.insert("pattern".into(), bare.into());
+        }
     }
     serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| e.to_string())
 }
@@ -552,9 +565,14 @@ async fn send_batch(
 
 #[async_trait]
 impl RouteStore for DynamoStore {
-    async fn resolve(&self, address: &Address) -> Result<Resolution, StoreError> {
+    async fn resolve(
+        &self,
+        address: &Address,
+        scope: Option<&str>,
+    ) -> Result<Resolution, StoreError> {
         let mut request = KeysAndAttributes::builder();
-        for (k, _) in candidate_keys(address) {
+        // At most 2 x 18 keys: one BatchGetItem (limit 100).
+        for (k, _) in candidate_keys_in(address, scope) {
             request = request.keys(key(&k, SK_ROUTE));
         }
         let mut request = request
@@ -581,7 +599,7 @@ impl RouteStore for DynamoStore {
             {
                 match stored_from_item(item, &self.plan) {
                     Ok(stored) => {
-                        found.insert(stored.route.pattern.key(), stored.route);
+                        found.insert(stored.route.key(), stored.route);
                     }
                     Err(e) => tracing::error!(error = %e, "skipping an invalid route item"),
                 }
@@ -593,7 +611,7 @@ impl RouteStore for DynamoStore {
                 }
                 _ => {
                     return Ok(Resolution {
-                        matched: best_match(address, |k| found.get(k).cloned()),
+                        matched: best_match_in(address, scope, |k| found.get(k).cloned()),
                         catch_all: found.get("*").cloned(),
                     })
                 }
@@ -645,7 +663,7 @@ impl RouteAdmin for DynamoStore {
         while let Some(item) = pages.next().await {
             routes.push(stored_from_item(&item.map_err(unavailable)?, &self.plan)?);
         }
-        routes.sort_by_cached_key(|r| r.route.pattern.key());
+        routes.sort_by_cached_key(|r| r.route.key());
         Ok(routes)
     }
 
@@ -655,7 +673,7 @@ impl RouteAdmin for DynamoStore {
         expect: Expect,
         actor: &str,
     ) -> Result<StoredRoute, StoreError> {
-        let pattern = route.pattern.key();
+        let pattern = route.key();
         self.change(&pattern, Some(route), expect, actor).await
     }
 
@@ -699,13 +717,13 @@ impl RouteAdmin for DynamoStore {
             .list(None)
             .await?
             .into_iter()
-            .map(|r| (r.route.pattern.key(), r))
+            .map(|r| (r.route.key(), r))
             .collect();
         let at = now_rfc3339();
         let mut requests = Vec::with_capacity(ops.len());
         for op in ops {
             let (pattern, route) = match op {
-                WriteOp::Put(route) => (route.pattern.key(), Some(route)),
+                WriteOp::Put(route) => (route.key(), Some(route)),
                 WriteOp::Delete(pattern) => (pattern, None),
             };
             let (after, change) =

@@ -118,7 +118,7 @@ impl CachedStore {
     }
 
     /// The store's answer for `address` within the budget, one call per key at a time.
-    async fn fetch(&self, key: &str, address: &Address) -> Fetched {
+    async fn fetch(&self, key: &str, address: &Address, scope: Option<&str>) -> Fetched {
         if let Some(at) = *lock(&self.failed_at) {
             if at.elapsed() < BACKOFF {
                 return Err(format!(
@@ -134,7 +134,9 @@ impl CachedStore {
             .clone();
         let fetched = cell
             .get_or_init(|| async {
-                match tokio::time::timeout(self.config.budget, self.inner.resolve(address)).await {
+                match tokio::time::timeout(self.config.budget, self.inner.resolve(address, scope))
+                    .await
+                {
                     Ok(Ok(resolution)) => Ok(resolution),
                     Ok(Err(e)) => Err(e.to_string()),
                     Err(_) => Err(format!(
@@ -162,9 +164,17 @@ impl CachedStore {
         self.config
     }
 
-    /// Finds the route for `address` as described in the module documentation.
-    pub async fn lookup(&self, address: &Address) -> Lookup {
-        let key = address.as_str();
+    /// Finds the route for a call to `address` in `scope` (its SIP domain) as described in the
+    /// module documentation.
+    pub async fn lookup(&self, address: &Address, scope: Option<&str>) -> Lookup {
+        let scoped;
+        let key = match scope {
+            Some(scope) => {
+                scoped = byoc_core::route::scoped_key(address.as_str(), scope);
+                scoped.as_str()
+            }
+            None => address.as_str(),
+        };
         let cached = self.entry(key);
         if let Some(entry) = &cached {
             if entry.at.elapsed() < self.config.ttl {
@@ -175,7 +185,7 @@ impl CachedStore {
                 };
             }
         }
-        let reason = match self.fetch(key, address).await {
+        let reason = match self.fetch(key, address, scope).await {
             Ok(resolution) => {
                 if let Some(route) = resolution.catch_all {
                     *lock(&self.catch_all) = Some(route);
@@ -261,7 +271,11 @@ mod tests {
 
     #[async_trait]
     impl RouteStore for Flaky {
-        async fn resolve(&self, address: &Address) -> Result<Resolution, StoreError> {
+        async fn resolve(
+            &self,
+            address: &Address,
+            scope: Option<&str>,
+        ) -> Result<Resolution, StoreError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             match self.mode.load(Ordering::SeqCst) {
                 FAIL => Err(StoreError::Unavailable("boom".into())),
@@ -269,7 +283,7 @@ mod tests {
                     tokio::time::sleep(Duration::from_secs(3600)).await;
                     unreachable!()
                 }
-                _ => self.inner.resolve(address).await,
+                _ => self.inner.resolve(address, scope).await,
             }
         }
         fn describe(&self) -> String {
@@ -308,13 +322,13 @@ mod tests {
     async fn warm_lookups_skip_the_store_and_misses_are_cached() {
         let (flaky, cache) = setup(Duration::from_secs(60));
         let a = addr("+13175551234");
-        assert_eq!(cache.lookup(&a).await.source, Source::Store);
-        assert_eq!(cache.lookup(&a).await.source, Source::Cache);
+        assert_eq!(cache.lookup(&a, None).await.source, Source::Store);
+        assert_eq!(cache.lookup(&a, None).await.source, Source::Cache);
         assert_eq!(flaky.calls.load(Ordering::SeqCst), 1);
         // A number with only the catch-all is cached like any other.
         let b = addr("+442071234567");
-        cache.lookup(&b).await;
-        let again = cache.lookup(&b).await;
+        cache.lookup(&b, None).await;
+        let again = cache.lookup(&b, None).await;
         assert_eq!(again.source, Source::Cache);
         assert_eq!(again.matched.unwrap().kind, MatchKind::CatchAll);
         assert_eq!(flaky.calls.load(Ordering::SeqCst), 2);
@@ -324,19 +338,19 @@ mod tests {
     async fn failures_fall_back_to_stale_then_last_catch_all_then_nothing() {
         let (flaky, cache) = setup(Duration::ZERO);
         let a = addr("+13175551234");
-        cache.lookup(&a).await;
+        cache.lookup(&a, None).await;
         flaky.mode.store(FAIL, Ordering::SeqCst);
         // TTL 0 keeps no entries, but the * route seen is kept.
-        let l = cache.lookup(&a).await;
+        let l = cache.lookup(&a, None).await;
         assert_eq!(l.source, Source::LastCatchAll);
         assert!(l.degraded.unwrap().contains("boom"));
 
         let (flaky, cache) = setup(Duration::from_millis(1));
-        cache.lookup(&a).await;
+        cache.lookup(&a, None).await;
         tokio::time::sleep(Duration::from_millis(5)).await;
         flaky.mode.store(HANG, Ordering::SeqCst);
         let started = Instant::now();
-        let l = cache.lookup(&a).await;
+        let l = cache.lookup(&a, None).await;
         assert!(started.elapsed() < Duration::from_secs(2));
         assert_eq!(l.source, Source::Stale);
         assert_eq!(l.matched.unwrap().route.pattern.key(), "+1317*");
@@ -344,7 +358,7 @@ mod tests {
 
         let (flaky, cache) = setup(Duration::from_secs(60));
         flaky.mode.store(FAIL, Ordering::SeqCst);
-        let l = cache.lookup(&a).await;
+        let l = cache.lookup(&a, None).await;
         assert_eq!(l.source, Source::Nothing);
         assert!(l.matched.is_none());
     }
@@ -353,7 +367,7 @@ mod tests {
     async fn the_cache_is_bounded() {
         let (_, cache) = setup(Duration::from_secs(60));
         for i in 0..25 {
-            cache.lookup(&addr(&format!("+1212555{i:04}"))).await;
+            cache.lookup(&addr(&format!("+1212555{i:04}")), None).await;
         }
         assert!(lock(&cache.entries).len() <= 10);
     }
@@ -368,7 +382,7 @@ mod tests {
         let waiters: Vec<_> = (0..16)
             .map(|_| {
                 let (cache, a) = (cache.clone(), a.clone());
-                tokio::spawn(async move { cache.lookup(&a).await })
+                tokio::spawn(async move { cache.lookup(&a, None).await })
             })
             .collect();
         for w in waiters {
@@ -380,12 +394,12 @@ mod tests {
         // Within the back-off the store is left alone; after it, the next miss asks again (the
         // failed call is not reused).
         flaky.mode.store(OK, Ordering::SeqCst);
-        let lookup = cache.lookup(&a).await;
+        let lookup = cache.lookup(&a, None).await;
         assert_eq!(lookup.source, Source::Nothing);
         assert!(lookup.degraded.unwrap().contains("not asked again"));
         assert_eq!(flaky.calls.load(Ordering::SeqCst), 1);
         tokio::time::sleep(BACKOFF).await;
-        assert_eq!(cache.lookup(&a).await.source, Source::Store);
+        assert_eq!(cache.lookup(&a, None).await.source, Source::Store);
         assert_eq!(flaky.calls.load(Ordering::SeqCst), 2);
     }
 }

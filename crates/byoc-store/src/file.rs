@@ -139,8 +139,12 @@ impl FileStore {
 
 #[async_trait]
 impl RouteStore for FileStore {
-    async fn resolve(&self, address: &Address) -> Result<Resolution, StoreError> {
-        self.inner.resolve(address).await
+    async fn resolve(
+        &self,
+        address: &Address,
+        scope: Option<&str>,
+    ) -> Result<Resolution, StoreError> {
+        self.inner.resolve(address, scope).await
     }
 
     fn describe(&self) -> String {

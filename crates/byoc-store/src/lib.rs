@@ -71,8 +71,14 @@ pub struct Resolution {
 /// Finds routes for incoming calls.
 #[async_trait]
 pub trait RouteStore: Send + Sync {
-    /// The best route for `address` (exact/literal, then longest prefix, then `*`), if any.
-    async fn resolve(&self, address: &Address) -> Result<Resolution, StoreError>;
+    /// The best route for a call to `address` (exact/literal, then longest prefix, then `*`), if
+    /// any. With a `scope` (the call's SIP domain), a route scoped to it wins over the unscoped
+    /// route of the same pattern.
+    async fn resolve(
+        &self,
+        address: &Address,
+        scope: Option<&str>,
+    ) -> Result<Resolution, StoreError>;
 
     /// A short description for logs, e.g. `file infra/routes.example.json (3 routes)`.
     fn describe(&self) -> String;

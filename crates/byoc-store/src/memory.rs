@@ -49,7 +49,7 @@ impl MemoryStore {
         state.table = RouteTable::default();
         state.meta.clear();
         for (route, record) in routes {
-            let key = route.pattern.key();
+            let key = route.key();
             state.meta.insert(
                 key,
                 Meta {
@@ -77,7 +77,7 @@ impl MemoryStore {
             .map(|route| {
                 let meta = state
                     .meta
-                    .get(&route.pattern.key())
+                    .get(&route.key())
                     .cloned()
                     .unwrap_or_else(|| Meta {
                         version: 1,
@@ -167,7 +167,7 @@ impl MemoryStore {
         actor: &str,
         op: &str,
     ) -> Result<StoredRoute, StoreError> {
-        let key = route.pattern.key();
+        let key = route.key();
         let current = Self::stored_in(state, &key);
         check_expect(&key, expect, current.as_ref().map(|c| c.meta.version))?;
         let meta = Meta {
@@ -223,10 +223,14 @@ impl MemoryStore {
 
 #[async_trait]
 impl RouteStore for MemoryStore {
-    async fn resolve(&self, address: &Address) -> Result<Resolution, StoreError> {
+    async fn resolve(
+        &self,
+        address: &Address,
+        scope: Option<&str>,
+    ) -> Result<Resolution, StoreError> {
         let state = self.read();
         Ok(Resolution {
-            matched: state.table.lookup(address),
+            matched: state.table.lookup_in(address, scope),
             catch_all: state.table.get("*").cloned(),
         })
     }
@@ -245,7 +249,7 @@ impl RouteAdmin for MemoryStore {
     async fn list(&self, prefix: Option<&str>) -> Result<Vec<StoredRoute>, StoreError> {
         let mut routes = self.stored();
         if let Some(prefix) = prefix {
-            routes.retain(|r| r.route.pattern.key().starts_with(prefix));
+            routes.retain(|r| r.route.key().starts_with(prefix));
         }
         Ok(routes)
     }

@@ -11,7 +11,7 @@ use byoc_core::chain::Chain;
 use byoc_core::inbound::{self, Decision, InboundError, Outcome};
 use byoc_core::outbound;
 use byoc_core::params::{Params, ParamsError};
-use byoc_core::route::chain_from_state;
+use byoc_core::route::{call_scope, chain_from_state};
 use byoc_core::signature::{self, SignatureError};
 use byoc_core::twiml::CONTENT_TYPE;
 use byoc_core::Address;
@@ -250,7 +250,9 @@ impl App {
             Ok(a) => a.clone(),
             Err(_) => Address::Literal("*".to_string()),
         };
-        let lookup = self.store.lookup(&key).await;
+        // Routes scoped to the call's SIP domain win over unscoped ones of the same pattern.
+        let scope = call_scope(params.get("SipDomain"));
+        let lookup = self.store.lookup(&key, scope.as_deref()).await;
         let source = lookup.source.as_str();
         let next = next_url(url);
         let from = params

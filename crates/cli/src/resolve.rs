@@ -23,6 +23,9 @@ pub struct Args {
     /// The caller (`From`), for routes with caller conditions
     #[arg(long)]
     pub from: Option<String>,
+    /// The call's SIP domain (`SipDomain`), for routes with a `scope`
+    #[arg(long)]
+    pub scope: Option<String>,
     #[command(flatten)]
     pub source: Source,
 }
@@ -59,7 +62,16 @@ pub async fn run(args: Args) -> CliResult {
     };
     println!("address:  {address} ({kind})");
     println!("store:    {}", opened.description);
-    match opened.store.resolve(&address).await?.matched {
+    let scope = byoc_core::route::call_scope(args.scope.as_deref());
+    if let Some(scope) = &scope {
+        println!("scope:    {scope} (routes scoped to it win over unscoped ones)");
+    }
+    match opened
+        .store
+        .resolve(&address, scope.as_deref())
+        .await?
+        .matched
+    {
         Some(m) => {
             println!("route:    {}", summary(&m.route));
             println!("why:      {}", m.explain(&address));
@@ -139,7 +151,7 @@ pub fn summary(route: &Route) -> String {
             details.push(format!("{name}={shown}"));
         }
     }
-    let mut line = format!("{} -> {}", route.pattern, route.action.kind());
+    let mut line = format!("{} -> {}", route.key(), route.action.kind());
     if !details.is_empty() {
         line.push(' ');
         line.push_str(&details.join(" "));

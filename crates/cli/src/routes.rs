@@ -397,7 +397,7 @@ async fn import_file(
     let mut ops: Vec<WriteOp> = diff.added.into_iter().map(WriteOp::Put).collect();
     ops.extend(diff.changed.into_iter().map(|(_, new)| WriteOp::Put(new)));
     if prune {
-        ops.extend(diff.absent.iter().map(|r| WriteOp::Delete(r.pattern.key())));
+        ops.extend(diff.absent.iter().map(|r| WriteOp::Delete(r.key())));
     }
     if ops.is_empty() {
         eprintln!("nothing to write");

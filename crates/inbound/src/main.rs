@@ -51,7 +51,7 @@ async fn run() -> anyhow::Result<()> {
     // Warm-up: pays the connection (and TLS) set-up during init instead of on the first call,
     // and learns the `*` route for degraded answers. Its outcome does not stop the function.
     let warm = cached
-        .lookup(&Address::Literal("byoc-warmup".to_string()))
+        .lookup(&Address::Literal("byoc-warmup".to_string()), None)
         .await;
     tracing::info!(
         store = %cached.inner().describe(),
