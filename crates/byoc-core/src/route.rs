@@ -830,6 +830,11 @@ impl Route {
             .map(|text| scheduled(&text, &record.pattern, plan).map(Box::new))
             .transpose()?;
         let scope = record.scope.take().map(|s| check_scope(&s)).transpose()?;
+        let description = record
+            .description
+            .take()
+            .map(|d| check_description(d.trim()))
+            .transpose()?;
         let callers = match record.callers.take() {
             Some(text) => caller_rules(&text, &record.pattern, plan)?,
             None => Vec::new(),
@@ -888,7 +893,7 @@ impl Route {
                 },
             },
             "dial" if record.targets.is_some() || record.final_action.is_some() => {
-                Action::Chain(Box::new(chain_from(record.clone(), plan)?))
+                Action::Chain(Box::new(chain_from(record, plan)?))
             }
             "dial" => {
                 let number = need(record.number, "number")?;
@@ -986,10 +991,6 @@ impl Route {
             },
             _ => Action::Hangup,
         };
-        let description = record
-            .description
-            .map(|d| check_description(d.trim()))
-            .transpose()?;
         Ok(Route {
             pattern,
             action,

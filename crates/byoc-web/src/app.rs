@@ -255,8 +255,14 @@ impl App {
         let lookup = self.store.lookup(&key, scope.as_deref()).await;
         let source = lookup.source.as_str();
         let next = next_url(url);
+        // The caller matters only to a route with caller conditions: most calls skip the work.
+        let has_callers = lookup
+            .matched
+            .as_ref()
+            .is_some_and(|m| !m.route.callers.is_empty());
         let from = params
             .get_nonblank("From")
+            .filter(|_| has_callers)
             .and_then(|f| config.plan.normalize(f).ok());
         let call = inbound::Call {
             at: jiff::Timestamp::now(),
