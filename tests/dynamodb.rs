@@ -61,6 +61,7 @@ async fn the_inbound_lambda_answers_from_dynamodb_and_survives_the_server_dying(
         ("TWILIO_AUTH_TOKEN", EVENTS_TOKEN),
         ("STORE_TIMEOUT_MS", "300"),
         ("ROUTE_CACHE_TTL_SECONDS", "1"),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
     ]);
     let mut lambda = Lambda::start("inbound", &env).await;
     let ready = lambda
@@ -68,7 +69,8 @@ async fn the_inbound_lambda_answers_from_dynamodb_and_survives_the_server_dying(
         .wait_for("inbound ready", Duration::from_secs(20))
         .await
         .expect("ready line");
-    assert!(ready.contains("\"warmup\":\"ok\""), "{ready}");
+    // The caller is waiting for an on-demand init: no extra round trip before its lookup.
+    assert!(ready.contains("\"warmup\":\"skipped\""), "{ready}");
 
     // Cold: one store round trip; warm: the cache.
     let r = lambda.invoke(&event("inbound.json")).await.proxy();
@@ -98,7 +100,7 @@ async fn the_inbound_lambda_answers_from_dynamodb_and_survives_the_server_dying(
         "{log}"
     );
 
-    // A number never looked up: the `*` route learned at warm-up answers.
+    // A number never looked up: the `*` route learned by the first call's lookup answers.
     let started = Instant::now();
     let r = lambda.invoke(&event("inbound-prefix.json")).await.proxy();
     let fallback_elapsed = started.elapsed();
@@ -126,6 +128,38 @@ async fn the_inbound_lambda_answers_from_dynamodb_and_survives_the_server_dying(
     assert!(find(&parse(&r.body), "Response/Redirect")
         .text
         .contains("indianapolis"));
+}
+
+#[tokio::test]
+async fn an_init_ahead_of_traffic_warms_up_and_learns_the_catch_all() {
+    let mut moto = Moto::start();
+    let table = unique_table("warm");
+    setup_table(&moto, &table);
+    let env = table_env(&moto, &table);
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.extend([
+        ("TWILIO_AUTH_TOKEN", EVENTS_TOKEN),
+        ("STORE_TIMEOUT_MS", "300"),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency"),
+    ]);
+    let mut lambda = Lambda::start("inbound", &env).await;
+    let ready = lambda
+        .stderr
+        .wait_for("inbound ready", Duration::from_secs(20))
+        .await
+        .expect("ready line");
+    assert!(ready.contains("\"warmup\":\"ok\""), "{ready}");
+    assert!(
+        ready.contains("\"init_type\":\"provisioned-concurrency\""),
+        "{ready}"
+    );
+    // The store dies before the first call: the `*` route learned at init answers it.
+    moto.stop();
+    let r = lambda.invoke(&event("inbound-prefix.json")).await.proxy();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["x-byoc-outcome"], "degraded");
+    assert_eq!(find(&parse(&r.body), "Response/Redirect").text, BIN_URL);
+    assert_eq!(last_call(&lambda, 1).await["source"], "last_catch_all");
 }
 
 #[tokio::test]

@@ -62,6 +62,24 @@ fn vm_hwm_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+fn report(title: &str, variants: &[Variant], times: &mut [Vec<Duration>]) {
+    println!("{title}");
+    for t in times.iter_mut() {
+        t.sort();
+    }
+    let base = percentile(&times[0], 0.5);
+    for (v, t) in variants.iter().zip(times.iter()) {
+        let median = percentile(t, 0.5);
+        println!(
+            "  {:<40} median {:>8.2} ms  p90 {:>8.2} ms  ratio to hello-world {:.2}",
+            v.name,
+            median.as_secs_f64() * 1000.0,
+            percentile(t, 0.9).as_secs_f64() * 1000.0,
+            median.as_secs_f64() / base.as_secs_f64()
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<usize> = std::env::args()
@@ -78,18 +96,30 @@ async fn main() {
         .join("examples/hello_lambda");
     assert!(hello.exists(), "build the baseline first: cargo build --release -p byoc-web --example hello_lambda --features lambda");
 
-    // 1,000 routes in a route file.
+    // Route files of 100 and 1,000 routes (plus the exact route of the event and `*`).
     let dir = std::env::temp_dir().join(format!("byoc-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let routes = dir.join("routes.json");
-    let mut text = String::from("{\"routes\":[");
-    for i in 0..1000 {
-        text.push_str(&format!(
-            "{{\"pattern\":\"+1212555{i:04}\",\"url\":\"https://example.com/r{i}?a=1&b=2\"}},"
-        ));
-    }
-    text.push_str("{\"pattern\":\"+13175551234\",\"url\":\"https://example.com/main\"},{\"pattern\":\"*\",\"url\":\"https://example.com/d\"}]}");
-    std::fs::write(&routes, text).unwrap();
+    let route_file = |n: usize| {
+        let path = dir.join(format!("routes-{n}.json"));
+        let mut text = String::from("{\"routes\":[");
+        for i in 0..n {
+            text.push_str(&format!(
+                "{{\"pattern\":\"+1212555{i:04}\",\"url\":\"https://example.com/r{i}?a=1&b=2\"}},"
+            ));
+        }
+        text.push_str("{\"pattern\":\"+13175551234\",\"url\":\"https://example.com/main\"},{\"pattern\":\"*\",\"url\":\"https://example.com/d\"}]}");
+        std::fs::write(&path, text).unwrap();
+        vec![("ROUTES_FILE".to_string(), path.display().to_string())]
+    };
+    // rustls-native-certs reads the system bundle file and every file of the certificate
+    // directory (149 on this Debian machine); `SSL_CERT_FILE` limits it to the bundle, which
+    // is what a Lambda image (one CA bundle, no hashed directory) costs.
+    let bundle = [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists());
 
     let moto = Moto::start();
     let table_env = {
@@ -115,13 +145,21 @@ async fn main() {
             event: event("inbound.json"),
         },
         Variant {
+            name: "inbound (no routes)",
+            binary: binary("inbound"),
+            env: token.clone(),
+            event: event("inbound.json"),
+        },
+        Variant {
+            name: "inbound (route file, 100 routes)",
+            binary: binary("inbound"),
+            env: [token.clone(), route_file(100)].concat(),
+            event: event("inbound.json"),
+        },
+        Variant {
             name: "inbound (route file, 1,000 routes)",
             binary: binary("inbound"),
-            env: [
-                token.clone(),
-                vec![("ROUTES_FILE".into(), routes.display().to_string())],
-            ]
-            .concat(),
+            env: [token.clone(), route_file(1000)].concat(),
             event: event("inbound.json"),
         },
         Variant {
@@ -133,14 +171,29 @@ async fn main() {
         Variant {
             name: "inbound (DynamoDB on loopback moto)",
             binary: binary("inbound"),
-            env: [token.clone(), table_env].concat(),
+            env: [token.clone(), table_env.clone()].concat(),
             event: event("inbound.json"),
         },
     ];
+    let mut variants = variants;
+    if let Some(bundle) = bundle {
+        variants.push(Variant {
+            name: "inbound (DynamoDB, SSL_CERT_FILE bundle)",
+            binary: binary("inbound"),
+            env: [
+                token.clone(),
+                table_env,
+                vec![("SSL_CERT_FILE".into(), bundle.into())],
+            ]
+            .concat(),
+            event: event("inbound.json"),
+        });
+    }
 
     let emulator = Emulator::start().await;
     let api = emulator.runtime_api();
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); variants.len()];
+    let mut inits: Vec<Vec<Duration>> = vec![Vec::new(); variants.len()];
     // Interleaved so that machine noise hits every variant alike.
     for _ in 0..starts {
         for (i, v) in variants.iter().enumerate() {
@@ -151,28 +204,45 @@ async fn main() {
                 .await
                 .expect("first response");
             times[i].push(started.elapsed());
+            let polled = emulator
+                .first_poll_since(started)
+                .expect("the function polled");
+            inits[i].push(polled - started);
             let status = outcome.proxy().status;
             assert!(status == 200, "{}: status {status}", v.name);
             let _ = child.kill().await;
         }
     }
-    println!("cold start: process start -> first response delivered ({starts} starts each)");
-    let base = {
-        let mut t = times[0].clone();
-        t.sort();
-        percentile(&t, 0.5)
-    };
-    for (v, t) in variants.iter().zip(times.iter_mut()) {
-        t.sort();
-        let median = percentile(t, 0.5);
-        println!(
-            "  {:<40} median {:>8.2} ms  p90 {:>8.2} ms  ratio to hello-world {:.2}",
-            v.name,
-            median.as_secs_f64() * 1000.0,
-            percentile(t, 0.9).as_secs_f64() * 1000.0,
-            median.as_secs_f64() / base.as_secs_f64()
-        );
+    report(
+        &format!("init: process start -> first poll of the Runtime API ({starts} starts each)"),
+        &variants,
+        &mut inits,
+    );
+    report(
+        &format!("cold start: process start -> first response delivered ({starts} starts each)"),
+        &variants,
+        &mut times,
+    );
+
+    // What the DynamoDB variant's first call waits on that is not ours: one BatchGetItem to
+    // moto, measured from this process on a warm connection.
+    let store = byoc_dynamodb::DynamoStore::new(moto.client(), "bench", Default::default());
+    let address = byoc_core::Address::E164("+13175551234".into());
+    let mut trips = Vec::new();
+    for i in 0..60 {
+        let started = Instant::now();
+        byoc_store::RouteStore::resolve(&store, &address, None)
+            .await
+            .expect("moto answers");
+        if i >= 10 {
+            trips.push(started.elapsed());
+        }
     }
+    trips.sort();
+    println!(
+        "one BatchGetItem round trip to moto (warm connection, 50 calls): median {:.2} ms",
+        percentile(&trips, 0.5).as_secs_f64() * 1000.0
+    );
 
     println!("peak RSS (VmHWM) after {invocations} invocations");
     for v in &variants {

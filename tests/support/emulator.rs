@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -32,6 +32,8 @@ struct Inner {
     waiters: Mutex<Waiters>,
     init_error: Mutex<Option<String>>,
     next_id: Mutex<u64>,
+    /// When each `GET …/next` arrived: a function's first poll ends its init phase.
+    polls: Mutex<Vec<Instant>>,
 }
 
 /// A running emulator; stops when dropped.
@@ -106,6 +108,13 @@ impl Emulator {
         }
     }
 
+    /// When the first `GET …/next` at or after `since` arrived: the end of the init phase of a
+    /// function started at `since` (what Lambda reports as "Init Duration").
+    pub fn first_poll_since(&self, since: Instant) -> Option<Instant> {
+        let polls = self.inner.polls.lock().unwrap();
+        polls.iter().copied().filter(|&t| t >= since).min()
+    }
+
     /// The init error the function reported, if any.
     pub fn init_error(&self) -> Option<String> {
         self.inner.init_error.lock().unwrap().clone()
@@ -119,6 +128,7 @@ impl Drop for Emulator {
 }
 
 async fn next(State(inner): State<Arc<Inner>>) -> impl IntoResponse {
+    inner.polls.lock().unwrap().push(Instant::now());
     loop {
         let item = inner.queue.lock().unwrap().pop_front();
         if let Some((id, body)) = item {

@@ -102,6 +102,12 @@ fn benches(c: &mut Criterion) {
         b.iter(|| black_box(&m).route.action.to_twiml().to_xml())
     });
 
+    // Runs at every cold start of a function with a bundled route file.
+    let file = route_file(1_000);
+    c.bench_function("load_route_file/1000", |b| {
+        b.iter(|| byoc_core::route::load_route_file(black_box(&file), &plan).unwrap())
+    });
+
     let body = form_body(&params);
     let config = InboundConfig::default();
     c.bench_function("inbound_decision", |b| {
@@ -122,6 +128,18 @@ fn benches(c: &mut Criterion) {
             .to_xml()
         })
     });
+}
+
+/// The route file the cold-start bench bundles: 1,000 redirect routes plus an exact and `*`.
+fn route_file(n: usize) -> String {
+    let mut text = String::from("{\"routes\":[");
+    for i in 0..n {
+        text.push_str(&format!(
+            "{{\"pattern\":\"+1212555{i:04}\",\"url\":\"https://example.com/r{i}?a=1&b=2\"}},"
+        ));
+    }
+    text.push_str("{\"pattern\":\"+13175551234\",\"url\":\"https://example.com/main\"},{\"pattern\":\"*\",\"url\":\"https://example.com/d\"}]}");
+    text
 }
 
 fn form_body(params: &Params) -> String {

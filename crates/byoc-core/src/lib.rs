@@ -11,6 +11,7 @@ pub mod number;
 pub mod outbound;
 pub mod params;
 pub mod route;
+pub mod route_file;
 pub mod schedule;
 pub mod sid;
 pub mod signature;

@@ -32,6 +32,7 @@
 //! `?`, `<`, `>`, white space, control or non-ASCII characters) is refused, so normalizing a
 //! normalized address gives it back unchanged.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use percent_encoding::percent_decode_str;
@@ -142,16 +143,25 @@ impl NumberPlan {
         if input.len() > INPUT_MAX_LEN {
             return Err(NumberError::InputTooLong);
         }
+        // Already E.164 (route patterns, many `To` values): every rule below leaves it as is.
+        if let Some(digits) = input.strip_prefix('+') {
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                return e164(digits);
+            }
+        }
         let user = user_part(input.trim());
         let decoded = percent_decode_str(user).decode_utf8_lossy();
         let decoded = decoded.trim();
         if decoded.is_empty() {
             return Err(NumberError::Empty);
         }
-        let compact: String = decoded
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-            .collect();
+        // Most inputs (E.164 in a SIP URI, route patterns) have no separators: no copy then.
+        let is_separator = |c: char| matches!(c, ' ' | '-' | '.' | '(' | ')');
+        let compact: Cow<str> = if decoded.contains(is_separator) {
+            Cow::Owned(decoded.chars().filter(|&c| !is_separator(c)).collect())
+        } else {
+            Cow::Borrowed(decoded)
+        };
         if let Some(digits) = compact.strip_prefix('+') {
             if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
                 return e164(digits);
@@ -253,7 +263,10 @@ fn e164(digits: &str) -> Result<Address, NumberError> {
     if digits.starts_with('0') {
         return Err(NumberError::ZeroCountryCode(truncate(digits)));
     }
-    Ok(Address::E164(format!("+{digits}")))
+    let mut number = String::with_capacity(digits.len() + 1);
+    number.push('+');
+    number.push_str(digits);
+    Ok(Address::E164(number))
 }
 
 fn literal(s: &str) -> Result<Address, NumberError> {

@@ -26,6 +26,11 @@ use crate::schedule::{Branch, Evaluation, Schedule};
 use crate::sid::{Sid, SidKind};
 use crate::twiml::{self, DialOptions, Method, Noun, RejectReason, Verb};
 
+pub use crate::route_file::{
+    load_route_file, parse_route_file, records_to_route_file, to_route_file, RecordMeta, RouteFile,
+    RouteFileError,
+};
+
 /// Longest URL accepted in a route (Twilio's own limit for webhook URLs is 4,000 characters, but
 /// nothing legitimate comes close; a short bound keeps TwiML small).
 pub const URL_MAX_LEN: usize = 2048;
@@ -1272,7 +1277,9 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> RouteErrorKind {
 }
 
 fn has_bad_chars(s: &str) -> bool {
-    s.chars().any(|c| c.is_whitespace() || c.is_control())
+    // Printable ASCII (nearly every value) is checked per byte, without decoding characters.
+    !s.bytes().all(|b| (0x21..0x7f).contains(&b))
+        && s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// An absolute http(s) URL, kept exactly as written (Twilio fetches it as written).
@@ -1287,6 +1294,14 @@ pub fn check_url(field: &'static str, url: &str) -> Result<String, RouteErrorKin
     if has_bad_chars(url) {
         return Err(invalid(field, "contains white space or control characters"));
     }
+    if !is_plain_http_url(url) {
+        check_url_fully(field, url)?;
+    }
+    Ok(url.to_string())
+}
+
+/// The WHATWG parser's verdict: an absolute http(s) URL with a host.
+fn check_url_fully(field: &'static str, url: &str) -> Result<(), RouteErrorKind> {
     let parsed = url::Url::parse(url).map_err(|e| invalid(field, format!("`{url}`: {e}")))?;
     if !matches!(parsed.scheme(), "https" | "http") || parsed.host_str().is_none_or(str::is_empty) {
         return Err(invalid(
@@ -1294,7 +1309,50 @@ pub fn check_url(field: &'static str, url: &str) -> Result<String, RouteErrorKin
             format!("`{url}` is not an absolute http(s) URL"),
         ));
     }
-    Ok(url.to_string())
+    Ok(())
+}
+
+/// A shape the WHATWG parser always accepts as an absolute http(s) URL with a host, checked
+/// without it (the parser is most of the cost of loading a route file at a cold start): a
+/// lower-case scheme; a lower-case ASCII DNS name with no `xn--` label (those get IDNA checks)
+/// whose last label starts with a letter (so it is never read as an IPv4 address); an optional
+/// port; then printable ASCII, which the parser never refuses in a path, query or fragment.
+/// Anything else goes to the parser; a property test checks this never accepts what it refuses.
+fn is_plain_http_url(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    let port_ok = port.is_none_or(|p| {
+        (1..=5).contains(&p.len())
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u32>().is_ok_and(|n| n <= 65535)
+    });
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && !label.starts_with("xn--")
+    };
+    port_ok
+        && (1..=253).contains(&host.len())
+        && host.split('.').all(label_ok)
+        && host
+            .rsplit('.')
+            .next()
+            .is_some_and(|last| last.starts_with(|c: char| c.is_ascii_lowercase()))
+        && tail.bytes().all(|b| (0x21..0x7f).contains(&b))
 }
 
 pub fn check_e164(field: &'static str, number: &str) -> Result<String, RouteErrorKind> {
@@ -1641,6 +1699,11 @@ impl RouteTable {
     }
 
     /// Adds or replaces the route for its pattern; returns the one replaced.
+    /// Makes room for `additional` more routes (a bulk load grows the map once).
+    pub fn reserve(&mut self, additional: usize) {
+        self.routes.reserve(additional);
+    }
+
     pub fn insert(&mut self, route: Route) -> Option<Arc<Route>> {
         self.note_prefix(&route.pattern);
         self.routes.insert(route.key(), Arc::new(route))
@@ -1735,88 +1798,6 @@ fn best_match_among(
         Address::Literal(_) => {}
     }
     get("*").and_then(|route| hit(route, MatchKind::CatchAll))
-}
-
-/// The JSON route file: `{"routes": [ {flat route}, … ]}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RouteFile {
-    pub routes: Vec<RouteRecord>,
-}
-
-/// Why a route file could not be loaded. Every bad route is reported, not just the first.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RouteFileError {
-    #[error("the route file is not valid: {0}")]
-    Syntax(String),
-    #[error("{} invalid route(s):\n{}", .0.len(), .0.iter().map(|(i, e)| format!("  routes[{i}]: {e}")).collect::<Vec<_>>().join("\n"))]
-    Invalid(Vec<(usize, RouteError)>),
-}
-
-/// Parses and validates a JSON route file.
-pub fn parse_route_file(json: &str, plan: &NumberPlan) -> Result<RouteTable, RouteFileError> {
-    let routes = load_route_file(json, plan)?;
-    RouteTable::new(routes.into_iter().map(|(route, _)| route))
-        .map_err(|e| RouteFileError::Invalid(vec![(0, e)]))
-}
-
-/// Parses and validates a JSON route file, keeping each route's store metadata (`version`,
-/// `updated_at`, `updated_by`; the other fields of the returned records are empty).
-pub fn load_route_file(
-    json: &str,
-    plan: &NumberPlan,
-) -> Result<Vec<(Route, RouteRecord)>, RouteFileError> {
-    let file: RouteFile =
-        serde_json::from_str(json).map_err(|e| RouteFileError::Syntax(e.to_string()))?;
-    let mut errors = Vec::new();
-    let mut routes = Vec::with_capacity(file.routes.len());
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, mut record) in file.routes.into_iter().enumerate() {
-        // Only the store metadata is kept beside the route; moving it out avoids copying
-        // every record (this runs at every cold start of a function with a bundled file).
-        let meta = RouteRecord {
-            version: record.version.take(),
-            updated_at: record.updated_at.take(),
-            updated_by: record.updated_by.take(),
-            ..RouteRecord::default()
-        };
-        match Route::from_record(record, plan) {
-            Ok(route) => {
-                let key = route.key();
-                if let Some(first) = seen.insert(key.clone(), i) {
-                    errors.push((
-                        i,
-                        RouteError {
-                            pattern: key,
-                            kind: RouteErrorKind::InvalidField {
-                                field: "pattern",
-                                reason: format!("duplicate of routes[{first}]"),
-                            },
-                        },
-                    ));
-                } else {
-                    routes.push((route, meta));
-                }
-            }
-            Err(e) => errors.push((i, e)),
-        }
-    }
-    if errors.is_empty() {
-        Ok(routes)
-    } else {
-        Err(RouteFileError::Invalid(errors))
-    }
-}
-
-/// Serializes routes as a route file (in the given order, pretty-printed).
-pub fn to_route_file(routes: &[Arc<Route>]) -> String {
-    records_to_route_file(routes.iter().map(|r| r.to_record()).collect())
-}
-
-/// Serializes records (possibly with metadata) as a route file.
-pub fn records_to_route_file(routes: Vec<RouteRecord>) -> String {
-    // Serializing plain strings and numbers cannot fail.
-    serde_json::to_string_pretty(&RouteFile { routes }).expect("route records serialize") + "\n"
 }
 
 #[cfg(test)]
@@ -2426,5 +2407,57 @@ mod tests {
         }
         // Same pattern in two scopes and unscoped: three routes, no duplicate.
         assert_eq!(t.len(), 5);
+    }
+
+    #[test]
+    fn the_url_shortcut_takes_only_plain_urls() {
+        for plain in [
+            "https://example.com",
+            "http://a.b.example.com:8080/x?y=1&z=<2>#f",
+            "https://studio.twilio.com/v2/Flows/FW0123/Webhooks/IncomingCall",
+            "https://x-1.example/path\\with%zz",
+        ] {
+            assert!(is_plain_http_url(plain), "{plain}");
+            assert!(check_url_fully("url", plain).is_ok(), "{plain}");
+        }
+        for other in [
+            "HTTPS://example.com",
+            "https://Example.com",
+            "https://xn--nxasmq6b.example/",
+            "https://1.2.3.4/",
+            "https://example.123/",
+            "https://0x7f.example.0x1/",
+            "https://example.com:65536/",
+            "https://example.com:/",
+            "https://user@example.com/",
+            "https://-a.example/",
+            "https://a..example/",
+            "https://example.com./",
+            "https://[::1]/",
+            "https://exa\\mple.com/",
+            "https://bücher.example/",
+            "https://example.com/ü",
+            "ftp://example.com/",
+            "https:/example.com",
+        ] {
+            assert!(!is_plain_http_url(other), "{other}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        /// The shortcut never changes a verdict: whatever it accepts, the parser accepts.
+        #[test]
+        fn the_url_shortcut_agrees_with_the_parser(
+            scheme in "(https?|HTTPS|ftp)(://|:/|:)",
+            host in "(xn--)?[a-z0-9.-]{0,12}(\\.(0x)?[a-z0-9-]{0,6})?",
+            port in "(:[0-9]{0,6})?",
+            tail in "([/?#\\\\@][ -~]{0,12})?",
+        ) {
+            let url = format!("{scheme}{host}{port}{tail}");
+            if is_plain_http_url(&url) {
+                proptest::prop_assert!(check_url_fully("url", &url).is_ok(), "{}", url);
+            }
+        }
     }
 }

@@ -22,9 +22,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use aws_config::default_provider::credentials::DefaultCredentialsChain;
+use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
+use aws_credential_types::provider::{future, ProvideCredentials};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -60,7 +63,15 @@ pub enum Profile {
 pub async fn client(profile: Profile) -> Client {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Profile::CallPath { budget } = profile {
+        // Cold-start work the Lambda environment makes unnecessary: Lambda always sets
+        // `AWS_REGION` (the first source the default region chain reads) and the execution
+        // role's keys in the environment, so the full credentials chain (which creates an STS
+        // client and reads profile files) is only built if the environment has no keys.
+        if let Some(region) = std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()) {
+            loader = loader.region(aws_config::Region::new(region));
+        }
         loader = loader
+            .credentials_provider(EnvThenDefault::default())
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(budget)
@@ -71,6 +82,33 @@ pub async fn client(profile: Profile) -> Client {
             .retry_config(RetryConfig::standard().with_max_attempts(2));
     }
     Client::new(&loader.load().await)
+}
+
+/// The environment's credentials, else the SDK's default chain (built on first use).
+#[derive(Debug, Default)]
+struct EnvThenDefault {
+    env: EnvironmentVariableCredentialsProvider,
+    chain: tokio::sync::OnceCell<DefaultCredentialsChain>,
+}
+
+impl ProvideCredentials for EnvThenDefault {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            match self.env.provide_credentials().await {
+                Ok(credentials) => Ok(credentials),
+                Err(_) => {
+                    let chain = self
+                        .chain
+                        .get_or_init(|| DefaultCredentialsChain::builder().build())
+                        .await;
+                    chain.provide_credentials().await
+                }
+            }
+        })
+    }
 }
 
 /// A client for a local DynamoDB-API server (tests, local development) with dummy credentials,

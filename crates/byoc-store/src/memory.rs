@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use byoc_core::route::{load_route_file, RouteFileError, RouteTable};
-use byoc_core::{Address, NumberPlan, Route, RouteRecord};
+use byoc_core::route::{load_route_file, RecordMeta, RouteFileError, RouteTable};
+use byoc_core::{Address, NumberPlan, Route};
 
 use crate::admin::{check_expect, Change, Expect, Meta, RouteAdmin, StoredRoute, WriteOp};
 use crate::{now_rfc3339, Resolution, RouteStore, StoreError};
@@ -44,10 +44,12 @@ impl MemoryStore {
     }
 
     /// Replaces every route (a reload), keeping metadata found in the records.
-    pub(crate) fn replace_all(&self, routes: Vec<(Route, RouteRecord)>) {
+    pub(crate) fn replace_all(&self, routes: Vec<(Route, RecordMeta)>) {
         let mut state = self.write();
         state.table = RouteTable::default();
+        state.table.reserve(routes.len());
         state.meta.clear();
+        state.meta.reserve(routes.len());
         for (route, record) in routes {
             let key = route.key();
             state.meta.insert(
