@@ -61,7 +61,6 @@ async fn the_inbound_lambda_answers_from_dynamodb_and_survives_the_server_dying(
         ("TWILIO_AUTH_TOKEN", EVENTS_TOKEN),
         ("STORE_TIMEOUT_MS", "300"),
         ("ROUTE_CACHE_TTL_SECONDS", "1"),
-        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
     ]);
     let mut lambda = Lambda::start("inbound", &env).await;
     let ready = lambda
@@ -69,8 +68,7 @@ async fn the_inbound_lambda_answers_from_dynamodb_and_survives_the_server_dying(
         .wait_for("inbound ready", Duration::from_secs(20))
         .await
         .expect("ready line");
-    // The caller is waiting for an on-demand init: no extra round trip before its lookup.
-    assert!(ready.contains("\"warmup\":\"skipped\""), "{ready}");
+    assert!(ready.contains("\"warmup\":\"ok\""), "{ready}");
 
     // Cold: one store round trip; warm: the cache.
     let r = lambda.invoke(&event("inbound.json")).await.proxy();
@@ -131,7 +129,7 @@ async fn the_inbound_lambda_answers_from_dynamodb_and_survives_the_server_dying(
 }
 
 #[tokio::test]
-async fn an_init_ahead_of_traffic_warms_up_and_learns_the_catch_all() {
+async fn the_warm_up_at_init_learns_the_catch_all_before_any_call() {
     let mut moto = Moto::start();
     let table = unique_table("warm");
     setup_table(&moto, &table);

@@ -28,7 +28,6 @@ async fn run() -> anyhow::Result<()> {
     let started = Instant::now();
     let config = Config::from_env(Runtime::Lambda).context("invalid configuration")?;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let networked = env("ROUTES_TABLE").is_some();
     let store: Arc<dyn RouteStore> = if let Some(table) = env("ROUTES_TABLE") {
         // Created once per execution environment; every attempt bounded by the call budget.
         let client = byoc_dynamodb::client(Profile::CallPath {
@@ -50,19 +49,15 @@ async fn run() -> anyhow::Result<()> {
     let client_ms = started.elapsed().as_millis() as u64;
     let cached = Arc::new(CachedStore::new(store, config.cache));
     let init_type = std::env::var("AWS_LAMBDA_INITIALIZATION_TYPE").unwrap_or_default();
-    // The warm-up lookup learns the `*` route for degraded answers and, for DynamoDB, sets up
-    // the connection (and TLS). On an on-demand cold start the caller waits for init and then
-    // the first call, so a network warm-up would only add a round trip before the first call's
-    // own lookup (which learns `*` too); it pays off only when init runs ahead of traffic.
-    let warmup = if networked && !init_ahead_of_traffic(&init_type) {
-        "skipped".to_string()
-    } else {
-        let warm = cached
-            .lookup(&Address::Literal("byoc-warmup".to_string()), None)
-            .await;
-        // Its outcome does not stop the function.
-        warm.degraded.unwrap_or_else(|| "ok".to_string())
-    };
+    // Warm-up: learns the `*` route for degraded answers and, for DynamoDB, sets up the
+    // connection and TLS during init. On an on-demand cold start the caller waits for init
+    // too, so this trades one extra round trip for doing the handshake while init has a full
+    // vCPU (a 128 MB function gets a fraction of one once invoked); with provisioned
+    // concurrency it is free. Its outcome does not stop the function.
+    let warm = cached
+        .lookup(&Address::Literal("byoc-warmup".to_string()), None)
+        .await;
+    let warmup = warm.degraded.unwrap_or_else(|| "ok".to_string());
     tracing::info!(
         store = %cached.inner().describe(),
         client_ms,
@@ -75,10 +70,4 @@ async fn run() -> anyhow::Result<()> {
     byoc_web::lambda::run(app)
         .await
         .map_err(|e| anyhow::anyhow!(e))
-}
-
-/// Provisioned concurrency and SnapStart initialize before any call arrives; on-demand (and
-/// `sam local`, which sets nothing) initializes while the first caller waits.
-fn init_ahead_of_traffic(init_type: &str) -> bool {
-    matches!(init_type, "provisioned-concurrency" | "snap-start")
 }
