@@ -50,24 +50,32 @@ async fn last_call(lambda: &Lambda, count: usize) -> serde_json::Value {
     }
 }
 
-#[tokio::test]
-async fn the_inbound_lambda_answers_from_dynamodb_and_survives_the_server_dying() {
-    let mut moto = Moto::start();
-    let table = unique_table("fault");
+/// Moto with the example routes in a fresh table, and the inbound Lambda on it (signed events,
+/// a 300 ms store budget, plus `extra`), started and past its `inbound ready` line.
+async fn inbound_on_table(name: &str, extra: &[(&str, &str)]) -> (Moto, String, Lambda, String) {
+    let moto = Moto::start();
+    let table = unique_table(name);
     setup_table(&moto, &table);
     let env = table_env(&moto, &table);
     let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     env.extend([
         ("TWILIO_AUTH_TOKEN", EVENTS_TOKEN),
         ("STORE_TIMEOUT_MS", "300"),
-        ("ROUTE_CACHE_TTL_SECONDS", "1"),
     ]);
-    let mut lambda = Lambda::start("inbound", &env).await;
+    env.extend_from_slice(extra);
+    let lambda = Lambda::start("inbound", &env).await;
     let ready = lambda
         .stderr
         .wait_for("inbound ready", Duration::from_secs(20))
         .await
         .expect("ready line");
+    (moto, table, lambda, ready)
+}
+
+#[tokio::test]
+async fn the_inbound_lambda_answers_from_dynamodb_and_survives_the_server_dying() {
+    let (mut moto, table, mut lambda, ready) =
+        inbound_on_table("fault", &[("ROUTE_CACHE_TTL_SECONDS", "1")]).await;
     assert!(ready.contains("\"warmup\":\"ok\""), "{ready}");
 
     // Cold: one store round trip; warm: the cache.
@@ -130,22 +138,11 @@ async fn the_inbound_lambda_answers_from_dynamodb_and_survives_the_server_dying(
 
 #[tokio::test]
 async fn the_warm_up_at_init_learns_the_catch_all_before_any_call() {
-    let mut moto = Moto::start();
-    let table = unique_table("warm");
-    setup_table(&moto, &table);
-    let env = table_env(&moto, &table);
-    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    env.extend([
-        ("TWILIO_AUTH_TOKEN", EVENTS_TOKEN),
-        ("STORE_TIMEOUT_MS", "300"),
-        ("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency"),
-    ]);
-    let mut lambda = Lambda::start("inbound", &env).await;
-    let ready = lambda
-        .stderr
-        .wait_for("inbound ready", Duration::from_secs(20))
-        .await
-        .expect("ready line");
+    let (mut moto, _table, mut lambda, ready) = inbound_on_table(
+        "warm",
+        &[("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")],
+    )
+    .await;
     assert!(ready.contains("\"warmup\":\"ok\""), "{ready}");
     assert!(
         ready.contains("\"init_type\":\"provisioned-concurrency\""),

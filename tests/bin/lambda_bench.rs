@@ -137,7 +137,7 @@ async fn main() {
         "TWILIO_AUTH_TOKEN".to_string(),
         byoc_e2e::EVENTS_TOKEN.to_string(),
     )];
-    let variants = vec![
+    let mut variants = vec![
         Variant {
             name: "hello-world lambda_http",
             binary: hello,
@@ -175,7 +175,6 @@ async fn main() {
             event: event("inbound.json"),
         },
     ];
-    let mut variants = variants;
     if let Some(bundle) = bundle {
         variants.push(Variant {
             name: "inbound (DynamoDB, SSL_CERT_FILE bundle)",

@@ -71,7 +71,9 @@ pub async fn client(profile: Profile) -> Client {
             loader = loader.region(aws_config::Region::new(region));
         }
         loader = loader
-            .credentials_provider(EnvThenDefault::default())
+            .credentials_provider(
+                EnvThenDefault::<EnvironmentVariableCredentialsProvider>::default(),
+            )
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(budget)
@@ -84,14 +86,15 @@ pub async fn client(profile: Profile) -> Client {
     Client::new(&loader.load().await)
 }
 
-/// The environment's credentials, else the SDK's default chain (built on first use).
+/// The environment's credentials, else the SDK's default chain (built on first use). `env` is
+/// the environment provider; tests put fixed credentials there.
 #[derive(Debug, Default)]
-struct EnvThenDefault {
-    env: EnvironmentVariableCredentialsProvider,
+struct EnvThenDefault<P = EnvironmentVariableCredentialsProvider> {
+    env: P,
     chain: tokio::sync::OnceCell<DefaultCredentialsChain>,
 }
 
-impl ProvideCredentials for EnvThenDefault {
+impl<P: ProvideCredentials> ProvideCredentials for EnvThenDefault<P> {
     fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
     where
         Self: 'a,
@@ -801,6 +804,18 @@ impl RouteAdmin for DynamoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn credentials_from_the_environment_never_build_the_default_chain() {
+        let provider = EnvThenDefault {
+            env: aws_sdk_dynamodb::config::Credentials::new("AKID", "secret", None, None, "env"),
+            chain: tokio::sync::OnceCell::new(),
+        };
+        let credentials = provider.provide_credentials().await.unwrap();
+        assert_eq!(credentials.access_key_id(), "AKID");
+        // The chain (an STS client, profile files) is cold-start work Lambda never needs.
+        assert!(provider.chain.get().is_none());
+    }
 
     #[test]
     fn records_map_to_items_and_back() {
