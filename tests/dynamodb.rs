@@ -77,6 +77,15 @@ async fn the_inbound_lambda_answers_from_dynamodb_and_survives_the_server_dying(
     let (mut moto, table, mut lambda, ready) =
         inbound_on_table("fault", &[("ROUTE_CACHE_TTL_SECONDS", "1")]).await;
     assert!(ready.contains("\"warmup\":\"ok\""), "{ready}");
+    // No certificate location in the environment: the system CA bundle file alone.
+    let ready_json: serde_json::Value = serde_json::from_str(&ready).expect("JSON ready line");
+    let trust = ready_json["ca_certificates"]
+        .as_str()
+        .expect("ca_certificates");
+    assert!(
+        trust == "probe" || std::path::Path::new(trust).is_file(),
+        "{ready}"
+    );
 
     // Cold: one store round trip; warm: the cache.
     let r = lambda.invoke(&event("inbound.json")).await.proxy();
@@ -138,12 +147,23 @@ async fn the_inbound_lambda_answers_from_dynamodb_and_survives_the_server_dying(
 
 #[tokio::test]
 async fn the_warm_up_at_init_learns_the_catch_all_before_any_call() {
+    let bundle = openssl_probe::probe()
+        .cert_file
+        .expect("a system CA bundle on this machine");
     let (mut moto, _table, mut lambda, ready) = inbound_on_table(
         "warm",
-        &[("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")],
+        &[
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency"),
+            ("SSL_CERT_FILE", bundle.to_str().expect("UTF-8 path")),
+        ],
     )
     .await;
     assert!(ready.contains("\"warmup\":\"ok\""), "{ready}");
+    // A location given by the environment is left alone.
+    assert!(
+        ready.contains("\"ca_certificates\":\"environment\""),
+        "{ready}"
+    );
     assert!(
         ready.contains("\"init_type\":\"provisioned-concurrency\""),
         "{ready}"

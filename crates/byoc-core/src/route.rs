@@ -27,8 +27,8 @@ use crate::sid::{Sid, SidKind};
 use crate::twiml::{self, DialOptions, Method, Noun, RejectReason, Verb};
 
 pub use crate::route_file::{
-    load_route_file, parse_route_file, records_to_route_file, to_route_file, RecordMeta, RouteFile,
-    RouteFileError,
+    load_route_file, parse_route_file, records_to_route_file, to_route_file, LoadedRoute,
+    RecordMeta, RouteFile, RouteFileError,
 };
 
 /// Longest URL accepted in a route (Twilio's own limit for webhook URLs is 4,000 characters, but
@@ -89,7 +89,17 @@ impl Pattern {
 
     /// The key under which the route is stored and looked up (`+1317*` for a prefix).
     pub fn key(&self) -> String {
-        self.to_string()
+        // Built directly: this runs for every route of a route file at a cold start.
+        match self {
+            Pattern::Exact(s) | Pattern::Literal(s) => s.clone(),
+            Pattern::Prefix(p) => {
+                let mut key = String::with_capacity(p.len() + 1);
+                key.push_str(p);
+                key.push('*');
+                key
+            }
+            Pattern::CatchAll => "*".to_string(),
+        }
     }
 }
 
@@ -1705,8 +1715,16 @@ impl RouteTable {
     }
 
     pub fn insert(&mut self, route: Route) -> Option<Arc<Route>> {
+        let key = route.key();
+        self.insert_keyed(key, Arc::new(route))
+    }
+
+    /// [`insert`](Self::insert) of a shared route with its key already computed (`key` must be
+    /// `route.key()`): how a route file is loaded.
+    pub fn insert_keyed(&mut self, key: String, route: Arc<Route>) -> Option<Arc<Route>> {
+        debug_assert_eq!(key, route.key());
         self.note_prefix(&route.pattern);
-        self.routes.insert(route.key(), Arc::new(route))
+        self.routes.insert(key, route)
     }
 
     /// Removes the route stored under `pattern` (its key, e.g. `+1317*`).

@@ -30,6 +30,23 @@ pub struct RecordMeta {
     pub updated_by: Option<String>,
 }
 
+/// A validated route of a route file, with its table key (computed once) and metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadedRoute {
+    /// `route.key()`.
+    pub key: String,
+    /// Shared from the start: the table holds it as is (no 200-byte move per route).
+    pub route: Arc<Route>,
+    pub meta: RecordMeta,
+}
+
+impl RecordMeta {
+    /// No metadata in the record (a hand-written file).
+    pub fn is_empty(&self) -> bool {
+        self.version.is_none() && self.updated_at.is_none() && self.updated_by.is_none()
+    }
+}
+
 /// Why a route file could not be loaded. Every bad route is reported, not just the first.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteFileError {
@@ -42,15 +59,16 @@ pub enum RouteFileError {
 /// Parses and validates a JSON route file.
 pub fn parse_route_file(json: &str, plan: &NumberPlan) -> Result<RouteTable, RouteFileError> {
     let routes = load_route_file(json, plan)?;
-    RouteTable::new(routes.into_iter().map(|(route, _)| route))
-        .map_err(|e| RouteFileError::Invalid(vec![(0, e)]))
+    RouteTable::new(
+        routes
+            .into_iter()
+            .map(|loaded| Arc::unwrap_or_clone(loaded.route)),
+    )
+    .map_err(|e| RouteFileError::Invalid(vec![(0, e)]))
 }
 
 /// Parses and validates a JSON route file, keeping each route's store metadata.
-pub fn load_route_file(
-    json: &str,
-    plan: &NumberPlan,
-) -> Result<Vec<(Route, RecordMeta)>, RouteFileError> {
+pub fn load_route_file(json: &str, plan: &NumberPlan) -> Result<Vec<LoadedRoute>, RouteFileError> {
     // Sized once: growing these by doubling touches fresh pages at a cold start. The count of
     // `"pattern"` is exact for a normal file; the shortest route, `{"pattern":"*"},`, has 16
     // bytes, which bounds the hint whatever the text.
@@ -66,7 +84,12 @@ pub fn load_route_file(
         .and_then(|()| de.end())
         .map_err(|e| RouteFileError::Syntax(e.to_string()))?;
     if loader.errors.is_empty() {
-        Ok(loader.routes)
+        // The keys move from the duplicate check to the routes: one allocation per route.
+        let mut routes = loader.routes;
+        for (key, (_, slot)) in loader.seen {
+            routes[slot].key = key;
+        }
+        Ok(routes)
     } else {
         Err(RouteFileError::Invalid(loader.errors))
     }
@@ -85,10 +108,12 @@ pub fn records_to_route_file(routes: Vec<RouteRecord>) -> String {
 
 struct Loader<'p> {
     plan: &'p NumberPlan,
-    routes: Vec<(Route, RecordMeta)>,
+    /// Keys are filled in from `seen` at the end.
+    routes: Vec<LoadedRoute>,
     errors: Vec<(usize, RouteError)>,
-    /// Key → index of the first route with it, to name both in a duplicate error.
-    seen: HashMap<String, usize>,
+    /// Key → (record index of the first route with it, to name both in a duplicate error;
+    /// its slot in `routes`).
+    seen: HashMap<String, (usize, usize)>,
 }
 
 impl Loader<'_> {
@@ -101,7 +126,7 @@ impl Loader<'_> {
         match Route::from_record(record, self.plan) {
             Ok(route) => {
                 let key = route.key();
-                if let Some(&first) = self.seen.get(&key) {
+                if let Some(&(first, _)) = self.seen.get(&key) {
                     self.errors.push((
                         i,
                         RouteError {
@@ -113,8 +138,12 @@ impl Loader<'_> {
                         },
                     ));
                 } else {
-                    self.seen.insert(key, i);
-                    self.routes.push((route, meta));
+                    self.seen.insert(key, (i, self.routes.len()));
+                    self.routes.push(LoadedRoute {
+                        key: String::new(),
+                        route: Arc::new(route),
+                        meta,
+                    });
                 }
             }
             Err(e) => self.errors.push((i, e)),
@@ -237,14 +266,17 @@ mod tests {
         ]}"#;
         let routes = load_route_file(json, &plan()).unwrap();
         assert_eq!(routes.len(), 2);
+        assert_eq!(routes[0].key, "+13175551234");
+        assert_eq!(routes[1].key, "*");
+        assert!(routes.iter().all(|r| r.key == r.route.key()));
         assert_eq!(
-            routes[0].1,
+            routes[0].meta,
             RecordMeta {
                 version: Some(7),
                 updated_at: None,
                 updated_by: Some("ops".into())
             }
         );
-        assert_eq!(routes[1].1, RecordMeta::default());
+        assert!(routes[1].meta.is_empty());
     }
 }

@@ -28,6 +28,17 @@ pub struct Meta {
     pub updated_by: String,
 }
 
+impl Meta {
+    /// A route from a file record without metadata: a first version, by no one known.
+    pub fn unrecorded() -> Self {
+        Self {
+            version: 1,
+            updated_at: String::new(),
+            updated_by: String::new(),
+        }
+    }
+}
+
 /// A route with its metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRoute {

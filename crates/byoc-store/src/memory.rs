@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use byoc_core::route::{load_route_file, RecordMeta, RouteFileError, RouteTable};
+use byoc_core::route::{load_route_file, LoadedRoute, RouteFileError, RouteTable};
 use byoc_core::{Address, NumberPlan, Route};
 
 use crate::admin::{check_expect, Change, Expect, Meta, RouteAdmin, StoredRoute, WriteOp};
@@ -43,24 +43,25 @@ impl MemoryStore {
         Ok(store)
     }
 
-    /// Replaces every route (a reload), keeping metadata found in the records.
-    pub(crate) fn replace_all(&self, routes: Vec<(Route, RecordMeta)>) {
+    /// Replaces every route (a reload), keeping metadata found in the records. A record
+    /// without metadata gets none here: [`Meta::unrecorded`] stands for it when read.
+    pub(crate) fn replace_all(&self, routes: Vec<LoadedRoute>) {
         let mut state = self.write();
         state.table = RouteTable::default();
         state.table.reserve(routes.len());
         state.meta.clear();
-        state.meta.reserve(routes.len());
-        for (route, record) in routes {
-            let key = route.key();
-            state.meta.insert(
-                key,
-                Meta {
-                    version: record.version.unwrap_or(1),
-                    updated_at: record.updated_at.unwrap_or_default(),
-                    updated_by: record.updated_by.unwrap_or_default(),
-                },
-            );
-            state.table.insert(route);
+        for LoadedRoute { key, route, meta } in routes {
+            if !meta.is_empty() {
+                state.meta.insert(
+                    key.clone(),
+                    Meta {
+                        version: meta.version.unwrap_or(1),
+                        updated_at: meta.updated_at.unwrap_or_default(),
+                        updated_by: meta.updated_by.unwrap_or_default(),
+                    },
+                );
+            }
+            state.table.insert_keyed(key, route);
         }
     }
 
@@ -81,11 +82,7 @@ impl MemoryStore {
                     .meta
                     .get(&route.key())
                     .cloned()
-                    .unwrap_or_else(|| Meta {
-                        version: 1,
-                        updated_at: String::new(),
-                        updated_by: String::new(),
-                    });
+                    .unwrap_or_else(Meta::unrecorded);
                 StoredRoute { route, meta }
             })
             .collect()
@@ -158,7 +155,11 @@ impl MemoryStore {
 
     fn stored_in(state: &State, pattern: &str) -> Option<StoredRoute> {
         let route = state.table.get(pattern)?.clone();
-        let meta = state.meta.get(pattern).cloned()?;
+        let meta = state
+            .meta
+            .get(pattern)
+            .cloned()
+            .unwrap_or_else(Meta::unrecorded);
         Some(StoredRoute { route, meta })
     }
 

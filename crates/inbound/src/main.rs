@@ -14,17 +14,24 @@ use byoc_dynamodb::{DynamoStore, Profile};
 use byoc_store::{CachedStore, FileStore, MemoryStore, RouteStore};
 use byoc_web::{App, Config, Endpoints, LogFormat, Runtime};
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // Before any thread exists (it sets SSL_CERT_FILE): one bundle file instead of a scan of
+    // the certificate directories at the first TLS connection.
+    let trust = byoc_dynamodb::use_system_ca_bundle();
     byoc_web::init_logging(LogFormat::Json);
-    if let Err(e) = run().await {
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .and_then(|runtime| runtime.block_on(run(trust)));
+    if let Err(e) = result {
         // One JSON line with the whole cause chain, so the reason shows in CloudWatch.
         tracing::error!(error = format!("{e:#}"), "inbound stopped");
         std::process::exit(1);
     }
 }
 
-async fn run() -> anyhow::Result<()> {
+async fn run(trust: byoc_dynamodb::TrustSource) -> anyhow::Result<()> {
     let started = Instant::now();
     let config = Config::from_env(Runtime::Lambda).context("invalid configuration")?;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
@@ -64,6 +71,7 @@ async fn run() -> anyhow::Result<()> {
         init_ms = started.elapsed().as_millis() as u64,
         init_type,
         warmup,
+        ca_certificates = %trust,
         "inbound ready"
     );
     let app = Arc::new(App::new(config, cached, Endpoints::INBOUND));
