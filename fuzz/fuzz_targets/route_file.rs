@@ -1,12 +1,12 @@
-//! Route files and imports (JSON, CSV, Flex router config): parsing never panics, and what
-//! parses survives an export and a re-import unchanged.
+//! Route files and imports (JSON, CSV, Flex router config): parsing never panics, loaded routes
+//! carry their own keys, and what parses survives an export and a re-import unchanged.
 #![no_main]
 
 use std::sync::Arc;
 
 use byoc_core::import::{self, Format};
 use byoc_core::number::NumberPlan;
-use byoc_core::route::{parse_route_file, to_route_file};
+use byoc_core::route::{load_route_file, parse_route_file, to_route_file};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,6 +14,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let plan = NumberPlan::default();
+    // Each route carries its own key (moved from the duplicate check by slot).
+    if let Ok(loaded) = load_route_file(text, &plan) {
+        for route in &loaded {
+            assert_eq!(route.key, route.route.key());
+        }
+    }
     if let Ok(table) = parse_route_file(text, &plan) {
         let routes = table.sorted();
         let again = parse_route_file(&to_route_file(&routes), &plan).expect("exported file parses");
