@@ -56,15 +56,16 @@ pub enum RouteFileError {
     Invalid(Vec<(usize, RouteError)>),
 }
 
-/// Parses and validates a JSON route file.
+/// Parses and validates a JSON route file into a table (the loader has already refused
+/// duplicates and built every key).
 pub fn parse_route_file(json: &str, plan: &NumberPlan) -> Result<RouteTable, RouteFileError> {
     let routes = load_route_file(json, plan)?;
-    RouteTable::new(
-        routes
-            .into_iter()
-            .map(|loaded| Arc::unwrap_or_clone(loaded.route)),
-    )
-    .map_err(|e| RouteFileError::Invalid(vec![(0, e)]))
+    let mut table = RouteTable::default();
+    table.reserve(routes.len());
+    for loaded in routes {
+        table.insert_keyed(loaded.key, loaded.route);
+    }
+    Ok(table)
 }
 
 /// Parses and validates a JSON route file, keeping each route's store metadata.

@@ -294,3 +294,46 @@ impl RouteAdmin for MemoryStore {
         self.apply_now(ops, actor, progress)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn file_routes_without_metadata_are_first_versions_that_can_be_edited() {
+        let plan = NumberPlan::default();
+        let store = MemoryStore::from_json(
+            r#"{"routes":[
+                {"pattern":"+13175551234","url":"https://a.example/x"},
+                {"pattern":"*","url":"https://d.example/","version":7,"updated_by":"ops"}
+            ]}"#,
+            "test",
+            &plan,
+        )
+        .unwrap();
+
+        let plain = store.get("+13175551234").await.unwrap().expect("present");
+        assert_eq!(plain.meta, Meta::unrecorded());
+        let recorded = store.get("*").await.unwrap().expect("present");
+        assert_eq!(
+            (recorded.meta.version, recorded.meta.updated_by.as_str()),
+            (7, "ops")
+        );
+        assert_eq!(store.list(None).await.unwrap().len(), 2);
+
+        // Version 1 is the one to name when editing it; a create is refused.
+        let route = plain.route.as_ref().clone();
+        assert!(store
+            .put(route.clone(), Expect::Absent, "me")
+            .await
+            .is_err());
+        let updated = store.put(route, Expect::Version(1), "me").await.unwrap();
+        assert_eq!(
+            (updated.meta.version, updated.meta.updated_by.as_str()),
+            (2, "me")
+        );
+        let deleted = store.delete("+13175551234", Expect::Version(2), "me").await;
+        assert!(deleted.is_ok(), "{deleted:?}");
+        assert!(store.get("+13175551234").await.unwrap().is_none());
+    }
+}
