@@ -14,10 +14,13 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let plan = NumberPlan::default();
-    // Each route carries its own key (moved from the duplicate check by slot).
+    // Each route is indexed under its own key, and metadata only under keys of the table.
     if let Ok(loaded) = load_route_file(text, &plan) {
-        for route in &loaded {
-            assert_eq!(route.key, route.route.key());
+        for (key, route) in loaded.table.entries() {
+            assert_eq!(key, route.key());
+        }
+        for (key, _) in &loaded.meta {
+            assert!(loaded.table.get(key).is_some());
         }
     }
     if let Ok(table) = parse_route_file(text, &plan) {

@@ -3,6 +3,9 @@
 //!
 //! `cargo run --release -p byoc-e2e --bin lambda-bench -- [STARTS] [INVOCATIONS]`
 //! (infra/bench/coldstart.sh builds the baseline and runs this; see docs/performance.md).
+//!
+//! `BASELINE_INBOUND=/path/to/an/older/inbound` adds that binary with the 1,000-route file to
+//! the same interleaved run, for a before/after comparison that machine noise hits alike.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -298,6 +301,14 @@ async fn main() {
             event: event("inbound.json"),
         },
     ];
+    if let Some(baseline) = std::env::var_os("BASELINE_INBOUND") {
+        variants.push(Variant {
+            name: "BASELINE_INBOUND (route file, 1,000)",
+            binary: PathBuf::from(baseline),
+            env: [token.clone(), route_file(1000)].concat(),
+            event: event("inbound.json"),
+        });
+    }
     if let (Some(bundle), true) = (bundle, std::path::Path::new("/etc/ssl/certs").is_dir()) {
         variants.push(Variant {
             name: "inbound (DynamoDB, bundle + directory)",

@@ -14,6 +14,7 @@
 //! DynamoDB items. A record is validated when it is loaded or written and a bad URL, SID or number
 //! is refused with a message that names the pattern and the field.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -27,7 +28,7 @@ use crate::sid::{Sid, SidKind};
 use crate::twiml::{self, DialOptions, Method, Noun, RejectReason, Verb};
 
 pub use crate::route_file::{
-    load_route_file, parse_route_file, records_to_route_file, to_route_file, LoadedRoute,
+    load_route_file, parse_route_file, records_to_route_file, to_route_file, LoadedFile,
     RecordMeta, RouteFile, RouteFileError,
 };
 
@@ -759,9 +760,32 @@ pub struct RouteError {
     pub kind: RouteErrorKind,
 }
 
+/// Each action and the record fields it may use (any other set field is an error).
+const ACTIONS: [(&str, &[&str]); 13] = [
+    ("redirect", &["url", "method"]),
+    (
+        "dial",
+        &["number", "byoc", "caller_id", "timeout", "targets", "final"],
+    ),
+    ("sip", &["uri", "caller_id", "timeout"]),
+    ("say", &["text", "voice", "language"]),
+    ("reject", &["reason"]),
+    ("hangup", &[]),
+    ("client", &["identity", "caller_id", "timeout"]),
+    (
+        "application",
+        &["application", "parameters", "caller_id", "timeout"],
+    ),
+    ("enqueue", &["workflow", "task_attributes"]),
+    ("play", &["url"]),
+    ("refer", &["uri"]),
+    ("conference", &["name"]),
+    ("twiml", &["twiml"]),
+];
+
 impl RouteRecord {
     /// Names of the action fields that are set, for the "does not apply" check.
-    fn set_fields(&self) -> Vec<&'static str> {
+    fn set_fields(&self) -> impl Iterator<Item = &'static str> {
         let fields: [(&'static str, bool); 20] = [
             ("url", self.url.is_some()),
             ("method", self.method.is_some()),
@@ -788,11 +812,10 @@ impl RouteRecord {
             .into_iter()
             .filter(|(_, set)| *set)
             .map(|(name, _)| name)
-            .collect()
     }
 
     /// Treats empty strings (CSV cells) as absent.
-    fn without_blanks(mut self) -> Self {
+    fn drop_blanks(&mut self) {
         for field in [
             &mut self.action,
             &mut self.url,
@@ -823,22 +846,25 @@ impl RouteRecord {
                 *field = None;
             }
         }
-        self
     }
 }
 
 impl Route {
     /// Validates a record.
-    pub fn from_record(record: RouteRecord, plan: &NumberPlan) -> Result<Self, RouteError> {
-        let pattern_text = record.pattern.clone();
-        Self::try_from_record(record, plan).map_err(|kind| RouteError {
-            pattern: pattern_text,
+    pub fn from_record(mut record: RouteRecord, plan: &NumberPlan) -> Result<Self, RouteError> {
+        // The record is validated in place, so that its pattern is still there for the error
+        // without a copy per route (this runs for every route of a file at a cold start).
+        Self::try_from_record(&mut record, plan).map_err(|kind| RouteError {
+            pattern: record.pattern,
             kind,
         })
     }
 
-    fn try_from_record(record: RouteRecord, plan: &NumberPlan) -> Result<Self, RouteErrorKind> {
-        let mut record = record.without_blanks();
+    fn try_from_record(
+        record: &mut RouteRecord,
+        plan: &NumberPlan,
+    ) -> Result<Self, RouteErrorKind> {
+        record.drop_blanks();
         let schedule = record
             .schedule
             .take()
@@ -855,38 +881,14 @@ impl Route {
             None => Vec::new(),
         };
         let pattern = Pattern::parse(&record.pattern, plan)?;
-        let kind = record
-            .action
-            .as_deref()
-            .map(|a| a.trim().to_ascii_lowercase())
-            .unwrap_or_else(|| "redirect".to_string());
-        let (action_name, allowed): (&'static str, &[&str]) = match kind.as_str() {
-            "redirect" => ("redirect", &["url", "method"]),
-            "dial" => (
-                "dial",
-                &["number", "byoc", "caller_id", "timeout", "targets", "final"],
-            ),
-            "sip" => ("sip", &["uri", "caller_id", "timeout"]),
-            "say" => ("say", &["text", "voice", "language"]),
-            "reject" => ("reject", &["reason"]),
-            "hangup" => ("hangup", &[]),
-            "client" => ("client", &["identity", "caller_id", "timeout"]),
-            "application" => (
-                "application",
-                &["application", "parameters", "caller_id", "timeout"],
-            ),
-            "enqueue" => ("enqueue", &["workflow", "task_attributes"]),
-            "play" => ("play", &["url"]),
-            "refer" => ("refer", &["uri"]),
-            "conference" => ("conference", &["name"]),
-            "twiml" => ("twiml", &["twiml"]),
-            _ => return Err(RouteErrorKind::UnknownAction(kind)),
+        let kind = record.action.as_deref().map_or("redirect", str::trim);
+        let Some(&(action_name, allowed)) = ACTIONS
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(kind))
+        else {
+            return Err(RouteErrorKind::UnknownAction(kind.to_ascii_lowercase()));
         };
-        if let Some(field) = record
-            .set_fields()
-            .into_iter()
-            .find(|f| !allowed.contains(f))
-        {
+        if let Some(field) = record.set_fields().find(|f| !allowed.contains(f)) {
             return Err(RouteErrorKind::FieldNotAllowed {
                 action: action_name,
                 field,
@@ -900,7 +902,7 @@ impl Route {
         };
         let action = match action_name {
             "redirect" => Action::Redirect {
-                url: check_url("url", &need(record.url, "url")?)?,
+                url: check_url_owned("url", need(record.url.take(), "url")?)?,
                 method: match record.method.as_deref() {
                     None => Method::Post,
                     Some(m) => Method::parse(m.trim())
@@ -908,10 +910,13 @@ impl Route {
                 },
             },
             "dial" if record.targets.is_some() || record.final_action.is_some() => {
-                Action::Chain(Box::new(chain_from(record, plan)?))
+                let taken = std::mem::take(record);
+                // The pattern stays for the error message.
+                record.pattern.clone_from(&taken.pattern);
+                Action::Chain(Box::new(chain_from(taken, plan)?))
             }
             "dial" => {
-                let number = need(record.number, "number")?;
+                let number = need(record.number.take(), "number")?;
                 Action::Dial {
                     number: check_e164("number", &number)?,
                     byoc: record
@@ -929,7 +934,7 @@ impl Route {
                 }
             }
             "sip" => Action::Sip {
-                uri: check_sip_uri("uri", &need(record.uri, "uri")?)?,
+                uri: check_sip_uri("uri", &need(record.uri.take(), "uri")?)?,
                 caller_id: record
                     .caller_id
                     .as_deref()
@@ -938,7 +943,7 @@ impl Route {
                 timeout: record.timeout.map(check_timeout).transpose()?,
             },
             "say" => Action::Say {
-                text: check_say_text(&need(record.text, "text")?)?,
+                text: check_say_text(&need(record.text.take(), "text")?)?,
                 voice: record
                     .voice
                     .as_deref()
@@ -955,7 +960,7 @@ impl Route {
                 },
             },
             "client" => Action::Client {
-                identity: check_identity(&need(record.identity, "identity")?)?,
+                identity: check_identity(&need(record.identity.take(), "identity")?)?,
                 caller_id: record
                     .caller_id
                     .as_deref()
@@ -966,7 +971,7 @@ impl Route {
             "application" => Action::Application {
                 sid: Sid::parse(
                     SidKind::Application,
-                    &need(record.application, "application")?,
+                    &need(record.application.take(), "application")?,
                 )
                 .map_err(|e| invalid("application", e.to_string()))?,
                 parameters: record
@@ -983,8 +988,11 @@ impl Route {
                 timeout: record.timeout.map(check_timeout).transpose()?,
             },
             "enqueue" => Action::Enqueue {
-                workflow: Sid::parse(SidKind::Workflow, &need(record.workflow, "workflow")?)
-                    .map_err(|e| invalid("workflow", e.to_string()))?,
+                workflow: Sid::parse(
+                    SidKind::Workflow,
+                    &need(record.workflow.take(), "workflow")?,
+                )
+                .map_err(|e| invalid("workflow", e.to_string()))?,
                 task_attributes: record
                     .task_attributes
                     .as_deref()
@@ -992,16 +1000,16 @@ impl Route {
                     .transpose()?,
             },
             "play" => Action::Play {
-                url: check_url("url", &need(record.url, "url")?)?,
+                url: check_url_owned("url", need(record.url.take(), "url")?)?,
             },
             "refer" => Action::Refer {
-                uri: check_sip_uri("uri", &need(record.uri, "uri")?)?,
+                uri: check_sip_uri("uri", &need(record.uri.take(), "uri")?)?,
             },
             "conference" => Action::Conference {
-                name: check_conference(&need(record.name, "name")?)?,
+                name: check_conference(&need(record.name.take(), "name")?)?,
             },
             "twiml" => Action::Twiml {
-                twiml: check_twiml(&need(record.twiml, "twiml")?)
+                twiml: check_twiml(&need(record.twiml.take(), "twiml")?)
                     .map_err(|reason| invalid("twiml", reason))?,
             },
             _ => Action::Hangup,
@@ -1071,9 +1079,9 @@ fn branch_action(
     }
     let mut object = map.clone();
     object.insert("pattern".into(), pattern.into());
-    let record: RouteRecord = serde_json::from_value(serde_json::Value::Object(object))
+    let mut record: RouteRecord = serde_json::from_value(serde_json::Value::Object(object))
         .map_err(|e| invalid(field, format!("`{name}`: {e}")))?;
-    Route::try_from_record(record, plan)
+    Route::try_from_record(&mut record, plan)
         .map(|r| r.action)
         .map_err(|e| invalid(field, format!("`{name}`: {e}")))
 }
@@ -1295,19 +1303,37 @@ fn has_bad_chars(s: &str) -> bool {
 /// An absolute http(s) URL, kept exactly as written (Twilio fetches it as written).
 pub fn check_url(field: &'static str, url: &str) -> Result<String, RouteErrorKind> {
     let url = url.trim();
+    check_url_text(field, url)?;
+    Ok(url.to_string())
+}
+
+/// The checks of [`check_url`] on a trimmed URL.
+fn check_url_text(field: &'static str, url: &str) -> Result<(), RouteErrorKind> {
     if url.len() > URL_MAX_LEN {
         return Err(invalid(
             field,
             format!("longer than {URL_MAX_LEN} characters"),
         ));
     }
+    // A plain URL is printable ASCII throughout: no need to look for white space in it.
+    if is_plain_http_url(url) {
+        return Ok(());
+    }
     if has_bad_chars(url) {
         return Err(invalid(field, "contains white space or control characters"));
     }
-    if !is_plain_http_url(url) {
-        check_url_fully(field, url)?;
+    check_url_fully(field, url)
+}
+
+/// [`check_url`] of an owned URL: kept as is when it needs no trimming (no copy per route of a
+/// route file).
+pub fn check_url_owned(field: &'static str, url: String) -> Result<String, RouteErrorKind> {
+    if url.len() == url.trim().len() {
+        check_url_text(field, &url)?;
+        Ok(url)
+    } else {
+        check_url(field, &url)
     }
-    Ok(url.to_string())
 }
 
 /// The WHATWG parser's verdict: an absolute http(s) URL with a host.
@@ -1329,40 +1355,46 @@ fn check_url_fully(field: &'static str, url: &str) -> Result<(), RouteErrorKind>
 /// port; then printable ASCII, which the parser never refuses in a path, query or fragment.
 /// Anything else goes to the parser; a property test checks this never accepts what it refuses.
 fn is_plain_http_url(url: &str) -> bool {
+    // On bytes throughout: no character decoding (this runs for every route of a file).
+    let url = url.as_bytes();
     let Some(rest) = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
+        .strip_prefix(b"https://")
+        .or_else(|| url.strip_prefix(b"http://"))
     else {
         return false;
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let end = rest
+        .iter()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
-    let (host, port) = match authority.split_once(':') {
-        Some((host, port)) => (host, Some(port)),
+    let (host, port) = match authority.iter().position(|&b| b == b':') {
+        Some(colon) => (&authority[..colon], Some(&authority[colon + 1..])),
         None => (authority, None),
     };
     let port_ok = port.is_none_or(|p| {
         (1..=5).contains(&p.len())
-            && p.bytes().all(|b| b.is_ascii_digit())
-            && p.parse::<u32>().is_ok_and(|n| n <= 65535)
+            && p.iter().all(u8::is_ascii_digit)
+            && p.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0')) <= 65535
     });
-    let label_ok = |label: &str| {
+    let label_ok = |label: &[u8]| {
         (1..=63).contains(&label.len())
             && label
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && !label.starts_with("xn--")
+                .iter()
+                .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && label.first() != Some(&b'-')
+            && label.last() != Some(&b'-')
+            && !label.starts_with(b"xn--")
     };
     port_ok
         && (1..=253).contains(&host.len())
-        && host.split('.').all(label_ok)
+        && host.split(|&b| b == b'.').all(label_ok)
         && host
-            .rsplit('.')
+            .rsplit(|&b| b == b'.')
             .next()
-            .is_some_and(|last| last.starts_with(|c: char| c.is_ascii_lowercase()))
-        && tail.bytes().all(|b| (0x21..0x7f).contains(&b))
+            .and_then(|last| last.first())
+            .is_some_and(u8::is_ascii_lowercase)
+        && tail.iter().all(|b| (0x21..0x7f).contains(b))
 }
 
 pub fn check_e164(field: &'static str, number: &str) -> Result<String, RouteErrorKind> {
@@ -1653,7 +1685,10 @@ pub fn candidate_keys(address: &Address) -> Vec<(String, MatchKind)> {
 /// An in-memory set of routes, keyed by pattern.
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
-    routes: HashMap<String, Arc<Route>>,
+    /// foldhash rather than SipHash: the keys are the operator's patterns, not attacker input,
+    /// and a route file is hashed key by key at every cold start (the hasher is still seeded
+    /// per process).
+    routes: HashMap<String, Arc<Route>, foldhash::fast::RandomState>,
     /// Bit `n` set: at least one prefix pattern has `n` digits (maintained on insert; removals
     /// leave it set, which only costs a lookup that misses).
     prefix_lengths: u32,
@@ -1699,9 +1734,7 @@ impl RouteTable {
     }
 
     fn note_prefix(&mut self, pattern: &Pattern) {
-        if let Pattern::Prefix(p) = pattern {
-            self.prefix_lengths |= 1 << (p.len() - 1);
-        }
+        self.prefix_lengths |= prefix_bit(pattern);
     }
 
     pub fn get(&self, pattern: &str) -> Option<&Arc<Route>> {
@@ -1727,6 +1760,25 @@ impl RouteTable {
         self.routes.insert(key, route)
     }
 
+    /// [`insert_keyed`](Self::insert_keyed) unless the key is taken: then the table is
+    /// unchanged and the route that holds the key is returned.
+    pub fn try_insert_keyed(&mut self, key: String, route: Arc<Route>) -> Result<(), Arc<Route>> {
+        debug_assert_eq!(key, route.key());
+        match self.routes.entry(key) {
+            Entry::Occupied(taken) => Err(Arc::clone(taken.get())),
+            Entry::Vacant(free) => {
+                self.prefix_lengths |= prefix_bit(&route.pattern);
+                free.insert(route);
+                Ok(())
+            }
+        }
+    }
+
+    /// Each route with its key, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Arc<Route>)> {
+        self.routes.iter().map(|(key, route)| (key.as_str(), route))
+    }
+
     /// Removes the route stored under `pattern` (its key, e.g. `+1317*`).
     pub fn remove(&mut self, pattern: &str) -> Option<Arc<Route>> {
         self.routes.remove(pattern)
@@ -1745,6 +1797,14 @@ impl RouteTable {
         let mut out: Vec<_> = self.routes.values().cloned().collect();
         out.sort_by_cached_key(|r| r.key());
         out
+    }
+}
+
+/// The bit of [`RouteTable::prefix_lengths`] for a prefix pattern (none for others).
+fn prefix_bit(pattern: &Pattern) -> u32 {
+    match pattern {
+        Pattern::Prefix(p) => 1 << (p.len() - 1),
+        _ => 0,
     }
 }
 
@@ -2053,6 +2113,18 @@ mod tests {
                 method: Method::Get
             }
         );
+        // Action names are read case-insensitively; URLs are kept trimmed.
+        assert_eq!(
+            route(r#"{"pattern":"*","action":" Redirect ","url":"  https://x.example/y "}"#).action,
+            Action::Redirect {
+                url: "https://x.example/y".into(),
+                method: Method::Post
+            }
+        );
+        assert_eq!(
+            route(r#"{"pattern":"*","action":"HANGUP"}"#).action,
+            Action::Hangup
+        );
     }
 
     #[test]
@@ -2073,6 +2145,18 @@ mod tests {
                 "`PUT` is not GET or POST",
             ),
             (r#"{"pattern":"*","action":"fax"}"#, "unknown action `fax`"),
+            (
+                r#"{"pattern":"*","action":" FAX "}"#,
+                "unknown action `fax`",
+            ),
+            (
+                r#"{"pattern":"+1317*","action":"dial","targets":"[]"}"#,
+                "route `+1317*`: ",
+            ),
+            (
+                r#"{"pattern":"+1317*","url":" https://x.example/ ","method":"PUT"}"#,
+                "route `+1317*`: ",
+            ),
             (
                 r#"{"pattern":"*","action":"dial"}"#,
                 "action `dial` needs `number`",

@@ -1,11 +1,10 @@
 //! The JSON route file: `{"routes": [ {flat route}, … ]}`.
 //!
 //! Loading runs at every cold start of a function with a bundled file, so each record is
-//! validated as soon as the parser has read it: the records are never held as one array (for
-//! 1,000 routes that array alone is 670 KB, grown by doubling), and only the three metadata
-//! fields of a record outlive its validation.
+//! validated as soon as the parser has read it and goes straight into the route table: the
+//! records are never held as one array (for 1,000 routes that array alone is 670 KB, grown by
+//! doubling), each key is hashed once, and only the metadata a record carries outlives it.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -30,14 +29,13 @@ pub struct RecordMeta {
     pub updated_by: Option<String>,
 }
 
-/// A validated route of a route file, with its table key (computed once) and metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadedRoute {
-    /// `route.key()`.
-    pub key: String,
-    /// Shared from the start: the table holds it as is (no 200-byte move per route).
-    pub route: Arc<Route>,
-    pub meta: RecordMeta,
+/// A loaded route file: its routes, indexed, and the metadata of those that carry some.
+#[derive(Debug, Clone, Default)]
+pub struct LoadedFile {
+    pub table: RouteTable,
+    /// Key → metadata, for the records that have any (exports write it; hand-written files
+    /// usually have none).
+    pub meta: Vec<(String, RecordMeta)>,
 }
 
 impl RecordMeta {
@@ -56,41 +54,37 @@ pub enum RouteFileError {
     Invalid(Vec<(usize, RouteError)>),
 }
 
-/// Parses and validates a JSON route file into a table (the loader has already refused
-/// duplicates and built every key).
+/// Parses and validates a JSON route file into a table.
 pub fn parse_route_file(json: &str, plan: &NumberPlan) -> Result<RouteTable, RouteFileError> {
-    let routes = load_route_file(json, plan)?;
-    let mut table = RouteTable::default();
-    table.reserve(routes.len());
-    for loaded in routes {
-        table.insert_keyed(loaded.key, loaded.route);
-    }
-    Ok(table)
+    load_route_file(json, plan).map(|loaded| loaded.table)
 }
 
 /// Parses and validates a JSON route file, keeping each route's store metadata.
-pub fn load_route_file(json: &str, plan: &NumberPlan) -> Result<Vec<LoadedRoute>, RouteFileError> {
-    // Sized once: growing these by doubling touches fresh pages at a cold start. The count of
-    // `"pattern"` is exact for a normal file; the shortest route, `{"pattern":"*"},`, has 16
-    // bytes, which bounds the hint whatever the text.
-    let hint = json.matches("\"pattern\"").count().min(json.len() / 16);
+pub fn load_route_file(json: &str, plan: &NumberPlan) -> Result<LoadedFile, RouteFileError> {
+    // Sized once: growing the table by doubling rehashes it and touches fresh pages at a cold
+    // start. The count of `"pattern"` is exact for a normal file; the shortest route,
+    // `{"pattern":"*"},`, has 16 bytes, which bounds the hint whatever the text.
+    let hint = memchr::memmem::find_iter(json.as_bytes(), b"\"pattern\"")
+        .count()
+        .min(json.len() / 16);
+    let mut table = RouteTable::default();
+    table.reserve(hint);
     let mut loader = Loader {
         plan,
-        routes: Vec::with_capacity(hint),
+        table,
+        meta: Vec::new(),
+        order: Vec::with_capacity(hint),
         errors: Vec::new(),
-        seen: HashMap::with_capacity(hint),
     };
     let mut de = serde_json::Deserializer::from_str(json);
     de.deserialize_map(FileVisitor(&mut loader))
         .and_then(|()| de.end())
         .map_err(|e| RouteFileError::Syntax(e.to_string()))?;
     if loader.errors.is_empty() {
-        // The keys move from the duplicate check to the routes: one allocation per route.
-        let mut routes = loader.routes;
-        for (key, (_, slot)) in loader.seen {
-            routes[slot].key = key;
-        }
-        Ok(routes)
+        Ok(LoadedFile {
+            table: loader.table,
+            meta: loader.meta,
+        })
     } else {
         Err(RouteFileError::Invalid(loader.errors))
     }
@@ -109,12 +103,12 @@ pub fn records_to_route_file(routes: Vec<RouteRecord>) -> String {
 
 struct Loader<'p> {
     plan: &'p NumberPlan,
-    /// Keys are filled in from `seen` at the end.
-    routes: Vec<LoadedRoute>,
+    table: RouteTable,
+    meta: Vec<(String, RecordMeta)>,
+    /// Each route's record index, to name the first of two routes with one key (found by
+    /// identity, only when that happens).
+    order: Vec<(usize, Arc<Route>)>,
     errors: Vec<(usize, RouteError)>,
-    /// Key → (record index of the first route with it, to name both in a duplicate error;
-    /// its slot in `routes`).
-    seen: HashMap<String, (usize, usize)>,
 }
 
 impl Loader<'_> {
@@ -124,30 +118,34 @@ impl Loader<'_> {
             updated_at: record.updated_at.take(),
             updated_by: record.updated_by.take(),
         };
-        match Route::from_record(record, self.plan) {
-            Ok(route) => {
-                let key = route.key();
-                if let Some(&(first, _)) = self.seen.get(&key) {
-                    self.errors.push((
-                        i,
-                        RouteError {
-                            pattern: key,
-                            kind: RouteErrorKind::InvalidField {
-                                field: "pattern",
-                                reason: format!("duplicate of routes[{first}]"),
-                            },
-                        },
-                    ));
-                } else {
-                    self.seen.insert(key, (i, self.routes.len()));
-                    self.routes.push(LoadedRoute {
-                        key: String::new(),
-                        route: Arc::new(route),
-                        meta,
-                    });
-                }
+        let route = match Route::from_record(record, self.plan) {
+            Ok(route) => Arc::new(route),
+            Err(e) => return self.errors.push((i, e)),
+        };
+        let key = route.key();
+        let meta = (!meta.is_empty()).then(|| (key.clone(), meta));
+        match self.table.try_insert_keyed(key, Arc::clone(&route)) {
+            Ok(()) => {
+                self.meta.extend(meta);
+                self.order.push((i, route));
             }
-            Err(e) => self.errors.push((i, e)),
+            Err(first) => {
+                let first = self
+                    .order
+                    .iter()
+                    .find(|(_, r)| Arc::ptr_eq(r, &first))
+                    .map_or(0, |(index, _)| *index);
+                self.errors.push((
+                    i,
+                    RouteError {
+                        pattern: route.key(),
+                        kind: RouteErrorKind::InvalidField {
+                            field: "pattern",
+                            reason: format!("duplicate of routes[{first}]"),
+                        },
+                    },
+                ));
+            }
         }
     }
 }
@@ -241,7 +239,7 @@ mod tests {
         assert!(syntax(r#"{"routes":[{"pattern":"*","nope":1}]}"#).contains("unknown field `nope`"));
         // The derived reader accepts exactly what the streaming one accepts.
         for ok in [r#"{"routes":[]}"#, " {\"routes\" : [ ] } \n"] {
-            assert!(load_route_file(ok, &plan()).unwrap().is_empty());
+            assert!(load_route_file(ok, &plan()).unwrap().table.is_empty());
             serde_json::from_str::<RouteFile>(ok).unwrap();
         }
     }
@@ -265,19 +263,44 @@ mod tests {
             {"pattern":"+13175551234","url":"https://a.example/x","version":7,"updated_by":"ops"},
             {"pattern":"*","url":"https://d.example/"}
         ]}"#;
-        let routes = load_route_file(json, &plan()).unwrap();
-        assert_eq!(routes.len(), 2);
-        assert_eq!(routes[0].key, "+13175551234");
-        assert_eq!(routes[1].key, "*");
-        assert!(routes.iter().all(|r| r.key == r.route.key()));
+        let loaded = load_route_file(json, &plan()).unwrap();
+        assert_eq!(loaded.table.len(), 2);
+        assert!(loaded.table.get("+13175551234").is_some());
+        assert!(loaded.table.get("*").is_some());
+        assert!(loaded.table.entries().all(|(key, r)| key == r.key()));
+        // Only the record with metadata has an entry.
         assert_eq!(
-            routes[0].meta,
-            RecordMeta {
-                version: Some(7),
-                updated_at: None,
-                updated_by: Some("ops".into())
-            }
+            loaded.meta,
+            [(
+                "+13175551234".to_string(),
+                RecordMeta {
+                    version: Some(7),
+                    updated_at: None,
+                    updated_by: Some("ops".into())
+                }
+            )]
         );
-        assert!(routes[1].meta.is_empty());
+    }
+
+    #[test]
+    fn a_duplicate_names_the_first_route_with_its_key() {
+        // Invalid records in between shift record indexes away from table order.
+        let json = r#"{"routes":[
+            {"pattern":"bad pattern!","url":"https://a.example/"},
+            {"pattern":"+1317*","url":"https://a.example/"},
+            {"pattern":"*","url":"https://b.example/"},
+            {"pattern":"+1317*","url":"https://c.example/"},
+            {"pattern":"*","url":"https://d.example/"}
+        ]}"#;
+        let Err(RouteFileError::Invalid(errors)) = load_route_file(json, &plan()) else {
+            panic!("expected invalid routes");
+        };
+        let found: Vec<(usize, String)> = errors.iter().map(|(i, e)| (*i, e.to_string())).collect();
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert_eq!(found[0].0, 0);
+        assert_eq!(found[1].0, 3);
+        assert!(found[1].1.contains("`+1317*`") && found[1].1.contains("duplicate of routes[1]"));
+        assert_eq!(found[2].0, 4);
+        assert!(found[2].1.contains("duplicate of routes[2]"));
     }
 }

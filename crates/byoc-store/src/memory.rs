@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use byoc_core::route::{load_route_file, LoadedRoute, RouteFileError, RouteTable};
+use byoc_core::route::{load_route_file, LoadedFile, RouteFileError, RouteTable};
 use byoc_core::{Address, NumberPlan, Route};
 
 use crate::admin::{check_expect, Change, Expect, Meta, RouteAdmin, StoredRoute, WriteOp};
@@ -45,24 +45,21 @@ impl MemoryStore {
 
     /// Replaces every route (a reload), keeping metadata found in the records. A record
     /// without metadata gets none here: [`Meta::unrecorded`] stands for it when read.
-    pub(crate) fn replace_all(&self, routes: Vec<LoadedRoute>) {
+    pub(crate) fn replace_all(&self, loaded: LoadedFile) {
         let mut state = self.write();
-        state.table = RouteTable::default();
-        state.table.reserve(routes.len());
-        state.meta.clear();
-        for LoadedRoute { key, route, meta } in routes {
-            if !meta.is_empty() {
-                state.meta.insert(
-                    key.clone(),
-                    Meta {
-                        version: meta.version.unwrap_or(1),
-                        updated_at: meta.updated_at.unwrap_or_default(),
-                        updated_by: meta.updated_by.unwrap_or_default(),
-                    },
-                );
-            }
-            state.table.insert_keyed(key, route);
-        }
+        state.table = loaded.table;
+        state.meta = loaded
+            .meta
+            .into_iter()
+            .map(|(key, meta)| {
+                let meta = Meta {
+                    version: meta.version.unwrap_or(1),
+                    updated_at: meta.updated_at.unwrap_or_default(),
+                    updated_by: meta.updated_by.unwrap_or_default(),
+                };
+                (key, meta)
+            })
+            .collect();
     }
 
     /// Takes the changes recorded since the last call (the file store appends them to disk).
