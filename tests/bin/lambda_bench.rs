@@ -4,8 +4,9 @@
 //! `cargo run --release -p byoc-e2e --bin lambda-bench -- [STARTS] [INVOCATIONS]`
 //! (infra/bench/coldstart.sh builds the baseline and runs this; see docs/performance.md).
 //!
-//! `BASELINE_INBOUND=/path/to/an/older/inbound` adds that binary with the 1,000-route file to
-//! the same interleaved run, for a before/after comparison that machine noise hits alike.
+//! `BASELINE_INBOUND=/path/to/an/older/inbound` adds that binary, with the 1,000-route file and
+//! with DynamoDB, to the same interleaved run, for a before/after comparison that machine noise
+//! hits alike.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -304,8 +305,14 @@ async fn main() {
     if let Some(baseline) = std::env::var_os("BASELINE_INBOUND") {
         variants.push(Variant {
             name: "BASELINE_INBOUND (route file, 1,000)",
-            binary: PathBuf::from(baseline),
+            binary: PathBuf::from(&baseline),
             env: [token.clone(), route_file(1000)].concat(),
+            event: event("inbound.json"),
+        });
+        variants.push(Variant {
+            name: "BASELINE_INBOUND (DynamoDB)",
+            binary: PathBuf::from(&baseline),
+            env: [token.clone(), table_env.clone()].concat(),
             event: event("inbound.json"),
         });
     }
