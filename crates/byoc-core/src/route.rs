@@ -1700,14 +1700,12 @@ impl RouteTable {
         let mut table = Self::default();
         for route in routes {
             let key = route.key();
-            if table.routes.contains_key(&key) {
+            if let Err(taken) = table.try_insert_keyed(key, Arc::new(route)) {
                 return Err(RouteError {
-                    pattern: key,
+                    pattern: taken.key(),
                     kind: RouteErrorKind::Duplicate,
                 });
             }
-            table.note_prefix(&route.pattern);
-            table.routes.insert(key, Arc::new(route));
         }
         Ok(table)
     }
@@ -2453,6 +2451,21 @@ mod tests {
             let e = error(&json);
             assert!(e.contains(why), "{json}: {e}");
         }
+    }
+
+    #[test]
+    fn a_table_refuses_a_second_route_with_the_same_key() {
+        let err = RouteTable::new([
+            route(r#"{"pattern":"+1317*","url":"https://x/a"}"#),
+            route(r#"{"pattern":"+1317*","scope":"a.sip.twilio.com","url":"https://x/b"}"#),
+            route(r#"{"pattern":"+1317*","url":"https://x/c"}"#),
+        ])
+        .unwrap_err();
+        assert_eq!(err.pattern, "+1317*");
+        assert_eq!(err.kind, RouteErrorKind::Duplicate);
+        // The scoped route has its own key, and the prefix bit is set once for both.
+        let t = table(&["+1317*", "*"]);
+        assert_eq!(matched(&t, "+13175550000").unwrap().0, "+1317*");
     }
 
     #[test]
