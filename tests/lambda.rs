@@ -405,3 +405,40 @@ async fn the_inbound_next_event_dials_the_chains_next_target() {
     let response = lambda.invoke(&forged).await.proxy();
     assert_eq!(response.status, 403, "{}", response.body);
 }
+
+/// A custom domain with an API mapping key (`https://voice.example.com/router`): whether API
+/// Gateway passes the key in `rawPath` or not, the signature is checked against the public URL
+/// Twilio signed, never `/router/router/inbound`.
+#[tokio::test]
+async fn a_custom_domain_mapping_key_is_never_doubled() {
+    let routes = example_routes();
+    let mut lambda = Lambda::start(
+        "inbound",
+        &[
+            ("TWILIO_AUTH_TOKEN", EVENTS_TOKEN),
+            ("ROUTES_FILE", routes.as_str()),
+            ("PUBLIC_BASE_URL", "https://voice.example.com/router"),
+        ],
+    )
+    .await;
+    let pairs = [("CallSid", "CA1"), ("To", "+13175551234")];
+    let body = byoc_e2e::form(&pairs);
+    let signature = byoc_e2e::sign(
+        EVENTS_TOKEN,
+        "https://voice.example.com/router/inbound",
+        &pairs,
+    );
+    for raw_path in ["/router/inbound", "/inbound"] {
+        let mut ev = byoc_e2e::http_api_event(
+            "POST",
+            raw_path,
+            "",
+            Some(("application/x-www-form-urlencoded", body.as_bytes())),
+            &[("x-twilio-signature", signature.as_str())],
+        );
+        ev["headers"]["host"] = "voice.example.com".into();
+        let response = lambda.invoke(&ev).await.proxy();
+        assert_eq!(response.status, 200, "{raw_path}: {}", response.body);
+        assert!(response.body.contains("<Redirect"), "{}", response.body);
+    }
+}

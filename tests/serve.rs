@@ -385,3 +385,122 @@ async fn serve_mounts_the_status_callback_and_the_fallback() {
         .await
         .is_some());
 }
+
+/// Field findings 1, 4, 7 and 8 over real HTTP: an unencoded `+`, an unreadable `To` answered
+/// like `byoc routes resolve` says, a caller rule that a garbled `From` cannot dodge, and a
+/// request value that cannot forge a log line.
+#[tokio::test]
+async fn field_findings_over_real_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let routes = dir.path().join("routes.json");
+    std::fs::write(
+        &routes,
+        r#"{"routes":[
+            {"pattern":"+13175551234","url":"https://example.com/main",
+             "callers":[{"from":"+1900","action":"reject","reason":"busy"}]},
+            {"pattern":"*","action":"say","text":"Catch all"}
+        ]}"#,
+    )
+    .unwrap();
+    let routes = routes.display().to_string();
+    let serve = Serve::start(
+        &["--routes", &routes],
+        &[
+            ("TWILIO_AUTH_TOKEN", TOKEN),
+            ("BYOC_TRUNK_SID", TRUNK),
+            ("OUTBOUND_ALLOWED_PREFIXES", "+1,+65"),
+        ],
+    )
+    .await;
+
+    // 1. `?OUTBOUND_DID=+6562345678` written unencoded dials Singapore, not +1 656.
+    let url = serve.url("/outbound?OUTBOUND_DID=+6562345678");
+    let pairs = [("CallSid", "CA1"), ("From", "+13175550000")];
+    let response = client()
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", sign(TOKEN, &url, &pairs))
+        .body(form(&pairs))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-byoc-outcome"], "dialed");
+    let body = response.text().await.unwrap();
+    assert_eq!(
+        find(&parse(&body), "Response/Dial/Number").text,
+        "+6562345678"
+    );
+
+    // 4. An unreadable `To`: the `*` route answers, and resolve shows that same answer.
+    let pairs = [("CallSid", "CA2"), ("To", "+1-abc")];
+    let response = post_form(
+        &serve,
+        "/inbound",
+        &pairs,
+        Some(sign(TOKEN, &serve.url("/inbound"), &pairs)),
+    )
+    .await;
+    assert_eq!(response.headers()["x-byoc-outcome"], "bad_input");
+    let served = response.text().await.unwrap();
+    assert!(served.contains("Catch all"), "{served}");
+    let run = byoc_e2e::byoc(&["routes", "resolve", "+1-abc", "--routes", &routes], &[]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("outcome:  bad_input"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("twiml:    {served}")),
+        "{}\n{served}",
+        run.stdout
+    );
+
+    // 7. A `From` too long for E.164 is still a +1900 caller.
+    let pairs = [
+        ("CallSid", "CA3"),
+        ("To", "+13175551234"),
+        ("From", "+190055500001234567"),
+    ];
+    let response = post_form(
+        &serve,
+        "/inbound",
+        &pairs,
+        Some(sign(TOKEN, &serve.url("/inbound"), &pairs)),
+    )
+    .await;
+    assert_eq!(response.headers()["x-byoc-caller-rule"], "+1900");
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("<Reject reason=\"busy\"/>"));
+
+    // 8. A line break in a refused value stays inside its log field.
+    let url =
+        serve.url("/outbound?OUTBOUND_DID=%2B13175550000&TIMEOUT=2%0Aoutcome%3Ddialed%20FORGED");
+    let pairs = [("CallSid", "CA4")];
+    let response = client()
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", sign(TOKEN, &url, &pairs))
+        .body(form(&pairs))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-byoc-outcome"], "refused");
+    let line = serve
+        .stderr
+        .wait_for("CA4", Duration::from_secs(5))
+        .await
+        .expect("the refusal's log line");
+    assert!(
+        line.contains(r#"reason="TIMEOUT: `2\noutcome=dialed FORGED`"#),
+        "{line}"
+    );
+    assert!(
+        !serve
+            .stderr
+            .text()
+            .lines()
+            .any(|l| l.starts_with("outcome=dialed")),
+        "{}",
+        serve.stderr.text()
+    );
+}

@@ -4,7 +4,7 @@
 //! A call must never go unanswered: a missing or garbled `To`, or no route at all, still yields
 //! valid TwiML (the configured default, else `<Reject reason="rejected"/>`).
 
-use crate::number::{Address, NumberError, NumberPlan};
+use crate::number::{restore_lost_plus, Address, NumberError, NumberPlan};
 use crate::params::Params;
 use jiff::Timestamp;
 
@@ -83,8 +83,8 @@ pub struct Call<'a> {
     pub at: Timestamp,
     /// The absolute URL of `/inbound/next`, for failover chains.
     pub next_url: &'a str,
-    /// The caller (`From`), normalized, for caller conditions.
-    pub from: Option<&'a Address>,
+    /// The caller's digits (`From`, see [`NumberPlan::caller_digits`]), for caller conditions.
+    pub from: Option<&'a str>,
 }
 
 impl Call<'_> {
@@ -100,11 +100,21 @@ impl Call<'_> {
 
 /// The called address: `To` (the SIP Request-URI on a BYOC / SIP-domain call), else `Called`.
 pub fn called_address(params: &Params, plan: &NumberPlan) -> Result<Address, InboundError> {
-    let to = params
-        .get_nonblank("To")
-        .or_else(|| params.get_nonblank("Called"))
+    let raw = |name| params.get(name).filter(|v| !v.trim().is_empty());
+    let to = raw("To")
+        .or_else(|| raw("Called"))
         .ok_or(InboundError::MissingTo)?;
-    Ok(plan.normalize(to)?)
+    // A GET webhook or a hand-made query string may carry an unencoded `+`.
+    Ok(plan.normalize(&restore_lost_plus(to))?)
+}
+
+/// The key to look up for a call: its address, or `*` when the address is unusable (only the
+/// catch-all may answer such a call, and it is looked up like any key so caches apply).
+pub fn lookup_key(address: &Result<Address, InboundError>) -> Address {
+    match address {
+        Ok(a) => a.clone(),
+        Err(_) => Address::Literal("*".to_string()),
+    }
 }
 
 /// Decides the answer given the called address and the route the store found for it.
@@ -176,11 +186,52 @@ pub fn fallback(config: &InboundConfig, outcome: Outcome, reason: String) -> Dec
     }
 }
 
-/// The Studio flow webhook a decision redirects into, if any: a call status callback for such a
-/// call must hand Studio the end of the call (a `302` to this URL), or the execution stays open.
-pub fn studio_flow_url(decision: &Decision) -> Option<&str> {
-    match decision.twiml.verbs().first() {
-        Some(twiml::Verb::Redirect { url, .. }) if is_studio_flow_url(url) => Some(url),
+/// When the call started, for a status callback: Twilio's `Timestamp` (RFC 2822, the time of
+/// the callback) minus `CallDuration` (seconds), else `now` minus `CallDuration`. A call's
+/// route is decided as of its start: a call that entered a flow at 16:59 must be handed back
+/// to that flow when it ends after a 17:00 closing time.
+pub fn call_started(params: &Params, now: Timestamp) -> Timestamp {
+    static RFC2822: jiff::fmt::rfc2822::DateTimeParser = jiff::fmt::rfc2822::DateTimeParser::new();
+    let at = params
+        .get_nonblank("Timestamp")
+        .and_then(|t| RFC2822.parse_timestamp(t).ok())
+        .unwrap_or(now);
+    let duration = params
+        .get_nonblank("CallDuration")
+        .and_then(|d| d.parse::<i64>().ok())
+        .filter(|d| (0..=86_400 * 7).contains(d))
+        .unwrap_or(0);
+    at.checked_sub(jiff::SignedDuration::from_secs(duration))
+        .unwrap_or(at)
+}
+
+/// The Studio flow webhook the call can have been handed to, for its status callback (a `302`
+/// there lets Studio end the execution). Decided like [`decide`], as of `call.at`, and looked
+/// for on every path the answering action can take: its own `<Redirect>`, a failover chain's
+/// `final` action (reached when no target answered), the first `<Redirect>` of a `twiml`
+/// fragment. The schedule's `closed` / `holiday` branches and caller conditions are covered by
+/// deciding the action as of the call's start for its caller.
+pub fn studio_flow(
+    address: &Result<Address, InboundError>,
+    matched: Option<&Match>,
+    config: &InboundConfig,
+    call: &Call,
+) -> Option<String> {
+    let action = match (address, matched) {
+        (Ok(_), Some(m)) => Some(m.route.answer(call.at, call.from).0.action),
+        (Err(_), Some(m)) if m.route.pattern == Pattern::CatchAll => {
+            Some(m.route.answer(call.at, call.from).0.action)
+        }
+        _ => config.default_action.as_ref(),
+    };
+    action.and_then(flow_of)
+}
+
+fn flow_of(action: &Action) -> Option<String> {
+    match action {
+        Action::Redirect { url, .. } if is_studio_flow_url(url) => Some(url.clone()),
+        Action::Chain(chain) => chain.final_action.as_deref().and_then(flow_of),
+        Action::Twiml { twiml } => twiml::first_redirect(twiml).filter(|u| is_studio_flow_url(u)),
         _ => None,
     }
 }
@@ -287,17 +338,100 @@ mod tests {
         ));
         assert!(!is_studio_flow_url("https://example.com/v1/Accounts/AC00000000000000000000000000000000/Flows/FW00000000000000000000000000000000"));
         assert!(!is_studio_flow_url(&format!("{flow}/Executions")));
-        let d = fallback(
-            &InboundConfig {
-                default_action: Some(Action::redirect_to(flow, Method::Post).unwrap()),
-                ..InboundConfig::default()
-            },
-            Outcome::Default,
-            String::new(),
+    }
+
+    #[test]
+    fn the_status_callback_finds_the_flow_on_every_path_as_of_the_call_start() {
+        let flow = "https://webhooks.twilio.com/v1/Accounts/AC00000000000000000000000000000000/Flows/FW00000000000000000000000000000000";
+        let other = "https://webhooks.twilio.com/v1/Accounts/AC00000000000000000000000000000000/Flows/FW11111111111111111111111111111111";
+        let plan = NumberPlan::default();
+        let table = parse_route_file(
+            &format!(
+                r#"{{"routes":[
+                {{"pattern":"+13175550001","url":"{flow}",
+                  "schedule":{{"timezone":"UTC","hours":["daily 09:00-17:00"],
+                               "closed":{{"url":"{other}"}}}}}},
+                {{"pattern":"+13175550002","action":"dial",
+                  "targets":[{{"number":"+13175559999"}}],"final":{{"url":"{flow}"}}}},
+                {{"pattern":"+13175550003","action":"twiml",
+                  "twiml":"<Say>One moment</Say><Redirect method=\"POST\">{}</Redirect>"}},
+                {{"pattern":"+13175550004","action":"say","text":"hi",
+                  "callers":[{{"from":"+1900","url":"{flow}"}}]}},
+                {{"pattern":"+13175550005","action":"hangup"}}
+            ]}}"#,
+                flow.replace('&', "&amp;")
+            ),
+            &plan,
+        )
+        .unwrap();
+        let config = InboundConfig::default();
+        let find = |to: &str, at: &str, from: Option<&str>| {
+            let address = plan.normalize(to).map_err(InboundError::from);
+            let matched = table.lookup(address.as_ref().unwrap());
+            let call = Call {
+                at: at.parse().unwrap(),
+                next_url: "/inbound/next",
+                from,
+            };
+            studio_flow(&address, matched.as_ref(), &config, &call)
+        };
+        // Entered the flow at 16:59, ended after closing time: still that flow.
+        let mut params = Params::new();
+        params.push("Timestamp", "Sat, 28 Nov 2026 17:04:00 +0000");
+        params.push("CallDuration", "300");
+        let start = call_started(&params, jiff::Timestamp::UNIX_EPOCH);
+        assert_eq!(start.to_string(), "2026-11-28T16:59:00Z");
+        assert_eq!(
+            find("+13175550001", &start.to_string(), None).as_deref(),
+            Some(flow)
         );
-        assert_eq!(studio_flow_url(&d), Some(flow));
-        let d = run(&[("To", "+13175551234")], &with_default());
-        assert_eq!(studio_flow_url(&d), None);
+        assert_eq!(
+            find("+13175550001", "2026-11-28T18:00:00Z", None).as_deref(),
+            Some(other),
+            "the closed branch's flow"
+        );
+        assert_eq!(
+            find("+13175550002", "2026-11-28T12:00:00Z", None).as_deref(),
+            Some(flow)
+        );
+        assert_eq!(
+            find("+13175550003", "2026-11-28T12:00:00Z", None).as_deref(),
+            Some(flow)
+        );
+        assert_eq!(
+            find("+13175550004", "2026-11-28T12:00:00Z", Some("19005551234")).as_deref(),
+            Some(flow)
+        );
+        assert_eq!(find("+13175550004", "2026-11-28T12:00:00Z", None), None);
+        assert_eq!(find("+13175550005", "2026-11-28T12:00:00Z", None), None);
+        // The default route, when nothing matched.
+        let with_flow = InboundConfig {
+            default_action: Some(Action::redirect_to(flow, Method::Post).unwrap()),
+            ..InboundConfig::default()
+        };
+        let call = Call::at(jiff::Timestamp::UNIX_EPOCH);
+        assert_eq!(
+            studio_flow(
+                &Ok(plan.normalize("+12125551234").unwrap()),
+                None,
+                &with_flow,
+                &call
+            )
+            .as_deref(),
+            Some(flow)
+        );
+        // Without Timestamp: now minus the duration; a garbled duration counts as 0.
+        let mut params = Params::new();
+        params.push("CallDuration", "60");
+        let now: jiff::Timestamp = "2026-11-28T12:00:00Z".parse().unwrap();
+        assert_eq!(
+            call_started(&params, now).to_string(),
+            "2026-11-28T11:59:00Z"
+        );
+        let mut params = Params::new();
+        params.push("Timestamp", "garbage");
+        params.push("CallDuration", "-5");
+        assert_eq!(call_started(&params, now), now);
     }
 
     #[test]

@@ -176,6 +176,66 @@ impl NumberPlan {
         literal(decoded)
     }
 
+    /// The international digits (no `+`) a caller address begins with, for caller conditions.
+    ///
+    /// A valid number gives its digits. A malformed one still gives the digits it starts with
+    /// (`+190055500001234567` is too long for E.164, `+1900555abc` is not a number): a caller
+    /// rule matches by prefix, and a `+1900` rule must not be dodged by garbling `From`. A
+    /// literal address (`alice`, an extension `4321`) has no digits.
+    pub fn caller_digits(&self, input: &str) -> Option<String> {
+        if input.len() > INPUT_MAX_LEN {
+            return None;
+        }
+        let input = restore_lost_plus(input);
+        let long_literal = match self.normalize(&input) {
+            Ok(Address::E164(n)) => return Some(n[1..].to_string()),
+            Ok(Address::Literal(l)) => {
+                // Digits too many for a national number: a garbled number, not an extension.
+                let digits = l.bytes().all(|b| b.is_ascii_digit());
+                if !(digits && l.len() > 11) {
+                    return None;
+                }
+                true
+            }
+            Err(_) => false,
+        };
+        let decoded = percent_decode_str(user_part(input.trim())).decode_utf8_lossy();
+        let compact: String = decoded
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+            .collect();
+        let (plus, rest) = match compact.strip_prefix('+') {
+            Some(rest) => (true, rest),
+            None => (false, compact.as_str()),
+        };
+        let end = rest
+            .bytes()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let run = &rest[..end];
+        if run.is_empty() || (!plus && !long_literal && end < rest.len()) {
+            return None;
+        }
+        let digits = if plus {
+            run.to_string()
+        } else if let Some(intl) = run.strip_prefix("00") {
+            intl.to_string()
+        } else if let Some(intl) = run.strip_prefix("011").filter(|_| self.is_nanp()) {
+            intl.to_string()
+        } else if self.is_nanp() {
+            if run.starts_with('1') {
+                run.to_string()
+            } else {
+                format!("1{run}")
+            }
+        } else if let Some(national) = run.strip_prefix('0') {
+            format!("{}{national}", self.country_code)
+        } else {
+            run.to_string()
+        };
+        (!digits.is_empty() && !digits.starts_with('0')).then_some(digits)
+    }
+
     /// Digit strings without `+`: international prefix or national forms; `None` = literal.
     fn national(&self, digits: &str) -> Result<Option<Address>, NumberError> {
         if digits.len() > 3 {
@@ -216,6 +276,20 @@ impl Default for NumberPlan {
 /// Shorthand for `NumberPlan::default().normalize(input)`.
 pub fn normalize(input: &str) -> Result<Address, NumberError> {
     NumberPlan::default().normalize(input)
+}
+
+/// A number parameter as a person meant it: a `+` written unencoded into a URL query string
+/// (`?OUTBOUND_DID=+6562345678`, what a Studio widget URL with `{{flow.variables.to}}` produces)
+/// decodes to a space, and read as a national number `6562345678` it would dial another country.
+/// A phone number never begins with a space, so spaces before a digit at the start are the lost
+/// `+`. Anything else is returned as it is.
+pub fn restore_lost_plus(value: &str) -> Cow<'_, str> {
+    let rest = value.trim_start_matches(' ');
+    if rest.len() < value.len() && rest.starts_with(|c: char| c.is_ascii_digit()) {
+        Cow::Owned(format!("+{rest}"))
+    } else {
+        Cow::Borrowed(value)
+    }
 }
 
 /// Strips URI syntax and returns the raw (still percent-encoded) user part.
@@ -303,6 +377,60 @@ mod tests {
 
     fn e(s: &str) -> Address {
         Address::E164(s.to_string())
+    }
+
+    #[test]
+    fn caller_digits_survive_a_malformed_from() {
+        let plan = NumberPlan::default();
+        let d = |s: &str| plan.caller_digits(s);
+        assert_eq!(d("+13175551234").as_deref(), Some("13175551234"));
+        assert_eq!(d("sip:+13175551234@h").as_deref(), Some("13175551234"));
+        assert_eq!(d("3175551234").as_deref(), Some("13175551234"));
+        // Not E.164, but a `+1900` caller all the same.
+        assert_eq!(
+            d("+190055500001234567").as_deref(),
+            Some("190055500001234567")
+        );
+        assert_eq!(d("+1900555abc").as_deref(), Some("1900555"));
+        assert_eq!(
+            d("sip:+1900-555-0000-1234-567@h").as_deref(),
+            Some("190055500001234567")
+        );
+        assert_eq!(
+            d("190055500001234567").as_deref(),
+            Some("190055500001234567")
+        );
+        assert_eq!(
+            d("01144207123456789012").as_deref(),
+            Some("44207123456789012")
+        );
+        assert_eq!(
+            d(" 190055500001234567").as_deref(),
+            Some("190055500001234567")
+        );
+        // Names and extensions have no digits to match.
+        assert_eq!(d("alice"), None);
+        assert_eq!(d("sip:alice@pbx"), None);
+        assert_eq!(d("4321"), None);
+        assert_eq!(d("anonymous"), None);
+        assert_eq!(d(""), None);
+        assert_eq!(d("+0044"), None);
+    }
+
+    #[test]
+    fn a_plus_lost_to_a_space_is_restored() {
+        assert_eq!(restore_lost_plus(" 6562345678"), "+6562345678");
+        assert_eq!(restore_lost_plus("  442071234567"), "+442071234567");
+        assert_eq!(restore_lost_plus("3175551234"), "3175551234");
+        assert_eq!(restore_lost_plus("+13175551234"), "+13175551234");
+        // Only spaces before a digit: anything else is not a lost `+`.
+        assert_eq!(restore_lost_plus(" sip:a@b"), " sip:a@b");
+        assert_eq!(restore_lost_plus("   "), "   ");
+        assert_eq!(restore_lost_plus(""), "");
+        assert_eq!(
+            normalize(&restore_lost_plus(" 6562345678")),
+            Ok(e("+6562345678"))
+        );
     }
 
     fn lit(s: &str) -> Address {

@@ -21,12 +21,16 @@
 //!
 //! # Policy (toll-fraud protection)
 //! Every destination is checked before any `<Dial>`: it must start with an allowed prefix
-//! (default: the default country code only), must not start with a denied prefix (default: NANP
-//! premium rate `+1900`, `+1976`), and emergency numbers are refused unless explicitly allowed.
+//! (default: the default country code only), must not start with a denied prefix (built in:
+//! NANP premium rate, `+1900` and the 976 exchange `+1XXX976`, and the area codes of the NANP
+//! countries other than the US and Canada, see [`crate::nanp`]; an operator's denials add to
+//! these), and emergency numbers are refused unless explicitly allowed.
 //! An optional allow-list restricts caller IDs. A refused call hears a configurable message and
 //! hangs up; the reason goes to the log and a response header. Invalid input never dials.
 
-use crate::number::{Address, NumberPlan};
+use std::borrow::Cow;
+
+use crate::number::{restore_lost_plus, Address, NumberPlan};
 use crate::params::Params;
 use crate::route::check_url;
 use crate::sid::{Sid, SidKind};
@@ -52,8 +56,6 @@ pub const RECORD_MODES: [&str; 5] = [
 /// Emergency numbers recognised by default.
 pub const DEFAULT_EMERGENCY_NUMBERS: [&str; 8] =
     ["911", "933", "112", "999", "000", "110", "119", "118"];
-/// Denied by default: NANP premium-rate area codes.
-pub const DEFAULT_DENIED_PREFIXES: [&str; 2] = ["+1900", "+1976"];
 
 /// What the caller hears when a call is refused, unless configured otherwise.
 pub const DEFAULT_REFUSAL_MESSAGE: &str =
@@ -64,7 +66,8 @@ pub const DEFAULT_REFUSAL_MESSAGE: &str =
 pub struct Policy {
     /// E.164 prefixes a destination must start with (`+1`, `+44`, `+1317`).
     pub allowed_prefixes: Vec<String>,
-    /// E.164 prefixes a destination must not start with; these win over allowed prefixes.
+    /// E.164 prefixes a destination must not start with (`X` stands for any digit); these win
+    /// over allowed prefixes.
     pub denied_prefixes: Vec<String>,
     /// Whether emergency numbers may be dialled over the trunk (the customer's decision).
     pub allow_emergency: bool,
@@ -78,10 +81,7 @@ impl Policy {
     pub fn for_plan(plan: &NumberPlan) -> Self {
         Self {
             allowed_prefixes: vec![format!("+{}", plan.country_code())],
-            denied_prefixes: DEFAULT_DENIED_PREFIXES
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            denied_prefixes: crate::nanp::default_denied_prefixes(),
             allow_emergency: false,
             emergency_numbers: DEFAULT_EMERGENCY_NUMBERS
                 .iter()
@@ -96,11 +96,14 @@ impl Policy {
         if let Some(p) = self
             .denied_prefixes
             .iter()
-            .find(|p| number.starts_with(p.as_str()))
+            .find(|p| crate::nanp::prefix_matches(number, p))
         {
             return Err(OutboundError::Denied {
                 number: number.to_string(),
-                prefix: p.clone(),
+                prefix: match crate::nanp::describe(p) {
+                    Some(what) => format!("{p}: {what}"),
+                    None => p.clone(),
+                },
             });
         }
         if !self
@@ -237,6 +240,13 @@ struct Source<'a> {
     body: &'a Params,
 }
 
+fn trimmed(value: Cow<'_, str>) -> Cow<'_, str> {
+    match value {
+        Cow::Borrowed(v) => Cow::Borrowed(v.trim()),
+        Cow::Owned(v) => Cow::Owned(v.trim().to_string()),
+    }
+}
+
 impl<'a> Source<'a> {
     fn get(&self, name: &str) -> Option<&'a str> {
         self.query
@@ -244,13 +254,33 @@ impl<'a> Source<'a> {
             .or_else(|| self.body.get_nonblank(name))
     }
 
-    /// Every value of `name` from the first place that has one, split on commas.
-    fn all(&self, name: &str) -> Vec<&'a str> {
-        let from = |p: &'a Params| -> Vec<&'a str> {
+    /// A number parameter: the first non-blank value, with a `+` lost to URL decoding restored
+    /// (see [`restore_lost_plus`]).
+    fn number(&self, name: &str) -> Option<Cow<'a, str>> {
+        let first = |p: &'a Params| p.get(name).filter(|v| !v.trim().is_empty());
+        first(self.query)
+            .or_else(|| first(self.body))
+            .map(|v| trimmed(restore_lost_plus(v)))
+    }
+
+    /// Every value of the number parameter `name` from the first place that has one, split on
+    /// commas. When a value begins with a lost `+` (it was written unencoded), so did each item
+    /// of its list (`+1…,+44…` arrives as ` 1…, 44…`); in a list written with real `+` signs, a
+    /// space after a comma is only a space.
+    fn all(&self, name: &str) -> Vec<Cow<'a, str>> {
+        let from = |p: &'a Params| -> Vec<Cow<'a, str>> {
             p.iter()
                 .filter(|(k, _)| *k == name)
-                .flat_map(|(_, v)| v.split(','))
-                .map(str::trim)
+                .flat_map(|(_, v)| {
+                    let lost = matches!(restore_lost_plus(v), Cow::Owned(_));
+                    v.split(',').map(move |item| {
+                        if lost {
+                            trimmed(restore_lost_plus(item))
+                        } else {
+                            Cow::Borrowed(item.trim())
+                        }
+                    })
+                })
                 .filter(|v| !v.is_empty())
                 .collect()
         };
@@ -374,7 +404,7 @@ fn dial(source: &Source, config: &OutboundConfig) -> Result<Dial, OutboundError>
         return Err(OutboundError::TooManyNumbers);
     }
     let mut numbers: Vec<String> = Vec::with_capacity(raw_numbers.len());
-    for raw in raw_numbers {
+    for raw in &raw_numbers {
         let number = check_number(raw, config)?;
         if !numbers.contains(&number) {
             numbers.push(number);
@@ -392,21 +422,22 @@ fn dial(source: &Source, config: &OutboundConfig) -> Result<Dial, OutboundError>
 
     // Caller ID: the request's, else the configured one, else the call's own From (when it is a
     // number: a SIP `From` such as `sip:alice@…` cannot be presented over a carrier).
-    let caller_id = match source.get("CALLER_ID") {
-        Some(c) => Some(match config.plan.normalize(c) {
+    let caller_id = match source.number("CALLER_ID") {
+        Some(c) => Some(match config.plan.normalize(&c) {
             Ok(Address::E164(n)) => n,
             _ => {
                 return Err(bad(
                     "CALLER_ID",
-                    format!("`{}` is not an E.164 number", shorten(c)),
+                    format!("`{}` is not an E.164 number", shorten(&c)),
                 ))
             }
         }),
         None => config.default_caller_id.clone().or_else(|| {
             source
                 .body
-                .get_nonblank("From")
-                .and_then(|f| config.plan.normalize(f).ok())
+                .get("From")
+                .filter(|f| !f.trim().is_empty())
+                .and_then(|f| config.plan.normalize(&restore_lost_plus(f)).ok())
                 .filter(Address::is_e164)
                 .map(|a| a.to_string())
         }),
@@ -596,6 +627,55 @@ mod tests {
     }
 
     #[test]
+    fn a_plus_lost_to_url_decoding_is_restored_for_every_number_parameter() {
+        let world = OutboundConfig {
+            policy: Policy {
+                allowed_prefixes: vec!["+".into()],
+                ..Policy::default()
+            },
+            ..OutboundConfig::default()
+        };
+        // `?OUTBOUND_DID=+6562345678` written unencoded arrives as ` 6562345678`: Singapore,
+        // not +1 656 (Tampa).
+        let query = Params::from_form(b"OUTBOUND_DID=+6562345678&CALLER_ID=+442071234567");
+        let d = decide(&query, &p(&[("BYOC_TRUNK_SID", TRUNK)]), &world);
+        let dial = d.result.unwrap();
+        assert_eq!(dial.numbers, vec!["+6562345678"]);
+        assert_eq!(dial.options.caller_id.as_deref(), Some("+442071234567"));
+        // A list written with `+` signs, unencoded: each item lost its `+`.
+        let query = Params::from_form(b"OUTBOUND_DID=+13175551234,+442071234567");
+        let d = decide(&query, &p(&[("BYOC_TRUNK_SID", TRUNK)]), &world);
+        assert_eq!(
+            d.result.unwrap().numbers,
+            vec!["+13175551234", "+442071234567"]
+        );
+        // With the default policy the UK number is refused, not dialled as a NANP number.
+        let query = Params::from_form(b"OUTBOUND_DID=+442071234567");
+        let d = decide(
+            &query,
+            &p(&[("BYOC_TRUNK_SID", TRUNK)]),
+            &OutboundConfig::default(),
+        );
+        assert!(matches!(d.result, Err(OutboundError::NotAllowed { .. })));
+        // An encoded list with a space after the comma keeps national numbers national.
+        let query = Params::from_form(b"OUTBOUND_DID=%2B13175551234%2C%203175550000");
+        let d = decide(&query, &p(&[("BYOC_TRUNK_SID", TRUNK)]), &world);
+        assert_eq!(
+            d.result.unwrap().numbers,
+            vec!["+13175551234", "+13175550000"]
+        );
+        // The call's own From, too (a GET webhook carries it in the query string).
+        let body = Params::from_form(
+            b"From=+442071234567&BYOC_TRUNK_SID=BY0123456789abcdef0123456789abcdef",
+        );
+        let d = decide(&p(&[("OUTBOUND_DID", "+13175551234")]), &body, &world);
+        assert_eq!(
+            d.result.unwrap().options.caller_id.as_deref(),
+            Some("+442071234567")
+        );
+    }
+
+    #[test]
     fn several_numbers_ring_at_once_up_to_ten() {
         let d = run(
             &[
@@ -635,12 +715,41 @@ mod tests {
             .unwrap_err()
         };
         assert!(
-            matches!(refused("+19005551234", &cfg), OutboundError::Denied { ref prefix, .. } if prefix == "+1900")
+            matches!(refused("+19005551234", &cfg), OutboundError::Denied { ref prefix, .. } if prefix.starts_with("+1900"))
         );
+        // The 976 exchange in any area code; the NANP countries outside the US and Canada.
         assert!(matches!(
-            refused("19765551234", &cfg),
-            OutboundError::Denied { .. }
+            refused("2129765551", &cfg),
+            OutboundError::Denied { ref prefix, .. } if prefix.starts_with("+1XXX976")
         ));
+        for (did, country) in [
+            ("+18765551234", "Jamaica"),
+            ("+12845551234", "British Virgin Islands"),
+            ("+16495551234", "Turks and Caicos"),
+            ("8095551234", "Dominican Republic"),
+        ] {
+            let e = refused(did, &cfg);
+            assert!(e.to_string().contains(country), "{did}: {e}");
+            assert_eq!(e.kind(), "policy_destination");
+        }
+        // The US (territories included) and Canada are allowed.
+        for did in [
+            "+17875551234",
+            "+16715551234",
+            "+14165551234",
+            "+18005551234",
+        ] {
+            assert!(
+                run(
+                    &[("OUTBOUND_DID", did), ("BYOC_TRUNK_SID", TRUNK)],
+                    &[],
+                    &cfg
+                )
+                .result
+                .is_ok(),
+                "{did}"
+            );
+        }
         assert!(matches!(
             refused("+442071234567", &cfg),
             OutboundError::NotAllowed { .. }
@@ -672,7 +781,11 @@ mod tests {
             ..OutboundConfig::default()
         };
         assert!(matches!(
-            refused("+19765551234", &wide),
+            refused("+19005551234", &wide),
+            OutboundError::Denied { .. }
+        ));
+        assert!(matches!(
+            refused("+18765551234", &wide),
             OutboundError::Denied { .. }
         ));
         assert!(run(

@@ -474,14 +474,15 @@ impl Route {
         }
     }
 
-    /// The action for a call from `from` at `at`. Precedence: the caller condition with the
-    /// longest prefix of `from` (an E.164 caller), then the schedule, then the route's action.
+    /// The action for a call at `at` from the caller whose digits are `from` (see
+    /// [`NumberPlan::caller_digits`]). Precedence: the caller condition with the longest prefix
+    /// of those digits, then the schedule, then the route's action.
     pub fn answer(
         &self,
         at: jiff::Timestamp,
-        from: Option<&Address>,
+        from: Option<&str>,
     ) -> (Answer<'_>, Option<Evaluation>) {
-        let caller = from.and_then(Address::digits).and_then(|digits| {
+        let caller = from.and_then(|digits| {
             self.callers
                 .iter()
                 .filter(|r| digits.starts_with(&r.prefix[1..]))
@@ -2400,8 +2401,8 @@ mod tests {
         );
         let at = jiff::Timestamp::UNIX_EPOCH;
         let kind = |from: Option<&str>| {
-            let from = from.map(|f| plan().normalize(f).unwrap());
-            let (answer, schedule) = r.answer(at, from.as_ref());
+            let from = from.and_then(|f| plan().caller_digits(f));
+            let (answer, schedule) = r.answer(at, from.as_deref());
             (
                 answer.action.kind(),
                 answer.caller_rule.map(str::to_string),

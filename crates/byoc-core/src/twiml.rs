@@ -403,6 +403,35 @@ pub const FRAGMENT_NOUNS: &[&str] = &[
     "amazon:effect",
 ];
 
+/// The URL of the first top-level `<Redirect>` of a checked fragment (see [`check_fragment`]),
+/// the point where the call leaves the fragment's TwiML.
+pub fn first_redirect(fragment: &str) -> Option<String> {
+    use quick_xml::events::Event;
+
+    let mut reader = quick_xml::Reader::from_str(fragment);
+    let mut depth = 0usize;
+    let mut in_redirect = false;
+    let mut url = String::new();
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) => {
+                in_redirect = depth == 0 && e.name().as_ref() == b"Redirect";
+                depth += 1;
+            }
+            Event::Text(t) if in_redirect => url.push_str(&t.unescape().ok()?),
+            Event::CData(t) if in_redirect => url.push_str(&String::from_utf8_lossy(&t)),
+            Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                if in_redirect && depth == 0 {
+                    return Some(url.trim().to_string());
+                }
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
 /// Checks a TwiML fragment for a `twiml` route: well-formed XML (known entities only, no
 /// DOCTYPE or processing instructions), one or more top-level verbs of [`FRAGMENT_VERBS`],
 /// elements inside them from [`FRAGMENT_NOUNS`], no text outside the verbs. Such a fragment can

@@ -237,19 +237,12 @@ impl App {
     }
 
     /// The inbound decision for a call: route lookup through the cache, with every fallback.
-    async fn route(
-        &self,
-        params: &Params,
-        url: &str,
-    ) -> (Result<Address, InboundError>, Decision, &'static str) {
+    async fn route(&self, params: &Params, url: &str, at: jiff::Timestamp) -> Routed {
         let config = &self.config.inbound;
         let address = inbound::called_address(params, &config.plan);
         // An unusable `To` is still a call: the `*` route answers it (looked up like any key,
         // so the cache and its fallbacks apply), then the configured default.
-        let key = match &address {
-            Ok(a) => a.clone(),
-            Err(_) => Address::Literal("*".to_string()),
-        };
+        let key = inbound::lookup_key(&address);
         // Routes scoped to the call's SIP domain win over unscoped ones of the same pattern.
         let scope = call_scope(params.get("SipDomain"));
         let lookup = self.store.lookup(&key, scope.as_deref()).await;
@@ -261,27 +254,33 @@ impl App {
             .as_ref()
             .is_some_and(|m| !m.route.callers.is_empty());
         let from = params
-            .get_nonblank("From")
+            .get("From")
             .filter(|_| has_callers)
-            .and_then(|f| config.plan.normalize(f).ok());
+            .and_then(|f| config.plan.caller_digits(f));
         let call = inbound::Call {
-            at: jiff::Timestamp::now(),
+            at,
             next_url: &next,
-            from: from.as_ref(),
+            from: from.as_deref(),
         };
         let decision = match lookup.degraded {
             None => inbound::decide(&address, lookup.matched.as_ref(), config, &call),
             // The store failed: a cached route if there is one, else the default.
-            Some(reason) => match lookup.matched {
+            Some(reason) => match &lookup.matched {
                 Some(m) => Decision {
                     outcome: Outcome::Degraded,
                     reason: Some(reason),
-                    ..inbound::decide(&address, Some(&m), config, &call)
+                    ..inbound::decide(&address, Some(m), config, &call)
                 },
                 None => inbound::fallback(config, Outcome::Degraded, reason),
             },
         };
-        (address, decision, source)
+        Routed {
+            address,
+            decision,
+            source,
+            matched: lookup.matched,
+            from,
+        }
     }
 
     async fn inbound(
@@ -292,7 +291,12 @@ impl App {
         url: &str,
     ) -> HttpResponse {
         let params = merged(query, body);
-        let (address, decision, source) = self.route(&params, url).await;
+        let Routed {
+            address,
+            decision,
+            source,
+            ..
+        } = self.route(&params, url, jiff::Timestamp::now()).await;
         log_call(
             Endpoint::Inbound,
             &params,
@@ -326,8 +330,22 @@ impl App {
         url: &str,
     ) -> HttpResponse {
         let params = merged(query, body);
-        let (address, decision, source) = self.route(&params, url).await;
-        let flow = inbound::studio_flow_url(&decision).map(str::to_string);
+        // Decided as of the call's start, so the flow is the one the call entered.
+        let at = inbound::call_started(&params, jiff::Timestamp::now());
+        let routed = self.route(&params, url, at).await;
+        let next = next_url(url);
+        let call = inbound::Call {
+            at,
+            next_url: &next,
+            from: routed.from.as_deref(),
+        };
+        let flow = inbound::studio_flow(
+            &routed.address,
+            routed.matched.as_ref(),
+            &self.config.inbound,
+            &call,
+        );
+        let (address, decision, source) = (routed.address, routed.decision, routed.source);
         let mut response = http::Response::new(String::new());
         let outcome = match flow.as_deref().map(HeaderValue::from_str) {
             Some(Ok(location)) => {
@@ -466,6 +484,16 @@ impl App {
     }
 }
 
+/// What the route lookup for one call found and decided.
+struct Routed {
+    address: Result<Address, InboundError>,
+    decision: Decision,
+    source: &'static str,
+    matched: Option<byoc_core::Match>,
+    /// The caller's digits, when the matched route has caller conditions.
+    from: Option<String>,
+}
+
 /// Twilio's call parameters are in the body of a POST; a GET webhook carries them in the query
 /// string. The body wins when both name a parameter.
 fn merged(query: &Params, body: Params) -> Params {
@@ -532,6 +560,21 @@ pub fn public_url(parts: &http::request::Parts, public_base: Option<&str>) -> St
         .map(|p| p.as_str())
         .unwrap_or("/");
     if let Some(base) = public_base {
+        // A custom domain's API mapping key (`https://voice.example.com/router`) may or may not
+        // reach us in the path (AWS does not document which for HTTP APIs, and the observed
+        // answer has changed): add it only when the path does not already start with it.
+        let base_path = base
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+            .unwrap_or("");
+        let has_prefix = !base_path.is_empty()
+            && path_and_query
+                .strip_prefix(base_path)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']));
+        if has_prefix {
+            let origin = &base[..base.len() - base_path.len()];
+            return format!("{origin}{path_and_query}");
+        }
         return format!("{base}{path_and_query}");
     }
     if let (Some(scheme), Some(authority)) = (parts.uri.scheme_str(), parts.uri.authority()) {
@@ -727,6 +770,29 @@ mod tests {
             public_url(&parts, Some("https://voice.example.com/router")),
             "https://voice.example.com/router/inbound?x=%2B1&y=a+b"
         );
+        // The API mapping key already in the path is not doubled.
+        for (uri, public) in [
+            (
+                "/router/inbound?q=1",
+                "https://voice.example.com/router/inbound?q=1",
+            ),
+            ("/router?q=1", "https://voice.example.com/router?q=1"),
+            (
+                "/routerx/inbound",
+                "https://voice.example.com/router/routerx/inbound",
+            ),
+        ] {
+            let (parts, _) = http::Request::builder()
+                .uri(uri)
+                .body(())
+                .unwrap()
+                .into_parts();
+            assert_eq!(
+                public_url(&parts, Some("https://voice.example.com/router")),
+                public,
+                "{uri}"
+            );
+        }
         let req = http::Request::builder()
             .uri("https://api.example.com/inbound?q=1")
             .body(())

@@ -12,12 +12,13 @@
 //! | `OUTBOUND_REFUSAL_MESSAGE` | what a caller hears when an outbound call is refused | a short apology |
 //! | `OUTBOUND_CALLER_ID` | caller ID when a request names none | the call's `From` |
 //! | `OUTBOUND_ALLOWED_PREFIXES` | comma-separated E.164 prefixes destinations must start with | `+<DEFAULT_COUNTRY_CODE>` |
-//! | `OUTBOUND_DENIED_PREFIXES` | comma-separated E.164 prefixes never dialled (win over allowed) | `+1900,+1976` |
+//! | `OUTBOUND_DENIED_PREFIXES` | comma-separated E.164 prefixes never dialled (win over allowed; `X` = any digit), **added** to the built-in denials | none |
+//! | `OUTBOUND_REPLACE_DEFAULT_DENIALS` | `true`: `OUTBOUND_DENIED_PREFIXES` replaces the built-in denials (NANP premium rate, non-US/Canada NANP countries) instead of adding to them; logged as a warning | `false` |
 //! | `OUTBOUND_ALLOW_EMERGENCY` | `true` dials emergency numbers over the trunk | `false` |
 //! | `OUTBOUND_EMERGENCY_NUMBERS` | comma-separated emergency short codes | `911,933,112,999,000,110,119,118` |
 //! | `OUTBOUND_ALLOWED_CALLER_IDS` | comma-separated E.164 caller IDs that may be presented | any |
 //! | `ROUTE_CACHE_TTL_SECONDS` | how long a looked-up route is reused without asking the store | `30` |
-//! | `STORE_TIMEOUT_MS` | the longest a call waits for the route store | `1000` |
+//! | `STORE_TIMEOUT_MS` | the longest a call waits for the route store, 10 to 10000 | `1000` |
 
 use std::fmt;
 
@@ -44,6 +45,7 @@ pub const ENV_VARS: &[&str] = &[
     "OUTBOUND_CALLER_ID",
     "OUTBOUND_ALLOWED_PREFIXES",
     "OUTBOUND_DENIED_PREFIXES",
+    "OUTBOUND_REPLACE_DEFAULT_DENIALS",
     "OUTBOUND_ALLOW_EMERGENCY",
     "OUTBOUND_EMERGENCY_NUMBERS",
     "OUTBOUND_ALLOWED_CALLER_IDS",
@@ -186,20 +188,35 @@ impl Config {
                     .map_err(|e| err("BYOC_TRUNK_SID", e.to_string()))
             })
             .transpose()?;
-        let number = |name: &'static str, default: u64, max: u64| -> Result<u64, ConfigError> {
+        let number = |name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| {
             match get(name) {
                 None => Ok(default),
-                Some(v) => v.parse::<u64>().ok().filter(|n| *n <= max).ok_or_else(|| {
-                    err(name, format!("`{v}` is not a whole number from 0 to {max}"))
-                }),
+                Some(v) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| range.contains(n))
+                    .ok_or_else(|| {
+                        err(
+                            name,
+                            format!(
+                                "`{v}` is not a whole number from {} to {}",
+                                range.start(),
+                                range.end()
+                            ),
+                        )
+                    }),
             }
         };
         let cache = CacheConfig {
-            ttl: std::time::Duration::from_secs(number("ROUTE_CACHE_TTL_SECONDS", 30, 86_400)?),
-            // Twilio waits 15 s in all; a store slower than a few seconds is down for our purposes.
-            budget: std::time::Duration::from_millis(
-                number("STORE_TIMEOUT_MS", 1000, 10_000)?.max(1),
-            ),
+            ttl: std::time::Duration::from_secs(number("ROUTE_CACHE_TTL_SECONDS", 30, 0..=86_400)?),
+            // Twilio waits 15 s in all; a store slower than a few seconds is down for our
+            // purposes. Below 10 ms even a healthy DynamoDB misses, and every call would be
+            // answered degraded.
+            budget: std::time::Duration::from_millis(number(
+                "STORE_TIMEOUT_MS",
+                1000,
+                10..=10_000,
+            )?),
             ..CacheConfig::default()
         };
         let refusal_message =
@@ -225,11 +242,16 @@ impl Config {
                         .into_iter()
                         .map(|p| {
                             let digits = p.strip_prefix('+').unwrap_or("");
+                            // `X` (any digit) is for denials such as the 976 exchange.
+                            let wildcard = name == "OUTBOUND_DENIED_PREFIXES";
                             if p.starts_with('+')
-                                && digits.len() <= 15
-                                && digits.bytes().all(|b| b.is_ascii_digit())
+                                && (1..=15).contains(&digits.len())
+                                && !digits.starts_with('0')
+                                && digits.bytes().all(|b| {
+                                    b.is_ascii_digit() || (wildcard && matches!(b, b'X' | b'x'))
+                                })
                             {
-                                Ok(p)
+                                Ok(p.to_ascii_uppercase())
                             } else {
                                 Err(err(
                                     name,
@@ -242,11 +264,39 @@ impl Config {
                 .transpose()
         };
         let defaults = Policy::for_plan(&plan);
+        let allowed = prefixes("OUTBOUND_ALLOWED_PREFIXES")?;
+        let denied = prefixes("OUTBOUND_DENIED_PREFIXES")?.unwrap_or_default();
+        let denied_prefixes = if flag("OUTBOUND_REPLACE_DEFAULT_DENIALS")? {
+            tracing::warn!(
+                denied = denied.join(",").as_str(),
+                "OUTBOUND_REPLACE_DEFAULT_DENIALS=true: the built-in outbound denials (NANP premium rate +1900 and the 976 exchange, the NANP countries outside the US and Canada) are OFF; only OUTBOUND_DENIED_PREFIXES is denied"
+            );
+            denied
+        } else {
+            // A built-in denial is lifted only by an allowed prefix written for it
+            // (`OUTBOUND_ALLOWED_PREFIXES=+1,+1876` serves Jamaica); the operator's own denials
+            // always win.
+            let lifted = |d: &String| {
+                allowed
+                    .iter()
+                    .flatten()
+                    .any(|a| byoc_core::nanp::prefix_matches(a, d))
+            };
+            let mut all: Vec<String> = defaults
+                .denied_prefixes
+                .into_iter()
+                .filter(|d| !lifted(d))
+                .collect();
+            for d in denied {
+                if !all.contains(&d) {
+                    all.push(d);
+                }
+            }
+            all
+        };
         let policy = Policy {
-            allowed_prefixes: prefixes("OUTBOUND_ALLOWED_PREFIXES")?
-                .unwrap_or(defaults.allowed_prefixes),
-            denied_prefixes: prefixes("OUTBOUND_DENIED_PREFIXES")?
-                .unwrap_or(defaults.denied_prefixes),
+            allowed_prefixes: allowed.unwrap_or(defaults.allowed_prefixes),
+            denied_prefixes,
             allow_emergency: flag("OUTBOUND_ALLOW_EMERGENCY")?,
             emergency_numbers: list("OUTBOUND_EMERGENCY_NUMBERS")
                 .unwrap_or(defaults.emergency_numbers),
@@ -352,7 +402,9 @@ mod tests {
             ("ROUTE_CACHE_TTL_SECONDS", "-1"),
             ("STORE_TIMEOUT_MS", "99999"),
             ("OUTBOUND_ALLOWED_PREFIXES", "1,44"),
-            ("OUTBOUND_DENIED_PREFIXES", "+1900x"),
+            ("OUTBOUND_DENIED_PREFIXES", "+1900?"),
+            ("STORE_TIMEOUT_MS", "0"),
+            ("STORE_TIMEOUT_MS", "5"),
             ("OUTBOUND_ALLOW_EMERGENCY", "maybe"),
             ("OUTBOUND_CALLER_ID", "alice"),
             ("OUTBOUND_ALLOWED_CALLER_IDS", "+13175550000,bob"),
@@ -406,7 +458,7 @@ mod tests {
         assert_eq!(p.allowed_prefixes, vec!["+1", "+44"]);
         assert_eq!(
             p.denied_prefixes,
-            vec!["+1900", "+1976"],
+            byoc_core::nanp::default_denied_prefixes(),
             "blank keeps the default"
         );
         assert!(p.allow_emergency);
@@ -418,5 +470,40 @@ mod tests {
             p.allowed_caller_ids.as_deref(),
             Some(&["+13175550000".to_string(), "+13175550001".to_string()][..])
         );
+    }
+
+    #[test]
+    fn denied_prefixes_add_to_the_built_in_ones_unless_replaced_loudly() {
+        let built_in = byoc_core::nanp::default_denied_prefixes();
+        let c = config(
+            Runtime::Lambda,
+            &[("OUTBOUND_DENIED_PREFIXES", "+1212, +1XXX555")],
+        )
+        .unwrap();
+        let denied = &c.outbound.policy.denied_prefixes;
+        assert!(denied.starts_with(&built_in), "{denied:?}");
+        assert!(denied.contains(&"+1900".to_string()));
+        assert!(denied.ends_with(&["+1212".to_string(), "+1XXX555".to_string()]));
+        let c = config(
+            Runtime::Lambda,
+            &[
+                ("OUTBOUND_DENIED_PREFIXES", "+1212"),
+                ("OUTBOUND_REPLACE_DEFAULT_DENIALS", "true"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.outbound.policy.denied_prefixes, vec!["+1212"]);
+        // An allowed prefix written for a built-in denial lifts that one alone.
+        let c = config(
+            Runtime::Lambda,
+            &[("OUTBOUND_ALLOWED_PREFIXES", "+1, +1876")],
+        )
+        .unwrap();
+        let denied = &c.outbound.policy.denied_prefixes;
+        assert!(!denied.contains(&"+1876".to_string()));
+        assert!(denied.contains(&"+1658".to_string()));
+        assert!(denied.contains(&"+1900".to_string()));
+        assert!(config(Runtime::Lambda, &[("OUTBOUND_ALLOWED_PREFIXES", "+1X")]).is_err());
+        assert!(config(Runtime::Lambda, &[("OUTBOUND_DENIED_PREFIXES", "+0")]).is_err());
     }
 }

@@ -42,6 +42,10 @@ pub fn init_logging(format: LogFormat) {
         LogFormat::Json => builder
             .event_format(logging::JsonLines { namespace })
             .try_init(),
-        LogFormat::Text => builder.compact().with_ansi(false).try_init(),
+        LogFormat::Text => builder
+            .compact()
+            .with_ansi(false)
+            .fmt_fields(logging::text_fields())
+            .try_init(),
     };
 }

@@ -116,3 +116,78 @@ impl JsonLines {
         line.insert("LatencyMs".into(), latency_ms.into());
     }
 }
+
+/// Field formatting for the text logs (`byoc serve`): values that come from a request (a
+/// refusal reason quoting `TIMEOUT`, a `CallSid`) are written quoted and escaped, so a line
+/// break or a ` key=value` inside one cannot forge a log line or a field. Plain tokens
+/// (numbers, outcomes, E.164 numbers) stay bare for readability.
+pub fn text_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> {
+    use tracing_subscriber::field::MakeExt as _;
+    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        let text = format!("{value:?}");
+        if field.name() == "message" {
+            return write_escaped(writer, &text);
+        }
+        write!(writer, "{}=", field.name())?;
+        if is_bare(&text) || is_debug_str(&text) {
+            writer.write_str(&text)
+        } else {
+            write!(writer, "{text:?}")
+        }
+    })
+    .delimited(" ")
+}
+
+fn is_bare(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.:+-/,@*".contains(&b))
+}
+
+/// A `&str` field as `{:?}` writes it: quoted, with every quote, backslash and control
+/// character escaped.
+fn is_debug_str(text: &str) -> bool {
+    let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else {
+        return false;
+    };
+    let mut escaped = false;
+    for c in inner.chars() {
+        match (escaped, c) {
+            (true, _) => escaped = false,
+            (false, '\\') => escaped = true,
+            (false, '"') => return false,
+            (false, c) if c.is_control() => return false,
+            _ => {}
+        }
+    }
+    !escaped
+}
+
+fn write_escaped(writer: &mut Writer<'_>, text: &str) -> fmt::Result {
+    for c in text.chars() {
+        if c.is_control() {
+            write!(writer, "{}", c.escape_default())?;
+        } else {
+            writer.write_char(c)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_values_are_bare_only_when_harmless() {
+        assert!(is_bare("+13175551234"));
+        assert!(is_bare("policy_destination"));
+        assert!(!is_bare("a b"));
+        assert!(!is_bare("x\ny"));
+        assert!(is_debug_str(r#""CA1 \"quoted\" \n""#));
+        assert!(!is_debug_str("\"a\"b\""));
+        assert!(!is_debug_str("\"a\nb\""));
+        assert!(!is_debug_str("\"a\\\""));
+    }
+}

@@ -42,78 +42,83 @@ pub async fn run(args: Args) -> CliResult {
     let opened = args.source.open_read(plan, Profile::Admin).await?;
     let at = args.at.unwrap_or_else(jiff::Timestamp::now);
     println!("input:    {}", args.number);
-    let address = match plan.normalize(&args.number) {
-        Ok(a) => a,
-        Err(e) => {
-            println!("address:  invalid ({e})");
-            let decision = inbound::decide(
-                &Err(e.into()),
-                None,
-                &config.inbound,
-                &inbound::Call::at(at),
-            );
-            print_fallback(&decision, &config.inbound);
-            return Ok(ExitCode::from(1));
-        }
-    };
-    let kind = match &address {
-        Address::E164(_) => "E.164 number",
-        Address::Literal(_) => "literal address",
-    };
-    println!("address:  {address} ({kind})");
+    // The same steps as the server's: read the address as `To`, look up its key (the `*`
+    // route for an unusable address), decide.
+    let mut params = byoc_core::Params::new();
+    params.push("To", args.number.as_str());
+    let address = inbound::called_address(&params, plan);
+    match &address {
+        Ok(a @ Address::E164(_)) => println!("address:  {a} (E.164 number)"),
+        Ok(a @ Address::Literal(_)) => println!("address:  {a} (literal address)"),
+        Err(e) => println!("address:  invalid ({e}); only the * route may answer"),
+    }
     println!("store:    {}", opened.description);
     let scope = byoc_core::route::call_scope(args.scope.as_deref());
     if let Some(scope) = &scope {
         println!("scope:    {scope} (routes scoped to it win over unscoped ones)");
     }
-    match opened
+    let matched = opened
         .store
-        .resolve(&address, scope.as_deref())
+        .resolve(&inbound::lookup_key(&address), scope.as_deref())
         .await?
-        .matched
-    {
-        Some(m) => {
+        .matched;
+    let from = match args.from.as_deref() {
+        Some(f) => match plan.caller_digits(f) {
+            Some(digits) => Some(digits),
+            None => {
+                println!("from:     `{f}` has no number; caller conditions do not apply");
+                None
+            }
+        },
+        None => None,
+    };
+    let call = inbound::Call {
+        from: from.as_deref(),
+        ..inbound::Call::at(at)
+    };
+    let decision = inbound::decide(&address, matched.as_ref(), &config.inbound, &call);
+    match (&matched, &decision.pattern) {
+        (Some(m), Some(_)) => {
             println!("route:    {}", summary(&m.route));
-            println!("why:      {}", m.explain(&address));
-            let from = match args.from.as_deref().map(|f| plan.normalize(f)) {
-                Some(Ok(a)) => Some(a),
-                Some(Err(e)) => {
-                    println!("from:     unusable ({e}); caller conditions do not apply");
-                    None
-                }
-                None => None,
-            };
-            let (answer, schedule) = m.route.answer(at, from.as_ref());
-            if let Some(prefix) = answer.caller_rule {
-                println!(
-                    "caller:   {} matches the caller condition {prefix}",
-                    from.as_ref().map(|a| a.as_str()).unwrap_or("")
-                );
+            match &address {
+                Ok(a) => println!("why:      {}", m.explain(a)),
+                Err(_) => println!("why:      the * route answers calls whose address is unusable"),
             }
-            if let Some(e) = schedule {
-                println!("time:     {at}");
-                println!("schedule: {}", e.why);
-            }
-            println!("twiml:    {}", answer.action.to_twiml().to_xml());
         }
-        None => {
-            println!("route:    none (no exact, prefix or * route matches)");
-            let decision =
-                inbound::decide(&Ok(address), None, &config.inbound, &inbound::Call::at(at));
-            print_fallback(&decision, &config.inbound);
-        }
+        _ => println!("route:    none (no exact, prefix or * route matches)"),
     }
-    Ok(ExitCode::SUCCESS)
+    if let Some(prefix) = &decision.caller_rule {
+        println!(
+            "caller:   +{} matches the caller condition {prefix}",
+            from.as_deref().unwrap_or("")
+        );
+    }
+    if let Some(e) = &decision.schedule {
+        println!("time:     {at}");
+        println!("schedule: {}", e.why);
+    }
+    if decision.pattern.is_none() {
+        print_fallback(&config.inbound);
+    }
+    println!("outcome:  {}", decision.outcome.as_str());
+    if let Some(reason) = &decision.reason {
+        println!("reason:   {reason}");
+    }
+    println!("twiml:    {}", decision.twiml.to_xml());
+    Ok(if address.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
-fn print_fallback(decision: &inbound::Decision, config: &InboundConfig) {
+fn print_fallback(config: &InboundConfig) {
     let answer = if config.default_action.is_some() {
         "the default route (DEFAULT_ROUTE_URL)"
     } else {
         "a rejection (no DEFAULT_ROUTE_URL configured)"
     };
     println!("answer:   {answer}");
-    println!("twiml:    {}", decision.twiml.to_xml());
 }
 
 /// `pattern -> action details`, one line.
