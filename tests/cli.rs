@@ -89,3 +89,161 @@ fn resolve_reports_no_route_and_bad_input() {
     assert_eq!(code, 2);
     assert!(out.contains("route `+1317*`: `url`"), "{out}");
 }
+
+fn byoc_in(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let output = Command::new(binary("byoc"))
+        .env_clear()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run byoc");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr),
+    )
+}
+
+/// Field finding 2: an update changes only the fields its flags name; `--clear` removes one;
+/// `--dry-run` shows the change and writes nothing; `--json @file` gives a whole route.
+#[test]
+fn put_updates_only_what_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (code, out) = byoc_in(
+        d,
+        &[
+            "routes",
+            "put",
+            "+13175551234",
+            "--routes",
+            "r.json",
+            "--url",
+            "https://example.com/a",
+            "--callers",
+            r#"[{"from":"+1900","action":"reject"}]"#,
+            "--schedule",
+            r#"{"timezone":"UTC","hours":["daily 09:00-17:00"],"closed":{"action":"hangup"}}"#,
+            "--description",
+            "Main line",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = byoc_in(
+        d,
+        &[
+            "routes",
+            "put",
+            "+13175551234",
+            "--routes",
+            "r.json",
+            "--expect-version",
+            "1",
+            "--url",
+            "https://example.com/b",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(r#"~ url: "https://example.com/a" -> "https://example.com/b""#),
+        "{out}"
+    );
+    assert!(out.contains("dry run: nothing written"), "{out}");
+    assert!(!std::fs::read_to_string(d.join("r.json"))
+        .unwrap()
+        .contains("example.com/b"));
+
+    let (code, out) = byoc_in(
+        d,
+        &[
+            "routes",
+            "put",
+            "+13175551234",
+            "--routes",
+            "r.json",
+            "--expect-version",
+            "1",
+            "--url",
+            "https://example.com/b",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let (_, got) = byoc_in(d, &["routes", "get", "3175551234", "--routes", "r.json"]);
+    let got: serde_json::Value = serde_json::from_str(&got).expect(&got);
+    assert_eq!(got["url"], "https://example.com/b");
+    assert_eq!(
+        got["callers"][0]["from"], "+1900",
+        "the caller block survives: {got}"
+    );
+    assert_eq!(got["schedule"]["timezone"], "UTC");
+    assert_eq!(got["description"], "Main line");
+    assert_eq!(got["version"], 2);
+
+    let (code, out) = byoc_in(
+        d,
+        &[
+            "routes",
+            "put",
+            "+13175551234",
+            "--routes",
+            "r.json",
+            "--replace",
+            "--clear",
+            "schedule",
+            "--action",
+            "say",
+            "--text",
+            "Hello",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let (_, got) = byoc_in(d, &["routes", "get", "+13175551234", "--routes", "r.json"]);
+    let got: serde_json::Value = serde_json::from_str(&got).unwrap();
+    assert_eq!(got["action"], "say");
+    assert!(
+        got.get("url").is_none() && got.get("schedule").is_none(),
+        "{got}"
+    );
+    assert_eq!(got["callers"][0]["from"], "+1900");
+
+    std::fs::write(d.join("route.json"), r#"{"action":"enqueue","workflow":"WW0123456789abcdef0123456789abcdef","task_attributes":{"skill":"es"}}"#).unwrap();
+    let (code, out) = byoc_in(
+        d,
+        &[
+            "routes",
+            "put",
+            "+13175551234",
+            "--routes",
+            "r.json",
+            "--expect-version",
+            "3",
+            "--json",
+            "@route.json",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let (_, got) = byoc_in(d, &["routes", "get", "+13175551234", "--routes", "r.json"]);
+    let got: serde_json::Value = serde_json::from_str(&got).unwrap();
+    assert_eq!(got["task_attributes"]["skill"], "es");
+    assert!(
+        got.get("callers").is_none(),
+        "--json is the whole route: {got}"
+    );
+
+    let (code, out) = byoc_in(
+        d,
+        &[
+            "routes",
+            "put",
+            "+13175551234",
+            "--routes",
+            "r.json",
+            "--replace",
+            "--clear",
+            "bogus",
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(out.contains("unknown field `bogus`"), "{out}");
+}

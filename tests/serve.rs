@@ -504,3 +504,75 @@ async fn field_findings_over_real_http() {
         serve.stderr.text()
     );
 }
+
+/// Field finding 3: the status callback hands the call back to the flow it entered, as of the
+/// call's start and on every path (schedule branch, chain `final`, twiml fragment).
+#[tokio::test]
+async fn the_status_callback_finds_the_flow_the_call_entered() {
+    const FLOW: &str = "https://webhooks.twilio.com/v1/Accounts/AC00000000000000000000000000000000/Flows/FW00000000000000000000000000000000";
+    let dir = tempfile::tempdir().unwrap();
+    let routes = dir.path().join("routes.json");
+    std::fs::write(
+        &routes,
+        format!(
+            r#"{{"routes":[
+            {{"pattern":"+13175550001","url":"{FLOW}",
+              "schedule":{{"timezone":"America/Indiana/Indianapolis","hours":["daily 09:00-17:00"],
+                           "closed":{{"action":"hangup"}}}}}},
+            {{"pattern":"+13175550002","action":"dial","targets":[{{"number":"+13175559999"}}],
+              "final":{{"url":"{FLOW}"}}}},
+            {{"pattern":"+13175550003","action":"twiml",
+              "twiml":"<Say>One moment</Say><Redirect>{FLOW}</Redirect>"}}
+        ]}}"#
+        ),
+    )
+    .unwrap();
+    let routes = routes.display().to_string();
+    let serve = Serve::start(&["--routes", &routes], &[("TWILIO_AUTH_TOKEN", TOKEN)]).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let status = |to: &'static str, extra: Vec<(&'static str, &'static str)>| {
+        let client = client.clone();
+        let url = serve.url("/inbound/status");
+        async move {
+            let mut pairs = vec![("CallSid", "CA1"), ("CallStatus", "completed"), ("To", to)];
+            pairs.extend(extra);
+            client
+                .post(&url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-twilio-signature", sign(TOKEN, &url, &pairs))
+                .body(form(&pairs))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Entered at 16:59 local time (21:59 UTC in November), ended at 17:04: still the flow.
+    let response = status(
+        "+13175550001",
+        vec![
+            ("Timestamp", "Sat, 28 Nov 2026 22:04:00 +0000"),
+            ("CallDuration", "300"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 302);
+    assert_eq!(response.headers()["location"], FLOW);
+    // Entered after closing time: it was hung up, never in the flow.
+    let response = status(
+        "+13175550001",
+        vec![
+            ("Timestamp", "Sat, 28 Nov 2026 22:30:00 +0000"),
+            ("CallDuration", "60"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 204);
+    for to in ["+13175550002", "+13175550003"] {
+        let response = status(to, vec![]).await;
+        assert_eq!(response.status(), 302, "{to}");
+        assert_eq!(response.headers()["location"], FLOW, "{to}");
+    }
+}

@@ -784,7 +784,93 @@ const ACTIONS: [(&str, &[&str]); 13] = [
     ("twiml", &["twiml"]),
 ];
 
+/// The record fields a person may set, by the names route files and CSV use (`final` for
+/// [`RouteRecord::final_action`]); `pattern` and the store metadata are not among them.
+pub const RECORD_FIELDS: [&str; 25] = [
+    "action",
+    "url",
+    "method",
+    "number",
+    "byoc",
+    "caller_id",
+    "timeout",
+    "uri",
+    "text",
+    "voice",
+    "language",
+    "reason",
+    "identity",
+    "application",
+    "parameters",
+    "workflow",
+    "task_attributes",
+    "name",
+    "twiml",
+    "schedule",
+    "targets",
+    "final",
+    "callers",
+    "scope",
+    "description",
+];
+
+/// The fields action `name` may use (`None`: no such action).
+pub fn action_fields(name: &str) -> Option<&'static [&'static str]> {
+    ACTIONS
+        .iter()
+        .find(|(a, _)| a.eq_ignore_ascii_case(name.trim()))
+        .map(|(_, fields)| *fields)
+}
+
 impl RouteRecord {
+    /// Sets (`Some`) or clears (`None`) one field by its name in [`RECORD_FIELDS`], for
+    /// partial updates. Nothing is validated here: [`Route::from_record`] does that.
+    pub fn set(&mut self, field: &str, value: Option<String>) -> Result<(), String> {
+        let slot = match field {
+            "action" => &mut self.action,
+            "url" => &mut self.url,
+            "method" => &mut self.method,
+            "number" => &mut self.number,
+            "byoc" => &mut self.byoc,
+            "caller_id" => &mut self.caller_id,
+            "timeout" => {
+                self.timeout = match value {
+                    None => None,
+                    Some(v) => Some(v.trim().parse().map_err(|_| {
+                        format!("`timeout`: `{v}` is not a whole number of seconds")
+                    })?),
+                };
+                return Ok(());
+            }
+            "uri" => &mut self.uri,
+            "text" => &mut self.text,
+            "voice" => &mut self.voice,
+            "language" => &mut self.language,
+            "reason" => &mut self.reason,
+            "identity" => &mut self.identity,
+            "application" => &mut self.application,
+            "parameters" => &mut self.parameters,
+            "workflow" => &mut self.workflow,
+            "task_attributes" => &mut self.task_attributes,
+            "name" => &mut self.name,
+            "twiml" => &mut self.twiml,
+            "schedule" => &mut self.schedule,
+            "targets" => &mut self.targets,
+            "final" => &mut self.final_action,
+            "callers" => &mut self.callers,
+            "scope" => &mut self.scope,
+            "description" => &mut self.description,
+            other => {
+                return Err(format!(
+                    "unknown field `{other}` (fields: {})",
+                    RECORD_FIELDS.join(", ")
+                ))
+            }
+        };
+        *slot = value;
+        Ok(())
+    }
+
     /// Names of the action fields that are set, for the "does not apply" check.
     fn set_fields(&self) -> impl Iterator<Item = &'static str> {
         let fields: [(&'static str, bool); 20] = [
@@ -1103,6 +1189,25 @@ fn check_scope(s: &str) -> Result<String, RouteErrorKind> {
             "scope",
             format!("`{s}` is not a SIP domain name such as example.sip.twilio.com"),
         ))
+    }
+}
+
+/// The store key for a route as a person types it: the pattern in any form `put` explains
+/// (`3175551234` is `+13175551234`), then optionally `@` and the SIP domain in any case.
+pub fn route_key(input: &str, plan: &NumberPlan) -> String {
+    let input = input.trim();
+    let (pattern, scope) = match input.rsplit_once('@') {
+        Some((p, scope)) if !p.is_empty() => (p, Some(scope)),
+        _ => (input, None),
+    };
+    let key = match Pattern::parse(pattern, plan) {
+        Ok(p) => p.key(),
+        Err(RouteErrorKind::NotCanonical { canonical, .. }) => canonical,
+        Err(_) => pattern.trim().to_string(),
+    };
+    match call_scope(scope) {
+        Some(scope) => scoped_key(&key, &scope),
+        None => key,
     }
 }
 

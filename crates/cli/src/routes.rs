@@ -119,7 +119,7 @@ pub enum ExportFormat {
 #[derive(clap::Args, Clone, Debug)]
 pub struct Actor {
     /// Name recorded with the change [default: $USER]
-    #[arg(long = "actor", env = "BYOC_ACTOR")]
+    #[arg(long = "actor", id = "actor", env = "BYOC_ACTOR")]
     pub name: Option<String>,
 }
 
@@ -133,10 +133,20 @@ impl Actor {
     }
 }
 
+/// `byoc routes put`: every field of the route model has a flag. On an existing route
+/// (`--expect-version N` or `--replace`) only the fields named change; `--clear FIELD` removes
+/// one; `--json` gives the whole route.
 #[derive(clap::Args)]
 pub struct PutArgs {
+    /// The pattern (+13175551234, +1317555*, *, an extension); `PATTERN@sip-domain` names a
+    /// scoped route
     pub pattern: String,
-    /// redirect (default), dial, sip, say, reject, hangup
+    /// The whole route as a flat JSON object, as in a route file (text, or @FILE); the other
+    /// flags change it further. Without it, an update starts from the stored route
+    #[arg(long, value_name = "JSON")]
+    pub json: Option<String>,
+    /// redirect (default), dial, sip, say, reject, hangup, client, application, enqueue, play,
+    /// refer, conference, twiml. Changing it drops the old action's own fields
     #[arg(long)]
     pub action: Option<String>,
     #[arg(long)]
@@ -150,7 +160,7 @@ pub struct PutArgs {
     #[arg(long)]
     pub caller_id: Option<String>,
     #[arg(long)]
-    pub timeout: Option<u32>,
+    pub timeout: Option<String>,
     #[arg(long)]
     pub uri: Option<String>,
     #[arg(long)]
@@ -161,18 +171,113 @@ pub struct PutArgs {
     pub language: Option<String>,
     #[arg(long)]
     pub reason: Option<String>,
+    /// `client`: the Voice SDK identity
+    #[arg(long)]
+    pub identity: Option<String>,
+    /// `application`: the TwiML App SID (AP…)
+    #[arg(long)]
+    pub application: Option<String>,
+    /// `application`: custom parameters, `a=1&b=2` or a JSON object (text, or @FILE)
+    #[arg(long)]
+    pub parameters: Option<String>,
+    /// `enqueue`: the TaskRouter workflow SID (WW…)
+    #[arg(long)]
+    pub workflow: Option<String>,
+    /// `enqueue`: task attributes, a JSON object (text, or @FILE)
+    #[arg(long)]
+    pub task_attributes: Option<String>,
+    /// `conference`: the room name
+    #[arg(long)]
+    pub name: Option<String>,
+    /// `twiml`: the TwiML fragment (text, or @FILE)
+    #[arg(long)]
+    pub twiml: Option<String>,
+    /// Opening hours, a JSON object (text, or @FILE)
+    #[arg(long)]
+    pub schedule: Option<String>,
+    /// Caller conditions, a JSON array (text, or @FILE)
+    #[arg(long)]
+    pub callers: Option<String>,
+    /// `dial`: a failover chain, a JSON array of targets (text, or @FILE)
+    #[arg(long)]
+    pub targets: Option<String>,
+    /// `dial` with targets: the action after the last target, a JSON object (text, or @FILE)
+    #[arg(long = "final", value_name = "FINAL")]
+    pub final_action: Option<String>,
+    /// The SIP domain the route is limited to
+    #[arg(long)]
+    pub scope: Option<String>,
     #[arg(long)]
     pub description: Option<String>,
-    /// Replace the route whatever its version
+    /// Remove a field from the route (repeatable): --clear schedule --clear callers
+    #[arg(long, value_name = "FIELD")]
+    pub clear: Vec<String>,
+    /// Update the route whatever its version
     #[arg(long, conflicts_with = "expect_version")]
     pub replace: bool,
     /// Update only if the route is at this version (no lost updates)
     #[arg(long)]
     pub expect_version: Option<u64>,
+    /// Show what would be written, write nothing
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub source: Source,
     #[command(flatten)]
     pub actor: Actor,
+}
+
+impl PutArgs {
+    /// The fields the flags set, by record field name.
+    fn fields(&self) -> Vec<(&'static str, &Option<String>)> {
+        vec![
+            ("url", &self.url),
+            ("method", &self.method),
+            ("number", &self.number),
+            ("byoc", &self.byoc),
+            ("caller_id", &self.caller_id),
+            ("timeout", &self.timeout),
+            ("uri", &self.uri),
+            ("text", &self.text),
+            ("voice", &self.voice),
+            ("language", &self.language),
+            ("reason", &self.reason),
+            ("identity", &self.identity),
+            ("application", &self.application),
+            ("parameters", &self.parameters),
+            ("workflow", &self.workflow),
+            ("task_attributes", &self.task_attributes),
+            ("name", &self.name),
+            ("twiml", &self.twiml),
+            ("schedule", &self.schedule),
+            ("callers", &self.callers),
+            ("targets", &self.targets),
+            ("final", &self.final_action),
+            ("scope", &self.scope),
+            ("description", &self.description),
+        ]
+    }
+}
+
+/// Fields whose value may be given as `@FILE`.
+const FILE_FIELDS: [&str; 7] = [
+    "parameters",
+    "task_attributes",
+    "twiml",
+    "schedule",
+    "callers",
+    "targets",
+    "final",
+];
+
+/// A flag value, or the content of the file it names with `@FILE`.
+fn flag_value(field: &str, value: &str) -> anyhow::Result<String> {
+    match value.strip_prefix('@') {
+        Some(path) if field == "json" || FILE_FIELDS.contains(&field) => {
+            std::fs::read_to_string(path).with_context(|| format!("--{field}: cannot read {path}"))
+        }
+        _ => Ok(value.to_string()),
+    }
 }
 
 fn plan() -> anyhow::Result<NumberPlan> {
@@ -205,7 +310,9 @@ pub async fn run(command: Command) -> CliResult {
     match command {
         Command::Resolve(args) => resolve::run(args).await,
         Command::Get { pattern, source } => {
-            let opened = source.open_read(&plan()?, Profile::Admin).await?;
+            let plan = plan()?;
+            let opened = source.open_read(&plan, Profile::Admin).await?;
+            let pattern = byoc_core::route::route_key(&pattern, &plan);
             match opened.admin.get(&pattern).await? {
                 Some(r) => {
                     print_json(&r.to_record())?;
@@ -250,14 +357,18 @@ pub async fn run(command: Command) -> CliResult {
             source,
             actor,
         } => {
-            let opened = source.open_write(&plan()?).await?;
+            let plan = plan()?;
+            let opened = source.open_write(&plan).await?;
+            let pattern = byoc_core::route::route_key(&pattern, &plan);
             let expect = expect_version.map_or(Expect::Any, Expect::Version);
             let removed = opened.admin.delete(&pattern, expect, &actor.get()).await?;
             println!("deleted {}", line(&removed));
             Ok(ExitCode::SUCCESS)
         }
         Command::History { pattern, source } => {
-            let opened = source.open_read(&plan()?, Profile::Admin).await?;
+            let plan = plan()?;
+            let opened = source.open_read(&plan, Profile::Admin).await?;
+            let pattern = byoc_core::route::route_key(&pattern, &plan);
             let changes = opened.admin.history(&pattern).await?;
             if changes.is_empty() {
                 eprintln!("byoc: no history for `{pattern}` in {}", opened.description);
@@ -311,33 +422,145 @@ pub async fn run(command: Command) -> CliResult {
 
 async fn put(args: PutArgs) -> CliResult {
     let plan = plan()?;
-    let record = RouteRecord {
-        pattern: args.pattern.clone(),
-        action: args.action,
-        url: args.url,
-        method: args.method,
-        number: args.number,
-        byoc: args.byoc,
-        caller_id: args.caller_id,
-        timeout: args.timeout,
-        uri: args.uri,
-        text: args.text,
-        voice: args.voice,
-        language: args.language,
-        reason: args.reason,
-        description: args.description,
-        ..RouteRecord::default()
+    let (pattern, scope_in_pattern) = match args.pattern.trim().rsplit_once('@') {
+        Some((p, scope)) if !p.is_empty() => (p.to_string(), Some(scope.to_string())),
+        _ => (args.pattern.trim().to_string(), None),
     };
+    let scope = args.scope.clone().or(scope_in_pattern);
+    let key = byoc_core::route::route_key(
+        &match &scope {
+            Some(s) => format!("{pattern}@{s}"),
+            None => pattern.clone(),
+        },
+        &plan,
+    );
+    let update = args.replace || args.expect_version.is_some();
+    let opened = if args.dry_run {
+        args.source.open_read(&plan, Profile::Admin).await?
+    } else {
+        args.source.open_write(&plan).await?
+    };
+    let current = opened.admin.get(&key).await?;
+    let before = current.as_ref().map(|c| c.to_record().without_metadata());
+
+    let mut record = match &args.json {
+        Some(json) => {
+            let text = flag_value("json", json)?;
+            let mut value: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("--json: not JSON: {e}"))?;
+            if let Some(object) = value.as_object_mut() {
+                object.entry("pattern").or_insert_with(|| "".into());
+            }
+            let mut r: RouteRecord = serde_json::from_value(value)
+                .map_err(|e| anyhow::anyhow!("--json: not a flat route object: {e}"))?;
+            if r.pattern.trim().is_empty() {
+                r.pattern = pattern.clone();
+            } else if byoc_core::route::route_key(&r.pattern, &plan)
+                != byoc_core::route::route_key(&pattern, &plan)
+            {
+                return Err(anyhow::anyhow!(
+                    "--json names the pattern `{}`, the command `{pattern}`",
+                    r.pattern
+                )
+                .into());
+            }
+            r.without_metadata()
+        }
+        // An update changes only what the flags name.
+        None if update => match &before {
+            Some(b) => b.clone(),
+            None => RouteRecord {
+                pattern: pattern.clone(),
+                ..RouteRecord::default()
+            },
+        },
+        None => RouteRecord {
+            pattern: pattern.clone(),
+            ..RouteRecord::default()
+        },
+    };
+    if let Some(action) = &args.action {
+        // A new kind of action: the old action's own fields no longer apply.
+        let old = record.action.as_deref().unwrap_or("redirect").to_string();
+        if !old.trim().eq_ignore_ascii_case(action.trim()) {
+            if let Some(fields) = byoc_core::route::action_fields(&old) {
+                for field in fields {
+                    record.set(field, None).map_err(anyhow::Error::msg)?;
+                }
+            }
+        }
+        record.action = Some(action.clone());
+    }
+    for (field, value) in args.fields() {
+        if let Some(value) = value {
+            record
+                .set(field, Some(flag_value(field, value)?))
+                .map_err(anyhow::Error::msg)?;
+        }
+    }
+    if args.scope.is_none() && scope_is_given(&args.pattern) {
+        record.scope = scope.clone();
+    }
+    for field in &args.clear {
+        if field == "pattern" {
+            return Err(anyhow::anyhow!("--clear pattern: a route always has a pattern").into());
+        }
+        record
+            .set(field.trim(), None)
+            .map_err(|e| anyhow::anyhow!("--clear: {e}"))?;
+    }
     let route = Route::from_record(record, &plan)?;
+    let after = route.to_record();
+    print_changes(before.as_ref(), &after);
+    if args.dry_run {
+        println!("dry run: nothing written");
+        return Ok(ExitCode::SUCCESS);
+    }
     let expect = match (args.replace, args.expect_version) {
         (true, _) => Expect::Any,
         (false, Some(v)) => Expect::Version(v),
         (false, None) => Expect::Absent,
     };
-    let opened = args.source.open_write(&plan).await?;
     let stored = opened.admin.put(route, expect, &args.actor.get()).await?;
     println!("saved {}", line(&stored));
     Ok(ExitCode::SUCCESS)
+}
+
+fn scope_is_given(pattern: &str) -> bool {
+    pattern
+        .trim()
+        .rsplit_once('@')
+        .is_some_and(|(p, _)| !p.is_empty())
+}
+
+/// What a write changes, field by field (`+` new, `-` removed, `~` changed).
+fn print_changes(before: Option<&RouteRecord>, after: &RouteRecord) {
+    let fields = |r: Option<&RouteRecord>| -> serde_json::Map<String, serde_json::Value> {
+        match r.map(serde_json::to_value) {
+            Some(Ok(serde_json::Value::Object(map))) => map,
+            _ => serde_json::Map::new(),
+        }
+    };
+    let (old, new) = (fields(before), fields(Some(after)));
+    if before.is_none() {
+        println!("new route {}:", after.pattern);
+    } else if old == new {
+        println!("no change to {}", after.pattern);
+        return;
+    } else {
+        println!("changes to {}:", after.pattern);
+    }
+    let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        match (old.get(name), new.get(name)) {
+            (None, Some(v)) => println!("  + {name}: {v}"),
+            (Some(v), None) => println!("  - {name}: {v}"),
+            (Some(a), Some(b)) if a != b => println!("  ~ {name}: {a} -> {b}"),
+            _ => {}
+        }
+    }
 }
 
 async fn import_file(

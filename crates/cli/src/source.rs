@@ -13,16 +13,12 @@ use crate::EMBEDDED_ROUTES;
 /// The store options every routes command takes.
 #[derive(clap::Args, Clone, Debug)]
 pub struct Source {
-    /// JSON route file
-    #[arg(
-        long,
-        env = "ROUTES_FILE",
-        value_name = "FILE",
-        conflicts_with = "table"
-    )]
+    /// JSON route file [env: ROUTES_FILE]
+    #[arg(long, value_name = "FILE", conflicts_with = "table")]
     pub routes: Option<PathBuf>,
     /// DynamoDB routes table (endpoint and credentials from the standard AWS configuration)
-    #[arg(long, env = "ROUTES_TABLE", value_name = "NAME")]
+    /// [env: ROUTES_TABLE]
+    #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
 }
 
@@ -43,18 +39,40 @@ fn open_parts<T: RouteStore + RouteAdmin + 'static>(store: T) -> Opened {
 }
 
 impl Source {
-    fn check(&self) -> anyhow::Result<()> {
-        if self.routes.is_some() && self.table.is_some() {
-            bail!(
-                "both a route file and a table are named (ROUTES_FILE / ROUTES_TABLE?): name one"
-            );
+    /// The store named on the command line, else in the environment: a flag beats the
+    /// environment (`--table T` with `ROUTES_FILE` set uses the table).
+    pub fn resolved(&self) -> anyhow::Result<Source> {
+        let mut this = self.clone();
+        this.check()?;
+        Ok(this)
+    }
+
+    fn check(&mut self) -> anyhow::Result<()> {
+        if self.routes.is_none() && self.table.is_none() {
+            let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+            self.routes = env("ROUTES_FILE").map(PathBuf::from);
+            self.table = env("ROUTES_TABLE");
+            if self.routes.is_some() && self.table.is_some() {
+                bail!(
+                    "both ROUTES_FILE and ROUTES_TABLE are set in the environment: unset one, or name the store with --routes FILE or --table NAME"
+                );
+            }
         }
         Ok(())
     }
 
     /// Opens the store for reading; with none named, the embedded example route file.
     pub async fn open_read(&self, plan: &NumberPlan, profile: Profile) -> anyhow::Result<Opened> {
-        self.check()?;
+        let mut this = self.clone();
+        this.check()?;
+        this.open_checked_read(plan, profile).await
+    }
+
+    async fn open_checked_read(
+        &self,
+        plan: &NumberPlan,
+        profile: Profile,
+    ) -> anyhow::Result<Opened> {
         if self.routes.is_none() && self.table.is_none() {
             let store =
                 MemoryStore::from_json(EMBEDDED_ROUTES, "embedded infra/routes.example.json", plan)
@@ -66,11 +84,12 @@ impl Source {
 
     /// Opens the store for writing; one must be named. A missing route file is created.
     pub async fn open_write(&self, plan: &NumberPlan) -> anyhow::Result<Opened> {
-        self.check()?;
-        if self.routes.is_none() && self.table.is_none() {
+        let mut this = self.clone();
+        this.check()?;
+        if this.routes.is_none() && this.table.is_none() {
             bail!("name the store to change: --table NAME or --routes FILE");
         }
-        self.open(plan, Profile::Admin, true).await
+        this.open(plan, Profile::Admin, true).await
     }
 
     async fn open(
