@@ -247,3 +247,47 @@ fn put_updates_only_what_it_names() {
     assert_ne!(code, 0);
     assert!(out.contains("unknown field `bogus`"), "{out}");
 }
+
+/// Field finding 13: a prune that would delete the `*` route (or many routes) asks for `--yes`.
+#[test]
+fn a_header_only_prune_needs_yes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("r.json"),
+        r#"{"routes":[{"pattern":"*","action":"hangup"},{"pattern":"+1317*","action":"hangup"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(d.join("empty.csv"), "pattern,action,url\n").unwrap();
+    let before = std::fs::read_to_string(d.join("r.json")).unwrap();
+    let (code, out) = byoc_in(
+        d,
+        &[
+            "routes",
+            "import",
+            "empty.csv",
+            "--prune",
+            "--routes",
+            "r.json",
+        ],
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("the * route"), "{out}");
+    assert!(out.contains("--yes"), "{out}");
+    assert_eq!(std::fs::read_to_string(d.join("r.json")).unwrap(), before);
+    let (code, out) = byoc_in(
+        d,
+        &[
+            "routes",
+            "import",
+            "empty.csv",
+            "--prune",
+            "--yes",
+            "--routes",
+            "r.json",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let (_, listed) = byoc_in(d, &["routes", "list", "--routes", "r.json"]);
+    assert!(listed.contains("0 route(s)"), "{listed}");
+}

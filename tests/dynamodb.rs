@@ -202,6 +202,14 @@ async fn with_the_store_down_from_the_start_calls_get_the_default_or_a_rejection
     let log = last_call(&lambda, 1).await;
     assert_eq!(log["source"], "nothing");
     assert!(!log["reason"].as_str().unwrap().is_empty());
+    // Field finding 16: the reason Twilio sees is a short kind, never the SDK's text or the
+    // endpoint.
+    let reason = &r.headers["x-byoc-reason"];
+    assert!(reason.starts_with("store_"), "{reason}");
+    assert!(
+        !reason.contains("127.0.0.1") && !reason.contains("http"),
+        "{reason}"
+    );
 
     let mut lambda = Lambda::start("inbound", &env).await;
     let r = lambda.invoke(&event("inbound.json")).await.proxy();
@@ -477,7 +485,19 @@ async fn routes_commands_work_the_same_on_a_table_and_a_file() {
             "{}",
             run.stderr
         );
-        let run = byoc(&["routes", "put", "+1317*", "--url", "ftp://x"], env);
+        let run = byoc(
+            &[
+                "routes",
+                "put",
+                "+1317*",
+                "--replace",
+                "--action",
+                "redirect",
+                "--url",
+                "ftp://x",
+            ],
+            env,
+        );
         assert_eq!(run.code, 2);
         assert!(
             run.stderr.contains("not an absolute http(s) URL"),
@@ -544,4 +564,28 @@ async fn byoc_serve_reads_a_table() {
     assert_eq!(response.status(), 200);
     let body = response.text().await.unwrap();
     assert_eq!(find(&parse(&body), "Response/Redirect").text, FLOW_URL);
+}
+
+/// Field finding 16: a missing table is named as such, with the command that creates it, in a
+/// few lines, exit 2; not "store unavailable" with the SDK's debug text.
+#[tokio::test]
+async fn a_missing_table_is_named_with_the_fix() {
+    let moto = Moto::start();
+    let env = table_env(&moto, "no-such-table");
+    for args in [
+        &["routes", "list"][..],
+        &["routes", "get", "+13175551234"][..],
+    ] {
+        let run = byoc(args, &env);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("table no-such-table does not exist")
+                && run
+                    .stderr
+                    .contains("byoc table create --table no-such-table"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.len() < 400, "{}", run.stderr);
+    }
 }

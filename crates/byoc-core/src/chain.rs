@@ -101,6 +101,15 @@ impl Target {
     }
 }
 
+/// API Gateway's limit on a request's line and headers together, in bytes (HTTP API quotas:
+/// "Total combined size of request line and header values", 10,240 bytes, not adjustable).
+pub const REQUEST_HEAD_MAX: usize = 10_240;
+/// The longest chain state accepted: the request limit less room for the rest of the request
+/// line (method, scheme-less path with a custom domain's prefix, `&i=N`, `HTTP/1.1`) and the
+/// headers Twilio sends (Host, X-Twilio-Signature, I-Twilio-Idempotency-Token, User-Agent,
+/// Content-Type, Content-Length, …), about 2 KB.
+pub const STATE_MAX_LEN: usize = 8_192;
+
 /// The state carried in the action URL: the chain in its record form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -418,5 +427,40 @@ mod tests {
             let err = route(json).unwrap_err();
             assert!(err.contains(why), "{json}: {err}");
         }
+    }
+}
+
+#[cfg(test)]
+mod size {
+    use crate::route::{Route, RouteRecord};
+    use crate::NumberPlan;
+
+    /// Field finding 11: a chain whose state cannot fit in an API Gateway request is refused
+    /// when it is written, not at the first failover.
+    #[test]
+    fn a_chain_too_big_for_its_action_url_is_refused() {
+        let sip = |n: usize| format!("sip:{}@pbx.example.com", "a".repeat(n));
+        let targets: Vec<serde_json::Value> = (0..5)
+            .map(|_| serde_json::json!({"sip": sip(1_900)}))
+            .collect();
+        let record = |targets: &[serde_json::Value], final_text: usize| RouteRecord {
+            pattern: "*".into(),
+            action: Some("dial".into()),
+            targets: Some(serde_json::Value::from(targets.to_vec()).to_string()),
+            final_action: Some(
+                serde_json::json!({"action": "say", "text": "x".repeat(final_text)}).to_string(),
+            ),
+            ..RouteRecord::default()
+        };
+        let e = Route::from_record(record(&targets, 4_000), &NumberPlan::default()).unwrap_err();
+        assert!(e.to_string().contains("too big to carry"), "{e}");
+        assert!(e.to_string().contains("10240"), "{e}");
+        // A chain of ordinary size is fine, and its first `<Dial action>` fits.
+        let small: Vec<serde_json::Value> = (0..5)
+            .map(|_| serde_json::json!({"sip": sip(40)}))
+            .collect();
+        let route = Route::from_record(record(&small, 200), &NumberPlan::default()).unwrap();
+        let xml = route.action.to_twiml().to_xml();
+        assert!(xml.len() < super::STATE_MAX_LEN, "{}", xml.len());
     }
 }

@@ -239,15 +239,91 @@ fn json_rows(text: &str) -> Result<Rows, ImportError> {
         .collect())
 }
 
+/// Cells a spreadsheet would evaluate as a formula start with one of these (OWASP's list for
+/// CSV injection).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Whether a spreadsheet would read `cell` as a formula, looking past the `'`s that neutralise
+/// one. `+` and digits (a number or a pattern such as `+1317*`) is not a formula.
+fn formula_like(cell: &str) -> bool {
+    let rest = cell.trim_start_matches('\'');
+    if !rest.starts_with(FORMULA_STARTS) {
+        return false;
+    }
+    let plain_number = rest.strip_prefix('+').is_some_and(|digits| {
+        let digits = digits.strip_suffix('*').unwrap_or(digits);
+        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+    });
+    !plain_number
+}
+
+/// A cell as `export` writes it: one more leading `'` on a formula-like cell, so a
+/// spreadsheet shows `=HYPERLINK(…)` as text instead of running it. [`csv_cell_in`] takes it
+/// off again, so the round trip is exact (a cell that really begins with `'=` gets `''=`).
+pub fn csv_cell_out(cell: &str) -> std::borrow::Cow<'_, str> {
+    if formula_like(cell) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+/// The inverse of [`csv_cell_out`].
+pub fn csv_cell_in(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if formula_like(cell) => rest,
+        _ => cell,
+    }
+}
+
+/// The text of an import file: UTF-8 (a byte-order mark is dropped) or UTF-16 with a
+/// byte-order mark (what "Unicode text" in a spreadsheet saves), else a clear refusal.
+pub fn decode_text(bytes: &[u8]) -> Result<String, String> {
+    let utf16 = |little: bool, body: &[u8]| -> Result<String, String> {
+        if body.len() % 2 != 0 {
+            return Err("the file is UTF-16 with an odd number of bytes: it is cut short".into());
+        }
+        let units = body.chunks_exact(2).map(|c| {
+            if little {
+                u16::from_le_bytes([c[0], c[1]])
+            } else {
+                u16::from_be_bytes([c[0], c[1]])
+            }
+        });
+        char::decode_utf16(units)
+            .collect::<Result<String, _>>()
+            .map_err(|_| "the file is UTF-16 but holds an invalid character".to_string())
+    };
+    match bytes {
+        [0xEF, 0xBB, 0xBF, rest @ ..] => std::str::from_utf8(rest)
+            .map(str::to_string)
+            .map_err(|e| format!("not UTF-8 text: {e}")),
+        [0xFF, 0xFE, rest @ ..] => utf16(true, rest),
+        [0xFE, 0xFF, rest @ ..] => utf16(false, rest),
+        _ => match std::str::from_utf8(bytes) {
+            Ok(text) if !text.contains('\0') => Ok(text.to_string()),
+            Ok(_) => Err(
+                "the file has NUL bytes: it looks like UTF-16 without a byte-order mark; save it as UTF-8 (\"CSV UTF-8\" in a spreadsheet)".into(),
+            ),
+            Err(e) => Err(format!(
+                "not UTF-8 text ({e}); save it as UTF-8 (\"CSV UTF-8\" in a spreadsheet)"
+            )),
+        },
+    }
+}
+
 fn csv_rows(text: &str) -> Result<Rows, ImportError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(false)
         .from_reader(text.as_bytes());
-    let headers = reader
+    // Header names in any case (`Pattern,Action,URL` from a spreadsheet).
+    let headers: csv::StringRecord = reader
         .headers()
         .map_err(|e| row_error(1, format!("cannot read the header row: {e}")))?
-        .clone();
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_ascii_lowercase())
+        .collect();
     let unknown: Vec<&str> = headers
         .iter()
         .filter(|h| !CSV_COLUMNS.contains(h) && !CSV_METADATA_COLUMNS.contains(h))
@@ -270,6 +346,7 @@ fn csv_rows(text: &str) -> Result<Rows, ImportError> {
         match result {
             Ok(record) => {
                 let line = record.position().map_or(0, |p| p.line() as usize);
+                let record: csv::StringRecord = record.iter().map(csv_cell_in).collect();
                 let parsed = record
                     .deserialize::<RouteRecord>(Some(&headers))
                     .map_err(|e| {
@@ -452,7 +529,11 @@ pub fn to_csv(routes: &[Arc<Route>]) -> String {
             r.description.as_deref(),
         ];
         writer
-            .write_record(cells.iter().map(|c| c.unwrap_or("")))
+            .write_record(
+                cells
+                    .iter()
+                    .map(|c| csv_cell_out(c.unwrap_or("")).into_owned()),
+            )
             .expect("write to memory");
     }
     String::from_utf8(writer.into_inner().expect("flush to memory")).expect("CSV of UTF-8 is UTF-8")
@@ -580,6 +661,68 @@ mod tests {
         assert!(messages[0].1.contains("unknown type `fax`"));
         assert_eq!(messages[1].0, 10);
         assert!(messages[1].1.contains("`twiml`"), "{}", messages[1].1);
+    }
+
+    #[test]
+    fn csv_exports_neutralise_formulas_and_read_them_back_exactly() {
+        let text = r#"{"routes":[
+            {"pattern":"+13175551234","action":"say","text":"=1+2","description":"=HYPERLINK(\"http://evil\",\"x\")"},
+            {"pattern":"+13175551235","action":"say","text":"'=already quoted","description":"@SUM(A1)"},
+            {"pattern":"+1317555*","action":"say","text":"-minus","description":"+ plus, then text"},
+            {"pattern":"*","action":"say","text":"\tTab","description":"''=two quotes"}
+        ]}"#;
+        let routes: Vec<Arc<Route>> = parse(text, Format::Json, &plan())
+            .unwrap()
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        let csv = to_csv(&routes);
+        assert!(csv.contains("'=HYPERLINK"), "{csv}");
+        assert!(csv.contains("'@SUM(A1)"), "{csv}");
+        assert!(csv.contains("''=already quoted"), "{csv}");
+        // Numbers and patterns stay as they are.
+        assert!(csv.contains("\n+13175551234,"), "{csv}");
+        assert!(csv.contains("\n+1317555*,"), "{csv}");
+        for line in csv.lines().skip(1) {
+            for cell in line.split(',') {
+                let cell = cell.trim_start_matches('"');
+                assert!(!cell.starts_with(['=', '@', '-', '\t']), "{cell} in {line}");
+            }
+        }
+        let back: Vec<Route> = parse(&csv, Format::Csv, &plan()).unwrap();
+        let routes: Vec<Route> = routes.iter().map(|r| (**r).clone()).collect();
+        assert_eq!(back, routes);
+    }
+
+    #[test]
+    fn spreadsheet_habits_are_read_or_refused_clearly() {
+        // Header names in any case, a UTF-8 byte-order mark.
+        let routes = parse(
+            "\u{feff}Pattern,Action,URL\n+13175551234,Redirect,https://example.com/a\n",
+            Format::Csv,
+            &plan(),
+        )
+        .unwrap();
+        assert_eq!(routes[0].key(), "+13175551234");
+        // A number turned into scientific notation.
+        let e = parse(
+            "pattern,url\n1.31756E+10,https://example.com/a\n",
+            Format::Csv,
+            &plan(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("scientific notation"), "{e}");
+        // UTF-16 is read; NUL bytes without a byte-order mark are refused clearly.
+        let mut utf16 = vec![0xFF, 0xFE];
+        for unit in "pattern,url\n".encode_utf16() {
+            utf16.extend(unit.to_le_bytes());
+        }
+        assert_eq!(decode_text(&utf16).unwrap(), "pattern,url\n");
+        assert!(decode_text(&utf16[2..]).unwrap_err().contains("UTF-16"));
+        assert!(decode_text(&[0xC3, 0x28])
+            .unwrap_err()
+            .contains("not UTF-8"));
+        assert_eq!(decode_text(b"\xEF\xBB\xBFabc").unwrap(), "abc");
     }
 
     #[test]

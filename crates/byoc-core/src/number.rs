@@ -41,6 +41,9 @@ use percent_encoding::percent_decode_str;
 pub const E164_MAX_DIGITS: usize = 15;
 /// Fewest digits we accept as an E.164 number; shorter `+` strings are typos.
 pub const E164_MIN_DIGITS: usize = 3;
+/// Fewest digits after an international prefix (`00`, `011`) for a number: the shortest
+/// dialable E.164 numbers have 7 digits; fewer (`0001`) is an extension.
+pub const INTERNATIONAL_MIN_DIGITS: usize = 7;
 /// Longest literal address kept (SIP user parts are short in practice; this bounds the work).
 pub const LITERAL_MAX_LEN: usize = 128;
 /// Longest input considered at all; anything longer is refused before any parsing.
@@ -238,14 +241,15 @@ impl NumberPlan {
 
     /// Digit strings without `+`: international prefix or national forms; `None` = literal.
     fn national(&self, digits: &str) -> Result<Option<Address>, NumberError> {
-        if digits.len() > 3 {
-            if let Some(rest) = digits.strip_prefix("00") {
+        // An international prefix needs a dialable number behind it: `0001` is an extension
+        // (flex-inbound-sip-router configs have them), not `+01`.
+        let international = |rest: &str| rest.len() >= INTERNATIONAL_MIN_DIGITS;
+        if let Some(rest) = digits.strip_prefix("00").filter(|r| international(r)) {
+            return e164(rest).map(Some);
+        }
+        if self.is_nanp() {
+            if let Some(rest) = digits.strip_prefix("011").filter(|r| international(r)) {
                 return e164(rest).map(Some);
-            }
-            if self.is_nanp() {
-                if let Some(rest) = digits.strip_prefix("011") {
-                    return e164(rest).map(Some);
-                }
             }
         }
         if self.is_nanp() {
@@ -415,6 +419,19 @@ mod tests {
         assert_eq!(d("anonymous"), None);
         assert_eq!(d(""), None);
         assert_eq!(d("+0044"), None);
+    }
+
+    #[test]
+    fn short_digit_strings_after_00_are_extensions() {
+        assert_eq!(normalize("0001"), Ok(Address::Literal("0001".into())));
+        assert_eq!(
+            normalize("sip:00123@pbx"),
+            Ok(Address::Literal("00123".into()))
+        );
+        assert_eq!(normalize("0114321"), Ok(Address::Literal("0114321".into())));
+        assert_eq!(normalize("003175551"), Ok(e("+3175551")));
+        let uk = NumberPlan::new("44").unwrap();
+        assert_eq!(uk.normalize("0001"), Ok(Address::Literal("0001".into())));
     }
 
     #[test]

@@ -77,8 +77,16 @@ impl Pattern {
                 Err(RouteErrorKind::BadPrefix(s.to_string()))
             };
         }
+        if looks_scientific(s) {
+            return Err(RouteErrorKind::BadPattern(format!(
+                "`{s}` looks like a number a spreadsheet turned into scientific notation: format the column as text and export again"
+            )));
+        }
         match plan.normalize(s) {
-            Ok(Address::E164(n)) if n == s => Ok(Pattern::Exact(n)),
+            Ok(Address::E164(n)) if n == s => {
+                check_nanp_length(&n).map_err(RouteErrorKind::BadPattern)?;
+                Ok(Pattern::Exact(n))
+            }
             Ok(Address::Literal(l)) if l == s => Ok(Pattern::Literal(l)),
             Ok(canonical) => Err(RouteErrorKind::NotCanonical {
                 given: s.to_string(),
@@ -102,6 +110,20 @@ impl Pattern {
             Pattern::CatchAll => "*".to_string(),
         }
     }
+}
+
+/// `1.31756E+10`, `1E10`: digits, an optional fraction, `E`, an exponent.
+fn looks_scientific(s: &str) -> bool {
+    let Some((mantissa, exponent)) = s.split_once(['e', 'E']) else {
+        return false;
+    };
+    let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((whole, fraction)) => digits(whole) && digits(fraction),
+        None => digits(mantissa),
+    };
+    mantissa_ok && digits(exponent)
 }
 
 impl fmt::Display for Pattern {
@@ -1343,11 +1365,25 @@ fn chain_from(record: RouteRecord, plan: &NumberPlan) -> Result<Chain, RouteErro
             )?))
         }
     };
-    Ok(Chain {
+    let chain = Chain {
         targets,
         caller_id,
         final_action,
-    })
+    };
+    // The state travels in the `<Dial action>` URL that Twilio requests after each target;
+    // a request API Gateway refuses would end the call at the first failover.
+    let len = chain.encode().len();
+    if len > chain::STATE_MAX_LEN {
+        return Err(invalid(
+            "targets",
+            format!(
+                "the failover chain is too big to carry in the `<Dial action>` URL: its state is {len} characters, over {} (API Gateway refuses a request line and headers over {} bytes); use shorter SIP URIs or a shorter `final` (a redirect to a URL instead of a twiml fragment)",
+                chain::STATE_MAX_LEN,
+                chain::REQUEST_HEAD_MAX
+            ),
+        ));
+    }
+    Ok(chain)
 }
 
 /// A chain read back from the state of a `/inbound/next` request, validated like a route.
@@ -1503,9 +1539,23 @@ fn is_plain_http_url(url: &str) -> bool {
         && tail.iter().all(|b| (0x21..0x7f).contains(b))
 }
 
+/// A `+1` number has exactly 10 digits after the country code (NANP): `+1317555801` can
+/// never be called, and outbound refuses it, so a route may not name it either.
+fn check_nanp_length(number: &str) -> Result<(), String> {
+    match number.strip_prefix("+1") {
+        Some(national) if national.len() != 10 => Err(format!(
+            "`{number}` is not a NANP number: +1 is followed by 10 digits (a prefix pattern ends with `*`)"
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub fn check_e164(field: &'static str, number: &str) -> Result<String, RouteErrorKind> {
     match crate::number::normalize(number) {
-        Ok(Address::E164(n)) if n == number.trim() => Ok(n),
+        Ok(Address::E164(n)) if n == number.trim() => {
+            check_nanp_length(&n).map_err(|reason| invalid(field, reason))?;
+            Ok(n)
+        }
         Ok(Address::E164(n)) => Err(invalid(field, format!("write `{number}` as `{n}`"))),
         _ => Err(invalid(
             field,
@@ -2065,6 +2115,27 @@ mod tests {
             Err(RouteErrorKind::BadPattern(_))
         ));
         assert_eq!(Pattern::parse(" ", &p), Err(RouteErrorKind::EmptyPattern));
+        // A +1 number of the wrong length can never be called.
+        for bad in ["+1317555801", "+131755580123"] {
+            let e = Pattern::parse(bad, &p).unwrap_err().to_string();
+            assert!(e.contains("not a NANP number"), "{bad}: {e}");
+        }
+        assert!(Pattern::parse("+1317555801*", &p).is_ok());
+        assert!(check_e164("number", "+1317555801").is_err());
+        // Extensions that begin with 00 are literals; spreadsheet scientific notation is refused.
+        assert_eq!(
+            Pattern::parse("0001", &p),
+            Ok(Pattern::Literal("0001".into()))
+        );
+        let e = Pattern::parse("1.31756E+10", &p).unwrap_err().to_string();
+        assert!(e.contains("scientific notation"), "{e}");
+        // The key a person types: national forms, scopes in any case.
+        assert_eq!(route_key("3175551234", &p), "+13175551234");
+        assert_eq!(
+            route_key("+1317*@Example.SIP.Twilio.com", &p),
+            "+1317*@example.sip.twilio.com"
+        );
+        assert_eq!(route_key(" * ", &p), "*");
     }
 
     #[test]

@@ -7,7 +7,8 @@ use crate::number::NumberPlan;
 use crate::route::{Route, RouteRecord};
 
 fn e164() -> impl Strategy<Value = String> {
-    "\\+[1-9][0-9]{6,13}"
+    // A `+1` number has exactly 10 more digits (NANP).
+    prop_oneof!["\\+1[2-9][0-9]{9}", "\\+[2-9][0-9]{6,13}"]
 }
 
 fn text() -> impl Strategy<Value = String> {

@@ -361,6 +361,18 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// A character reference such as `&#x1;` names a character XML 1.0 cannot carry: the parser
+/// accepts it, Twilio's would not.
+fn check_xml_chars(text: &str) -> Result<(), String> {
+    match text.chars().find(|c| !is_xml_char(*c)) {
+        Some(c) => Err(format!(
+            "U+{:04X} is not a character XML 1.0 allows",
+            c as u32
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Verbs a `twiml` route may use at the top level.
 pub const FRAGMENT_VERBS: &[&str] = &[
     "Connect", "Dial", "Echo", "Enqueue", "Gather", "Hangup", "Leave", "Pause", "Pay", "Play",
@@ -475,8 +487,10 @@ pub fn check_fragment(fragment: &str) -> Result<(), String> {
             }
             for attr in e.attributes() {
                 let attr = attr.map_err(|e| format!("<{name}>: bad attribute: {e}"))?;
-                attr.unescape_value()
+                let value = attr
+                    .unescape_value()
                     .map_err(|e| format!("<{name}>: bad attribute value: {e}"))?;
+                check_xml_chars(&value).map_err(|e| format!("<{name}>: attribute value: {e}"))?;
             }
             if !empty {
                 stack.push(name);
@@ -489,6 +503,7 @@ pub fn check_fragment(fragment: &str) -> Result<(), String> {
             }
             Event::Text(t) => {
                 let text = t.unescape().map_err(|e| format!("bad text: {e}"))?;
+                check_xml_chars(&text)?;
                 if stack.is_empty() && !text.trim().is_empty() {
                     return Err(format!("text outside a verb: `{}`", text.trim()));
                 }
@@ -726,6 +741,11 @@ mod tests {
             ("<!DOCTYPE x [<!ENTITY e \"e\">]><Say>&e;</Say>", "DOCTYPE"),
             ("<?php x ?><Say/>", "processing instructions"),
             ("<Say a=\"1\" a=\"2\">x</Say>", "bad attribute"),
+            (
+                "<Say>&#x1;</Say>",
+                "U+0001 is not a character XML 1.0 allows",
+            ),
+            ("<Say voice=\"&#xFFFE;\">x</Say>", "U+FFFE"),
         ] {
             let err = check_fragment(bad).unwrap_err();
             assert!(err.contains(why), "{bad}: {err}");

@@ -189,12 +189,45 @@ pub struct DynamoStore {
     lookups: Arc<std::sync::atomic::AtomicU64>,
 }
 
-fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
+/// A short account of an SDK failure: the service's error code and message, or what kept the
+/// request from being answered. Never the SDK's debug text (a kilobyte and a half, with the
+/// endpoint and connector internals), which the operator gets with `RUST_LOG=debug`.
+fn sdk_error<E, R>(table: &str, e: SdkError<E, R>) -> StoreError
 where
-    E: std::error::Error + 'static,
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
 {
-    StoreError::Unavailable(DisplayErrorContext(e).to_string())
+    tracing::debug!(table, error = %DisplayErrorContext(&e), "DynamoDB request failed");
+    let reason = match &e {
+        SdkError::ServiceError(se) => {
+            let err = se.err();
+            if err.code() == Some("ResourceNotFoundException") {
+                return StoreError::NoTable {
+                    table: table.to_string(),
+                };
+            }
+            match (err.code(), err.message()) {
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (Some(code), None) => code.to_string(),
+                _ => "the service refused the request".to_string(),
+            }
+        }
+        SdkError::TimeoutError(_) => "DynamoDB did not answer in time".to_string(),
+        SdkError::DispatchFailure(d) if d.is_timeout() => {
+            "DynamoDB did not answer in time".to_string()
+        }
+        SdkError::DispatchFailure(d) if d.is_io() => {
+            "cannot connect to DynamoDB (check AWS_REGION / AWS_ENDPOINT_URL_DYNAMODB and the network)"
+                .to_string()
+        }
+        SdkError::DispatchFailure(_) => "the request to DynamoDB could not be sent".to_string(),
+        SdkError::ConstructionFailure(_) => {
+            "the request could not be built (credentials or region missing?)".to_string()
+        }
+        SdkError::ResponseError(_) => "DynamoDB's answer could not be read".to_string(),
+        _ => "DynamoDB request failed".to_string(),
+    };
+    StoreError::Unavailable(reason)
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -455,7 +488,7 @@ impl DynamoStore {
             {
                 false
             }
-            Err(e) => return Err(unavailable(e)),
+            Err(e) => return Err(sdk_error(&self.table, e)),
         };
         for _ in 0..120 {
             let described = self
@@ -464,7 +497,7 @@ impl DynamoStore {
                 .table_name(&self.table)
                 .send()
                 .await
-                .map_err(unavailable)?;
+                .map_err(|e| sdk_error(&self.table, e))?;
             if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
                 return Ok(created);
             }
@@ -483,7 +516,7 @@ impl DynamoStore {
             .table_name(&self.table)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| sdk_error(&self.table, e))?;
         Ok(())
     }
 
@@ -575,7 +608,7 @@ impl DynamoStore {
                 // Someone wrote between our read and our write: re-read; for an expected
                 // version the next check reports the mismatch.
                 Err(e) if condition_failed(&e) => continue,
-                Err(e) => return Err(unavailable(e)),
+                Err(e) => return Err(sdk_error(&self.table, e)),
             }
         }
         Err(StoreError::Conflict {
@@ -635,7 +668,7 @@ async fn send_batch(
             .request_items(table.clone(), batch)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| sdk_error(&table, e))?;
         batch = out
             .unprocessed_items
             .and_then(|mut m| m.remove(&table))
@@ -677,7 +710,7 @@ impl RouteStore for DynamoStore {
                 .request_items(self.table.clone(), request)
                 .send()
                 .await
-                .map_err(unavailable)?;
+                .map_err(|e| sdk_error(&self.table, e))?;
             for item in out
                 .responses
                 .as_ref()
@@ -726,7 +759,7 @@ impl RouteAdmin for DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| sdk_error(&self.table, e))?;
         out.item
             .as_ref()
             .map(|i| stored_from_item(i, &self.plan))
@@ -749,7 +782,10 @@ impl RouteAdmin for DynamoStore {
         let mut pages = scan.into_paginator().items().send();
         let mut routes = Vec::new();
         while let Some(item) = pages.next().await {
-            routes.push(stored_from_item(&item.map_err(unavailable)?, &self.plan)?);
+            routes.push(stored_from_item(
+                &item.map_err(|e| sdk_error(&self.table, e))?,
+                &self.plan,
+            )?);
         }
         routes.sort_by_cached_key(|r| r.route.key());
         Ok(routes)
@@ -788,7 +824,7 @@ impl RouteAdmin for DynamoStore {
             .send();
         let mut changes = Vec::new();
         while let Some(item) = pages.next().await {
-            if let Some(change) = change_from_item(&item.map_err(unavailable)?) {
+            if let Some(change) = change_from_item(&item.map_err(|e| sdk_error(&self.table, e))?) {
                 changes.push(change);
             }
         }

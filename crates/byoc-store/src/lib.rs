@@ -44,6 +44,8 @@ pub enum StoreError {
     },
     #[error("route store unavailable: {0}")]
     Unavailable(String),
+    #[error("table {table} does not exist: create it with `byoc table create --table {table}` (or deploy template.yaml), or check ROUTES_TABLE and AWS_REGION")]
+    NoTable { table: String },
     #[error("route `{pattern}` already exists (version {version}); pass --replace or --expect-version {version}")]
     Exists { pattern: String, version: u64 },
     #[error("route `{pattern}` does not exist")]

@@ -65,6 +65,7 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
                 | byoc_store::StoreError::Conflict { .. },
             ) => 3,
             Some(byoc_store::StoreError::Unavailable(_)) => 4,
+            Some(byoc_store::StoreError::NoTable { .. }) => 2,
             _ => 2,
         };
         Self { code, error }

@@ -68,6 +68,9 @@ pub enum Command {
         /// Also delete routes that are not in the file
         #[arg(long)]
         prune: bool,
+        /// Confirm a prune that deletes the `*` route or more than 10 routes (and 10 %)
+        #[arg(long)]
+        yes: bool,
         #[command(flatten)]
         source: Source,
         #[command(flatten)]
@@ -280,6 +283,10 @@ fn flag_value(field: &str, value: &str) -> anyhow::Result<String> {
     }
 }
 
+/// Most routes `import --prune` deletes without `--yes` (when they are also over 10 % of the
+/// store).
+const PRUNE_UNCONFIRMED_MAX: usize = 10;
+
 fn plan() -> anyhow::Result<NumberPlan> {
     Ok(Config::from_env(Runtime::Local)
         .context("invalid configuration")?
@@ -391,9 +398,10 @@ pub async fn run(command: Command) -> CliResult {
             format,
             dry_run,
             prune,
+            yes,
             source,
             actor,
-        } => import_file(file, format, dry_run, prune, source, actor).await,
+        } => import_file(file, format, dry_run, prune, yes, source, actor).await,
         Command::Export {
             format,
             output,
@@ -441,6 +449,14 @@ async fn put(args: PutArgs) -> CliResult {
         args.source.open_write(&plan).await?
     };
     let current = opened.admin.get(&key).await?;
+    let expect = match (args.replace, args.expect_version) {
+        (true, _) => Expect::Any,
+        (false, Some(v)) => Expect::Version(v),
+        (false, None) => Expect::Absent,
+    };
+    // A stale version is reported as such, before the flags are merged into a route that moved
+    // on (the store checks again when it writes).
+    byoc_store::admin::check_expect(&key, expect, current.as_ref().map(|c| c.meta.version))?;
     let before = current.as_ref().map(|c| c.to_record().without_metadata());
 
     let mut record = match &args.json {
@@ -516,11 +532,6 @@ async fn put(args: PutArgs) -> CliResult {
         println!("dry run: nothing written");
         return Ok(ExitCode::SUCCESS);
     }
-    let expect = match (args.replace, args.expect_version) {
-        (true, _) => Expect::Any,
-        (false, Some(v)) => Expect::Version(v),
-        (false, None) => Expect::Absent,
-    };
     let stored = opened.admin.put(route, expect, &args.actor.get()).await?;
     println!("saved {}", line(&stored));
     Ok(ExitCode::SUCCESS)
@@ -568,12 +579,14 @@ async fn import_file(
     format: ImportFormat,
     dry_run: bool,
     prune: bool,
+    yes: bool,
     source: Source,
     actor: Actor,
 ) -> CliResult {
     let plan = plan()?;
-    let text = std::fs::read_to_string(&file)
-        .with_context(|| format!("cannot read {}", file.display()))?;
+    let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text = import::decode_text(&bytes)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
     let format = match format {
         ImportFormat::Auto => Format::detect(&file.display().to_string(), &text),
         ImportFormat::Json => Format::Json,
@@ -616,6 +629,23 @@ async fn import_file(
             println!("{} {}", if prune { "-" } else { "=" }, summary(r));
         }
         return Ok(ExitCode::SUCCESS);
+    }
+    // A prune that empties the table (a header-only file) or drops the catch-all must be meant.
+    let deletes_catch_all = diff.absent.iter().any(|r| r.key() == "*");
+    let many = diff.absent.len() > PRUNE_UNCONFIRMED_MAX && diff.absent.len() * 10 > current.len();
+    if prune && !yes && (deletes_catch_all || many) {
+        let what = match (deletes_catch_all, many) {
+            (true, true) => format!(
+                "{} routes, the * route among them (calls no route matches would be rejected)",
+                diff.absent.len()
+            ),
+            (true, false) => "the * route (calls no route matches would be rejected)".to_string(),
+            _ => format!("{} of {} routes", diff.absent.len(), current.len()),
+        };
+        eprintln!(
+            "byoc: --prune would delete {what}; nothing written. Check with --dry-run, then add --yes"
+        );
+        return Ok(ExitCode::from(2));
     }
     let mut ops: Vec<WriteOp> = diff.added.into_iter().map(WriteOp::Put).collect();
     ops.extend(diff.changed.into_iter().map(|(_, new)| WriteOp::Put(new)));
