@@ -280,7 +280,7 @@ pub fn csv_cell_in(cell: &str) -> &str {
 /// byte-order mark (what "Unicode text" in a spreadsheet saves), else a clear refusal.
 pub fn decode_text(bytes: &[u8]) -> Result<String, String> {
     let utf16 = |little: bool, body: &[u8]| -> Result<String, String> {
-        if body.len() % 2 != 0 {
+        if !body.len().is_multiple_of(2) {
             return Err("the file is UTF-16 with an odd number of bytes: it is cut short".into());
         }
         let units = body.chunks_exact(2).map(|c| {
