@@ -225,15 +225,7 @@ fn json_rows(text: &str) -> Result<Rows, ImportError> {
         .into_iter()
         .map(|raw| {
             let line = lines.line_of(raw);
-            let record = serde_json::from_str::<RouteRecord>(raw.get()).map_err(|e| {
-                let pattern = serde_json::from_str::<serde_json::Value>(raw.get())
-                    .ok()
-                    .and_then(|v| v["pattern"].as_str().map(str::to_string));
-                match pattern {
-                    Some(p) => format!("route `{p}`: {e}"),
-                    None => e.to_string(),
-                }
-            });
+            let record = crate::route::record_from_json(raw.get()).map_err(|e| e.to_string());
             (line, record)
         })
         .collect())
@@ -355,7 +347,17 @@ fn csv_rows(text: &str) -> Result<Rows, ImportError> {
                             .position(|h| h == "pattern")
                             .and_then(|i| record.get(i))
                             .unwrap_or("");
-                        format!("route `{pattern}`: {e}")
+                        // The column and what is wrong, without the csv crate's framing.
+                        let csv::ErrorKind::Deserialize { err, .. } = e.kind() else {
+                            return format!("route `{pattern}`: {e}");
+                        };
+                        let what = err.kind().to_string();
+                        match err.field().and_then(|i| headers.get(i as usize)) {
+                            Some(column) if !what.starts_with('`') => {
+                                format!("route `{pattern}`: `{column}`: {what}")
+                            }
+                            _ => format!("route `{pattern}`: {what}"),
+                        }
                     });
                 rows.push((line, parsed));
             }

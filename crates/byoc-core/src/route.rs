@@ -713,35 +713,64 @@ fn json_text_as_value<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<
 }
 
 fn lenient_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    lenient_number(d)
+    lenient_number(d, "version")
 }
 
 fn lenient_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    lenient_number(d)
+    lenient_number(d, "timeout")
 }
 
 /// Accepts `30` or `"30"` (CSV and hand-written JSON both occur); empty strings are absent.
-fn lenient_number<'de, D, N>(d: D) -> Result<Option<N>, D::Error>
+/// Anything else is refused naming the field and the value (`20.5`, `"soon"`, `true`).
+fn lenient_number<'de, D, N>(d: D, field: &str) -> Result<Option<N>, D::Error>
 where
     D: serde::Deserializer<'de>,
-    N: Deserialize<'de> + std::str::FromStr,
+    N: TryFrom<u64>,
 {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw<N> {
-        Num(N),
-        Text(String),
-    }
-    match Option::<Raw<N>>::deserialize(d)? {
-        None => Ok(None),
-        Some(Raw::Num(n)) => Ok(Some(n)),
-        Some(Raw::Text(t)) if t.trim().is_empty() => Ok(None),
-        Some(Raw::Text(t)) => t
-            .trim()
-            .parse()
+    let not_whole =
+        |shown: &dyn fmt::Display| format!("`{field}`: `{shown}` is not a whole number");
+    let whole = |n: Option<u64>, shown: &dyn fmt::Display| {
+        n.and_then(|n| N::try_from(n).ok())
             .map(Some)
-            .map_err(|_| serde::de::Error::custom(format!("`{t}` is not a whole number"))),
+            .ok_or_else(|| serde::de::Error::custom(not_whole(shown)))
+    };
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Number(n)) => whole(n.as_u64(), &n),
+        Some(serde_json::Value::String(t)) if t.trim().is_empty() => Ok(None),
+        Some(serde_json::Value::String(t)) => whole(t.trim().parse().ok(), &t),
+        Some(other) => Err(serde::de::Error::custom(not_whole(&other))),
     }
+}
+
+/// Reads one flat route object (a route file's element, `--json`, a console form), naming
+/// the route and the field when the JSON does not fit the schema, without serde's internals.
+pub fn record_from_json(text: &str) -> Result<RouteRecord, RouteError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let pattern = serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| {
+                v.get("pattern")
+                    .and_then(|p| p.as_str())
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| "?".to_string());
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        // serde_json appends the position; the caller names the route and line instead.
+        let message = match message.rfind(" at line ") {
+            Some(at) => message[..at].to_string(),
+            None => message,
+        };
+        RouteError {
+            pattern,
+            kind: RouteErrorKind::Schema {
+                field: if path == "." { String::new() } else { path },
+                reason: message,
+            },
+        }
+    })
 }
 
 /// What is wrong with a route, without saying which route.
@@ -773,6 +802,9 @@ pub enum RouteErrorKind {
     InvalidField { field: &'static str, reason: String },
     #[error("duplicate pattern")]
     Duplicate,
+    /// The JSON or CSV does not fit the record (a number where text goes, an unknown field).
+    #[error("{}{reason}", if field.is_empty() || reason.starts_with('`') { String::new() } else { format!("`{field}`: ") })]
+    Schema { field: String, reason: String },
 }
 
 /// A route that was refused, and why.

@@ -79,7 +79,9 @@ pub fn load_route_file(json: &str, plan: &NumberPlan) -> Result<LoadedFile, Rout
     let mut de = serde_json::Deserializer::from_str(json);
     de.deserialize_map(FileVisitor(&mut loader))
         .and_then(|()| de.end())
-        .map_err(|e| RouteFileError::Syntax(e.to_string()))?;
+        .map_err(|e| {
+            schema_errors(json).unwrap_or_else(|| RouteFileError::Syntax(e.to_string()))
+        })?;
     if loader.errors.is_empty() {
         Ok(LoadedFile {
             table: loader.table,
@@ -88,6 +90,30 @@ pub fn load_route_file(json: &str, plan: &NumberPlan) -> Result<LoadedFile, Rout
     } else {
         Err(RouteFileError::Invalid(loader.errors))
     }
+}
+
+/// When a route does not fit the schema (`"timeout": 20.5`, a number for a URL), every such
+/// route with its index, pattern and field; `None` when the file itself is not a route file
+/// (the parser's own message says best where). Error path only.
+fn schema_errors(json: &str) -> Option<RouteFileError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Raw<'a> {
+        #[serde(borrow)]
+        routes: Vec<&'a serde_json::value::RawValue>,
+    }
+    let raw: Raw = serde_json::from_str(json).ok()?;
+    let errors: Vec<(usize, RouteError)> = raw
+        .routes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            crate::route::record_from_json(r.get())
+                .err()
+                .map(|e| (i, e))
+        })
+        .collect();
+    (!errors.is_empty()).then_some(RouteFileError::Invalid(errors))
 }
 
 /// Serializes routes as a route file (in the given order, pretty-printed).
@@ -236,7 +262,11 @@ mod tests {
         assert!(syntax(r#"{"routes":{}}"#).contains("an array of routes"));
         assert!(syntax("[]").contains("an object with a `routes` array"));
         assert!(syntax(r#"{"routes":[]} x"#).contains("trailing characters"));
-        assert!(syntax(r#"{"routes":[{"pattern":"*","nope":1}]}"#).contains("unknown field `nope`"));
+        // A route that does not fit the schema is named with its index and field.
+        let e = load_route_file(r#"{"routes":[{"pattern":"*","nope":1}]}"#, &plan())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("routes[0]: route `*`: `nope`: unknown field `nope`"), "{e}");
         // The derived reader accepts exactly what the streaming one accepts.
         for ok in [r#"{"routes":[]}"#, " {\"routes\" : [ ] } \n"] {
             assert!(load_route_file(ok, &plan()).unwrap().table.is_empty());
@@ -302,5 +332,38 @@ mod tests {
         assert!(found[1].1.contains("`+1317*`") && found[1].1.contains("duplicate of routes[1]"));
         assert_eq!(found[2].0, 4);
         assert!(found[2].1.contains("duplicate of routes[2]"));
+    }
+}
+
+#[cfg(test)]
+mod schema {
+    use super::*;
+
+    /// Field finding 19: schema errors name the route index, the pattern and the field, in
+    /// words, not serde's internals.
+    #[test]
+    fn schema_errors_name_the_route_and_the_field() {
+        let e = parse_route_file(
+            r#"{"routes":[{"pattern":"+13175551234","action":"hangup"},
+                {"pattern":"+13175551235","action":"dial","number":"+13175550000","timeout":20.5},
+                {"pattern":"+13175551237","url":5}]}"#,
+            &NumberPlan::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("routes[1]: route `+13175551235`: `timeout`: `20.5` is not a whole number"),
+            "{e}"
+        );
+        assert!(
+            e.contains("routes[2]: route `+13175551237`: `url`: invalid type: integer `5`, expected a string"),
+            "{e}"
+        );
+        assert!(!e.contains("untagged") && !e.contains("Raw"), "{e}");
+        // Real syntax errors keep the parser's position.
+        let e = parse_route_file(r#"{"routes":[{"pattern":"*",}]}"#, &NumberPlan::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 1 column"), "{e}");
     }
 }

@@ -467,8 +467,8 @@ async fn put(args: PutArgs) -> CliResult {
             if let Some(object) = value.as_object_mut() {
                 object.entry("pattern").or_insert_with(|| "".into());
             }
-            let mut r: RouteRecord = serde_json::from_value(value)
-                .map_err(|e| anyhow::anyhow!("--json: not a flat route object: {e}"))?;
+            let mut r = byoc_core::route::record_from_json(&value.to_string())
+                .map_err(|e| anyhow::anyhow!("--json: {}", e.kind))?;
             if r.pattern.trim().is_empty() {
                 r.pattern = pattern.clone();
             } else if byoc_core::route::route_key(&r.pattern, &plan)
