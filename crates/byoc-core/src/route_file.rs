@@ -266,7 +266,10 @@ mod tests {
         let e = load_route_file(r#"{"routes":[{"pattern":"*","nope":1}]}"#, &plan())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("routes[0]: route `*`: `nope`: unknown field `nope`"), "{e}");
+        assert!(
+            e.contains("routes[0]: route `*`: `nope`: unknown field `nope`"),
+            "{e}"
+        );
         // The derived reader accepts exactly what the streaming one accepts.
         for ok in [r#"{"routes":[]}"#, " {\"routes\" : [ ] } \n"] {
             assert!(load_route_file(ok, &plan()).unwrap().table.is_empty());

@@ -7,8 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use byoc_core::route::{load_route_file, records_to_route_file};
-use byoc_core::{Address, NumberPlan, Route};
+use byoc_core::route::load_route_file;
+use byoc_core::{Address, NumberPlan, Route, RouteRecord};
 
 use crate::admin::{Change, Expect, RouteAdmin, StoredRoute, WriteOp};
 use crate::{MemoryStore, Resolution, RouteStore, StoreError};
@@ -19,6 +19,8 @@ pub struct FileStore {
     path: PathBuf,
     plan: NumberPlan,
     inner: MemoryStore,
+    /// The file's text as last read: a save keeps its order and the text of unchanged routes.
+    text: std::sync::Mutex<String>,
 }
 
 impl FileStore {
@@ -33,6 +35,7 @@ impl FileStore {
                 plan,
             )
             .expect("an empty route file is valid"),
+            text: std::sync::Mutex::default(),
         };
         store.reload()?;
         Ok(store)
@@ -73,7 +76,59 @@ impl FileStore {
                 source,
             })?;
         self.inner.replace_all(routes);
+        *self.text.lock().unwrap_or_else(|e| e.into_inner()) = text;
         Ok(())
+    }
+
+    /// The route file after a change: the routes in the order the file had them (new ones at
+    /// the end), unchanged routes in their own text, and no empty metadata, so a change is a
+    /// small diff in version control.
+    fn render(&self) -> String {
+        let stored = self.inner.stored();
+        let text = self.text.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut by_key: std::collections::HashMap<String, &StoredRoute> =
+            stored.iter().map(|s| (s.route.key(), s)).collect();
+        let mut items: Vec<String> = Vec::with_capacity(stored.len());
+        #[derive(serde::Deserialize)]
+        struct Raw<'a> {
+            #[serde(borrow)]
+            routes: Vec<&'a serde_json::value::RawValue>,
+        }
+        if let Ok(raw) = serde_json::from_str::<Raw>(&text) {
+            for item in raw.routes {
+                let Ok(record) = byoc_core::route::record_from_json(item.get()) else {
+                    continue;
+                };
+                let Ok(route) = Route::from_record(record.clone(), &self.plan) else {
+                    continue;
+                };
+                let Some(now) = by_key.remove(&route.key()) else {
+                    continue; // deleted
+                };
+                let as_read = RouteRecord {
+                    version: record.version,
+                    updated_at: record.updated_at,
+                    updated_by: record.updated_by,
+                    ..route.to_record()
+                };
+                if as_read == file_record(now) {
+                    items.push(format!("    {}", item.get()));
+                } else {
+                    items.push(pretty_item(&file_record(now)));
+                }
+            }
+        }
+        // New routes, in pattern order, after the file's own.
+        for s in &stored {
+            if by_key.contains_key(&s.route.key()) {
+                items.push(pretty_item(&file_record(s)));
+            }
+        }
+        if items.is_empty() {
+            "{\n  \"routes\": []\n}\n".to_string()
+        } else {
+            format!("{{\n  \"routes\": [\n{}\n  ]\n}}\n", items.join(",\n"))
+        }
     }
 
     fn history_path(&self) -> PathBuf {
@@ -107,8 +162,7 @@ impl FileStore {
     }
 
     fn save(&self) -> Result<(), StoreError> {
-        let records = self.inner.stored().iter().map(|r| r.to_record()).collect();
-        let text = records_to_route_file(records);
+        let text = self.render();
         let mut tmp_name = self.path.as_os_str().to_owned();
         tmp_name.push(".tmp");
         let tmp = PathBuf::from(tmp_name);
@@ -116,6 +170,7 @@ impl FileStore {
         file.write_all(text.as_bytes()).map_err(|e| self.io(e))?;
         file.sync_all().map_err(|e| self.io(e))?;
         std::fs::rename(&tmp, &self.path).map_err(|e| self.io(e))?;
+        *self.text.lock().unwrap_or_else(|e| e.into_inner()) = text;
         let changes = self.inner.drain_history();
         if !changes.is_empty() {
             let mut history = OpenOptions::new()
@@ -135,6 +190,29 @@ impl FileStore {
         }
         Ok(())
     }
+}
+
+/// A route as the file keeps it: metadata only when there is some (a route no one has
+/// changed through `byoc` has none, and gets none written).
+fn file_record(stored: &StoredRoute) -> RouteRecord {
+    let meta = &stored.meta;
+    let recorded = meta.version != 1 || !meta.updated_at.is_empty() || !meta.updated_by.is_empty();
+    RouteRecord {
+        version: recorded.then_some(meta.version),
+        updated_at: Some(meta.updated_at.clone()).filter(|s| !s.is_empty()),
+        updated_by: Some(meta.updated_by.clone()).filter(|s| !s.is_empty()),
+        ..stored.route.to_record()
+    }
+}
+
+/// One route, pretty-printed at the route file's indentation.
+fn pretty_item(record: &RouteRecord) -> String {
+    // A RouteRecord is strings, numbers and JSON values: serializing cannot fail.
+    let text = serde_json::to_string_pretty(record).expect("route records serialize");
+    text.lines()
+        .map(|line| format!("    {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[async_trait]
@@ -200,5 +278,85 @@ impl RouteAdmin for FileStore {
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<usize, StoreError> {
         self.locked(|m| m.apply_now(ops, actor, progress))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Field finding 18: a write keeps the file's order and the text of the routes it did not
+    /// change, and writes no empty metadata.
+    #[tokio::test]
+    async fn a_write_is_a_small_diff() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("routes.json");
+        let original = r#"{
+  "routes": [
+    {"pattern": "+1317*", "action": "hangup"},
+    {
+      "pattern": "*",
+      "action": "say",
+      "text": "Hello"
+    },
+    {"pattern": "+13175551234", "url": "https://example.com/a"}
+  ]
+}
+"#;
+        std::fs::write(&path, original).unwrap();
+        let plan = NumberPlan::default();
+        let store = FileStore::open(&path, &plan).unwrap();
+        let route =
+            |json: &str| Route::from_record(serde_json::from_str(json).unwrap(), &plan).unwrap();
+        store
+            .put(
+                route(r#"{"pattern":"+13175551234","url":"https://example.com/b"}"#),
+                Expect::Version(1),
+                "ana",
+            )
+            .await
+            .unwrap();
+        store
+            .put(
+                route(r#"{"pattern":"+1212*","action":"hangup"}"#),
+                Expect::Absent,
+                "ana",
+            )
+            .await
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Untouched routes keep their own text and place.
+        assert!(
+            text.contains(r#"{"pattern": "+1317*", "action": "hangup"}"#),
+            "{text}"
+        );
+        assert!(text.contains("    {\n      \"pattern\": \"*\",\n      \"action\": \"say\",\n      \"text\": \"Hello\"\n    }"), "{text}");
+        let at = |needle: &str| {
+            text.find(needle)
+                .unwrap_or_else(|| panic!("{needle} in {text}"))
+        };
+        assert!(
+            at("+1317*") < at("\"*\"")
+                && at("\"*\"") < at("+13175551234")
+                && at("+13175551234") < at("+1212*")
+        );
+        // Metadata only where there is some.
+        assert!(!text.contains("\"updated_at\": \"\""), "{text}");
+        assert_eq!(text.matches("\"version\"").count(), 2, "{text}");
+        assert!(text.contains("\"updated_by\": \"ana\""), "{text}");
+        // The file reads back to the same routes.
+        let again = FileStore::open(&path, &plan).unwrap();
+        assert_eq!(
+            again.list(None).await.unwrap(),
+            store.list(None).await.unwrap()
+        );
+        // Deleting drops the route's lines and nothing else.
+        store.delete("*", Expect::Any, "ana").await.unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("Hello"), "{text}");
+        assert!(
+            text.contains(r#"{"pattern": "+1317*", "action": "hangup"}"#),
+            "{text}"
+        );
     }
 }
