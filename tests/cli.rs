@@ -289,5 +289,32 @@ fn a_header_only_prune_needs_yes() {
     );
     assert_eq!(code, 0, "{out}");
     let (_, listed) = byoc_in(d, &["routes", "list", "--routes", "r.json"]);
-    assert!(listed.contains("0 route(s)"), "{listed}");
+    assert!(listed.contains("0 route(s) in file r.json"), "{listed}");
+}
+
+/// Field finding 20: one route per line whatever its text; a flag beats the environment; the
+/// route count said once.
+#[test]
+fn list_papercuts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("r.json"),
+        r#"{"routes":[{"pattern":"*","action":"say","text":"Line one\nLine two","description":"a\nb"}]}"#,
+    )
+    .unwrap();
+    let output = Command::new(binary("byoc"))
+        .env_clear()
+        .current_dir(d)
+        // A table in the environment; the flag names the file.
+        .env("ROUTES_TABLE", "not-this-table")
+        .args(["routes", "list", "--routes", "r.json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.contains(r"text=Line one\nLine two"), "{stdout}");
+    assert_eq!(stderr.trim(), "1 route(s) in file r.json", "{stderr}");
 }

@@ -20,6 +20,8 @@ enum Via {
     Json,
     /// Widget style: listed parameters in the query, Twilio's call parameters in a form body.
     Split,
+    /// A query string exactly as a widget URL written by hand sends it (an unencoded `+`).
+    Raw(&'static str),
 }
 
 enum Expect {
@@ -68,7 +70,10 @@ fn cases() -> Vec<Case> {
             ("action", "https://webhooks.twilio.com/v1/Accounts/AC0/Flows/FW0?FlowEvent=return&x=1"), ("method", "POST"),
         ])),
         c("simultaneous ring", Query, &[("OUTBOUND_DID", "+13175551234,+13175550001"), ("OUTBOUND_DID", "+442071234567")], Dial(&["+13175551234", "+13175550001", "+442071234567"], &[])),
-        c("premium rate", Query, &[("OUTBOUND_DID", "+19005551234")], Refused("denied by policy (prefix +1900)")),
+        c("premium rate", Query, &[("OUTBOUND_DID", "+19005551234")], Refused("denied by policy (prefix +1900: NANP premium rate")),
+        c("premium exchange 976", Query, &[("OUTBOUND_DID", "+12129765555")], Refused("prefix +1XXX976")),
+        c("NANP country outside the US and Canada", Query, &[("OUTBOUND_DID", "+18765551234")], Refused("Jamaica, outside the US and Canada")),
+        c("unencoded +", Raw("OUTBOUND_DID=+442071234567"), &[], Dial(&["+442071234567"], &[])),
         c("outside the allowed countries", Query, &[("OUTBOUND_DID", "+33123456789")], Refused("outside the allowed destinations (+1,+44)")),
         c("emergency", Query, &[("OUTBOUND_DID", "911")], Refused("emergency number")),
         c("not a number", Query, &[("OUTBOUND_DID", "undefined")], Refused("is not a phone number")),
@@ -113,6 +118,7 @@ fn request(case: &Case) -> (String, Option<(&'static str, Vec<u8>)>) {
                 Some(("application/json", serde_json::to_vec(&map).unwrap())),
             )
         }
+        Via::Raw(query) => (format!("/outbound?{query}"), None),
         Via::Split => (
             format!("/outbound?{}", form(&all)),
             Some(("application/x-www-form-urlencoded", form(CALL).into_bytes())),
@@ -280,6 +286,13 @@ async fn calls(
         .unwrap()
         .push((account.clone(), form.clone()));
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    if get("To").as_deref() == Some("+13175550502") {
+        // Not Twilio: a proxy's error page.
+        return (
+            StatusCode::BAD_GATEWAY,
+            "<html><body>502 Bad Gateway</body></html>".into(),
+        );
+    }
     if get("To").as_deref() == Some("+13175550404") {
         return (StatusCode::BAD_REQUEST, r#"{"code":21211,"message":"The 'To' number is not a valid phone number.","status":400}"#.into());
     }
@@ -444,5 +457,32 @@ async fn byoc_call_places_a_call_through_the_calls_api_after_the_policy() {
     assert_eq!(code, 5, "{out}");
     assert!(out.contains("HTTP 401"), "{out}");
     assert!(!out.contains("wrong"), "the token is never printed: {out}");
+
+    // Field finding 20: a proxy's 502 is not "Twilio refused"; --twiml is checked and sent as
+    // a document.
+    let base_args = ["--from", "+13175550000", "--trunk", TRUNK];
+    let token = vec![("TWILIO_AUTH_TOKEN", "secret-token")];
+    let mut args = vec!["--to", "+13175550502"];
+    args.extend(base_args);
+    let (code, out) = run(args, token.clone()).await;
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains("Twilio was not reached: HTTP 502"), "{out}");
+    let mut args = vec!["--to", "+13175551234", "--twiml", "<Say>Hi</Say>"];
+    args.extend(base_args);
+    let (code, out) = run(args, token.clone()).await;
+    assert_eq!(code, 0, "{out}");
+    let sent = fake.requests.lock().unwrap().last().unwrap().1.clone();
+    let twiml = sent.iter().find(|(k, _)| k == "Twiml").unwrap().1.clone();
+    assert!(
+        twiml.ends_with("<Response><Say>Hi</Say></Response>"),
+        "{twiml}"
+    );
+    let before = fake.requests.lock().unwrap().len();
+    let mut args = vec!["--to", "+13175551234", "--twiml", "<Say>Hi"];
+    args.extend(base_args);
+    let (code, out) = run(args, token).await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--twiml"), "{out}");
+    assert_eq!(fake.requests.lock().unwrap().len(), before, "nothing sent");
     server.abort();
 }

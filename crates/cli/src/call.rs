@@ -108,7 +108,7 @@ pub async fn run(args: Args) -> CliResult {
             let url = byoc_core::route::check_url("url", url).map_err(|e| anyhow!("--url: {e}"))?;
             form.push(("Url", url));
         }
-        (None, Some(twiml)) => form.push(("Twiml", twiml.clone())),
+        (None, Some(twiml)) => form.push(("Twiml", call_twiml(twiml)?)),
         (None, None) => form.push((
             "Twiml",
             Response::new()
@@ -139,18 +139,71 @@ pub async fn run(args: Args) -> CliResult {
     let body = response.text().await.unwrap_or_default();
     let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
     if !status.is_success() {
-        let message = json["message"].as_str().unwrap_or(body.trim());
-        let code = json["code"]
-            .as_i64()
-            .map(|c| format!(" (Twilio error {c})"))
-            .unwrap_or_default();
+        // Twilio's own refusals are JSON with its error `code` and `message`; anything else
+        // (a proxy's or a load balancer's 502 page) means Twilio was not reached.
+        let (Some(message), Some(code)) = (json["message"].as_str(), json["code"].as_i64()) else {
+            let mut excerpt: String = body.trim().chars().take(200).collect();
+            excerpt = excerpt.replace(['\n', '\r'], " ");
+            return Err(Failure {
+                code: 4,
+                error: anyhow!(
+                    "Twilio was not reached: HTTP {status} from {endpoint} without a Twilio error (a proxy or gateway answered?): {excerpt}"
+                ),
+            });
+        };
         return Err(Failure {
             code: 5,
-            error: anyhow!("Twilio refused the call: HTTP {status}: {message}{code}"),
+            error: anyhow!(
+                "Twilio refused the call: HTTP {status}: {message} (Twilio error {code})"
+            ),
         });
     }
     let sid = json["sid"].as_str().unwrap_or("?");
     let call_status = json["status"].as_str().unwrap_or("?");
     println!("call {sid} {call_status}: {from} -> {to} over {trunk}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--twiml` as Twilio's `Twiml` parameter: verbs (`<Say>Hi</Say>`) or a whole
+/// `<Response>…</Response>` document, checked like a `twiml` route before anything is sent, and
+/// always sent as a document (Twilio refuses bare verbs).
+fn call_twiml(given: &str) -> anyhow::Result<String> {
+    let text = given.trim();
+    let text = text
+        .strip_prefix("<?xml")
+        .and_then(|rest| rest.split_once("?>").map(|(_, body)| body.trim()))
+        .unwrap_or(text);
+    let inner = text
+        .strip_prefix("<Response>")
+        .and_then(|rest| rest.strip_suffix("</Response>"))
+        .unwrap_or(text);
+    byoc_core::twiml::check_fragment(inner).map_err(|e| anyhow!("--twiml: {e}"))?;
+    Ok(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>{}</Response>",
+        inner.trim()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twiml_is_checked_and_wrapped() {
+        let doc = call_twiml("<Say>Hi</Say>").unwrap();
+        assert!(doc.ends_with("<Response><Say>Hi</Say></Response>"), "{doc}");
+        assert_eq!(
+            call_twiml("<Response><Say>Hi</Say></Response>").unwrap(),
+            doc
+        );
+        assert_eq!(
+            call_twiml("<?xml version=\"1.0\"?>\n<Response><Say>Hi</Say></Response>").unwrap(),
+            doc
+        );
+        assert!(call_twiml("<Say>Hi")
+            .unwrap_err()
+            .to_string()
+            .contains("not closed"));
+        assert!(call_twiml("Hello").is_err());
+    }
 }

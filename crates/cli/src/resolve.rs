@@ -148,8 +148,20 @@ pub fn summary(route: &Route) -> String {
         ("final", record.final_action),
     ] {
         if let Some(value) = value {
-            // One line per route: long values (TwiML, task attributes) are cut.
-            let mut shown: String = value.chars().take(80).collect();
+            // One line per route: long values (TwiML, task attributes) are cut, and line
+            // breaks and other control characters are shown escaped (`\n`).
+            let mut shown: String = value
+                .chars()
+                .take(80)
+                .flat_map(|c| {
+                    let escaped: Vec<char> = if c.is_control() {
+                        c.escape_default().collect()
+                    } else {
+                        vec![c]
+                    };
+                    escaped
+                })
+                .collect();
             if value.chars().count() > 80 {
                 shown.push('…');
             }
@@ -173,7 +185,7 @@ pub fn summary(route: &Route) -> String {
         line.push_str(&format!(" [callers {}]", prefixes.join(",")));
     }
     if let Some(d) = &route.description {
-        line.push_str(&format!("  ({d})"));
+        line.push_str(&format!("  ({})", d.escape_default()));
     }
     line
 }

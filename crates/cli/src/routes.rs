@@ -344,7 +344,16 @@ pub async fn run(command: Command) -> CliResult {
                     for r in &routes {
                         writeln!(out, "{}", line(r))?;
                     }
-                    eprintln!("{} route(s) in {}", routes.len(), opened.description);
+                    // A file store's description already counts its routes: say it once.
+                    let source = match opened.description.rsplit_once(" (") {
+                        Some((name, count)) if count.ends_with(" routes)") => name,
+                        _ => opened.description.as_str(),
+                    };
+                    let only = prefix
+                        .as_deref()
+                        .map(|p| format!(" starting with {p}"))
+                        .unwrap_or_default();
+                    eprintln!("{} route(s){only} in {source}", routes.len());
                 }
                 ListFormat::Json => {
                     let records = routes.iter().map(StoredRoute::to_record).collect();
