@@ -589,3 +589,126 @@ async fn a_missing_table_is_named_with_the_fix() {
         assert!(run.stderr.len() < 400, "{}", run.stderr);
     }
 }
+
+/// Field finding 15: `list`, `export` and `import` read the routes index, never the history; a
+/// table made before the index still lists (by a scan, with a warning) until `byoc table
+/// migrate` adds the index and the routes' list shards.
+#[tokio::test]
+async fn listing_skips_the_history_and_old_tables_migrate() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let moto = Moto::start();
+    let table = unique_table("legacy");
+    let client = moto.client();
+    // The table as `byoc table create` made it before the index.
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |n: &str, k: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(k)
+            .build()
+            .unwrap()
+    };
+    client
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pattern"))
+        .attribute_definitions(attr("sk"))
+        .key_schema(key("pattern", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .send()
+        .await
+        .unwrap();
+    // A route item as older versions wrote it: no list shard.
+    let record: byoc_core::RouteRecord =
+        serde_json::from_str(r#"{"pattern":"+1317*","action":"hangup","version":1}"#).unwrap();
+    let mut item = byoc_dynamodb::record_to_item(&record);
+    item.remove(byoc_dynamodb::LIST_SHARD);
+    client
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+
+    let env = table_env(&moto, &table);
+    let run = byoc(&["routes", "list"], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("+1317* -> hangup"), "{}", run.stdout);
+    assert!(run.stderr.contains("byoc table migrate"), "{}", run.stderr);
+
+    let run = byoc(&["table", "migrate"], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("added the `routes` index"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("1 route item(s) given a list shard"),
+        "{}",
+        run.stdout
+    );
+    let run = byoc(&["table", "migrate"], &env);
+    assert!(
+        run.stdout.contains("0 route item(s)"),
+        "idempotent: {}",
+        run.stdout
+    );
+
+    // Writes give routes their shard; history items stay out of the index.
+    let run = byoc(&["routes", "put", "+1212*", "--action", "hangup"], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for i in 0..3 {
+        let url = format!("https://example.com/{i}");
+        let run = byoc(
+            &[
+                "routes",
+                "put",
+                "+1212*",
+                "--replace",
+                "--action",
+                "redirect",
+                "--url",
+                &url,
+            ],
+            &env,
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let run = byoc(&["routes", "list"], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("migrate"), "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 2, "{}", run.stdout);
+    let mut read = 0;
+    for shard in 0..byoc_dynamodb::LIST_SHARDS {
+        let out = client
+            .query()
+            .table_name(&table)
+            .index_name(byoc_dynamodb::ROUTES_INDEX)
+            .key_condition_expression("list_shard = :s")
+            .expression_attribute_values(
+                ":s",
+                aws_sdk_dynamodb::types::AttributeValue::S(shard.to_string()),
+            )
+            .send()
+            .await
+            .unwrap();
+        read += out.scanned_count();
+    }
+    assert_eq!(
+        read, 2,
+        "the index holds the two routes and none of their 5 history items"
+    );
+    let run = byoc(&["routes", "list", "--prefix", "+121"], &env);
+    assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
+}

@@ -46,6 +46,25 @@ use byoc_store::{
 
 /// The sort key of a route item.
 pub const SK_ROUTE: &str = "route";
+/// The index that lists routes without reading their history: only route items carry
+/// [`LIST_SHARD`], so the index holds routes alone and `list` costs O(routes).
+pub const ROUTES_INDEX: &str = "routes";
+/// The index's partition key: one of [`LIST_SHARDS`] values, so that an import's writes spread
+/// over several index partitions; its sort key is `pattern`, so a prefix is a key condition.
+pub const LIST_SHARD: &str = "list_shard";
+/// How many `list_shard` values there are (`0` to `7`).
+pub const LIST_SHARDS: u32 = 8;
+
+/// The `list_shard` of a route key: FNV-1a, stable across versions and processes (the table
+/// outlives any one binary).
+pub fn list_shard(key: &str) -> String {
+    let mut hash: u32 = 0x811c_9dc5;
+    for b in key.bytes() {
+        hash ^= u32::from(b);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    (hash % LIST_SHARDS).to_string()
+}
 /// The prefix of history sort keys.
 pub const SK_HISTORY_PREFIX: &str = "h#";
 
@@ -261,9 +280,12 @@ pub fn record_to_item(record: &RouteRecord) -> HashMap<String, AttributeValue> {
         }
     }
     // The partition key is the route's store key: a scoped route's pattern carries its scope.
-    if let Some(scope) = &record.scope {
-        item.insert("pattern".into(), s(scoped_key(&record.pattern, scope)));
-    }
+    let key = match &record.scope {
+        Some(scope) => scoped_key(&record.pattern, scope),
+        None => record.pattern.clone(),
+    };
+    item.insert(LIST_SHARD.to_string(), s(list_shard(&key)));
+    item.insert("pattern".into(), s(key));
     item.insert("sk".to_string(), s(SK_ROUTE));
     item
 }
@@ -272,7 +294,7 @@ pub fn record_to_item(record: &RouteRecord) -> HashMap<String, AttributeValue> {
 pub fn item_to_record(item: &HashMap<String, AttributeValue>) -> Result<RouteRecord, String> {
     let mut map = serde_json::Map::new();
     for (k, v) in item {
-        if k == "sk" {
+        if k == "sk" || k == LIST_SHARD {
             continue;
         }
         let value = match v {
@@ -421,6 +443,29 @@ fn condition_failed(e: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>)
     }
 }
 
+/// The routes index: `list_shard` + `pattern`, every attribute projected (a listing needs the
+/// whole route).
+fn routes_index() -> aws_sdk_dynamodb::types::GlobalSecondaryIndex {
+    let schema = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("name and type are set")
+    };
+    aws_sdk_dynamodb::types::GlobalSecondaryIndex::builder()
+        .index_name(ROUTES_INDEX)
+        .key_schema(schema(LIST_SHARD, KeyType::Hash))
+        .key_schema(schema("pattern", KeyType::Range))
+        .projection(
+            aws_sdk_dynamodb::types::Projection::builder()
+                .projection_type(aws_sdk_dynamodb::types::ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .expect("name and keys are set")
+}
+
 /// Writes per BatchWriteItem call (the API's limit).
 const BATCH_WRITE_MAX: usize = 25;
 /// BatchWriteItem calls in flight during an import.
@@ -476,8 +521,10 @@ impl DynamoStore {
             .billing_mode(BillingMode::PayPerRequest)
             .attribute_definitions(attr("pattern"))
             .attribute_definitions(attr("sk"))
+            .attribute_definitions(attr(LIST_SHARD))
             .key_schema(schema("pattern", KeyType::Hash))
             .key_schema(schema("sk", KeyType::Range))
+            .global_secondary_indexes(routes_index())
             .send()
             .await;
         let created = match created {
@@ -507,6 +554,171 @@ impl DynamoStore {
             "table {} did not become active",
             self.table
         )))
+    }
+
+    /// Brings a table created before the routes index up to date: adds the index if it is
+    /// missing (the SAM template adds it on a stack update), waits for it, and gives every
+    /// route item its `list_shard`. Returns (index created, route items updated). Safe to run
+    /// again: it only touches what is missing.
+    pub async fn migrate(&self) -> Result<(bool, usize), StoreError> {
+        let described = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&self.table, e))?;
+        let has_index = described
+            .table()
+            .map(|t| t.global_secondary_indexes())
+            .is_some_and(|gsis| gsis.iter().any(|g| g.index_name() == Some(ROUTES_INDEX)));
+        if !has_index {
+            let create = aws_sdk_dynamodb::types::CreateGlobalSecondaryIndexAction::builder()
+                .index_name(ROUTES_INDEX)
+                .set_key_schema(Some(routes_index().key_schema().to_vec()))
+                .set_projection(routes_index().projection().cloned())
+                .build()
+                .expect("name, keys and projection are set");
+            self.client
+                .update_table()
+                .table_name(&self.table)
+                .attribute_definitions(
+                    AttributeDefinition::builder()
+                        .attribute_name(LIST_SHARD)
+                        .attribute_type(ScalarAttributeType::S)
+                        .build()
+                        .expect("name and type are set"),
+                )
+                .global_secondary_index_updates(
+                    aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
+                        .create(create)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| sdk_error(&self.table, e))?;
+        }
+        // Route items written before the index have no `list_shard` and are not in it.
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("sk = :r AND attribute_not_exists(#shard)")
+            .expression_attribute_names("#shard", LIST_SHARD)
+            .expression_attribute_values(":r", s(SK_ROUTE))
+            .projection_expression("pattern")
+            .into_paginator()
+            .items()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| sdk_error(&self.table, e))?;
+            if let Some(AttributeValue::S(pattern)) = item.get("pattern") {
+                keys.push(pattern.clone());
+            }
+        }
+        for pattern in &keys {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(pattern, SK_ROUTE)))
+                .update_expression("SET #shard = :s")
+                .condition_expression("attribute_exists(pattern)")
+                .expression_attribute_names("#shard", LIST_SHARD)
+                .expression_attribute_values(":s", s(list_shard(pattern)))
+                .send()
+                .await
+                .map_err(|e| sdk_error(&self.table, e))?;
+        }
+        Ok((!has_index, keys.len()))
+    }
+
+    /// Every route through the routes index, one query per `list_shard` (history items are not
+    /// in the index). `None` when the table has no such index yet.
+    async fn list_indexed(
+        &self,
+        prefix: Option<&str>,
+    ) -> Result<Option<Vec<StoredRoute>>, StoreError> {
+        let mut routes = Vec::new();
+        for shard in 0..LIST_SHARDS {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(ROUTES_INDEX)
+                .expression_attribute_names("#shard", LIST_SHARD)
+                .expression_attribute_values(":s", s(shard.to_string()));
+            query = match prefix {
+                Some(p) => query
+                    .key_condition_expression("#shard = :s AND begins_with(pattern, :p)")
+                    .expression_attribute_values(":p", s(p)),
+                None => query.key_condition_expression("#shard = :s"),
+            };
+            let mut pages = query.into_paginator().items().send();
+            while let Some(item) = pages.next().await {
+                let item = match item {
+                    Ok(item) => item,
+                    // DynamoDB says ValidationException ("does not have the specified index"),
+                    // some local servers ResourceNotFoundException: either way, if the table
+                    // itself is there, the index is what is missing.
+                    Err(e)
+                        if e.as_service_error().is_some_and(|se| {
+                            matches!(
+                                se.meta().code(),
+                                Some("ValidationException" | "ResourceNotFoundException")
+                            )
+                        }) && self.table_exists().await? =>
+                    {
+                        return Ok(None)
+                    }
+                    Err(e) => return Err(sdk_error(&self.table, e)),
+                };
+                routes.push(stored_from_item(&item, &self.plan)?);
+            }
+        }
+        Ok(Some(routes))
+    }
+
+    async fn table_exists(&self) -> Result<bool, StoreError> {
+        match self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => match sdk_error(&self.table, e) {
+                StoreError::NoTable { .. } => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// Every route by scanning the whole table, history included: tables from before the
+    /// routes index, until `byoc table migrate` has run.
+    async fn list_scanned(&self, prefix: Option<&str>) -> Result<Vec<StoredRoute>, StoreError> {
+        let mut scan = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .expression_attribute_values(":r", s(SK_ROUTE));
+        scan = match prefix {
+            Some(p) => scan
+                .filter_expression("sk = :r AND begins_with(pattern, :p)")
+                .expression_attribute_values(":p", s(p)),
+            None => scan.filter_expression("sk = :r"),
+        };
+        let mut pages = scan.into_paginator().items().send();
+        let mut routes = Vec::new();
+        while let Some(item) = pages.next().await {
+            routes.push(stored_from_item(
+                &item.map_err(|e| sdk_error(&self.table, e))?,
+                &self.plan,
+            )?);
+        }
+        Ok(routes)
     }
 
     /// Deletes the table (tests and local clean-up).
@@ -767,26 +979,16 @@ impl RouteAdmin for DynamoStore {
     }
 
     async fn list(&self, prefix: Option<&str>) -> Result<Vec<StoredRoute>, StoreError> {
-        let mut scan = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .expression_attribute_values(":r", s(SK_ROUTE));
-        scan = match prefix {
-            Some(p) => scan
-                .filter_expression("sk = :r AND begins_with(pattern, :p)")
-                .expression_attribute_values(":p", s(p)),
-            None => scan.filter_expression("sk = :r"),
+        let mut routes = match self.list_indexed(prefix).await? {
+            Some(routes) => routes,
+            None => {
+                tracing::warn!(
+                    table = self.table.as_str(),
+                    "the table has no `routes` index: listing reads every item, history included; run `byoc table migrate` once"
+                );
+                self.list_scanned(prefix).await?
+            }
         };
-        let mut pages = scan.into_paginator().items().send();
-        let mut routes = Vec::new();
-        while let Some(item) = pages.next().await {
-            routes.push(stored_from_item(
-                &item.map_err(|e| sdk_error(&self.table, e))?,
-                &self.plan,
-            )?);
-        }
         routes.sort_by_cached_key(|r| r.route.key());
         Ok(routes)
     }
@@ -943,5 +1145,22 @@ mod properties {
             let plan = NumberPlan::default();
             prop_assert_eq!(Route::from_record(back, &plan).unwrap(), route);
         }
+    }
+}
+
+#[cfg(test)]
+mod shards {
+    use super::*;
+
+    /// The shard of a key is stored in the table: it must never change between versions.
+    #[test]
+    fn list_shards_are_stable_and_spread() {
+        assert_eq!(list_shard("*"), "5");
+        assert_eq!(list_shard("+13175551234"), list_shard("+13175551234"));
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..200 {
+            seen.insert(list_shard(&format!("+1317555{i:04}")));
+        }
+        assert_eq!(seen.len(), LIST_SHARDS as usize);
     }
 }

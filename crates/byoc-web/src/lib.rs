@@ -49,3 +49,23 @@ pub fn init_logging(format: LogFormat) {
             .try_init(),
     };
 }
+
+/// Logging for the admin commands (`byoc routes`, `byoc call`): warnings and errors only, as
+/// short text lines on stderr (`RUST_LOG` / `LOG_LEVEL` for more).
+pub fn init_cli_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .or_else(|| std::env::var("LOG_LEVEL").ok())
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .compact()
+        .with_ansi(false)
+        .fmt_fields(logging::text_fields())
+        .try_init();
+}

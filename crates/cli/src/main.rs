@@ -76,6 +76,10 @@ pub type CliResult = Result<ExitCode, Failure>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        // `serve` sets up its own logging (one line per call).
+        byoc_web::init_cli_logging();
+    }
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         command => match tokio::runtime::Builder::new_multi_thread()

@@ -95,6 +95,12 @@ pub enum TableCommand {
         #[arg(long, env = "ROUTES_TABLE")]
         table: String,
     },
+    /// Bring a table made before the routes index up to date (adds the index if missing, then
+    /// gives every route its list shard). Safe to run again.
+    Migrate {
+        #[arg(long, env = "ROUTES_TABLE")]
+        table: String,
+    },
 }
 
 #[derive(clap::ValueEnum, Clone, Copy)]
@@ -702,6 +708,16 @@ pub async fn run_table(command: TableCommand) -> CliResult {
             } else {
                 println!("table {table} already exists");
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        TableCommand::Migrate { table } => {
+            let client = byoc_dynamodb::client(Profile::Admin).await;
+            let store = DynamoStore::new(client, table.clone(), plan()?);
+            let (index, items) = store.migrate().await?;
+            if index {
+                println!("table {table}: added the `routes` index (DynamoDB builds it in the background)");
+            }
+            println!("table {table}: {items} route item(s) given a list shard");
             Ok(ExitCode::SUCCESS)
         }
     }
