@@ -245,17 +245,65 @@ async fn contract(store: &dyn Store) {
     let done = store
         .apply(
             vec![
-                WriteOp::Put(redirect("+44*", "https://x/uk")),
-                WriteOp::Put(redirect("*", "https://x/default2")),
-                WriteOp::Delete("support".into()),
+                WriteOp::Put(redirect("+44*", "https://x/uk"), Expect::Any),
+                WriteOp::Put(redirect("*", "https://x/default2"), Expect::Any),
+                WriteOp::Delete("support".into(), Expect::Any),
             ],
             "importer",
             &|n| counted.store(n, std::sync::atomic::Ordering::SeqCst),
         )
         .await
         .unwrap();
-    assert_eq!(done, 3);
+    assert_eq!(done.written, 3);
+    assert!(done.conflicts.is_empty(), "{:?}", done.conflicts);
     assert_eq!(counted.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // Conditional: a write whose route is not as the import read it is reported, not made;
+    // the others go through.
+    let done = store
+        .apply(
+            vec![
+                WriteOp::Put(redirect("+44*", "https://x/stale"), Expect::Version(99)),
+                WriteOp::Put(redirect("+33*", "https://x/fr"), Expect::Absent),
+                WriteOp::Put(redirect("*", "https://x/again"), Expect::Absent),
+                WriteOp::Delete("nope".into(), Expect::Version(1)),
+            ],
+            "importer",
+            &|_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.written, 1);
+    let conflicts: Vec<String> = done.conflicts.iter().map(|e| e.to_string()).collect();
+    assert_eq!(conflicts.len(), 3, "{conflicts:?}");
+    assert!(
+        conflicts
+            .iter()
+            .any(|c| c.contains("`+44*` is at version 1, not the expected 99")),
+        "{conflicts:?}"
+    );
+    assert!(
+        conflicts.iter().any(|c| c.contains("`*` already exists")),
+        "{conflicts:?}"
+    );
+    assert!(
+        conflicts
+            .iter()
+            .any(|c| c.contains("`nope` does not exist")),
+        "{conflicts:?}"
+    );
+    assert_eq!(
+        store
+            .get("+44*")
+            .await
+            .unwrap()
+            .unwrap()
+            .route
+            .to_record()
+            .url
+            .as_deref(),
+        Some("https://x/uk")
+    );
+    store.delete("+33*", Expect::Any, "importer").await.unwrap();
     let star = store.get("*").await.unwrap().unwrap();
     assert_eq!(star.meta.version, 2);
     assert_eq!(star.meta.updated_by, "importer");
@@ -400,7 +448,12 @@ async fn dynamodb_lookups_cost_one_round_trip_cold_and_none_warm() {
     store.create_table().await.unwrap();
     // Many routes, several prefixes of the same number: still one request per cold lookup.
     let mut ops: Vec<WriteOp> = (0..500)
-        .map(|i| WriteOp::Put(redirect(&format!("+1212555{i:04}"), "https://x/")))
+        .map(|i| {
+            WriteOp::Put(
+                redirect(&format!("+1212555{i:04}"), "https://x/"),
+                Expect::Any,
+            )
+        })
         .collect();
     for p in [
         "+1*",
@@ -412,7 +465,7 @@ async fn dynamodb_lookups_cost_one_round_trip_cold_and_none_warm() {
         "+1317555*",
         "*",
     ] {
-        ops.push(WriteOp::Put(redirect(p, "https://x/p")));
+        ops.push(WriteOp::Put(redirect(p, "https://x/p"), Expect::Any));
     }
     store.apply(ops, "t", &|_| {}).await.unwrap();
 
@@ -433,4 +486,65 @@ async fn dynamodb_lookups_cost_one_round_trip_cold_and_none_warm() {
     let l = cached.lookup(&addr("+12125550042"), None).await;
     assert_eq!(l.matched.unwrap().kind, MatchKind::Exact);
     assert_eq!(store.lookup_round_trips() - before, 2);
+}
+
+/// Field finding 14: a change made while an import is writing is reported as a conflict, never
+/// silently overwritten. The edit is made from the progress callback, after the import has
+/// read the routes and while its writes are under way, so the interleaving is certain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_edit_during_an_import_is_not_overwritten() {
+    let moto = Moto::start();
+    let table = unique_table("race");
+    let store = DynamoStore::new(moto.client(), table.clone(), NumberPlan::default());
+    store.create_table().await.unwrap();
+    let keys: Vec<String> = (0..60).map(|i| format!("+1212555{i:04}")).collect();
+    let first: Vec<WriteOp> = keys
+        .iter()
+        .map(|k| WriteOp::Put(redirect(k, "https://x/v1"), Expect::Absent))
+        .collect();
+    assert_eq!(store.apply(first, "t", &|_| {}).await.unwrap().written, 60);
+
+    // The import expects version 1 everywhere; the last route is edited mid-import.
+    let ops: Vec<WriteOp> = keys
+        .iter()
+        .map(|k| WriteOp::Put(redirect(k, "https://x/import"), Expect::Version(1)))
+        .collect();
+    let endpoint = moto.endpoint();
+    let last = keys.last().unwrap().clone();
+    let edited = std::sync::atomic::AtomicBool::new(false);
+    let applied = store
+        .apply(ops, "importer", &|n| {
+            if n == 5 && !edited.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                let (endpoint, table, last) = (endpoint.clone(), table.clone(), last.clone());
+                // A second writer, on its own runtime, while the import waits here.
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Runtime::new().unwrap();
+                    rt.block_on(async {
+                        let other = DynamoStore::new(
+                            byoc_dynamodb::local_client(&endpoint),
+                            table,
+                            NumberPlan::default(),
+                        );
+                        other
+                            .put(redirect(&last, "https://x/edit"), Expect::Version(1), "ana")
+                            .await
+                            .unwrap();
+                    })
+                })
+                .join()
+                .unwrap();
+            }
+        })
+        .await
+        .unwrap();
+    assert!(edited.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(applied.written, 59);
+    assert_eq!(applied.conflicts.len(), 1, "{:?}", applied.conflicts);
+    assert!(applied.conflicts[0].to_string().contains(&last));
+    let kept = store.get(&last).await.unwrap().unwrap();
+    assert_eq!(
+        kept.route.to_record().url.as_deref(),
+        Some("https://x/edit")
+    );
+    assert_eq!(kept.meta.updated_by, "ana");
 }

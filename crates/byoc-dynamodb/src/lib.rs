@@ -31,17 +31,17 @@ use aws_credential_types::provider::{future, ProvideCredentials};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, DeleteRequest, KeySchemaElement,
-    KeyType, KeysAndAttributes, Put, PutRequest, ScalarAttributeType, TableStatus,
-    TransactWriteItem, WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType,
+    KeysAndAttributes, Put, PutRequest, ScalarAttributeType, TableStatus, TransactWriteItem,
+    WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use byoc_core::route::{best_match_in, candidate_keys_in, scoped_key};
 use byoc_core::{Address, NumberPlan, Route, RouteRecord};
 use byoc_store::admin::check_expect;
 use byoc_store::{
-    now_rfc3339, Change, Expect, Meta, Resolution, RouteAdmin, RouteStore, StoreError, StoredRoute,
-    WriteOp,
+    now_rfc3339, Applied, Change, Expect, Meta, Resolution, RouteAdmin, RouteStore, StoreError,
+    StoredRoute, WriteOp,
 };
 
 /// The sort key of a route item.
@@ -468,7 +468,7 @@ fn routes_index() -> aws_sdk_dynamodb::types::GlobalSecondaryIndex {
 
 /// Writes per BatchWriteItem call (the API's limit).
 const BATCH_WRITE_MAX: usize = 25;
-/// BatchWriteItem calls in flight during an import.
+/// Route writes in flight during an import.
 const IMPORT_CONCURRENCY: usize = 8;
 /// Attempts for unprocessed items before an import gives up.
 const UNPROCESSED_ATTEMPTS: u32 = 8;
@@ -732,15 +732,16 @@ impl DynamoStore {
         Ok(())
     }
 
-    async fn write_change(
+    /// The two items of one change: the route written (or deleted) only if it is still at
+    /// the version read (or still absent), and its history entry.
+    fn change_items(
         &self,
         pattern: &str,
         current: Option<&StoredRoute>,
         new: Option<&StoredRoute>,
         change: &Change,
-    ) -> Result<(), SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>>
-    {
-        let mut route_write = TransactWriteItem::builder();
+    ) -> Vec<TransactWriteItem> {
+        let route_write = TransactWriteItem::builder();
         let (condition, values) = match current {
             None => ("attribute_not_exists(pattern)".to_string(), None),
             Some(c) => (
@@ -751,7 +752,7 @@ impl DynamoStore {
                 )])),
             ),
         };
-        route_write = match new {
+        let route_write = match new {
             Some(stored) => route_write.put(
                 Put::builder()
                     .table_name(&self.table)
@@ -781,10 +782,20 @@ impl DynamoStore {
                     .expect("table and item are set"),
             )
             .build();
+        vec![route_write.build(), history_write]
+    }
+
+    async fn write_change(
+        &self,
+        pattern: &str,
+        current: Option<&StoredRoute>,
+        new: Option<&StoredRoute>,
+        change: &Change,
+    ) -> Result<(), SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>>
+    {
         self.client
             .transact_write_items()
-            .transact_items(route_write.build())
-            .transact_items(history_write)
+            .set_transact_items(Some(self.change_items(pattern, current, new, change)))
             .send()
             .await
             .map(|_| ())
@@ -828,62 +839,143 @@ impl DynamoStore {
         })
     }
 
-    /// Sends write requests in batches of 25, several at once, retrying unprocessed items.
-    async fn batch_write(
+    /// Writes the planned changes, several at once: each route write is conditional on the
+    /// version read (or on the route being absent), and a write whose route moved is left out
+    /// and returned as a conflict. The history entries of the writes made follow in batches.
+    ///
+    /// One conditional request per route rather than transactions of many: a transaction is
+    /// all or nothing, and local DynamoDB-API servers (moto) copy the whole table for each one.
+    async fn write_planned(
         &self,
-        requests: Vec<Vec<WriteRequest>>,
+        planned: Vec<Planned>,
+        handled: usize,
         progress: &(dyn Fn(usize) + Send + Sync),
-    ) -> Result<usize, StoreError> {
-        // Each element of `requests` is one op's writes (route + history), kept in one batch.
-        let mut batches: Vec<(usize, Vec<WriteRequest>)> = Vec::new();
-        for op in requests {
-            match batches.last_mut() {
-                Some((ops, b)) if b.len() + op.len() <= BATCH_WRITE_MAX => {
-                    *ops += 1;
-                    b.extend(op);
-                }
-                _ => batches.push((1, op)),
-            }
-        }
-        let mut done = 0;
-        let mut pending = batches.into_iter();
+    ) -> Result<Applied, StoreError> {
+        let mut applied = Applied::default();
+        let mut histories = Vec::with_capacity(planned.len());
+        let mut done = handled;
+        let mut pending = planned.into_iter();
         let mut tasks = tokio::task::JoinSet::new();
         loop {
             while tasks.len() < IMPORT_CONCURRENCY {
-                let Some((ops, batch)) = pending.next() else {
+                let Some(change) = pending.next() else {
                     break;
                 };
-                let client = self.client.clone();
-                let table = self.table.clone();
-                tasks.spawn(async move { send_batch(client, table, batch).await.map(|()| ops) });
+                let (client, table) = (self.client.clone(), self.table.clone());
+                tasks.spawn(async move {
+                    let written = write_route(&client, &table, &change).await;
+                    (change, written)
+                });
             }
             let Some(joined) = tasks.join_next().await else {
                 break;
             };
-            let ops = joined
-                .map_err(|e| StoreError::Unavailable(format!("import task failed: {e}")))??;
-            done += ops;
+            let (change, written) =
+                joined.map_err(|e| StoreError::Unavailable(format!("import task failed: {e}")))?;
+            if written? {
+                applied.written += 1;
+                histories.push(change.history);
+            } else {
+                applied.conflicts.push(StoreError::Conflict {
+                    pattern: change.pattern,
+                });
+            }
+            done += 1;
             progress(done);
         }
-        Ok(done)
+        for batch in histories.chunks(BATCH_WRITE_MAX) {
+            let requests = batch
+                .iter()
+                .map(|item| {
+                    WriteRequest::builder()
+                        .put_request(
+                            PutRequest::builder()
+                                .set_item(Some(item.clone()))
+                                .build()
+                                .expect("item is set"),
+                        )
+                        .build()
+                })
+                .collect();
+            send_batch(&self.client, &self.table, requests).await?;
+        }
+        Ok(applied)
     }
 }
 
+/// One change of an import, ready to send.
+struct Planned {
+    pattern: String,
+    /// The route item to put; `None` deletes the route.
+    item: Option<HashMap<String, AttributeValue>>,
+    /// The version the route must still have; `None`: it must still be absent.
+    expected: Option<u64>,
+    history: HashMap<String, AttributeValue>,
+}
+
+/// The route write of one change, conditional on what was read. `Ok(false)`: the route moved.
+async fn write_route(client: &Client, table: &str, change: &Planned) -> Result<bool, StoreError> {
+    let (condition, values) = match change.expected {
+        None => ("attribute_not_exists(pattern)", None),
+        Some(v) => (
+            "version = :v",
+            Some(HashMap::from([(
+                ":v".to_string(),
+                AttributeValue::N(v.to_string()),
+            )])),
+        ),
+    };
+    let conditional_failed = |code: Option<&str>| code == Some("ConditionalCheckFailedException");
+    match &change.item {
+        Some(item) => match client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item.clone()))
+            .condition_expression(condition)
+            .set_expression_attribute_values(values)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(e.as_service_error().and_then(|se| se.meta().code())) => {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error(table, e)),
+        },
+        None => match client
+            .delete_item()
+            .table_name(table)
+            .set_key(Some(key(&change.pattern, SK_ROUTE)))
+            .condition_expression(condition)
+            .set_expression_attribute_values(values)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if conditional_failed(e.as_service_error().and_then(|se| se.meta().code())) => {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error(table, e)),
+        },
+    }
+}
+
+/// One BatchWriteItem, retrying unprocessed items with back-off.
 async fn send_batch(
-    client: Client,
-    table: String,
+    client: &Client,
+    table: &str,
     mut batch: Vec<WriteRequest>,
 ) -> Result<(), StoreError> {
     for attempt in 0..UNPROCESSED_ATTEMPTS {
         let out = client
             .batch_write_item()
-            .request_items(table.clone(), batch)
+            .request_items(table, batch)
             .send()
             .await
-            .map_err(|e| sdk_error(&table, e))?;
+            .map_err(|e| sdk_error(table, e))?;
         batch = out
             .unprocessed_items
-            .and_then(|mut m| m.remove(&table))
+            .and_then(|mut m| m.remove(table))
             .unwrap_or_default();
         if batch.is_empty() {
             return Ok(());
@@ -1038,7 +1130,7 @@ impl RouteAdmin for DynamoStore {
         ops: Vec<WriteOp>,
         actor: &str,
         progress: &(dyn Fn(usize) + Send + Sync),
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Applied, StoreError> {
         let current: HashMap<String, StoredRoute> = self
             .list(None)
             .await?
@@ -1046,43 +1138,32 @@ impl RouteAdmin for DynamoStore {
             .map(|r| (r.route.key(), r))
             .collect();
         let at = now_rfc3339();
-        let mut requests = Vec::with_capacity(ops.len());
+        let mut early = Vec::new();
+        let mut planned = Vec::with_capacity(ops.len());
         for op in ops {
-            let (pattern, route) = match op {
-                WriteOp::Put(route) => (route.key(), Some(route)),
-                WriteOp::Delete(pattern) => (pattern, None),
+            let (pattern, route, expect) = match op {
+                WriteOp::Put(route, expect) => (route.key(), Some(route), expect),
+                WriteOp::Delete(pattern, expect) => (pattern, None, expect),
             };
-            let (after, change) =
-                plan_change(&pattern, route, current.get(&pattern), actor, &at, "import")?;
-            let route_write = match &after {
-                Some(a) => WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(record_to_item(&a.to_record())))
-                            .build()
-                            .expect("item is set"),
-                    )
-                    .build(),
-                None => WriteRequest::builder()
-                    .delete_request(
-                        DeleteRequest::builder()
-                            .set_key(Some(key(&pattern, SK_ROUTE)))
-                            .build()
-                            .expect("key is set"),
-                    )
-                    .build(),
-            };
-            let history_write = WriteRequest::builder()
-                .put_request(
-                    PutRequest::builder()
-                        .set_item(Some(history_item(&change)))
-                        .build()
-                        .expect("item is set"),
-                )
-                .build();
-            requests.push(vec![route_write, history_write]);
+            let now = current.get(&pattern);
+            // Already moved on since the caller read it: reported, not written.
+            if let Err(e) = check_expect(&pattern, expect, now.map(|c| c.meta.version)) {
+                early.push(e);
+                continue;
+            }
+            let (after, change) = plan_change(&pattern, route, now, actor, &at, "import")?;
+            planned.push(Planned {
+                item: after.map(|a| record_to_item(&a.to_record())),
+                expected: now.map(|c| c.meta.version),
+                history: history_item(&change),
+                pattern,
+            });
         }
-        self.batch_write(requests, progress).await
+        progress(early.len());
+        let mut applied = self.write_planned(planned, early.len(), progress).await?;
+        early.append(&mut applied.conflicts);
+        applied.conflicts = early;
+        Ok(applied)
     }
 }
 

@@ -74,12 +74,45 @@ pub struct Change {
     pub after: Option<RouteRecord>,
 }
 
-/// One write of a bulk apply.
+/// One write of a bulk apply, with what it expects to find (an import expects the versions it
+/// read, so a change made meanwhile is reported, not overwritten).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOp {
-    Put(Route),
+    Put(Route, Expect),
     /// Delete the route with this pattern key.
-    Delete(String),
+    Delete(String, Expect),
+}
+
+impl WriteOp {
+    pub fn key(&self) -> String {
+        match self {
+            WriteOp::Put(route, _) => route.key(),
+            WriteOp::Delete(key, _) => key.clone(),
+        }
+    }
+}
+
+/// What a bulk apply did.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Writes made.
+    pub written: usize,
+    /// Writes not made because the route was not as expected (changed, created or deleted
+    /// since it was read): [`StoreError::VersionMismatch`], [`StoreError::Exists`],
+    /// [`StoreError::NotFound`] or [`StoreError::Conflict`].
+    pub conflicts: Vec<StoreError>,
+}
+
+/// Whether an error is a write's expectation not being met (reported, not fatal, in a bulk
+/// apply).
+pub fn is_conflict(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::VersionMismatch { .. }
+            | StoreError::Exists { .. }
+            | StoreError::NotFound { .. }
+            | StoreError::Conflict { .. }
+    )
 }
 
 /// Route management over any store.
@@ -109,14 +142,15 @@ pub trait RouteAdmin: Send + Sync {
     /// The changes to a pattern, oldest first.
     async fn history(&self, pattern: &str) -> Result<Vec<Change>, StoreError>;
 
-    /// Applies many writes (an import): batched, each recorded in history as `import`.
-    /// `progress` is called with the number of writes done so far. Returns that number.
+    /// Applies many writes (an import): batched, each recorded in history as `import`, each
+    /// only if its route is as the op expects (the others are returned as conflicts).
+    /// `progress` is called with the number of ops handled so far.
     async fn apply(
         &self,
         ops: Vec<WriteOp>,
         actor: &str,
         progress: &(dyn Fn(usize) + Send + Sync),
-    ) -> Result<usize, StoreError>;
+    ) -> Result<Applied, StoreError>;
 }
 
 /// Checks `expect` against what is stored (`current` = its version, if any).

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use byoc_core::route::load_route_file;
 use byoc_core::{Address, NumberPlan, Route, RouteRecord};
 
-use crate::admin::{Change, Expect, RouteAdmin, StoredRoute, WriteOp};
+use crate::admin::{Applied, Change, Expect, RouteAdmin, StoredRoute, WriteOp};
 use crate::{MemoryStore, Resolution, RouteStore, StoreError};
 
 /// A route file store.
@@ -276,7 +276,7 @@ impl RouteAdmin for FileStore {
         ops: Vec<WriteOp>,
         actor: &str,
         progress: &(dyn Fn(usize) + Send + Sync),
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Applied, StoreError> {
         self.locked(|m| m.apply_now(ops, actor, progress))
     }
 }

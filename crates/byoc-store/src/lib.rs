@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use byoc_core::route::RouteFileError;
 use byoc_core::{Address, Match, Route};
 
-pub use admin::{Change, Expect, Meta, RouteAdmin, StoredRoute, WriteOp};
+pub use admin::{Applied, Change, Expect, Meta, RouteAdmin, StoredRoute, WriteOp};
 pub use cache::{CacheConfig, CachedStore, Lookup};
 pub use file::FileStore;
 pub use memory::MemoryStore;

@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use byoc_core::route::{load_route_file, LoadedFile, RouteFileError, RouteTable};
 use byoc_core::{Address, NumberPlan, Route};
 
-use crate::admin::{check_expect, Change, Expect, Meta, RouteAdmin, StoredRoute, WriteOp};
+use crate::admin::{
+    check_expect, is_conflict, Applied, Change, Expect, Meta, RouteAdmin, StoredRoute, WriteOp,
+};
 use crate::{now_rfc3339, Resolution, RouteStore, StoreError};
 
 #[derive(Debug, Default)]
@@ -132,22 +134,26 @@ impl MemoryStore {
         ops: Vec<WriteOp>,
         actor: &str,
         progress: &(dyn Fn(usize) + Send + Sync),
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Applied, StoreError> {
         let mut state = self.write();
-        let mut done = 0;
-        for op in ops {
-            match op {
-                WriteOp::Put(route) => {
-                    Self::put_locked(&mut state, route, Expect::Any, actor, "import")?;
+        let mut applied = Applied::default();
+        for (done, op) in ops.into_iter().enumerate() {
+            let result = match op {
+                WriteOp::Put(route, expect) => {
+                    Self::put_locked(&mut state, route, expect, actor, "import").map(|_| ())
                 }
-                WriteOp::Delete(pattern) => {
-                    Self::delete_locked(&mut state, &pattern, Expect::Any, actor, "import")?;
+                WriteOp::Delete(pattern, expect) => {
+                    Self::delete_locked(&mut state, &pattern, expect, actor, "import").map(|_| ())
                 }
+            };
+            match result {
+                Ok(()) => applied.written += 1,
+                Err(e) if is_conflict(&e) => applied.conflicts.push(e),
+                Err(e) => return Err(e),
             }
-            done += 1;
-            progress(done);
+            progress(done + 1);
         }
-        Ok(done)
+        Ok(applied)
     }
 
     fn stored_in(state: &State, pattern: &str) -> Option<StoredRoute> {
@@ -287,7 +293,7 @@ impl RouteAdmin for MemoryStore {
         ops: Vec<WriteOp>,
         actor: &str,
         progress: &(dyn Fn(usize) + Send + Sync),
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Applied, StoreError> {
         self.apply_now(ops, actor, progress)
     }
 }

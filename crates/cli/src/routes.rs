@@ -615,7 +615,14 @@ async fn import_file(
     } else {
         source.open_write(&plan).await?
     };
-    let current = all_routes(&opened).await?;
+    let stored = opened.admin.list(None).await?;
+    // The versions read now are the ones the writes expect: a route changed by someone else
+    // before the import writes it is reported, not overwritten.
+    let versions: std::collections::HashMap<String, u64> = stored
+        .iter()
+        .map(|r| (r.route.key(), r.meta.version))
+        .collect();
+    let current: Vec<Arc<Route>> = stored.into_iter().map(|r| r.route).collect();
     let diff = import::diff(&current, &routes);
     let absent_note = if prune {
         "removed"
@@ -662,10 +669,26 @@ async fn import_file(
         );
         return Ok(ExitCode::from(2));
     }
-    let mut ops: Vec<WriteOp> = diff.added.into_iter().map(WriteOp::Put).collect();
-    ops.extend(diff.changed.into_iter().map(|(_, new)| WriteOp::Put(new)));
+    let read = |key: &str| {
+        versions
+            .get(key)
+            .map_or(Expect::Absent, |v| Expect::Version(*v))
+    };
+    let mut ops: Vec<WriteOp> = diff
+        .added
+        .into_iter()
+        .map(|r| WriteOp::Put(r, Expect::Absent))
+        .collect();
+    ops.extend(diff.changed.into_iter().map(|(_, new)| {
+        let expect = read(&new.key());
+        WriteOp::Put(new, expect)
+    }));
     if prune {
-        ops.extend(diff.absent.iter().map(|r| WriteOp::Delete(r.key())));
+        ops.extend(
+            diff.absent
+                .iter()
+                .map(|r| WriteOp::Delete(r.key(), read(&r.key()))),
+        );
     }
     if ops.is_empty() {
         eprintln!("nothing to write");
@@ -681,7 +704,7 @@ async fn import_file(
     }
     let started = Instant::now();
     let progress_bar = bar.clone();
-    let done = opened
+    let applied = opened
         .admin
         .apply(ops, &actor.get(), &move |n| {
             progress_bar.set_position(n as u64)
@@ -689,10 +712,21 @@ async fn import_file(
         .await?;
     bar.finish_and_clear();
     eprintln!(
-        "imported: {done} of {total} change(s) written in {:.2} s",
+        "imported: {} of {total} change(s) written in {:.2} s",
+        applied.written,
         started.elapsed().as_secs_f64()
     );
-    Ok(ExitCode::SUCCESS)
+    if applied.conflicts.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "byoc: {} change(s) not written: the route changed after the import read it (run the import again, with --dry-run first, to see the new difference):",
+        applied.conflicts.len()
+    );
+    for conflict in &applied.conflicts {
+        eprintln!("  {conflict}");
+    }
+    Ok(ExitCode::from(3))
 }
 
 pub async fn run_table(command: TableCommand) -> CliResult {
