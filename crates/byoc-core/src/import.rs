@@ -62,34 +62,7 @@ impl Format {
 }
 
 /// The CSV columns, in the order `export` writes them.
-pub const CSV_COLUMNS: [&str; 26] = [
-    "pattern",
-    "action",
-    "url",
-    "method",
-    "number",
-    "byoc",
-    "caller_id",
-    "timeout",
-    "uri",
-    "text",
-    "voice",
-    "language",
-    "reason",
-    "identity",
-    "application",
-    "parameters",
-    "workflow",
-    "task_attributes",
-    "name",
-    "twiml",
-    "schedule",
-    "targets",
-    "final",
-    "callers",
-    "scope",
-    "description",
-];
+pub const CSV_COLUMNS: [&str; 26] = crate::route::RECORD_COLUMNS;
 
 /// Metadata columns a CSV export from another tool may carry; read and ignored.
 const CSV_METADATA_COLUMNS: [&str; 3] = ["version", "updated_at", "updated_by"];

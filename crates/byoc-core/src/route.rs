@@ -838,9 +838,11 @@ const ACTIONS: [(&str, &[&str]); 13] = [
     ("twiml", &["twiml"]),
 ];
 
-/// The record fields a person may set, by the names route files and CSV use (`final` for
-/// [`RouteRecord::final_action`]); `pattern` and the store metadata are not among them.
-pub const RECORD_FIELDS: [&str; 25] = [
+/// A record's columns, by the names route files and CSV use (`final` for
+/// [`RouteRecord::final_action`]), in the order exports write them; store metadata is not among
+/// them.
+pub const RECORD_COLUMNS: [&str; 26] = [
+    "pattern",
     "action",
     "url",
     "method",
@@ -867,6 +869,12 @@ pub const RECORD_FIELDS: [&str; 25] = [
     "scope",
     "description",
 ];
+
+/// The fields a partial update may set or clear: every column but `pattern`.
+pub const RECORD_FIELDS: &[&str] = match RECORD_COLUMNS.split_first() {
+    Some((_, fields)) => fields,
+    None => &[],
+};
 
 /// The fields action `name` may use (`None`: no such action).
 pub fn action_fields(name: &str) -> Option<&'static [&'static str]> {

@@ -23,12 +23,7 @@ pub enum LogFormat {
 /// Installs the global `tracing` subscriber, writing to stderr. The level comes from `RUST_LOG`,
 /// else `LOG_LEVEL`, else `info`.
 pub fn init_logging(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .or_else(|| std::env::var("LOG_LEVEL").ok())
-        .and_then(|v| EnvFilter::try_new(v).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+    let filter = env_filter("info");
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -53,12 +48,7 @@ pub fn init_logging(format: LogFormat) {
 /// Logging for the admin commands (`byoc routes`, `byoc call`): warnings and errors only, as
 /// short text lines on stderr (`RUST_LOG` / `LOG_LEVEL` for more).
 pub fn init_cli_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .or_else(|| std::env::var("LOG_LEVEL").ok())
-        .and_then(|v| EnvFilter::try_new(v).ok())
-        .unwrap_or_else(|| EnvFilter::new("warn"));
+    let filter = env_filter("warn");
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -68,4 +58,14 @@ pub fn init_cli_logging() {
         .with_ansi(false)
         .fmt_fields(logging::text_fields())
         .try_init();
+}
+
+/// `RUST_LOG`, else `LOG_LEVEL`, else `default`.
+fn env_filter(default: &str) -> tracing_subscriber::EnvFilter {
+    use tracing_subscriber::EnvFilter;
+    std::env::var("RUST_LOG")
+        .ok()
+        .or_else(|| std::env::var("LOG_LEVEL").ok())
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| EnvFilter::new(default))
 }
