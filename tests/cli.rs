@@ -246,6 +246,94 @@ fn put_updates_only_what_it_names() {
     );
     assert_ne!(code, 0);
     assert!(out.contains("unknown field `bogus`"), "{out}");
+
+    // Setting and clearing one field at once is refused, not silently cleared.
+    let (code, out) = byoc_in(
+        d,
+        &[
+            "routes",
+            "put",
+            "+13175551234",
+            "--routes",
+            "r.json",
+            "--replace",
+            "--clear",
+            "description",
+            "--description",
+            "x",
+        ],
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("both given"), "{out}");
+    // A put that changes nothing writes nothing (no version bump under other editors).
+    let (code, out) = byoc_in(
+        d,
+        &[
+            "routes",
+            "put",
+            "+13175551234",
+            "--routes",
+            "r.json",
+            "--expect-version",
+            "4",
+            "--task-attributes",
+            r#"{"skill":"es"}"#,
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("no change to +13175551234"), "{out}");
+    let (_, got) = byoc_in(d, &["routes", "get", "+13175551234", "--routes", "r.json"]);
+    let got: serde_json::Value = serde_json::from_str(&got).unwrap();
+    assert_eq!(got["version"], 4);
+
+    // The scope is part of the key: an update cannot move a route onto another one.
+    let (code, out) = byoc_in(
+        d,
+        &[
+            "routes", "put", "+1317*", "--routes", "r.json", "--action", "hangup",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = byoc_in(
+        d,
+        &[
+            "routes",
+            "put",
+            "+1317*@Tenant-A.sip.twilio.com",
+            "--routes",
+            "r.json",
+            "--action",
+            "reject",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("new route +1317*@tenant-a.sip.twilio.com"),
+        "{out}"
+    );
+    let (code, out) = byoc_in(
+        d,
+        &[
+            "routes",
+            "put",
+            "+1317*@tenant-a.sip.twilio.com",
+            "--routes",
+            "r.json",
+            "--replace",
+            "--clear",
+            "scope",
+        ],
+    );
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("the scope is part of the route's key"),
+        "{out}"
+    );
+    let (_, got) = byoc_in(d, &["routes", "get", "+1317*", "--routes", "r.json"]);
+    assert!(
+        got.contains("\"hangup\""),
+        "the unscoped route is untouched: {got}"
+    );
 }
 
 /// Field finding 13: a prune that would delete the `*` route (or many routes) asks for `--yes`.
@@ -317,4 +405,23 @@ fn list_papercuts() {
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
     assert!(stdout.contains(r"text=Line one\nLine two"), "{stdout}");
     assert_eq!(stderr.trim(), "1 route(s) in file r.json", "{stderr}");
+
+    // A reader that has gone away (`byoc routes get … | true`) ends the command quietly.
+    for args in [
+        &["routes", "get", "*"][..],
+        &["routes", "list"][..],
+        &["routes", "resolve", "+13175551234"][..],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = Command::new(binary("byoc"))
+            .env_clear()
+            .args(args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
 }

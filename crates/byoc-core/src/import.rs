@@ -260,20 +260,21 @@ pub fn decode_text(bytes: &[u8]) -> Result<String, String> {
             .map_err(|_| "the file is UTF-16 but holds an invalid character".to_string())
     };
     match bytes {
+        [0xFF, 0xFE, 0, 0, ..] | [0, 0, 0xFE, 0xFF, ..] => {
+            Err("the file is UTF-32: save it as UTF-8 (\"CSV UTF-8\" in a spreadsheet)".into())
+        }
         [0xEF, 0xBB, 0xBF, rest @ ..] => std::str::from_utf8(rest)
             .map(str::to_string)
             .map_err(|e| format!("not UTF-8 text: {e}")),
         [0xFF, 0xFE, rest @ ..] => utf16(true, rest),
         [0xFE, 0xFF, rest @ ..] => utf16(false, rest),
-        _ => match std::str::from_utf8(bytes) {
-            Ok(text) if !text.contains('\0') => Ok(text.to_string()),
-            Ok(_) => Err(
-                "the file has NUL bytes: it looks like UTF-16 without a byte-order mark; save it as UTF-8 (\"CSV UTF-8\" in a spreadsheet)".into(),
-            ),
-            Err(e) => Err(format!(
-                "not UTF-8 text ({e}); save it as UTF-8 (\"CSV UTF-8\" in a spreadsheet)"
-            )),
-        },
+        // NUL bytes first: UTF-16 (or UTF-32) without a byte-order mark, whatever else it holds.
+        _ if bytes.contains(&0) => Err(
+            "the file has NUL bytes: it looks like UTF-16 or UTF-32 without a byte-order mark; save it as UTF-8 (\"CSV UTF-8\" in a spreadsheet)".into(),
+        ),
+        _ => std::str::from_utf8(bytes).map(str::to_string).map_err(|e| {
+            format!("not UTF-8 text ({e}); save it as UTF-8 (\"CSV UTF-8\" in a spreadsheet)")
+        }),
     }
 }
 
@@ -698,6 +699,11 @@ mod tests {
             .unwrap_err()
             .contains("not UTF-8"));
         assert_eq!(decode_text(b"\xEF\xBB\xBFabc").unwrap(), "abc");
+        assert!(decode_text(b"\xFF\xFE\0\0p\0\0\0")
+            .unwrap_err()
+            .contains("UTF-32"));
+        // NUL bytes are named as such even when the rest is not valid UTF-8.
+        assert!(decode_text(b"p\0\xE9\0").unwrap_err().contains("NUL bytes"));
     }
 
     #[test]

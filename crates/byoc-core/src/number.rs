@@ -186,22 +186,16 @@ impl NumberPlan {
     /// rule matches by prefix, and a `+1900` rule must not be dodged by garbling `From`. A
     /// literal address (`alice`, an extension `4321`) has no digits.
     pub fn caller_digits(&self, input: &str) -> Option<String> {
-        if input.len() > INPUT_MAX_LEN {
-            return None;
+        // A huge `From` is still read from its start: padding must not hide the number.
+        let mut cut = input.len().min(INPUT_MAX_LEN);
+        while !input.is_char_boundary(cut) {
+            cut -= 1;
         }
-        let input = restore_lost_plus(input);
-        let long_literal = match self.normalize(&input) {
-            Ok(Address::E164(n)) => return Some(n[1..].to_string()),
-            Ok(Address::Literal(l)) => {
-                // Digits too many for a national number: a garbled number, not an extension.
-                let digits = l.bytes().all(|b| b.is_ascii_digit());
-                if !(digits && l.len() > 11) {
-                    return None;
-                }
-                true
-            }
-            Err(_) => false,
-        };
+        let input = restore_lost_plus(&input[..cut]);
+        let normalized = self.normalize(&input);
+        if let Ok(Address::E164(n)) = &normalized {
+            return Some(n[1..].to_string());
+        }
         let decoded = percent_decode_str(user_part(input.trim())).decode_utf8_lossy();
         let compact: String = decoded
             .chars()
@@ -216,7 +210,9 @@ impl NumberPlan {
             .position(|b| !b.is_ascii_digit())
             .unwrap_or(rest.len());
         let run = &rest[..end];
-        if run.is_empty() || (!plus && !long_literal && end < rest.len()) {
+        // Without a `+`, only a run long enough to be a number counts (`19005551234abc`,
+        // `19005551234;x`): an extension such as `4321` or `4321abc` has no caller digits.
+        if run.is_empty() || (!plus && run.len() < INTERNATIONAL_MIN_DIGITS) {
             return None;
         }
         let digits = if plus {
@@ -412,7 +408,14 @@ mod tests {
             d(" 190055500001234567").as_deref(),
             Some("190055500001234567")
         );
+        // Garbage after a number without `+`; padding past the input limit.
+        assert_eq!(d("sip:19005551234abc@h").as_deref(), Some("19005551234"));
+        assert_eq!(d("19005551234#").as_deref(), Some("19005551234"));
+        assert_eq!(d("19005551234;x").as_deref(), Some("19005551234"));
+        let padded = format!("+19005551234{}", "x".repeat(5000));
+        assert_eq!(d(&padded).as_deref(), Some("19005551234"));
         // Names and extensions have no digits to match.
+        assert_eq!(d("4321abc"), None);
         assert_eq!(d("alice"), None);
         assert_eq!(d("sip:alice@pbx"), None);
         assert_eq!(d("4321"), None);

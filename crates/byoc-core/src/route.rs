@@ -82,6 +82,11 @@ impl Pattern {
                 "`{s}` looks like a number a spreadsheet turned into scientific notation: format the column as text and export again"
             )));
         }
+        if looks_decimal(s) {
+            return Err(RouteErrorKind::BadPattern(format!(
+                "`{s}` looks like a number a spreadsheet wrote with a decimal part: format the column as text and export again"
+            )));
+        }
         match plan.normalize(s) {
             Ok(Address::E164(n)) if n == s => {
                 check_nanp_length(&n).map_err(RouteErrorKind::BadPattern)?;
@@ -110,6 +115,13 @@ impl Pattern {
             Pattern::CatchAll => "*".to_string(),
         }
     }
+}
+
+/// `13175550804.0`, `3175550805.00`: digits, a point, digits.
+fn looks_decimal(s: &str) -> bool {
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    s.split_once('.')
+        .is_some_and(|(whole, fraction)| digits(whole) && digits(fraction))
 }
 
 /// `1.31756E+10`, `1E10`: digits, an optional fraction, `E`, an exponent.
@@ -2169,6 +2181,8 @@ mod tests {
         );
         let e = Pattern::parse("1.31756E+10", &p).unwrap_err().to_string();
         assert!(e.contains("scientific notation"), "{e}");
+        let e = Pattern::parse("13175550804.0", &p).unwrap_err().to_string();
+        assert!(e.contains("decimal part"), "{e}");
         // The key a person types: national forms, scopes in any case.
         assert_eq!(route_key("3175551234", &p), "+13175551234");
         assert_eq!(

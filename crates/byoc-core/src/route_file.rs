@@ -48,7 +48,8 @@ impl RecordMeta {
 /// Why a route file could not be loaded. Every bad route is reported, not just the first.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteFileError {
-    #[error("the route file is not valid: {0}")]
+    /// Not a route file at all (JSON syntax, the file's shape); the parser's words and place.
+    #[error("{0}")]
     Syntax(String),
     #[error("{} invalid route(s):\n{}", .0.len(), .0.iter().map(|(i, e)| format!("  routes[{i}]: {e}")).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<(usize, RouteError)>),

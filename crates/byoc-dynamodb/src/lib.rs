@@ -9,6 +9,10 @@
 //! - its history: `sk = "h#<unix ms, 13 digits>#<version, 10 digits>"` with `at`, `by`, `op`,
 //!   `version` and `before` / `after` (the records as JSON). Only `byoc routes history` reads
 //!   these; the call path never does.
+//! - route items also carry `list_shard` (`0`–`7`), the partition key of the `routes` index
+//!   (sort key `pattern`): history items have none, so listings read routes alone;
+//! - `pattern = "#meta"`, `sk = "routes-index-ready"`: written once every route carries its
+//!   `list_shard` (`byoc table create`, `byoc table migrate`); without it listings scan.
 //!
 //! A call costs at most one `BatchGetItem` (the exact key, every `prefix*` of the number and `*`:
 //! at most 17 keys of the 100 allowed), whatever the size of the table.
@@ -54,6 +58,11 @@ pub const ROUTES_INDEX: &str = "routes";
 pub const LIST_SHARD: &str = "list_shard";
 /// How many `list_shard` values there are (`0` to `7`).
 pub const LIST_SHARDS: u32 = 8;
+/// The item that says every route carries its `list_shard` (written by `byoc table create` and
+/// `byoc table migrate`): until it exists, the index may lack routes written before it, so a
+/// listing scans instead. Not a route (its `sk` is not `route`), never read on the call path.
+const INDEX_READY_PK: &str = "#meta";
+const INDEX_READY_SK: &str = "routes-index-ready";
 
 /// The `list_shard` of a route key: FNV-1a, stable across versions and processes (the table
 /// outlives any one binary).
@@ -546,6 +555,9 @@ impl DynamoStore {
                 .await
                 .map_err(|e| sdk_error(&self.table, e))?;
             if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+                if created {
+                    self.mark_index_ready().await?;
+                }
                 return Ok(created);
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -630,7 +642,34 @@ impl DynamoStore {
                 .await
                 .map_err(|e| sdk_error(&self.table, e))?;
         }
-        Ok((!has_index, keys.len()))
+        // The index is built in the background; until it is active a query may miss routes.
+        for _ in 0..600 {
+            let described = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await
+                .map_err(|e| sdk_error(&self.table, e))?;
+            let active = described
+                .table()
+                .map(|t| t.global_secondary_indexes())
+                .into_iter()
+                .flatten()
+                .find(|g| g.index_name() == Some(ROUTES_INDEX))
+                .is_some_and(|g| {
+                    g.index_status() == Some(&aws_sdk_dynamodb::types::IndexStatus::Active)
+                });
+            if active {
+                self.mark_index_ready().await?;
+                return Ok((!has_index, keys.len()));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        Err(StoreError::Unavailable(format!(
+            "the `routes` index of table {} is not active after 10 minutes: run `byoc table migrate` again later",
+            self.table
+        )))
     }
 
     /// Every route through the routes index, one query per `list_shard` (history items are not
@@ -673,10 +712,35 @@ impl DynamoStore {
                     }
                     Err(e) => return Err(sdk_error(&self.table, e)),
                 };
-                routes.push(stored_from_item(&item, &self.plan)?);
+                push_listed(&mut routes, &item, &self.plan);
             }
         }
         Ok(Some(routes))
+    }
+
+    /// Whether `byoc table create` / `migrate` has recorded that the index holds every route.
+    async fn index_ready(&self) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(INDEX_READY_PK, INDEX_READY_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&self.table, e))?;
+        Ok(out.item.is_some())
+    }
+
+    async fn mark_index_ready(&self) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(key(INDEX_READY_PK, INDEX_READY_SK)))
+            .send()
+            .await
+            .map_err(|e| sdk_error(&self.table, e))?;
+        Ok(())
     }
 
     async fn table_exists(&self) -> Result<bool, StoreError> {
@@ -713,10 +777,8 @@ impl DynamoStore {
         let mut pages = scan.into_paginator().items().send();
         let mut routes = Vec::new();
         while let Some(item) = pages.next().await {
-            routes.push(stored_from_item(
-                &item.map_err(|e| sdk_error(&self.table, e))?,
-                &self.plan,
-            )?);
+            let item = item.map_err(|e| sdk_error(&self.table, e))?;
+            push_listed(&mut routes, &item, &self.plan);
         }
         Ok(routes)
     }
@@ -856,8 +918,11 @@ impl DynamoStore {
         let mut done = handled;
         let mut pending = planned.into_iter();
         let mut tasks = tokio::task::JoinSet::new();
+        // After a failure no new write starts, but the ones under way are awaited, so that
+        // the history of every route written is still recorded.
+        let mut failure: Option<StoreError> = None;
         loop {
-            while tasks.len() < IMPORT_CONCURRENCY {
+            while tasks.len() < IMPORT_CONCURRENCY && failure.is_none() {
                 let Some(change) = pending.next() else {
                     break;
                 };
@@ -870,19 +935,32 @@ impl DynamoStore {
             let Some(joined) = tasks.join_next().await else {
                 break;
             };
-            let (change, written) =
-                joined.map_err(|e| StoreError::Unavailable(format!("import task failed: {e}")))?;
-            if written? {
-                applied.written += 1;
-                histories.push(change.history);
-            } else {
-                applied.conflicts.push(StoreError::Conflict {
+            let (change, written) = match joined {
+                Ok(result) => result,
+                Err(e) => {
+                    failure
+                        .get_or_insert(StoreError::Unavailable(format!("import task failed: {e}")));
+                    continue;
+                }
+            };
+            match written {
+                Ok(true) => {
+                    applied.written += 1;
+                    histories.push(change.history);
+                }
+                Ok(false) => applied.conflicts.push(StoreError::Conflict {
                     pattern: change.pattern,
-                });
+                }),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
             }
             done += 1;
             progress(done);
         }
+        // The routes are written: a history entry that cannot be is reported, and the import
+        // is not called failed for it (running it again would find nothing to do).
+        let mut lost = 0;
         for batch in histories.chunks(BATCH_WRITE_MAX) {
             let requests = batch
                 .iter()
@@ -897,9 +975,39 @@ impl DynamoStore {
                         .build()
                 })
                 .collect();
-            send_batch(&self.client, &self.table, requests).await?;
+            if let Err(e) = send_batch(&self.client, &self.table, requests).await {
+                lost += batch.len();
+                tracing::error!(error = %e, "import: history entries not written");
+            }
         }
-        Ok(applied)
+        if lost > 0 {
+            tracing::error!(
+                lost,
+                written = applied.written,
+                "import: the routes were written but some of their history entries were not"
+            );
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(applied),
+        }
+    }
+}
+
+/// A listed item: a route that this version no longer accepts (validation grew stricter, or the
+/// item was edited by hand) is named in a warning and left out, so one bad item cannot make the
+/// whole table unlistable. (The call path skips it the same way.)
+fn push_listed(
+    routes: &mut Vec<StoredRoute>,
+    item: &HashMap<String, AttributeValue>,
+    plan: &NumberPlan,
+) {
+    match stored_from_item(item, plan) {
+        Ok(route) => routes.push(route),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "listing: an invalid route item is left out; fix it with `byoc routes put … --replace` or delete it"
+        ),
     }
 }
 
@@ -1071,12 +1179,17 @@ impl RouteAdmin for DynamoStore {
     }
 
     async fn list(&self, prefix: Option<&str>) -> Result<Vec<StoredRoute>, StoreError> {
-        let mut routes = match self.list_indexed(prefix).await? {
+        let indexed = if self.index_ready().await? {
+            self.list_indexed(prefix).await?
+        } else {
+            None
+        };
+        let mut routes = match indexed {
             Some(routes) => routes,
             None => {
                 tracing::warn!(
                     table = self.table.as_str(),
-                    "the table has no `routes` index: listing reads every item, history included; run `byoc table migrate` once"
+                    "the table's `routes` index is missing or not migrated: listing reads every item, history included; run `byoc table migrate` once"
                 );
                 self.list_scanned(prefix).await?
             }

@@ -273,15 +273,11 @@ impl Config {
             );
             denied
         } else {
-            // A built-in denial is lifted only by an allowed prefix written for it
-            // (`OUTBOUND_ALLOWED_PREFIXES=+1,+1876` serves Jamaica); the operator's own denials
-            // always win.
-            let lifted = |d: &String| {
-                allowed
-                    .iter()
-                    .flatten()
-                    .any(|a| byoc_core::nanp::prefix_matches(a, d))
-            };
+            // A built-in denial is lifted only by an allowed prefix written exactly as it
+            // (`OUTBOUND_ALLOWED_PREFIXES=+1,+1876` serves Jamaica). A longer one must not lift
+            // it: `+18765550100` (one number) would otherwise open all of +1876 under `+1`.
+            // The operator's own denials always win.
+            let lifted = |d: &String| allowed.iter().flatten().any(|a| a == d);
             let mut all: Vec<String> = defaults
                 .denied_prefixes
                 .into_iter()
@@ -503,6 +499,11 @@ mod tests {
         assert!(!denied.contains(&"+1876".to_string()));
         assert!(denied.contains(&"+1658".to_string()));
         assert!(denied.contains(&"+1900".to_string()));
+        // A longer allowed prefix lifts nothing: one Jamaican number must not open +1876.
+        for allowed in ["+1, +18765550100", "+1, +12129765555", "+1, +19005550100"] {
+            let c = config(Runtime::Lambda, &[("OUTBOUND_ALLOWED_PREFIXES", allowed)]).unwrap();
+            assert_eq!(c.outbound.policy.denied_prefixes, built_in, "{allowed}");
+        }
         assert!(config(Runtime::Lambda, &[("OUTBOUND_ALLOWED_PREFIXES", "+1X")]).is_err());
         assert!(config(Runtime::Lambda, &[("OUTBOUND_DENIED_PREFIXES", "+0")]).is_err());
     }

@@ -160,7 +160,7 @@ pub async fn run(args: Args) -> CliResult {
     }
     let sid = json["sid"].as_str().unwrap_or("?");
     let call_status = json["status"].as_str().unwrap_or("?");
-    println!("call {sid} {call_status}: {from} -> {to} over {trunk}");
+    outln!("call {sid} {call_status}: {from} -> {to} over {trunk}");
     Ok(ExitCode::SUCCESS)
 }
 

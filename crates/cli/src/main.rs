@@ -5,6 +5,19 @@
 //! (including a call refused by policy); 3 a conflicting edit (exists, version mismatch); 4 the
 //! store or Twilio is unreachable; 5 Twilio refused the request.
 
+/// `println!` for command output: a reader that goes away (`byoc routes list | head`) ends the
+/// command quietly instead of a "Broken pipe" panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
 mod call;
 mod resolve;
 mod routes;
@@ -99,6 +112,14 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader of our output went away (`| head`): not an error of ours.
+        Err(Failure { error, .. })
+            if error
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(Failure { code, error }) => {
             eprintln!("byoc: error: {error:#}");
             ExitCode::from(code)

@@ -41,21 +41,24 @@ pub async fn run(args: Args) -> CliResult {
     let plan = &config.inbound.plan;
     let opened = args.source.open_read(plan, Profile::Admin).await?;
     let at = args.at.unwrap_or_else(jiff::Timestamp::now);
-    println!("input:    {}", args.number);
+    outln!("input:    {}", printable(&args.number));
     // The same steps as the server's: read the address as `To`, look up its key (the `*`
     // route for an unusable address), decide.
     let mut params = byoc_core::Params::new();
     params.push("To", args.number.as_str());
     let address = inbound::called_address(&params, plan);
     match &address {
-        Ok(a @ Address::E164(_)) => println!("address:  {a} (E.164 number)"),
-        Ok(a @ Address::Literal(_)) => println!("address:  {a} (literal address)"),
-        Err(e) => println!("address:  invalid ({e}); only the * route may answer"),
+        Ok(a @ Address::E164(_)) => outln!("address:  {a} (E.164 number)"),
+        Ok(a @ Address::Literal(_)) => outln!("address:  {a} (literal address)"),
+        Err(e) => outln!(
+            "address:  invalid ({}); only the * route may answer",
+            printable(&e.to_string())
+        ),
     }
-    println!("store:    {}", opened.description);
+    outln!("store:    {}", opened.description);
     let scope = byoc_core::route::call_scope(args.scope.as_deref());
     if let Some(scope) = &scope {
-        println!("scope:    {scope} (routes scoped to it win over unscoped ones)");
+        outln!("scope:    {scope} (routes scoped to it win over unscoped ones)");
     }
     let matched = opened
         .store
@@ -66,7 +69,7 @@ pub async fn run(args: Args) -> CliResult {
         Some(f) => match plan.caller_digits(f) {
             Some(digits) => Some(digits),
             None => {
-                println!("from:     `{f}` has no number; caller conditions do not apply");
+                outln!("from:     `{f}` has no number; caller conditions do not apply");
                 None
             }
         },
@@ -79,32 +82,32 @@ pub async fn run(args: Args) -> CliResult {
     let decision = inbound::decide(&address, matched.as_ref(), &config.inbound, &call);
     match (&matched, &decision.pattern) {
         (Some(m), Some(_)) => {
-            println!("route:    {}", summary(&m.route));
+            outln!("route:    {}", summary(&m.route));
             match &address {
-                Ok(a) => println!("why:      {}", m.explain(a)),
-                Err(_) => println!("why:      the * route answers calls whose address is unusable"),
+                Ok(a) => outln!("why:      {}", m.explain(a)),
+                Err(_) => outln!("why:      the * route answers calls whose address is unusable"),
             }
         }
-        _ => println!("route:    none (no exact, prefix or * route matches)"),
+        _ => outln!("route:    none (no exact, prefix or * route matches)"),
     }
     if let Some(prefix) = &decision.caller_rule {
-        println!(
+        outln!(
             "caller:   +{} matches the caller condition {prefix}",
             from.as_deref().unwrap_or("")
         );
     }
     if let Some(e) = &decision.schedule {
-        println!("time:     {at}");
-        println!("schedule: {}", e.why);
+        outln!("time:     {at}");
+        outln!("schedule: {}", e.why);
     }
     if decision.pattern.is_none() {
         print_fallback(&config.inbound);
     }
-    println!("outcome:  {}", decision.outcome.as_str());
+    outln!("outcome:  {}", decision.outcome.as_str());
     if let Some(reason) = &decision.reason {
-        println!("reason:   {reason}");
+        outln!("reason:   {}", printable(reason));
     }
-    println!("twiml:    {}", decision.twiml.to_xml());
+    outln!("twiml:    {}", decision.twiml.to_xml());
     Ok(if address.is_ok() {
         ExitCode::SUCCESS
     } else {
@@ -118,7 +121,7 @@ fn print_fallback(config: &InboundConfig) {
     } else {
         "a rejection (no DEFAULT_ROUTE_URL configured)"
     };
-    println!("answer:   {answer}");
+    outln!("answer:   {answer}");
 }
 
 /// `pattern -> action details`, one line.
@@ -150,18 +153,7 @@ pub fn summary(route: &Route) -> String {
         if let Some(value) = value {
             // One line per route: long values (TwiML, task attributes) are cut, and line
             // breaks and other control characters are shown escaped (`\n`).
-            let mut shown: String = value
-                .chars()
-                .take(80)
-                .flat_map(|c| {
-                    let escaped: Vec<char> = if c.is_control() {
-                        c.escape_default().collect()
-                    } else {
-                        vec![c]
-                    };
-                    escaped
-                })
-                .collect();
+            let mut shown = printable(&value.chars().take(80).collect::<String>());
             if value.chars().count() > 80 {
                 shown.push('…');
             }
@@ -185,7 +177,21 @@ pub fn summary(route: &Route) -> String {
         line.push_str(&format!(" [callers {}]", prefixes.join(",")));
     }
     if let Some(d) = &route.description {
-        line.push_str(&format!("  ({})", d.escape_default()));
+        line.push_str(&format!("  ({})", printable(d)));
     }
     line
+}
+
+/// `s` for a one-line display: control characters and bidirectional overrides (which could
+/// reorder what a terminal shows) escaped, everything else as it is.
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -301,7 +301,7 @@ fn plan() -> anyhow::Result<NumberPlan> {
 }
 
 fn print_json(record: &RouteRecord) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(record)?);
+    outln!("{}", serde_json::to_string_pretty(record)?);
     Ok(())
 }
 
@@ -384,7 +384,7 @@ pub async fn run(command: Command) -> CliResult {
             let pattern = byoc_core::route::route_key(&pattern, &plan);
             let expect = expect_version.map_or(Expect::Any, Expect::Version);
             let removed = opened.admin.delete(&pattern, expect, &actor.get()).await?;
-            println!("deleted {}", line(&removed));
+            outln!("deleted {}", line(&removed));
             Ok(ExitCode::SUCCESS)
         }
         Command::History { pattern, source } => {
@@ -397,14 +397,14 @@ pub async fn run(command: Command) -> CliResult {
                 return Ok(ExitCode::from(1));
             }
             for c in changes {
-                println!("{} v{} {} by {}", c.at, c.version, c.op, c.by);
+                outln!("{} v{} {} by {}", c.at, c.version, c.op, c.by);
                 let show = |r: &Option<RouteRecord>| {
                     r.as_ref()
                         .and_then(|r| serde_json::to_string(&r.clone().without_metadata()).ok())
                         .unwrap_or_else(|| "(none)".to_string())
                 };
-                println!("  before: {}", show(&c.before));
-                println!("  after:  {}", show(&c.after));
+                outln!("  before: {}", show(&c.before));
+                outln!("  after:  {}", show(&c.after));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -449,6 +449,21 @@ async fn put(args: PutArgs) -> CliResult {
         Some((p, scope)) if !p.is_empty() => (p.to_string(), Some(scope.to_string())),
         _ => (args.pattern.trim().to_string(), None),
     };
+    if let (Some(a), Some(b)) = (&args.scope, &scope_in_pattern) {
+        if !a.trim().eq_ignore_ascii_case(b.trim()) {
+            return Err(anyhow::anyhow!(
+                "the pattern names the scope `{b}` and --scope `{a}`: name one"
+            )
+            .into());
+        }
+    }
+    if let Some(field) = args.clear.iter().find(|f| {
+        args.fields()
+            .iter()
+            .any(|(name, v)| name == &f.trim() && v.is_some())
+    }) {
+        return Err(anyhow::anyhow!("--{field} and --clear {field} both given: which one?").into());
+    }
     let scope = args.scope.clone().or(scope_in_pattern);
     let key = byoc_core::route::route_key(
         &match &scope {
@@ -541,14 +556,33 @@ async fn put(args: PutArgs) -> CliResult {
             .map_err(|e| anyhow::anyhow!("--clear: {e}"))?;
     }
     let route = Route::from_record(record, &plan)?;
+    // The scope is part of the route's key: changing it would write another route than the
+    // one shown (and could overwrite the unscoped one).
+    if route.key() != key {
+        return Err(anyhow::anyhow!(
+            "this would write the route `{}`, not `{key}`: the scope is part of the route's key; to move a route, put the new one and delete the old",
+            route.key()
+        )
+        .into());
+    }
     let after = route.to_record();
-    print_changes(before.as_ref(), &after);
+    let changed = print_changes(&key, before.as_ref(), &after);
     if args.dry_run {
-        println!("dry run: nothing written");
+        outln!("dry run: nothing written");
         return Ok(ExitCode::SUCCESS);
     }
+    if !changed {
+        // Writing the same route again would only bump its version under other editors.
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Merged into the version read: written only if it is still that version, even with
+    // --replace (which waives the check on the version named, not a lost update).
+    let expect = match (&args.json, &current) {
+        (None, Some(c)) if update => Expect::Version(c.meta.version),
+        _ => expect,
+    };
     let stored = opened.admin.put(route, expect, &args.actor.get()).await?;
-    println!("saved {}", line(&stored));
+    outln!("saved {}", line(&stored));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -559,8 +593,9 @@ fn scope_is_given(pattern: &str) -> bool {
         .is_some_and(|(p, _)| !p.is_empty())
 }
 
-/// What a write changes, field by field (`+` new, `-` removed, `~` changed).
-fn print_changes(before: Option<&RouteRecord>, after: &RouteRecord) {
+/// What a write changes, field by field (`+` new, `-` removed, `~` changed); false when it
+/// changes nothing.
+fn print_changes(key: &str, before: Option<&RouteRecord>, after: &RouteRecord) -> bool {
     let fields = |r: Option<&RouteRecord>| -> serde_json::Map<String, serde_json::Value> {
         match r.map(serde_json::to_value) {
             Some(Ok(serde_json::Value::Object(map))) => map,
@@ -569,24 +604,25 @@ fn print_changes(before: Option<&RouteRecord>, after: &RouteRecord) {
     };
     let (old, new) = (fields(before), fields(Some(after)));
     if before.is_none() {
-        println!("new route {}:", after.pattern);
+        outln!("new route {key}:");
     } else if old == new {
-        println!("no change to {}", after.pattern);
-        return;
+        outln!("no change to {key}: nothing written");
+        return false;
     } else {
-        println!("changes to {}:", after.pattern);
+        outln!("changes to {key}:");
     }
     let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
     names.sort();
     names.dedup();
     for name in names {
         match (old.get(name), new.get(name)) {
-            (None, Some(v)) => println!("  + {name}: {v}"),
-            (Some(v), None) => println!("  - {name}: {v}"),
-            (Some(a), Some(b)) if a != b => println!("  ~ {name}: {a} -> {b}"),
+            (None, Some(v)) => outln!("  + {name}: {v}"),
+            (Some(v), None) => outln!("  - {name}: {v}"),
+            (Some(a), Some(b)) if a != b => outln!("  ~ {name}: {a} -> {b}"),
             _ => {}
         }
     }
+    true
 }
 
 async fn import_file(
@@ -642,13 +678,13 @@ async fn import_file(
     );
     if dry_run {
         for r in &diff.added {
-            println!("+ {}", summary(r));
+            outln!("+ {}", summary(r));
         }
         for (old, new) in &diff.changed {
-            println!("~ {}\n  was {}", summary(new), summary(old));
+            outln!("~ {}\n  was {}", summary(new), summary(old));
         }
         for r in &diff.absent {
-            println!("{} {}", if prune { "-" } else { "=" }, summary(r));
+            outln!("{} {}", if prune { "-" } else { "=" }, summary(r));
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -738,9 +774,9 @@ pub async fn run_table(command: TableCommand) -> CliResult {
             let client = byoc_dynamodb::client(Profile::Admin).await;
             let store = DynamoStore::new(client, table.clone(), plan()?);
             if store.create_table().await? {
-                println!("created table {table}");
+                outln!("created table {table}");
             } else {
-                println!("table {table} already exists");
+                outln!("table {table} already exists");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -749,9 +785,9 @@ pub async fn run_table(command: TableCommand) -> CliResult {
             let store = DynamoStore::new(client, table.clone(), plan()?);
             let (index, items) = store.migrate().await?;
             if index {
-                println!("table {table}: added the `routes` index (DynamoDB builds it in the background)");
+                outln!("table {table}: added the `routes` index (DynamoDB builds it in the background)");
             }
-            println!("table {table}: {items} route item(s) given a list shard");
+            outln!("table {table}: {items} route item(s) given a list shard");
             Ok(ExitCode::SUCCESS)
         }
     }
