@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use byoc_core::import::{self, Format};
 use byoc_core::number::NumberPlan;
-use byoc_core::route::{load_route_file, parse_route_file, to_route_file};
+use byoc_core::route_file::{load_route_file, parse_route_file, to_route_file};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

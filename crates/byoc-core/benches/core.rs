@@ -105,11 +105,11 @@ fn benches(c: &mut Criterion) {
     // Runs at every cold start of a function with a bundled route file.
     let file = route_file(1_000);
     c.bench_function("load_route_file/1000", |b| {
-        b.iter(|| byoc_core::route::load_route_file(black_box(&file), &plan).unwrap())
+        b.iter(|| byoc_core::route_file::load_route_file(black_box(&file), &plan).unwrap())
     });
     // The same, indexed: what the function holds before its first call.
     c.bench_function("load_route_table/1000", |b| {
-        b.iter(|| byoc_core::route::parse_route_file(black_box(&file), &plan).unwrap())
+        b.iter(|| byoc_core::route_file::parse_route_file(black_box(&file), &plan).unwrap())
     });
 
     let body = form_body(&params);

@@ -11,115 +11,17 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
 
+use crate::number::NumberPlan;
 use crate::params::Params;
-use crate::route::Action;
-use crate::sid::Sid;
-use crate::twiml::{self, DialOptions, Method, Noun, Verb};
+use crate::route::{Action, Route, RouteRecord};
+use crate::twiml::{self, Verb};
 
-/// Most targets in one chain (each adds to the action URL; Twilio caps URLs at 4 KB).
-pub const MAX_TARGETS: usize = 5;
-
-/// Where one step of a chain rings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Endpoint {
-    /// A number over a BYOC trunk (or Twilio's network without one).
-    Number {
-        number: String,
-        byoc: Option<Sid>,
-    },
-    Sip {
-        uri: String,
-    },
-    Client {
-        identity: String,
-    },
-}
-
-/// One step: where, and how long it rings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub endpoint: Endpoint,
-    pub timeout: Option<u32>,
-}
-
-/// A validated chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chain {
-    pub targets: Vec<Target>,
-    pub caller_id: Option<String>,
-    /// What answers after the last target did not connect; a hang-up if absent.
-    pub final_action: Option<Box<Action>>,
-}
-
-/// A target as written in route files (and in the state): exactly one of `number`, `sip`,
-/// `client`, and an optional `byoc` (numbers only) and `timeout`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TargetSpec {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub number: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub byoc: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sip: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<u32>,
-}
-
-impl Target {
-    pub fn to_spec(&self) -> TargetSpec {
-        let mut spec = TargetSpec {
-            timeout: self.timeout,
-            ..TargetSpec::default()
-        };
-        match &self.endpoint {
-            Endpoint::Number { number, byoc } => {
-                spec.number = Some(number.clone());
-                spec.byoc = byoc.as_ref().map(|s| s.to_string());
-            }
-            Endpoint::Sip { uri } => spec.sip = Some(uri.clone()),
-            Endpoint::Client { identity } => spec.client = Some(identity.clone()),
-        }
-        spec
-    }
-
-    fn noun(&self) -> Noun {
-        match &self.endpoint {
-            Endpoint::Number { number, byoc } => Noun::Number {
-                number: number.clone(),
-                byoc: byoc.as_ref().map(|s| s.to_string()),
-            },
-            Endpoint::Sip { uri } => Noun::Sip { uri: uri.clone() },
-            Endpoint::Client { identity } => Noun::Client {
-                identity: identity.clone(),
-            },
-        }
-    }
-}
-
-/// API Gateway's limit on a request's line and headers together, in bytes (HTTP API quotas:
-/// "Total combined size of request line and header values", 10,240 bytes, not adjustable).
-pub const REQUEST_HEAD_MAX: usize = 10_240;
-/// The longest chain state accepted: the request limit less room for the rest of the request
-/// line (method, scheme-less path with a custom domain's prefix, `&i=N`, `HTTP/1.1`) and the
-/// headers Twilio sends (Host, X-Twilio-Signature, I-Twilio-Idempotency-Token, User-Agent,
-/// Content-Type, Content-Length, …), about 2 KB.
-pub const STATE_MAX_LEN: usize = 8_192;
-
-/// The state carried in the action URL: the chain in its record form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct State {
-    pub targets: Vec<TargetSpec>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub caller_id: Option<String>,
-    #[serde(default, rename = "final", skip_serializing_if = "Option::is_none")]
-    pub final_action: Option<serde_json::Map<String, serde_json::Value>>,
-}
+// The chain itself is part of the route model; this module is the protocol around it.
+pub use crate::route::{
+    Chain, Endpoint, State, Target, TargetSpec, DEFAULT_NEXT_URL, MAX_TARGETS, REQUEST_HEAD_MAX,
+    STATE_MAX_LEN,
+};
 
 /// Why a `/inbound/next` request could not continue a chain.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -149,37 +51,6 @@ fn moves_on(status: &str) -> bool {
 }
 
 impl Chain {
-    /// `<Dial>` of target `index`, whose action URL carries the chain and the next step.
-    pub fn dial(&self, index: usize, next_url: &str, state: &str) -> twiml::Response {
-        let target = &self.targets[index];
-        let sep = if next_url.contains('?') { '&' } else { '?' };
-        twiml::Response::new().verb(Verb::Dial {
-            options: DialOptions {
-                caller_id: self.caller_id.clone(),
-                timeout: target.timeout,
-                action: Some(format!("{next_url}{sep}c={state}&i={}", index + 1)),
-                method: Some(Method::Post),
-                ..DialOptions::default()
-            },
-            nouns: vec![target.noun()],
-        })
-    }
-
-    /// The first step, for the route's answer to the call.
-    pub fn first(&self, next_url: &str) -> twiml::Response {
-        self.dial(0, next_url, &self.encode())
-    }
-
-    /// The state text for the action URL (URL-safe as it is).
-    pub fn encode(&self) -> String {
-        let state = State {
-            targets: self.targets.iter().map(Target::to_spec).collect(),
-            caller_id: self.caller_id.clone(),
-            final_action: self.final_action.as_ref().map(|a| a.to_flat()),
-        };
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&state).unwrap_or_default())
-    }
-
     /// The answer to Twilio's post-back after target `i - 1` (query `c`, `i`; body
     /// `DialCallStatus`). `decode` validates the state back into a chain.
     pub fn next(
@@ -234,10 +105,32 @@ impl Chain {
     }
 }
 
+/// A chain read back from the state of a `/inbound/next` request, validated like a route.
+pub fn chain_from_state(state: State, plan: &NumberPlan) -> Result<Chain, String> {
+    let record = RouteRecord {
+        pattern: "*".into(),
+        action: Some("dial".into()),
+        targets: Some(serde_json::to_string(&state.targets).map_err(|e| e.to_string())?),
+        caller_id: state.caller_id,
+        final_action: state
+            .final_action
+            .map(|m| serde_json::Value::Object(m).to_string()),
+        ..RouteRecord::default()
+    };
+    match Route::from_record(record, plan)
+        .map_err(|e| e.kind.to_string())?
+        .action
+    {
+        Action::Chain(chain) => Ok(*chain),
+        _ => Err("not a chain".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::route::{chain_from_state, Route, RouteRecord};
+    use crate::route::{Route, RouteRecord};
+    use crate::sid::Sid;
     use crate::NumberPlan;
 
     const NEXT: &str = "https://h.example.com/Prod/inbound/next";

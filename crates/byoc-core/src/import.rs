@@ -518,7 +518,7 @@ pub fn to_csv(routes: &[Arc<Route>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::route::to_route_file;
+    use crate::route_file::to_route_file;
 
     fn plan() -> NumberPlan {
         NumberPlan::default()

@@ -251,7 +251,8 @@ pub fn is_studio_flow_url(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::route::{parse_route_file, RouteTable};
+    use crate::route::RouteTable;
+    use crate::route_file::parse_route_file;
     use crate::twiml::Method;
 
     fn routes() -> RouteTable {

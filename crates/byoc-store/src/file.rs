@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use byoc_core::route::load_route_file;
+use byoc_core::route_file::load_route_file;
 use byoc_core::{Address, NumberPlan, Route, RouteRecord};
 
 use crate::admin::{Applied, Change, Expect, RouteAdmin, StoredRoute, WriteOp};

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use byoc_core::route::RouteFileError;
+use byoc_core::route_file::RouteFileError;
 use byoc_core::{Address, Match, Route};
 
 pub use admin::{Applied, Change, Expect, Meta, RouteAdmin, StoredRoute, WriteOp};

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use byoc_core::route::{load_route_file, LoadedFile, RouteFileError, RouteTable};
+use byoc_core::route::RouteTable;
+use byoc_core::route_file::{load_route_file, LoadedFile, RouteFileError};
 use byoc_core::{Address, NumberPlan, Route};
 
 use crate::admin::{

@@ -7,11 +7,11 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, StatusCode};
 
-use byoc_core::chain::Chain;
+use byoc_core::chain::{chain_from_state, Chain};
 use byoc_core::inbound::{self, Decision, InboundError, Outcome};
 use byoc_core::outbound;
 use byoc_core::params::{Params, ParamsError};
-use byoc_core::route::{call_scope, chain_from_state};
+use byoc_core::route::call_scope;
 use byoc_core::signature::{self, SignatureError};
 use byoc_core::twiml::CONTENT_TYPE;
 use byoc_core::Address;

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use byoc_core::import::{self, Format};
-use byoc_core::route::to_route_file;
+use byoc_core::route_file::to_route_file;
 use byoc_core::{NumberPlan, Route, RouteRecord};
 use byoc_dynamodb::{DynamoStore, Profile};
 use byoc_store::{Expect, StoredRoute, WriteOp};
@@ -363,7 +363,11 @@ pub async fn run(command: Command) -> CliResult {
                 }
                 ListFormat::Json => {
                     let records = routes.iter().map(StoredRoute::to_record).collect();
-                    write!(out, "{}", byoc_core::route::records_to_route_file(records))?;
+                    write!(
+                        out,
+                        "{}",
+                        byoc_core::route_file::records_to_route_file(records)
+                    )?;
                 }
                 ListFormat::Csv => {
                     let plain: Vec<Arc<Route>> = routes.iter().map(|r| r.route.clone()).collect();
