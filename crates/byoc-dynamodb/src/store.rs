@@ -1,0 +1,717 @@
+//! [`DynamoStore`]: lookups, admin reads and conditional writes, the routes index.
+
+use super::*;
+
+/// Routes in a DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    pub(crate) client: Client,
+    pub(crate) table: String,
+    plan: NumberPlan,
+    lookups: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// A short account of an SDK failure: the service's error code and message, or what kept the
+/// request from being answered. Never the SDK's debug text (a kilobyte and a half, with the
+/// endpoint and connector internals), which the operator gets with `RUST_LOG=debug`.
+pub(crate) fn sdk_error<E, R>(table: &str, e: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    tracing::debug!(table, error = %DisplayErrorContext(&e), "DynamoDB request failed");
+    let reason = match &e {
+        SdkError::ServiceError(se) => {
+            let err = se.err();
+            if err.code() == Some("ResourceNotFoundException") {
+                return StoreError::NoTable {
+                    table: table.to_string(),
+                };
+            }
+            match (err.code(), err.message()) {
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (Some(code), None) => code.to_string(),
+                _ => "the service refused the request".to_string(),
+            }
+        }
+        SdkError::TimeoutError(_) => "DynamoDB did not answer in time".to_string(),
+        SdkError::DispatchFailure(d) if d.is_timeout() => {
+            "DynamoDB did not answer in time".to_string()
+        }
+        SdkError::DispatchFailure(d) if d.is_io() => {
+            "cannot connect to DynamoDB (check AWS_REGION / AWS_ENDPOINT_URL_DYNAMODB and the network)"
+                .to_string()
+        }
+        SdkError::DispatchFailure(_) => "the request to DynamoDB could not be sent".to_string(),
+        SdkError::ConstructionFailure(_) => {
+            "the request could not be built (credentials or region missing?)".to_string()
+        }
+        SdkError::ResponseError(_) => "DynamoDB's answer could not be read".to_string(),
+        _ => "DynamoDB request failed".to_string(),
+    };
+    StoreError::Unavailable(reason)
+}
+
+/// Whether a transaction failed on a condition (someone else wrote first).
+pub(crate) fn condition_failed(
+    e: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>,
+) -> bool {
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(t)) => t
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("ConditionalCheckFailed")),
+        _ => false,
+    }
+}
+
+/// The routes index: `list_shard` + `pattern`, every attribute projected (a listing needs the
+/// whole route).
+pub(crate) fn routes_index() -> aws_sdk_dynamodb::types::GlobalSecondaryIndex {
+    let schema = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("name and type are set")
+    };
+    aws_sdk_dynamodb::types::GlobalSecondaryIndex::builder()
+        .index_name(ROUTES_INDEX)
+        .key_schema(schema(LIST_SHARD, KeyType::Hash))
+        .key_schema(schema("pattern", KeyType::Range))
+        .projection(
+            aws_sdk_dynamodb::types::Projection::builder()
+                .projection_type(aws_sdk_dynamodb::types::ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .expect("name and keys are set")
+}
+
+/// Writes per BatchWriteItem call (the API's limit).
+pub(crate) const BATCH_WRITE_MAX: usize = 25;
+/// Route writes in flight during an import.
+pub(crate) const IMPORT_CONCURRENCY: usize = 8;
+/// Attempts for unprocessed items before an import gives up.
+pub(crate) const UNPROCESSED_ATTEMPTS: u32 = 8;
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>, plan: NumberPlan) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            plan,
+            lookups: Arc::default(),
+        }
+    }
+
+    /// `BatchGetItem` requests sent by [`RouteStore::resolve`] so far (round trips on the call
+    /// path; tests use it to prove the one-round-trip bound and the cache).
+    pub fn lookup_round_trips(&self) -> u64 {
+        self.lookups.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Creates the table (for local use; production tables come from the SAM template) and
+    /// waits until it is active. Returns false if it already existed.
+    pub async fn create_table(&self) -> Result<bool, StoreError> {
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("name and type are set")
+        };
+        let schema = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .expect("name and type are set")
+        };
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("pattern"))
+            .attribute_definitions(attr("sk"))
+            .attribute_definitions(attr(LIST_SHARD))
+            .key_schema(schema("pattern", KeyType::Hash))
+            .key_schema(schema("sk", KeyType::Range))
+            .global_secondary_indexes(routes_index())
+            .send()
+            .await;
+        let created = match created {
+            Ok(_) => true,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_resource_in_use_exception()) =>
+            {
+                false
+            }
+            Err(e) => return Err(sdk_error(&self.table, e)),
+        };
+        for _ in 0..120 {
+            let described = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await
+                .map_err(|e| sdk_error(&self.table, e))?;
+            if described.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+                if created {
+                    self.mark_index_ready().await?;
+                }
+                return Ok(created);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Err(StoreError::Unavailable(format!(
+            "table {} did not become active",
+            self.table
+        )))
+    }
+
+    /// Brings a table created before the routes index up to date: adds the index if it is
+    /// missing (the SAM template adds it on a stack update), waits for it, and gives every
+    /// route item its `list_shard`. Returns (index created, route items updated). Safe to run
+    /// again: it only touches what is missing.
+    pub async fn migrate(&self) -> Result<(bool, usize), StoreError> {
+        let described = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&self.table, e))?;
+        let has_index = described
+            .table()
+            .map(|t| t.global_secondary_indexes())
+            .is_some_and(|gsis| gsis.iter().any(|g| g.index_name() == Some(ROUTES_INDEX)));
+        if !has_index {
+            let create = aws_sdk_dynamodb::types::CreateGlobalSecondaryIndexAction::builder()
+                .index_name(ROUTES_INDEX)
+                .set_key_schema(Some(routes_index().key_schema().to_vec()))
+                .set_projection(routes_index().projection().cloned())
+                .build()
+                .expect("name, keys and projection are set");
+            self.client
+                .update_table()
+                .table_name(&self.table)
+                .attribute_definitions(
+                    AttributeDefinition::builder()
+                        .attribute_name(LIST_SHARD)
+                        .attribute_type(ScalarAttributeType::S)
+                        .build()
+                        .expect("name and type are set"),
+                )
+                .global_secondary_index_updates(
+                    aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
+                        .create(create)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| sdk_error(&self.table, e))?;
+        }
+        // Route items written before the index have no `list_shard` and are not in it.
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("sk = :r AND attribute_not_exists(#shard)")
+            .expression_attribute_names("#shard", LIST_SHARD)
+            .expression_attribute_values(":r", s(SK_ROUTE))
+            .projection_expression("pattern")
+            .into_paginator()
+            .items()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| sdk_error(&self.table, e))?;
+            if let Some(AttributeValue::S(pattern)) = item.get("pattern") {
+                keys.push(pattern.clone());
+            }
+        }
+        for pattern in &keys {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(pattern, SK_ROUTE)))
+                .update_expression("SET #shard = :s")
+                .condition_expression("attribute_exists(pattern)")
+                .expression_attribute_names("#shard", LIST_SHARD)
+                .expression_attribute_values(":s", s(list_shard(pattern)))
+                .send()
+                .await
+                .map_err(|e| sdk_error(&self.table, e))?;
+        }
+        // The index is built in the background; until it is active a query may miss routes.
+        for _ in 0..600 {
+            let described = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await
+                .map_err(|e| sdk_error(&self.table, e))?;
+            let active = described
+                .table()
+                .map(|t| t.global_secondary_indexes())
+                .into_iter()
+                .flatten()
+                .find(|g| g.index_name() == Some(ROUTES_INDEX))
+                .is_some_and(|g| {
+                    g.index_status() == Some(&aws_sdk_dynamodb::types::IndexStatus::Active)
+                });
+            if active {
+                self.mark_index_ready().await?;
+                return Ok((!has_index, keys.len()));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        Err(StoreError::Unavailable(format!(
+            "the `routes` index of table {} is not active after 10 minutes: run `byoc table migrate` again later",
+            self.table
+        )))
+    }
+
+    /// Every route through the routes index, one query per `list_shard` (history items are not
+    /// in the index). `None` when the table has no such index yet.
+    async fn list_indexed(
+        &self,
+        prefix: Option<&str>,
+    ) -> Result<Option<Vec<StoredRoute>>, StoreError> {
+        let mut routes = Vec::new();
+        for shard in 0..LIST_SHARDS {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(ROUTES_INDEX)
+                .expression_attribute_names("#shard", LIST_SHARD)
+                .expression_attribute_values(":s", s(shard.to_string()));
+            query = match prefix {
+                Some(p) => query
+                    .key_condition_expression("#shard = :s AND begins_with(pattern, :p)")
+                    .expression_attribute_values(":p", s(p)),
+                None => query.key_condition_expression("#shard = :s"),
+            };
+            let mut pages = query.into_paginator().items().send();
+            while let Some(item) = pages.next().await {
+                let item = match item {
+                    Ok(item) => item,
+                    // DynamoDB says ValidationException ("does not have the specified index"),
+                    // some local servers ResourceNotFoundException: either way, if the table
+                    // itself is there, the index is what is missing.
+                    Err(e)
+                        if e.as_service_error().is_some_and(|se| {
+                            matches!(
+                                se.meta().code(),
+                                Some("ValidationException" | "ResourceNotFoundException")
+                            )
+                        }) && self.table_exists().await? =>
+                    {
+                        return Ok(None)
+                    }
+                    Err(e) => return Err(sdk_error(&self.table, e)),
+                };
+                push_listed(&mut routes, &item, &self.plan);
+            }
+        }
+        Ok(Some(routes))
+    }
+
+    /// Whether `byoc table create` / `migrate` has recorded that the index holds every route.
+    async fn index_ready(&self) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(INDEX_READY_PK, INDEX_READY_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&self.table, e))?;
+        Ok(out.item.is_some())
+    }
+
+    async fn mark_index_ready(&self) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(key(INDEX_READY_PK, INDEX_READY_SK)))
+            .send()
+            .await
+            .map_err(|e| sdk_error(&self.table, e))?;
+        Ok(())
+    }
+
+    async fn table_exists(&self) -> Result<bool, StoreError> {
+        match self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => match sdk_error(&self.table, e) {
+                StoreError::NoTable { .. } => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// Every route by scanning the whole table, history included: tables from before the
+    /// routes index, until `byoc table migrate` has run.
+    async fn list_scanned(&self, prefix: Option<&str>) -> Result<Vec<StoredRoute>, StoreError> {
+        let mut scan = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .expression_attribute_values(":r", s(SK_ROUTE));
+        scan = match prefix {
+            Some(p) => scan
+                .filter_expression("sk = :r AND begins_with(pattern, :p)")
+                .expression_attribute_values(":p", s(p)),
+            None => scan.filter_expression("sk = :r"),
+        };
+        let mut pages = scan.into_paginator().items().send();
+        let mut routes = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| sdk_error(&self.table, e))?;
+            push_listed(&mut routes, &item, &self.plan);
+        }
+        Ok(routes)
+    }
+
+    /// Deletes the table (tests and local clean-up).
+    pub async fn delete_table(&self) -> Result<(), StoreError> {
+        self.client
+            .delete_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&self.table, e))?;
+        Ok(())
+    }
+
+    /// The two items of one change: the route written (or deleted) only if it is still at
+    /// the version read (or still absent), and its history entry.
+    fn change_items(
+        &self,
+        pattern: &str,
+        current: Option<&StoredRoute>,
+        new: Option<&StoredRoute>,
+        change: &Change,
+    ) -> Vec<TransactWriteItem> {
+        let route_write = TransactWriteItem::builder();
+        let (condition, values) = match current {
+            None => ("attribute_not_exists(pattern)".to_string(), None),
+            Some(c) => (
+                "version = :v".to_string(),
+                Some(HashMap::from([(
+                    ":v".to_string(),
+                    AttributeValue::N(c.meta.version.to_string()),
+                )])),
+            ),
+        };
+        let route_write = match new {
+            Some(stored) => route_write.put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(record_to_item(&stored.to_record())))
+                    .condition_expression(condition)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .expect("table and item are set"),
+            ),
+            None => route_write.delete(
+                Delete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(pattern, SK_ROUTE)))
+                    .condition_expression(condition)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .expect("table and key are set"),
+            ),
+        };
+        let history_write = TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(history_item(change)))
+                    .condition_expression("attribute_not_exists(pattern)")
+                    .build()
+                    .expect("table and item are set"),
+            )
+            .build();
+        vec![route_write.build(), history_write]
+    }
+
+    async fn write_change(
+        &self,
+        pattern: &str,
+        current: Option<&StoredRoute>,
+        new: Option<&StoredRoute>,
+        change: &Change,
+    ) -> Result<(), SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>>
+    {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(self.change_items(pattern, current, new, change)))
+            .send()
+            .await
+            .map(|_| ())
+    }
+
+    /// One conditional write, retried on a race when `expect` is `Any`.
+    async fn change(
+        &self,
+        pattern: &str,
+        route: Option<Route>,
+        expect: Expect,
+        actor: &str,
+    ) -> Result<StoredRoute, StoreError> {
+        for _ in 0..5 {
+            let current = self.get(pattern).await?;
+            if route.is_some() || current.is_some() {
+                check_expect(pattern, expect, current.as_ref().map(|c| c.meta.version))?;
+            }
+            let op = if route.is_some() { "put" } else { "delete" };
+            let (new, change) = plan_change(
+                pattern,
+                route.clone(),
+                current.as_ref(),
+                actor,
+                &now_rfc3339(),
+                op,
+            )?;
+            match self
+                .write_change(pattern, current.as_ref(), new.as_ref(), &change)
+                .await
+            {
+                Ok(()) => return Ok(new.or(current).expect("one side exists")),
+                // Someone wrote between our read and our write: re-read; for an expected
+                // version the next check reports the mismatch.
+                Err(e) if condition_failed(&e) => continue,
+                Err(e) => return Err(sdk_error(&self.table, e)),
+            }
+        }
+        Err(StoreError::Conflict {
+            pattern: pattern.to_string(),
+        })
+    }
+}
+
+/// A listed item: a route that this version no longer accepts (validation grew stricter, or the
+/// item was edited by hand) is named in a warning and left out, so one bad item cannot make the
+/// whole table unlistable. (The call path skips it the same way.)
+pub(crate) fn push_listed(
+    routes: &mut Vec<StoredRoute>,
+    item: &HashMap<String, AttributeValue>,
+    plan: &NumberPlan,
+) {
+    match stored_from_item(item, plan) {
+        Ok(route) => routes.push(route),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "listing: an invalid route item is left out; fix it with `byoc routes put … --replace` or delete it"
+        ),
+    }
+}
+
+#[async_trait]
+impl RouteStore for DynamoStore {
+    async fn resolve(
+        &self,
+        address: &Address,
+        scope: Option<&str>,
+    ) -> Result<Resolution, StoreError> {
+        let mut request = KeysAndAttributes::builder();
+        // At most 2 x 18 keys: one BatchGetItem (limit 100).
+        for (k, _) in candidate_keys_in(address, scope) {
+            request = request.keys(key(&k, SK_ROUTE));
+        }
+        let mut request = request
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut found: HashMap<String, Arc<Route>> = HashMap::new();
+        // Normally one round trip; DynamoDB may return keys unprocessed under throttling.
+        for attempt in 0..3u32 {
+            self.lookups
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(self.table.clone(), request)
+                .send()
+                .await
+                .map_err(|e| sdk_error(&self.table, e))?;
+            for item in out
+                .responses
+                .as_ref()
+                .and_then(|r| r.get(&self.table))
+                .into_iter()
+                .flatten()
+            {
+                match stored_from_item(item, &self.plan) {
+                    Ok(stored) => {
+                        found.insert(stored.route.key(), stored.route);
+                    }
+                    Err(e) => tracing::error!(error = %e, "skipping an invalid route item"),
+                }
+            }
+            match out.unprocessed_keys.and_then(|mut m| m.remove(&self.table)) {
+                Some(rest) if !rest.keys().is_empty() => {
+                    request = rest;
+                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                }
+                _ => {
+                    return Ok(Resolution {
+                        matched: best_match_in(address, scope, |k| found.get(k).cloned()),
+                        catch_all: found.get("*").cloned(),
+                    })
+                }
+            }
+        }
+        Err(StoreError::Unavailable(
+            "BatchGetItem kept returning unprocessed keys".into(),
+        ))
+    }
+
+    fn describe(&self) -> String {
+        format!("dynamodb table {}", self.table)
+    }
+}
+
+#[async_trait]
+impl RouteAdmin for DynamoStore {
+    async fn get(&self, pattern: &str) -> Result<Option<StoredRoute>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pattern, SK_ROUTE)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&self.table, e))?;
+        out.item
+            .as_ref()
+            .map(|i| stored_from_item(i, &self.plan))
+            .transpose()
+    }
+
+    async fn list(&self, prefix: Option<&str>) -> Result<Vec<StoredRoute>, StoreError> {
+        let indexed = if self.index_ready().await? {
+            self.list_indexed(prefix).await?
+        } else {
+            None
+        };
+        let mut routes = match indexed {
+            Some(routes) => routes,
+            None => {
+                tracing::warn!(
+                    table = self.table.as_str(),
+                    "the table's `routes` index is missing or not migrated: listing reads every item, history included; run `byoc table migrate` once"
+                );
+                self.list_scanned(prefix).await?
+            }
+        };
+        routes.sort_by_cached_key(|r| r.route.key());
+        Ok(routes)
+    }
+
+    async fn put(
+        &self,
+        route: Route,
+        expect: Expect,
+        actor: &str,
+    ) -> Result<StoredRoute, StoreError> {
+        let pattern = route.key();
+        self.change(&pattern, Some(route), expect, actor).await
+    }
+
+    async fn delete(
+        &self,
+        pattern: &str,
+        expect: Expect,
+        actor: &str,
+    ) -> Result<StoredRoute, StoreError> {
+        self.change(pattern, None, expect, actor).await
+    }
+
+    async fn history(&self, pattern: &str) -> Result<Vec<Change>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pattern = :p AND begins_with(sk, :h)")
+            .expression_attribute_values(":p", s(pattern))
+            .expression_attribute_values(":h", s(SK_HISTORY_PREFIX))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut changes = Vec::new();
+        while let Some(item) = pages.next().await {
+            if let Some(change) = change_from_item(&item.map_err(|e| sdk_error(&self.table, e))?) {
+                changes.push(change);
+            }
+        }
+        Ok(changes)
+    }
+
+    async fn apply(
+        &self,
+        ops: Vec<WriteOp>,
+        actor: &str,
+        progress: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<Applied, StoreError> {
+        let current: HashMap<String, StoredRoute> = self
+            .list(None)
+            .await?
+            .into_iter()
+            .map(|r| (r.route.key(), r))
+            .collect();
+        let at = now_rfc3339();
+        let mut early = Vec::new();
+        let mut planned = Vec::with_capacity(ops.len());
+        for op in ops {
+            let (pattern, route, expect) = match op {
+                WriteOp::Put(route, expect) => (route.key(), Some(route), expect),
+                WriteOp::Delete(pattern, expect) => (pattern, None, expect),
+            };
+            let now = current.get(&pattern);
+            // Already moved on since the caller read it: reported, not written.
+            if let Err(e) = check_expect(&pattern, expect, now.map(|c| c.meta.version)) {
+                early.push(e);
+                continue;
+            }
+            let (after, change) = plan_change(&pattern, route, now, actor, &at, "import")?;
+            planned.push(Planned {
+                item: after.map(|a| record_to_item(&a.to_record())),
+                expected: now.map(|c| c.meta.version),
+                history: history_item(&change),
+                pattern,
+            });
+        }
+        progress(early.len());
+        let mut applied = self.write_planned(planned, early.len(), progress).await?;
+        early.append(&mut applied.conflicts);
+        applied.conflicts = early;
+        Ok(applied)
+    }
+}
