@@ -425,3 +425,74 @@ fn list_papercuts() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+/// Every route example in the docs (JSON route files, single routes, CSV) imports: the docs
+/// cannot drift from the route model. Placeholder SIDs (`BY…`, `AC…`) become valid SIDs.
+#[test]
+fn every_route_example_in_the_docs_imports() {
+    let root = byoc_e2e::root();
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for doc in ["README.md", "docs/routes.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap();
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find("```") {
+            let after = &rest[start + 3..];
+            let (kind, body) = after.split_once('\n').unwrap();
+            let end = body.find("```").expect("a closed code block");
+            let block = &body[..end];
+            rest = &body[end + 3..];
+            let block = fill_placeholders(block);
+            let file = match kind {
+                "json" => {
+                    let value: serde_json::Value = serde_json::from_str(&block)
+                        .unwrap_or_else(|e| panic!("{doc}: not JSON ({e}):\n{block}"));
+                    let text = if value.get("routes").is_some() {
+                        block.clone()
+                    } else {
+                        serde_json::json!({ "routes": [value] }).to_string()
+                    };
+                    let path = dir.path().join(format!("example{checked}.json"));
+                    std::fs::write(&path, text).unwrap();
+                    path
+                }
+                "csv" => {
+                    let path = dir.path().join(format!("example{checked}.csv"));
+                    std::fs::write(&path, &block).unwrap();
+                    path
+                }
+                _ => continue,
+            };
+            let output = Command::new(binary("byoc"))
+                .env_clear()
+                .args(["routes", "import", &file.display().to_string(), "--dry-run"])
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{doc}:\n{block}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 12, "only {checked} examples found");
+}
+
+/// `BY…` → `BY` and 32 zeros, for every two-letter SID prefix.
+fn fill_placeholders(block: &str) -> String {
+    let mut out = String::with_capacity(block.len());
+    let chars: Vec<char> = block.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        let sid = *c == '…'
+            && i >= 2
+            && chars[i - 1].is_ascii_uppercase()
+            && chars[i - 2].is_ascii_uppercase();
+        if sid {
+            out.push_str(&"0".repeat(32));
+        } else {
+            out.push(*c);
+        }
+    }
+    out
+}
