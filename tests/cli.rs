@@ -496,3 +496,29 @@ fn fill_placeholders(block: &str) -> String {
     }
     out
 }
+
+/// Issue 16: route management does not read the webhooks' settings, and one rule picks the
+/// store (both stores in the environment is an error, never a silent choice).
+#[test]
+fn route_commands_need_only_their_own_settings() {
+    let run = |env: &[(&str, &str)]| {
+        let output = Command::new(binary("byoc"))
+            .env_clear()
+            .envs(env.iter().copied())
+            .args(["routes", "list"])
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&[("OUTBOUND_CALLER_ID", "alice")]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, err) = run(&[("ROUTES_TABLE", "t"), ("ROUTES_FILE", "f.json")]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("both ROUTES_TABLE and ROUTES_FILE are set"),
+        "{err}"
+    );
+}

@@ -28,6 +28,7 @@
 //! | `item.rs` | keys and the item mapping of routes and history |
 //! | `store.rs` | [`DynamoStore`]: lookups, listing, single writes, table set-up and migration |
 //! | `bulk.rs` | imports' writes |
+//! | `source.rs` | which store a process uses (flags, then `ROUTES_TABLE` / `ROUTES_FILE`) |
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -59,11 +60,13 @@ use byoc_store::{
 mod bulk;
 mod client;
 mod item;
+mod source;
 mod store;
 
 use bulk::*;
 pub use client::*;
 pub use item::*;
+pub use source::*;
 pub use store::*;
 
 #[cfg(test)]

@@ -116,6 +116,21 @@ pub struct Config {
 }
 
 impl Config {
+    /// The numbering plan alone (`DEFAULT_COUNTRY_CODE`): what route management needs, so a
+    /// bad setting of the webhooks (`OUTBOUND_CALLER_ID`, …) does not stop `byoc routes`.
+    pub fn plan_from_env() -> Result<NumberPlan, ConfigError> {
+        match std::env::var("DEFAULT_COUNTRY_CODE")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            None => Ok(NumberPlan::default()),
+            Some(cc) => NumberPlan::new(&cc).map_err(|e| ConfigError {
+                name: "DEFAULT_COUNTRY_CODE",
+                reason: e.to_string(),
+            }),
+        }
+    }
+
     /// Reads the process environment.
     pub fn from_env(runtime: Runtime) -> Result<Self, ConfigError> {
         Self::from_lookup(runtime, |name| std::env::var(name).ok())

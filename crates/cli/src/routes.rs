@@ -12,7 +12,7 @@ use byoc_core::route_file::to_route_file;
 use byoc_core::{NumberPlan, Route, RouteRecord};
 use byoc_dynamodb::{DynamoStore, Profile};
 use byoc_store::{Expect, StoredRoute, WriteOp};
-use byoc_web::{Config, Runtime};
+use byoc_web::Config;
 
 use crate::resolve::{self, summary};
 use crate::source::Source;
@@ -294,10 +294,7 @@ fn flag_value(field: &str, value: &str) -> anyhow::Result<String> {
 const PRUNE_UNCONFIRMED_MAX: usize = 10;
 
 fn plan() -> anyhow::Result<NumberPlan> {
-    Ok(Config::from_env(Runtime::Local)
-        .context("invalid configuration")?
-        .inbound
-        .plan)
+    Config::plan_from_env().context("invalid configuration")
 }
 
 fn print_json(record: &RouteRecord) -> anyhow::Result<()> {

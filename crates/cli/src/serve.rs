@@ -54,8 +54,8 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let profile = Profile::CallPath {
         budget: config.cache.budget,
     };
-    let source = args.source.resolved()?;
-    let opened = source.open_read(&config.inbound.plan, profile).await?;
+    let is_table = args.source.choice()?.is_table();
+    let opened = args.source.open_read(&config.inbound.plan, profile).await?;
     if matches!(config.auth, Auth::Unsigned) {
         eprintln!(
             "byoc serve: WARNING: TWILIO_AUTH_TOKEN is not set, so X-Twilio-Signature is NOT checked. \
@@ -63,7 +63,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         );
     }
     // A route file is read once at start; a table is read through the same cache as in Lambda.
-    let cache = if source.table.is_some() {
+    let cache = if is_table {
         config.cache
     } else {
         byoc_store::CacheConfig {

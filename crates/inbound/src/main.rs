@@ -1,29 +1,31 @@
 //! The inbound Lambda: answers the SIP domain / BYOC trunk "A call comes in" webhook with the
 //! matched route's TwiML. Glue only; the behaviour lives in byoc-core, byoc-store and byoc-web.
 //!
-//! Routes come from the DynamoDB table `ROUTES_TABLE`, else the JSON file `ROUTES_FILE` (a route
-//! file bundled with the function), else nowhere (every call gets the default).
+//! Routes come from `ROUTES_TABLE` (DynamoDB) or `ROUTES_FILE` (a route file bundled with the
+//! function); both set is an error; neither, every call gets the default (see
+//! `byoc_dynamodb::StoreSource`).
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use byoc_core::Address;
-use byoc_dynamodb::{DynamoStore, Profile};
-use byoc_store::{CachedStore, FileStore, MemoryStore, RouteStore};
+use byoc_dynamodb::{BothStores, Profile, StoreSource, TrustSource};
+use byoc_store::{CachedStore, MemoryStore, RouteStore};
 use byoc_web::{App, Config, Endpoints, LogFormat, Runtime};
 
 fn main() {
-    // Before any thread exists (it sets SSL_CERT_FILE): one bundle file instead of a scan of
-    // the certificate directories at the first TLS connection.
-    let trust = byoc_dynamodb::use_system_ca_bundle();
+    let source = StoreSource::resolve(None, None);
+    // Only for DynamoDB, and before any thread exists (it sets SSL_CERT_FILE): one bundle file
+    // instead of a scan of the certificate directories at the first TLS connection.
+    let trust =
+        matches!(source, Ok(StoreSource::Table(_))).then(byoc_dynamodb::use_system_ca_bundle);
     byoc_web::init_logging(LogFormat::Json);
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")
-        .and_then(|runtime| runtime.block_on(run(trust)));
+        .and_then(|runtime| runtime.block_on(run(source, trust)));
     if let Err(e) = result {
         // One JSON line with the whole cause chain, so the reason shows in CloudWatch.
         tracing::error!(error = format!("{e:#}"), "inbound stopped");
@@ -31,27 +33,32 @@ fn main() {
     }
 }
 
-async fn run(trust: byoc_dynamodb::TrustSource) -> anyhow::Result<()> {
+async fn run(
+    source: Result<StoreSource, BothStores>,
+    trust: Option<TrustSource>,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let config = Config::from_env(Runtime::Lambda).context("invalid configuration")?;
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let store: Arc<dyn RouteStore> = if let Some(table) = env("ROUTES_TABLE") {
-        // Created once per execution environment; every attempt bounded by the call budget.
-        let client = byoc_dynamodb::client(Profile::CallPath {
-            budget: config.cache.budget,
-        })
-        .await;
-        Arc::new(DynamoStore::new(client, table, config.inbound.plan.clone()))
-    } else if let Some(path) = env("ROUTES_FILE") {
-        Arc::new(
-            FileStore::open(Path::new(&path), &config.inbound.plan)
-                .context("cannot load ROUTES_FILE")?,
-        )
-    } else {
-        tracing::warn!(
-            "neither ROUTES_TABLE nor ROUTES_FILE is set: every call gets the default route"
-        );
-        Arc::new(MemoryStore::new())
+    let source = source?;
+    // Created once per execution environment; every attempt bounded by the call budget.
+    let profile = Profile::CallPath {
+        budget: config.cache.budget,
+    };
+    let opened = source
+        .open(&config.inbound.plan, profile, false)
+        .await
+        .context(match source {
+            StoreSource::File(_) => "cannot load ROUTES_FILE",
+            _ => "cannot open the route store",
+        })?;
+    let store: Arc<dyn RouteStore> = match opened {
+        Some(opened) => opened.store,
+        None => {
+            tracing::warn!(
+                "neither ROUTES_TABLE nor ROUTES_FILE is set: every call gets the default route"
+            );
+            Arc::new(MemoryStore::new())
+        }
     };
     let client_ms = started.elapsed().as_millis() as u64;
     let cached = Arc::new(CachedStore::new(store, config.cache));
@@ -71,7 +78,7 @@ async fn run(trust: byoc_dynamodb::TrustSource) -> anyhow::Result<()> {
         init_ms = started.elapsed().as_millis() as u64,
         init_type,
         warmup,
-        ca_certificates = %trust,
+        ca_certificates = trust.map_or("not used".to_string(), |t| t.to_string()),
         "inbound ready"
     );
     let app = Arc::new(App::new(config, cached, Endpoints::INBOUND));
