@@ -72,13 +72,47 @@ impl Source {
     }
 }
 
+/// Why the store could not answer a lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreFailure {
+    /// The store returned an error (its words are in the `route store failed` warning).
+    Error,
+    /// The store did not answer within the budget (`STORE_TIMEOUT_MS`).
+    Timeout,
+    /// The store failed moments ago ([`BACKOFF`]) and was not asked.
+    Backoff,
+}
+
+impl StoreFailure {
+    /// The short kind reported in `X-Byoc-Reason` and the call's log line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreFailure::Error => "store_error",
+            StoreFailure::Timeout => "store_timeout",
+            StoreFailure::Backoff => "store_backoff",
+        }
+    }
+}
+
 /// The result of a lookup through the cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lookup {
     pub matched: Option<Match>,
     pub source: Source,
-    /// Why the store could not answer, when it could not.
-    pub degraded: Option<String>,
+    /// Why the store could not answer, when it could not (`source` says what answered).
+    pub degraded: Option<StoreFailure>,
+}
+
+impl Lookup {
+    /// The degraded answer's reason as reported: the failure's kind and what answered.
+    pub fn degraded_reason(&self) -> Option<String> {
+        let kind = self.degraded?.as_str();
+        Some(match self.source {
+            Source::Stale => format!("{kind}; answered from a cached entry"),
+            Source::LastCatchAll => format!("{kind}; answered with the last * route seen"),
+            _ => kind.to_string(),
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -91,14 +125,7 @@ struct Entry {
 pub const BACKOFF: Duration = Duration::from_secs(1);
 
 /// One store call's outcome: the resolution, or why it failed.
-type Fetched = Result<crate::Resolution, String>;
-
-/// Why a lookup was degraded, as it is reported: the store failed.
-pub const STORE_ERROR: &str = "store_error";
-/// The store did not answer within the budget (`STORE_TIMEOUT_MS`).
-pub const STORE_TIMEOUT: &str = "store_timeout";
-/// The store failed moments ago ([`BACKOFF`]) and was not asked.
-pub const STORE_BACKOFF: &str = "store_backoff";
+type Fetched = Result<crate::Resolution, StoreFailure>;
 
 /// A store behind a cache and a time budget.
 pub struct CachedStore {
@@ -128,7 +155,7 @@ impl CachedStore {
     async fn fetch(&self, key: &str, address: &Address, scope: Option<&str>) -> Fetched {
         if let Some(at) = *lock(&self.failed_at) {
             if at.elapsed() < BACKOFF {
-                return Err(STORE_BACKOFF.to_string());
+                return Err(StoreFailure::Backoff);
             }
         }
         let cell = lock(&self.inflight)
@@ -144,16 +171,16 @@ impl CachedStore {
                 {
                     Ok(Ok(resolution)) => Ok(resolution),
                     Ok(Err(e)) => {
-                        tracing::warn!(kind = STORE_ERROR, error = %e, "route store failed");
-                        Err(STORE_ERROR.to_string())
+                        tracing::warn!(kind = "store_error", error = %e, "route store failed");
+                        Err(StoreFailure::Error)
                     }
                     Err(_) => {
                         tracing::warn!(
-                            kind = STORE_TIMEOUT,
+                            kind = "store_timeout",
                             budget_ms = self.config.budget.as_millis() as u64,
                             "route store did not answer within the budget"
                         );
-                        Err(STORE_TIMEOUT.to_string())
+                        Err(StoreFailure::Timeout)
                     }
                 }
             })
@@ -227,7 +254,7 @@ impl CachedStore {
             return Lookup {
                 matched: entry.matched,
                 source: Source::Stale,
-                degraded: Some(format!("{reason}; answered from a cached entry")),
+                degraded: Some(reason),
             };
         }
         if let Some(route) = lock(&self.catch_all).clone() {
@@ -237,7 +264,7 @@ impl CachedStore {
                     kind: MatchKind::CatchAll,
                 }),
                 source: Source::LastCatchAll,
-                degraded: Some(format!("{reason}; answered with the last * route seen")),
+                degraded: Some(reason),
             };
         }
         Lookup {
@@ -353,7 +380,7 @@ mod tests {
         let l = cache.lookup(&a, None).await;
         assert_eq!(l.source, Source::LastCatchAll);
         assert_eq!(
-            l.degraded.as_deref(),
+            l.degraded_reason().as_deref(),
             Some("store_error; answered with the last * route seen")
         );
 
@@ -365,9 +392,9 @@ mod tests {
         let l = cache.lookup(&a, None).await;
         assert!(started.elapsed() < Duration::from_secs(2));
         assert_eq!(l.source, Source::Stale);
-        assert_eq!(l.matched.unwrap().route.pattern.key(), "+1317*");
+        assert_eq!(l.matched.as_ref().unwrap().route.pattern.key(), "+1317*");
         assert_eq!(
-            l.degraded.as_deref(),
+            l.degraded_reason().as_deref(),
             Some("store_timeout; answered from a cached entry")
         );
 
@@ -403,7 +430,7 @@ mod tests {
         for w in waiters {
             let lookup = w.await.unwrap();
             assert_eq!(lookup.source, Source::Nothing);
-            assert_eq!(lookup.degraded.as_deref(), Some(STORE_TIMEOUT));
+            assert_eq!(lookup.degraded, Some(StoreFailure::Timeout));
         }
         assert_eq!(flaky.calls.load(Ordering::SeqCst), 1);
         // Within the back-off the store is left alone; after it, the next miss asks again (the
@@ -411,7 +438,7 @@ mod tests {
         flaky.mode.store(OK, Ordering::SeqCst);
         let lookup = cache.lookup(&a, None).await;
         assert_eq!(lookup.source, Source::Nothing);
-        assert_eq!(lookup.degraded.as_deref(), Some(STORE_BACKOFF));
+        assert_eq!(lookup.degraded, Some(StoreFailure::Backoff));
         assert_eq!(flaky.calls.load(Ordering::SeqCst), 1);
         tokio::time::sleep(BACKOFF).await;
         assert_eq!(cache.lookup(&a, None).await.source, Source::Store);

@@ -23,7 +23,7 @@ use byoc_core::route_file::RouteFileError;
 use byoc_core::{Address, Match, Route};
 
 pub use admin::{Applied, Change, Expect, Meta, RouteAdmin, StoredRoute, WriteOp};
-pub use cache::{CacheConfig, CachedStore, Lookup};
+pub use cache::{CacheConfig, CachedStore, Lookup, StoreFailure};
 pub use file::FileStore;
 pub use memory::MemoryStore;
 

@@ -19,6 +19,14 @@ use byoc_store::CachedStore;
 
 use crate::config::{Auth, Config};
 
+/// The one line per request. Its message is what the metrics key on
+/// ([`crate::logging::CALL_MESSAGE`]), so it is written here once.
+macro_rules! call_answered {
+    ($level:ident, $($field:tt)*) => {
+        tracing::$level!($($field)*, "call answered")
+    };
+}
+
 /// Largest body accepted (Twilio's webhook forms are a few kB; 64 KiB leaves room for many
 /// `SipHeader_X-…` parameters while bounding the work an anonymous sender can cause).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -262,7 +270,7 @@ impl App {
             next_url: &next,
             from: from.as_deref(),
         };
-        let decision = match lookup.degraded {
+        let decision = match lookup.degraded_reason() {
             None => inbound::decide(&address, lookup.matched.as_ref(), config, &call),
             // The store failed: a cached route if there is one, else the default.
             Some(reason) => match &lookup.matched {
@@ -358,7 +366,8 @@ impl App {
                 "ignored"
             }
         };
-        tracing::info!(
+        call_answered!(
+            info,
             endpoint = Endpoint::InboundStatus.as_str(),
             call_sid = params.get("CallSid").unwrap_or(""),
             did = address.as_ref().map(|a| a.as_str()).unwrap_or(""),
@@ -366,8 +375,7 @@ impl App {
             pattern = decision.pattern.as_deref().unwrap_or(""),
             outcome,
             source,
-            latency_us = started.elapsed().as_micros() as u64,
-            "call answered"
+            latency_us = started.elapsed().as_micros() as u64
         );
         response
             .headers_mut()
@@ -413,30 +421,27 @@ impl App {
             chain_from_state(state, plan)
         }) {
             Ok(step) => {
-                tracing::info!(
+                call_answered!(
+                    info,
                     endpoint = Endpoint::InboundNext.as_str(),
                     call_sid,
                     dial_call_status = status,
                     step = step.index.map_or(-1, |i| i as i64),
                     outcome = step.outcome,
-                    latency_us = started.elapsed().as_micros() as u64,
-                    "call answered"
+                    latency_us = started.elapsed().as_micros() as u64
                 );
                 twiml(step.twiml.to_xml(), step.outcome)
             }
             Err(e) => {
                 let decision =
                     inbound::fallback(&self.config.inbound, Outcome::BadInput, e.to_string());
-                tracing::warn!(
-                    endpoint = Endpoint::InboundNext.as_str(),
+                call_answered!(warn, endpoint = Endpoint::InboundNext.as_str(),
                     call_sid,
                     dial_call_status = status,
                     action = decision.action,
                     outcome = decision.outcome.as_str(),
                     reason = %e,
-                    latency_us = started.elapsed().as_micros() as u64,
-                    "call answered"
-                );
+                    latency_us = started.elapsed().as_micros() as u64);
                 let mut response = twiml(decision.twiml.to_xml(), decision.outcome.as_str());
                 set_reason(&mut response, &e.to_string());
                 response
@@ -451,25 +456,22 @@ impl App {
             .or_else(|| query.get("CallSid"))
             .unwrap_or("");
         match &decision.result {
-            Ok(dial) => tracing::info!(
+            Ok(dial) => call_answered!(
+                info,
                 endpoint = "outbound",
                 call_sid,
                 did = dial.numbers.join(",").as_str(),
                 action = "dial",
                 outcome = "dialed",
-                latency_us = started.elapsed().as_micros() as u64,
-                "call answered"
+                latency_us = started.elapsed().as_micros() as u64
             ),
-            Err(e) => tracing::warn!(
-                endpoint = "outbound",
+            Err(e) => call_answered!(warn, endpoint = "outbound",
                 call_sid,
                 action = "say",
                 outcome = "refused",
                 refusal = e.kind(),
                 reason = %e,
-                latency_us = started.elapsed().as_micros() as u64,
-                "call answered"
-            ),
+                latency_us = started.elapsed().as_micros() as u64),
         }
         let outcome = if decision.result.is_ok() {
             "dialed"
@@ -513,7 +515,8 @@ fn log_call(
     source: &str,
     started: Instant,
 ) {
-    tracing::info!(
+    call_answered!(
+        info,
         endpoint = endpoint.as_str(),
         call_sid = params.get("CallSid").unwrap_or(""),
         did = address.as_ref().map(|a| a.as_str()).unwrap_or(""),
@@ -524,8 +527,7 @@ fn log_call(
         schedule = decision.schedule.as_ref().map_or("", |e| e.why.as_str()),
         caller_rule = decision.caller_rule.as_deref().unwrap_or(""),
         source,
-        latency_us = started.elapsed().as_micros() as u64,
-        "call answered"
+        latency_us = started.elapsed().as_micros() as u64
     );
 }
 
@@ -802,5 +804,11 @@ mod tests {
             public_url(&parts, None),
             "https://api.example.com/inbound?q=1"
         );
+    }
+
+    #[test]
+    fn the_call_line_has_the_message_the_metrics_key_on() {
+        // `call_answered!` writes the literal; the EMF formatter matches the constant.
+        assert_eq!(crate::logging::CALL_MESSAGE, "call answered");
     }
 }

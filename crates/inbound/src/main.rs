@@ -71,7 +71,7 @@ async fn run(
     let warm = cached
         .lookup(&Address::Literal("byoc-warmup".to_string()), None)
         .await;
-    let warmup = warm.degraded.unwrap_or_else(|| "ok".to_string());
+    let warmup = warm.degraded.map_or("ok", |f| f.as_str());
     tracing::info!(
         store = %cached.inner().describe(),
         client_ms,
