@@ -1,5 +1,9 @@
 //! The webhook handler shared by the Lambda functions and `byoc serve`: one `http::Request` in,
 //! one `http::Response` out, so both runtimes behave identically.
+//!
+//! `mod.rs` holds [`App`]: request checks, the signature, and the handlers of each endpoint;
+//! `endpoint.rs` the webhooks by path; `url.rs` the public URL Twilio signed and the URLs built
+//! from it; `response.rs` TwiML answers and refusals.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -43,81 +47,13 @@ pub const REASON_HEADER: &str = "x-byoc-reason";
 pub type HttpRequest = http::Request<Bytes>;
 pub type HttpResponse = http::Response<String>;
 
-/// A webhook this server answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    /// "A call comes in" on the SIP domain / BYOC trunk.
-    Inbound,
-    /// The SIP domain's "call status changes" callback.
-    InboundStatus,
-    /// Twilio's "primary handler fails" URL.
-    InboundFallback,
-    /// A failover chain's `<Dial action>`: the next target, or the final action.
-    InboundNext,
-    /// The Studio TwiML Redirect widget's outbound request.
-    Outbound,
-}
+mod endpoint;
+mod response;
+mod url;
 
-impl Endpoint {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Endpoint::Inbound => "inbound",
-            Endpoint::InboundStatus => "inbound_status",
-            Endpoint::InboundFallback => "inbound_fallback",
-            Endpoint::InboundNext => "inbound_next",
-            Endpoint::Outbound => "outbound",
-        }
-    }
-
-    /// The endpoint a path names by its last segments, so `/inbound`, `/Prod/inbound` and a
-    /// custom domain's `/router/inbound` all work.
-    pub fn from_path(path: &str) -> Option<Self> {
-        let mut segments = path.trim_end_matches('/').rsplit('/');
-        let last = segments.next()?;
-        let before = segments.next();
-        match (before, last) {
-            (Some("inbound"), "status") => Some(Endpoint::InboundStatus),
-            (Some("inbound"), "fallback") => Some(Endpoint::InboundFallback),
-            (Some("inbound"), "next") => Some(Endpoint::InboundNext),
-            (_, "inbound") => Some(Endpoint::Inbound),
-            (_, "outbound") => Some(Endpoint::Outbound),
-            _ => None,
-        }
-    }
-}
-
-/// Which endpoints a process serves: each Lambda function serves its own, `byoc serve` all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Endpoints {
-    pub inbound: bool,
-    pub outbound: bool,
-}
-
-impl Endpoints {
-    pub const ALL: Self = Self {
-        inbound: true,
-        outbound: true,
-    };
-    /// `/inbound`, `/inbound/status`, `/inbound/fallback`.
-    pub const INBOUND: Self = Self {
-        inbound: true,
-        outbound: false,
-    };
-    pub const OUTBOUND: Self = Self {
-        inbound: false,
-        outbound: true,
-    };
-
-    fn serves(self, endpoint: Endpoint) -> bool {
-        match endpoint {
-            Endpoint::Inbound
-            | Endpoint::InboundStatus
-            | Endpoint::InboundFallback
-            | Endpoint::InboundNext => self.inbound,
-            Endpoint::Outbound => self.outbound,
-        }
-    }
-}
+pub use endpoint::*;
+pub use response::*;
+pub use url::*;
 
 /// The application: configuration, the route store (behind its cache) and the endpoints served.
 pub struct App {
@@ -529,126 +465,6 @@ fn log_call(
         source,
         latency_us = started.elapsed().as_micros() as u64
     );
-}
-
-/// The absolute URL of `/inbound/next` beside the endpoint at `url` (same scheme, host and
-/// stage prefix), for failover chains' `<Dial action>`.
-pub fn next_url(url: &str) -> String {
-    let base = url
-        .split(['?', '#'])
-        .next()
-        .unwrap_or(url)
-        .trim_end_matches('/');
-    for tail in ["/inbound/next", "/inbound/status", "/inbound/fallback"] {
-        if let Some(stem) = base.strip_suffix(tail) {
-            return format!("{stem}/inbound/next");
-        }
-    }
-    match base.strip_suffix("/inbound") {
-        Some(stem) => format!("{stem}/inbound/next"),
-        None => format!("{base}/inbound/next"),
-    }
-}
-
-/// The URL Twilio requested, for the signature: `public_base` + path + raw query when a public
-/// base URL is configured (custom domains); else the request's own absolute URI (what
-/// `lambda_http` builds from Host, `X-Forwarded-Proto`, stage and `rawQueryString`); else
-/// `X-Forwarded-Proto` (default `http`) + `Host` + path + raw query (the local server).
-/// The query string is used exactly as received, never re-encoded.
-pub fn public_url(parts: &http::request::Parts, public_base: Option<&str>) -> String {
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    if let Some(base) = public_base {
-        // A custom domain's API mapping key (`https://voice.example.com/router`) may or may not
-        // reach us in the path (AWS does not document which for HTTP APIs, and the observed
-        // answer has changed): add it only when the path does not already start with it.
-        let base_path = base
-            .split_once("://")
-            .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
-            .unwrap_or("");
-        let has_prefix = !base_path.is_empty()
-            && path_and_query
-                .strip_prefix(base_path)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']));
-        if has_prefix {
-            let origin = &base[..base.len() - base_path.len()];
-            return format!("{origin}{path_and_query}");
-        }
-        return format!("{base}{path_and_query}");
-    }
-    if let (Some(scheme), Some(authority)) = (parts.uri.scheme_str(), parts.uri.authority()) {
-        return format!("{scheme}://{authority}{path_and_query}");
-    }
-    let header_str = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(',').next().unwrap_or("").trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
-    let scheme = header_str("x-forwarded-proto").unwrap_or_else(|| "http".to_string());
-    let host = header_str("host").unwrap_or_else(|| "localhost".to_string());
-    format!("{scheme}://{host}{path_and_query}")
-}
-
-fn twiml(xml: String, outcome: &'static str) -> HttpResponse {
-    let mut response = http::Response::new(xml);
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-    response
-        .headers_mut()
-        .insert(OUTCOME_HEADER, HeaderValue::from_static(outcome));
-    response
-}
-
-fn set_reason(response: &mut HttpResponse, reason: &str) {
-    // Header values must be visible ASCII; anything else is replaced rather than dropped.
-    let clean: String = reason
-        .chars()
-        .take(300)
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect();
-    if let Ok(value) = HeaderValue::from_str(&clean) {
-        response.headers_mut().insert(REASON_HEADER, value);
-    }
-}
-
-/// A refusal: the reason in the body and in the reason header.
-fn plain(status: StatusCode, text: &str) -> HttpResponse {
-    let mut response = http::Response::new(format!("{text}\n"));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    set_reason(&mut response, text);
-    response
-}
-
-/// The answer to a body over [`MAX_BODY_BYTES`] (also sent by `byoc serve`, which stops reading
-/// at the cap).
-pub fn payload_too_large() -> HttpResponse {
-    plain(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "Payload too large: the body is over 64 KiB",
-    )
-}
-
-/// The answer to an event the Lambda adapter could not turn into an HTTP request.
-pub fn bad_event(reason: &str) -> HttpResponse {
-    tracing::warn!(reason, "bad request: unreadable event");
-    plain(StatusCode::BAD_REQUEST, &format!("Bad request: {reason}"))
 }
 
 #[cfg(test)]
