@@ -260,7 +260,11 @@ async fn a_bad_route_file_fails_initialization_with_a_clear_error() {
         .expect("exits");
     assert!(!status.success());
     let stderr = lambda.stderr.text();
-    assert!(stderr.contains("cannot load ROUTES_FILE"), "{stderr}");
+    assert!(stderr.contains("inbound stopped"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("route file {path} is invalid")),
+        "{stderr}"
+    );
     assert!(stderr.contains("`url`"), "{stderr}");
 }
 

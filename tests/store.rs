@@ -548,3 +548,83 @@ async fn an_edit_during_an_import_is_not_overwritten() {
     );
     assert_eq!(kept.meta.updated_by, "ana");
 }
+
+/// DynamoDB's rarer answers, made to happen by a proxy in front of the server: a lookup whose
+/// keys come back unprocessed retries them (and gives up, as unavailable, if they keep coming
+/// back); a write that loses a race between its read and its transaction re-reads and either
+/// reports the other writer's version or, for `Expect::Any`, writes on top of it.
+#[tokio::test]
+async fn dynamodb_unprocessed_keys_and_lost_races_are_handled() {
+    use byoc_e2e::dynamo_proxy::{DynamoProxy, Fault};
+    let moto = Moto::start();
+    let proxy = DynamoProxy::start(&moto.endpoint()).await;
+    let store = DynamoStore::new(
+        byoc_dynamodb::local_client(&proxy.endpoint()),
+        unique_table("faults"),
+        NumberPlan::default(),
+    );
+    store.create_table().await.unwrap();
+    for (pattern, url) in [("+13175551234", "https://x/exact"), ("*", "https://x/any")] {
+        store
+            .put(redirect(pattern, url), Expect::Absent, "t")
+            .await
+            .unwrap();
+    }
+
+    // The first request reads one key; the rest (the exact number among them) come back
+    // unprocessed and are asked for again.
+    proxy.set(Fault::SplitNextBatchGet);
+    let before = store.lookup_round_trips();
+    let found = store.resolve(&addr("+13175551234"), None).await.unwrap();
+    assert_eq!(found.matched.unwrap().route.key(), "+13175551234");
+    assert_eq!(found.catch_all.unwrap().key(), "*");
+    assert_eq!(proxy.count("BatchGetItem"), 2);
+    assert_eq!(store.lookup_round_trips() - before, 2);
+
+    // Keys that never get processed: a bounded number of tries, then "unavailable" (which the
+    // cache answers with its degraded route), never a wrong "no route".
+    proxy.set(Fault::StarveBatchGet);
+    let err = store
+        .resolve(&addr("+13175551234"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Unavailable(reason) if reason.contains("unprocessed")),
+        "{err}"
+    );
+    assert_eq!(proxy.count("BatchGetItem"), 3);
+
+    // Lost race with an expected version: the other writer's version is reported.
+    proxy.set(Fault::RaceNextTransaction);
+    let err = store
+        .put(redirect("*", "https://x/mine"), Expect::Version(1), "me")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::VersionMismatch {
+                expected: 1,
+                actual: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(proxy.count("TransactWriteItems"), 1);
+
+    // Lost race with `Expect::Any` (an import's replace): re-read and written on top.
+    proxy.set(Fault::RaceNextTransaction);
+    let written = store
+        .put(redirect("*", "https://x/mine"), Expect::Any, "me")
+        .await
+        .unwrap();
+    assert_eq!(written.meta.version, 4);
+    assert_eq!(proxy.count("TransactWriteItems"), 2);
+    let listed = store.get("*").await.unwrap().unwrap();
+    assert_eq!(listed.meta.version, 4);
+    assert_eq!(
+        listed.route.to_record().url.as_deref(),
+        Some("https://x/mine")
+    );
+}

@@ -1,8 +1,10 @@
 //! Failover chains: a `dial` route with several `targets` tried in order.
 //!
 //! The first target is dialled with `<Dial action="…/inbound/next?c=STATE&i=1">`. Twilio posts
-//! the outcome there (`DialCallStatus`): `completed` ends the call; `busy`, `no-answer`, `failed`
-//! or `canceled` dials target `i`; after the last target the chain's `final` action answers.
+//! the outcome there (`DialCallStatus`): `busy`, `no-answer`, `failed` or `canceled` dials target
+//! `i` (log outcome `chain_next`); after the last target the chain's `final` action answers
+//! (`chain_final`), or a hang-up when it has none (`chain_ended`); any other status
+//! (`completed`, `answered`) means someone answered and the call hangs up (`chain_completed`).
 //!
 //! There is no server-side session: `STATE` is the whole chain (targets, caller ID, final action)
 //! as base64url JSON, so a route edited or deleted mid-call does not change a call already in
@@ -19,7 +21,7 @@ use crate::twiml::{self, Verb};
 
 // The chain itself is part of the route model; this module is the protocol around it.
 pub use crate::route::{
-    Chain, Endpoint, State, Target, TargetSpec, DEFAULT_NEXT_URL, MAX_TARGETS, REQUEST_HEAD_MAX,
+    Callee, Chain, State, Target, TargetSpec, DEFAULT_NEXT_URL, MAX_TARGETS, REQUEST_HEAD_MAX,
     STATE_MAX_LEN,
 };
 
@@ -181,7 +183,7 @@ mod tests {
         assert_eq!(
             c.targets[0],
             Target {
-                endpoint: Endpoint::Number {
+                callee: Callee::Number {
                     number: "+13175550001".into(),
                     byoc: Some(
                         Sid::parse(

@@ -22,4 +22,6 @@ pub mod twiml;
 
 pub use number::{Address, NumberError, NumberPlan};
 pub use params::Params;
-pub use route::{Action, Match, MatchKind, Pattern, Route, RouteError, RouteRecord, RouteTable};
+pub use route::{
+    Action, Match, MatchKind, Pattern, Route, RouteError, RouteMeta, RouteRecord, RouteTable,
+};

@@ -12,7 +12,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::number::NumberPlan;
-use crate::route::{Route, RouteError, RouteErrorKind, RouteRecord, RouteTable};
+use crate::route::{Route, RouteError, RouteErrorKind, RouteMeta, RouteRecord, RouteTable};
 
 /// The JSON route file, as written by [`records_to_route_file`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,28 +21,13 @@ pub struct RouteFile {
     pub routes: Vec<RouteRecord>,
 }
 
-/// The store metadata a route file may carry beside each route (written by exports).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RecordMeta {
-    pub version: Option<u64>,
-    pub updated_at: Option<String>,
-    pub updated_by: Option<String>,
-}
-
 /// A loaded route file: its routes, indexed, and the metadata of those that carry some.
 #[derive(Debug, Clone, Default)]
 pub struct LoadedFile {
     pub table: RouteTable,
     /// Key → metadata, for the records that have any (exports write it; hand-written files
     /// usually have none).
-    pub meta: Vec<(String, RecordMeta)>,
-}
-
-impl RecordMeta {
-    /// No metadata in the record (a hand-written file).
-    pub fn is_empty(&self) -> bool {
-        self.version.is_none() && self.updated_at.is_none() && self.updated_by.is_none()
-    }
+    pub meta: Vec<(String, RouteMeta)>,
 }
 
 /// Why a route file could not be loaded. Every bad route is reported, not just the first.
@@ -131,7 +116,7 @@ pub fn records_to_route_file(routes: Vec<RouteRecord>) -> String {
 struct Loader<'p> {
     plan: &'p NumberPlan,
     table: RouteTable,
-    meta: Vec<(String, RecordMeta)>,
+    meta: Vec<(String, RouteMeta)>,
     /// Each route's record index, to name the first of two routes with one key (found by
     /// identity, only when that happens).
     order: Vec<(usize, Arc<Route>)>,
@@ -140,17 +125,13 @@ struct Loader<'p> {
 
 impl Loader<'_> {
     fn add(&mut self, i: usize, mut record: RouteRecord) {
-        let meta = RecordMeta {
-            version: record.version.take(),
-            updated_at: record.updated_at.take(),
-            updated_by: record.updated_by.take(),
-        };
+        let meta = record.take_meta();
         let route = match Route::from_record(record, self.plan) {
             Ok(route) => Arc::new(route),
             Err(e) => return self.errors.push((i, e)),
         };
         let key = route.key();
-        let meta = (!meta.is_empty()).then(|| (key.clone(), meta));
+        let meta = meta.map(|meta| (key.clone(), meta));
         match self.table.try_insert_keyed(key, Arc::clone(&route)) {
             Ok(()) => {
                 self.meta.extend(meta);
@@ -307,10 +288,10 @@ mod tests {
             loaded.meta,
             [(
                 "+13175551234".to_string(),
-                RecordMeta {
-                    version: Some(7),
-                    updated_at: None,
-                    updated_by: Some("ops".into())
+                RouteMeta {
+                    version: 7,
+                    updated_at: String::new(),
+                    updated_by: "ops".into()
                 }
             )]
         );

@@ -113,12 +113,8 @@ pub(crate) fn stored_from_item(
         pattern: pattern.clone(),
         reason,
     };
-    let record = item_to_record(item).map_err(corrupt)?;
-    let meta = Meta {
-        version: record.version.unwrap_or(1),
-        updated_at: record.updated_at.clone().unwrap_or_default(),
-        updated_by: record.updated_by.clone().unwrap_or_default(),
-    };
+    let mut record = item_to_record(item).map_err(corrupt)?;
+    let meta = record.take_meta().unwrap_or_else(RouteMeta::unrecorded);
     let route = Route::from_record(record, plan).map_err(|e| corrupt(e.to_string()))?;
     Ok(StoredRoute {
         route: Arc::new(route),
@@ -196,7 +192,7 @@ pub(crate) fn plan_change(
     };
     let after = route.map(|r| StoredRoute {
         route: Arc::new(r),
-        meta: Meta {
+        meta: RouteMeta {
             version,
             updated_at: at.to_string(),
             updated_by: actor.to_string(),

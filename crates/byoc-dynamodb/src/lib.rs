@@ -2,10 +2,11 @@
 //!
 //! # Item design
 //! One table, partition key `pattern` (S), sort key `sk` (S):
-//! - the route: `sk = "route"`; the route's flat record as attributes (`action`, `url`, `method`,
-//!   `number`, `byoc`, `caller_id`, `timeout` (N), `uri`, `text`, `voice`, `language`, `reason`,
-//!   `description`) plus `version` (N), `updated_at`, `updated_by`: the same mapping as a JSON
-//!   route file record;
+//! - the route: `sk = "route"`; every field of its flat record (`RouteRecord`, the same mapping
+//!   as a JSON route file record: `action`, `url`, `number`, `scope`, `callers`…) as an
+//!   attribute of the same name, strings as S, `timeout` and `version` as N, the JSON-valued
+//!   fields (`schedule`, `targets`, `final`, `callers`, `task_attributes`) as their JSON text;
+//!   absent fields are absent attributes; plus `updated_at`, `updated_by`;
 //! - its history: `sk = "h#<unix ms, 13 digits>#<version, 10 digits>"` with `at`, `by`, `op`,
 //!   `version` and `before` / `after` (the records as JSON). Only `byoc routes history` reads
 //!   these; the call path never does.
@@ -50,10 +51,10 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use byoc_core::route::{best_match_in, candidate_keys_in, scoped_key};
-use byoc_core::{Address, NumberPlan, Route, RouteRecord};
+use byoc_core::{Address, NumberPlan, Route, RouteMeta, RouteRecord};
 use byoc_store::admin::check_expect;
 use byoc_store::{
-    now_rfc3339, Applied, Change, Expect, Meta, Resolution, RouteAdmin, RouteStore, StoreError,
+    now_rfc3339, Applied, Change, Expect, Resolution, RouteAdmin, RouteStore, StoreError,
     StoredRoute, WriteOp,
 };
 

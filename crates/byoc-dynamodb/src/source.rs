@@ -11,9 +11,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
-use byoc_core::NumberPlan;
-use byoc_store::{FileStore, RouteAdmin, RouteStore, StoreError};
+use byoc_core::{Address, NumberPlan};
+use byoc_store::{
+    CacheConfig, CachedStore, FileStore, MemoryStore, RouteAdmin, RouteStore, StoreError,
+};
 
 use crate::{DynamoStore, Profile};
 
@@ -38,13 +41,9 @@ pub struct OpenedStore {
 }
 
 impl StoreSource {
-    /// The source named by `table` / `file` (flags), else by the environment.
-    pub fn resolve(table: Option<String>, file: Option<PathBuf>) -> Result<Self, BothStores> {
-        Self::resolve_with(table, file, |name| std::env::var(name).ok())
-    }
-
-    /// [`StoreSource::resolve`] with the environment read through `env` (tests).
-    pub fn resolve_with(
+    /// The source named by `table` / `file` (flags), else by the environment, read through
+    /// `env` (the process's is read in one place, `byoc_web::config::var`; tests pass a map).
+    pub fn resolve(
         table: Option<String>,
         file: Option<PathBuf>,
         env: impl Fn(&str) -> Option<String>,
@@ -91,6 +90,56 @@ impl StoreSource {
     }
 }
 
+/// The call path's store, opened and warmed up: what the inbound function answers from.
+pub struct CallStore {
+    pub store: Arc<CachedStore>,
+    /// Creating the client (or loading the file), in milliseconds.
+    pub open_ms: u64,
+    /// `ok`, or why the warm-up lookup did not get an answer from the store.
+    pub warmup: &'static str,
+}
+
+impl StoreSource {
+    /// Opens the store for calls: every attempt bounded by the cache's budget; behind the cache
+    /// and its fallbacks; [`StoreSource::None`] is an empty store (every call gets the default,
+    /// said once in a warning).
+    ///
+    /// Then one warm-up lookup: it learns the `*` route for degraded answers and, for DynamoDB,
+    /// sets up the connection and TLS during init. On an on-demand cold start the caller waits
+    /// for init too, so this trades one extra round trip for doing the handshake while init has
+    /// a full vCPU (a 128 MB function gets a fraction of one once invoked); with provisioned
+    /// concurrency it is free. Its outcome does not stop the function.
+    pub async fn open_for_calls(
+        &self,
+        plan: &NumberPlan,
+        cache: CacheConfig,
+    ) -> Result<CallStore, StoreError> {
+        let started = Instant::now();
+        let profile = Profile::CallPath {
+            budget: cache.budget,
+        };
+        let store: Arc<dyn RouteStore> = match self.open(plan, profile, false).await? {
+            Some(opened) => opened.store,
+            None => {
+                tracing::warn!(
+                    "neither ROUTES_TABLE nor ROUTES_FILE is set: every call gets the default route"
+                );
+                Arc::new(MemoryStore::new())
+            }
+        };
+        let open_ms = started.elapsed().as_millis() as u64;
+        let store = Arc::new(CachedStore::new(store, cache));
+        let warm = store
+            .lookup(&Address::Literal("byoc-warmup".to_string()), None)
+            .await;
+        Ok(CallStore {
+            store,
+            open_ms,
+            warmup: warm.degraded.map_or("ok", |f| f.as_str()),
+        })
+    }
+}
+
 fn open_file(path: &Path, plan: &NumberPlan, create: bool) -> Result<FileStore, StoreError> {
     if create {
         FileStore::open_or_create(path, plan)
@@ -122,7 +171,7 @@ mod tests {
             }
         };
         let r = |table: Option<&str>, file: Option<&str>, e| {
-            StoreSource::resolve_with(table.map(str::to_string), file.map(PathBuf::from), e)
+            StoreSource::resolve(table.map(str::to_string), file.map(PathBuf::from), e)
         };
         assert_eq!(
             r(Some("t"), None, env(None, Some("f.json"))),

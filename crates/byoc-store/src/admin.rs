@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use byoc_core::{Route, RouteRecord};
+use byoc_core::{Route, RouteMeta, RouteRecord};
 use serde::{Deserialize, Serialize};
 
 use crate::StoreError;
@@ -19,42 +19,17 @@ pub enum Expect {
     Any,
 }
 
-/// Store metadata of a route.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Meta {
-    /// 1 for a new route, +1 per write.
-    pub version: u64,
-    pub updated_at: String,
-    pub updated_by: String,
-}
-
-impl Meta {
-    /// A route from a file record without metadata: a first version, by no one known.
-    pub fn unrecorded() -> Self {
-        Self {
-            version: 1,
-            updated_at: String::new(),
-            updated_by: String::new(),
-        }
-    }
-}
-
 /// A route with its metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRoute {
     pub route: Arc<Route>,
-    pub meta: Meta,
+    pub meta: RouteMeta,
 }
 
 impl StoredRoute {
     /// The flat record with metadata (what `get` prints and DynamoDB stores).
     pub fn to_record(&self) -> RouteRecord {
-        RouteRecord {
-            version: Some(self.meta.version),
-            updated_at: Some(self.meta.updated_at.clone()),
-            updated_by: Some(self.meta.updated_by.clone()),
-            ..self.route.to_record()
-        }
+        self.route.to_record().with_meta(&self.meta)
     }
 }
 

@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use byoc_core::route_file::RouteFileError;
 use byoc_core::{Address, Match, Route};
 
-pub use admin::{Applied, Change, Expect, Meta, RouteAdmin, StoredRoute, WriteOp};
+pub use admin::{Applied, Change, Expect, RouteAdmin, StoredRoute, WriteOp};
 pub use cache::{CacheConfig, CachedStore, Lookup, StoreFailure};
 pub use file::FileStore;
 pub use memory::MemoryStore;
@@ -44,9 +44,9 @@ pub enum StoreError {
     },
     #[error("route store unavailable: {0}")]
     Unavailable(String),
-    #[error("table {table} does not exist: create it with `byoc table create --table {table}` (or deploy template.yaml), or check ROUTES_TABLE and AWS_REGION")]
+    #[error("table {table} does not exist in this region")]
     NoTable { table: String },
-    #[error("route `{pattern}` already exists (version {version}); pass --replace or --expect-version {version}")]
+    #[error("route `{pattern}` already exists (version {version})")]
     Exists { pattern: String, version: u64 },
     #[error("route `{pattern}` does not exist")]
     NotFound { pattern: String },

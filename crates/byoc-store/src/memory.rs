@@ -7,17 +7,17 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 use byoc_core::route::RouteTable;
 use byoc_core::route_file::{load_route_file, LoadedFile, RouteFileError};
-use byoc_core::{Address, NumberPlan, Route};
+use byoc_core::{Address, NumberPlan, Route, RouteMeta};
 
 use crate::admin::{
-    check_expect, is_conflict, Applied, Change, Expect, Meta, RouteAdmin, StoredRoute, WriteOp,
+    check_expect, is_conflict, Applied, Change, Expect, RouteAdmin, StoredRoute, WriteOp,
 };
 use crate::{now_rfc3339, Resolution, RouteStore, StoreError};
 
 #[derive(Debug, Default)]
 struct State {
     table: RouteTable,
-    meta: HashMap<String, Meta>,
+    meta: HashMap<String, RouteMeta>,
     history: Vec<Change>,
 }
 
@@ -47,22 +47,11 @@ impl MemoryStore {
     }
 
     /// Replaces every route (a reload), keeping metadata found in the records. A record
-    /// without metadata gets none here: [`Meta::unrecorded`] stands for it when read.
+    /// without metadata gets none here: [`RouteMeta::unrecorded`] stands for it when read.
     pub(crate) fn replace_all(&self, loaded: LoadedFile) {
         let mut state = self.write();
         state.table = loaded.table;
-        state.meta = loaded
-            .meta
-            .into_iter()
-            .map(|(key, meta)| {
-                let meta = Meta {
-                    version: meta.version.unwrap_or(1),
-                    updated_at: meta.updated_at.unwrap_or_default(),
-                    updated_by: meta.updated_by.unwrap_or_default(),
-                };
-                (key, meta)
-            })
-            .collect();
+        state.meta = loaded.meta.into_iter().collect();
     }
 
     /// Takes the changes recorded since the last call (the file store appends them to disk).
@@ -82,7 +71,7 @@ impl MemoryStore {
                     .meta
                     .get(&route.key())
                     .cloned()
-                    .unwrap_or_else(Meta::unrecorded);
+                    .unwrap_or_else(RouteMeta::unrecorded);
                 StoredRoute { route, meta }
             })
             .collect()
@@ -163,7 +152,7 @@ impl MemoryStore {
             .meta
             .get(pattern)
             .cloned()
-            .unwrap_or_else(Meta::unrecorded);
+            .unwrap_or_else(RouteMeta::unrecorded);
         Some(StoredRoute { route, meta })
     }
 
@@ -177,7 +166,7 @@ impl MemoryStore {
         let key = route.key();
         let current = Self::stored_in(state, &key);
         check_expect(&key, expect, current.as_ref().map(|c| c.meta.version))?;
-        let meta = Meta {
+        let meta = RouteMeta {
             version: current.as_ref().map_or(1, |c| c.meta.version + 1),
             updated_at: now_rfc3339(),
             updated_by: actor.to_string(),
@@ -317,7 +306,7 @@ mod tests {
         .unwrap();
 
         let plain = store.get("+13175551234").await.unwrap().expect("present");
-        assert_eq!(plain.meta, Meta::unrecorded());
+        assert_eq!(plain.meta, RouteMeta::unrecorded());
         let recorded = store.get("*").await.unwrap().expect("present");
         assert_eq!(
             (recorded.meta.version, recorded.meta.updated_by.as_str()),

@@ -19,6 +19,11 @@
 //! | `OUTBOUND_ALLOWED_CALLER_IDS` | comma-separated E.164 caller IDs that may be presented | any |
 //! | `ROUTE_CACHE_TTL_SECONDS` | how long a looked-up route is reused without asking the store | `30` |
 //! | `STORE_TIMEOUT_MS` | the longest a call waits for the route store, 10 to 10000 | `1000` |
+//!
+//! Also read here, for the process around the handlers: `ROUTES_TABLE` / `ROUTES_FILE` (which
+//! store, decided by `byoc_dynamodb::StoreSource`), `METRICS_NAMESPACE`, `RUST_LOG` /
+//! `LOG_LEVEL`, Lambda's `AWS_LAMBDA_INITIALIZATION_TYPE` and, for the CLI, `USER`. The AWS SDK
+//! reads its own (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_DYNAMODB`).
 
 use std::fmt;
 
@@ -57,6 +62,30 @@ pub const ENV_VARS: &[&str] = &[
     "LOG_LEVEL",
     "RUST_LOG",
 ];
+
+/// The one reader of the process environment: the value of `name`, trimmed; blank is unset.
+pub fn var(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// The CloudWatch namespace of the metrics in the call log lines.
+pub fn metrics_namespace() -> String {
+    var("METRICS_NAMESPACE").unwrap_or_else(|| "ByocRouter".to_string())
+}
+
+/// The log filter the operator asked for: `RUST_LOG`, else `LOG_LEVEL`.
+pub fn log_filter() -> Option<String> {
+    var("RUST_LOG").or_else(|| var("LOG_LEVEL"))
+}
+
+/// How Lambda started this execution environment (`on-demand`, `provisioned-concurrency`,
+/// `snap-start`), for the ready log line; empty outside Lambda.
+pub fn lambda_initialization_type() -> String {
+    var("AWS_LAMBDA_INITIALIZATION_TYPE").unwrap_or_default()
+}
 
 /// The auth token. Its `Debug` never shows the value, so it cannot leak into logs.
 #[derive(Clone)]
@@ -119,10 +148,7 @@ impl Config {
     /// The numbering plan alone (`DEFAULT_COUNTRY_CODE`): what route management needs, so a
     /// bad setting of the webhooks (`OUTBOUND_CALLER_ID`, …) does not stop `byoc routes`.
     pub fn plan_from_env() -> Result<NumberPlan, ConfigError> {
-        match std::env::var("DEFAULT_COUNTRY_CODE")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-        {
+        match var("DEFAULT_COUNTRY_CODE") {
             None => Ok(NumberPlan::default()),
             Some(cc) => NumberPlan::new(&cc).map_err(|e| ConfigError {
                 name: "DEFAULT_COUNTRY_CODE",
@@ -133,7 +159,7 @@ impl Config {
 
     /// Reads the process environment.
     pub fn from_env(runtime: Runtime) -> Result<Self, ConfigError> {
-        Self::from_lookup(runtime, |name| std::env::var(name).ok())
+        Self::from_lookup(runtime, var)
     }
 
     /// Reads settings through `get` (the environment, or a map in tests). Blank values are unset.

@@ -8,6 +8,8 @@
 //! as a last guard, and anything unreadable is answered `400` with the reason.
 
 use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -17,8 +19,48 @@ use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV
 use lambda_http::request::{LambdaRequest, RequestOrigin};
 use lambda_http::{lambda_runtime, Body, LambdaEvent};
 
+use byoc_store::CachedStore;
+
 use crate::app::{bad_event, HttpResponse};
-use crate::App;
+use crate::{App, Config, Endpoints, Runtime};
+
+/// The whole of a Lambda function's `main` besides choosing its route store: JSON logs, the
+/// configuration, `store` to open the route store (given the configuration), then the Runtime
+/// API loop with `endpoints`. A failure at any step is one JSON error line with the whole cause
+/// chain (so the reason shows in CloudWatch) and exit status 1.
+pub fn main<F, Fut, E>(name: &'static str, endpoints: Endpoints, store: F) -> !
+where
+    F: FnOnce(Config) -> Fut,
+    Fut: Future<Output = Result<Arc<CachedStore>, E>>,
+    E: fmt::Display,
+{
+    crate::init_logging(crate::LogFormat::Json);
+    let stopped = |error: String| -> ! {
+        tracing::error!(error, "{name} stopped");
+        std::process::exit(1)
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => stopped(format!("cannot start the async runtime: {e}")),
+    };
+    let config = match Config::from_env(Runtime::Lambda) {
+        Ok(config) => config,
+        Err(e) => stopped(format!("invalid configuration: {e}")),
+    };
+    let result = runtime.block_on(async move {
+        let store = store(config.clone()).await.map_err(|e| format!("{e:#}"))?;
+        run(Arc::new(App::new(config, store, endpoints)))
+            .await
+            .map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(()) => std::process::exit(0),
+        Err(e) => stopped(e),
+    }
+}
 
 /// Serves `app` on the Lambda Runtime API until the runtime stops the process.
 pub async fn run(app: Arc<App>) -> Result<(), lambda_runtime::Error> {
@@ -96,4 +138,164 @@ fn to_gateway(origin: &RequestOrigin, response: HttpResponse) -> serde_json::Val
     };
     // Serializing plain strings and numbers cannot fail; the fallback keeps the call answered.
     value.unwrap_or_else(|_| serde_json::json!({"statusCode": 500}))
+}
+
+/// The adapter in-process, over every event in `events/` (the same files `sam local invoke`
+/// takes): a fast check of event parsing and response shapes, beside the end-to-end tests that
+/// run the real binaries.
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use byoc_store::MemoryStore;
+    use serde_json::Value;
+
+    use super::*;
+
+    const TOKEN: &str = "byoc-events-test-token";
+    const FLOW: &str = "https://webhooks.twilio.com/v1/Accounts/AC00000000000000000000000000000000/Flows/FW00000000000000000000000000000000";
+
+    fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    fn app(endpoints: Endpoints) -> App {
+        let config = Config::from_lookup(Runtime::Lambda, |name| match name {
+            "TWILIO_AUTH_TOKEN" => Some(TOKEN.into()),
+            "DEFAULT_ROUTE_URL" => Some("https://example.com/default?a=1&b=2".into()),
+            _ => None,
+        })
+        .unwrap();
+        let routes = std::fs::read_to_string(root().join("infra/routes.example.json")).unwrap();
+        let store = MemoryStore::from_json(&routes, "example", &config.inbound.plan).unwrap();
+        let store = CachedStore::new(Arc::new(store), config.cache);
+        App::new(config, Arc::new(store), endpoints)
+    }
+
+    fn event(name: &str) -> Value {
+        let text = std::fs::read_to_string(root().join("events").join(name)).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    async fn invoke(app: &App, event: Value) -> Value {
+        let request: LambdaRequest = serde_json::from_value(event).unwrap();
+        handle_event(app, request).await
+    }
+
+    /// A header of a v2 (`headers`) or v1 (`multiValueHeaders`) response.
+    fn header<'a>(response: &'a Value, name: &str) -> &'a str {
+        let value = &response["headers"][name];
+        let value = if value.is_null() {
+            &response["multiValueHeaders"][name][0]
+        } else {
+            value
+        };
+        value.as_str().unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn every_event_file_is_read_and_answered_in_its_own_format() {
+        let inbound = app(Endpoints::INBOUND);
+        let outbound = app(Endpoints::OUTBOUND);
+        // (file, function, status, X-Byoc-Outcome, text the body or Location must hold)
+        let cases: &[(&str, &App, i64, &str, &str)] = &[
+            ("inbound.json", &inbound, 200, "matched", FLOW),
+            (
+                "inbound-prefix.json",
+                &inbound,
+                200,
+                "matched",
+                "indianapolis?team=support&amp;lang=en",
+            ),
+            ("inbound-rest-v1.json", &inbound, 200, "matched", FLOW),
+            ("inbound-status.json", &inbound, 302, "flow_return", FLOW),
+            (
+                "inbound-fallback.json",
+                &inbound,
+                200,
+                "fallback",
+                "https://example.com/default?a=1&amp;b=2",
+            ),
+            (
+                "inbound-next.json",
+                &inbound,
+                200,
+                "chain_next",
+                "<Client>alice</Client>",
+            ),
+            (
+                "outbound.json",
+                &outbound,
+                200,
+                "dialed",
+                "byoc=\"BY00000000000000000000000000000000\">+13175550199</Number>",
+            ),
+            (
+                "outbound-get.json",
+                &outbound,
+                200,
+                "dialed",
+                ">+13175550199</Number>",
+            ),
+            (
+                "outbound-invalid.json",
+                &outbound,
+                200,
+                "refused",
+                "<Hangup/>",
+            ),
+        ];
+        let listed: Vec<String> = std::fs::read_dir(root().join("events"))
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|name| name.ends_with(".json"))
+            .collect();
+        for name in &listed {
+            assert!(
+                cases.iter().any(|c| c.0 == name),
+                "events/{name} has no case here"
+            );
+        }
+        for &(name, app, status, outcome, expected) in cases {
+            let response = invoke(app, event(name)).await;
+            assert_eq!(response["statusCode"], status, "{name}: {response}");
+            assert_eq!(header(&response, "x-byoc-outcome"), outcome, "{name}");
+            let shown = if status == 302 {
+                header(&response, "location")
+            } else {
+                assert!(header(&response, "content-type").starts_with("text/xml"));
+                response["body"].as_str().unwrap_or_default()
+            };
+            assert!(shown.contains(expected), "{name}: {response}");
+            // REST APIs get v1's `multiValueHeaders`, HTTP APIs v2's `headers`.
+            let v1 = name.contains("rest-v1");
+            let in_v1 = response["multiValueHeaders"]["x-byoc-outcome"].is_array();
+            let in_v2 = response["headers"]["x-byoc-outcome"].is_string();
+            assert_eq!((in_v1, in_v2), (v1, !v1), "{name}: {response}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_forged_signature_or_a_bad_body_is_refused_not_a_crash() {
+        let inbound = app(Endpoints::INBOUND);
+        let mut forged = event("inbound.json");
+        forged["headers"]["x-twilio-signature"] = "AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into();
+        let response = invoke(&inbound, forged).await;
+        assert_eq!(response["statusCode"], 403, "{response}");
+        assert!(!response["body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("<Redirect"));
+
+        let mut bad = event("inbound.json");
+        bad["body"] = "%%% not base64 %%%".into();
+        let response = invoke(&inbound, bad).await;
+        assert_eq!(response["statusCode"], 400, "{response}");
+
+        // A path the function does not serve.
+        let mut elsewhere = event("outbound.json");
+        elsewhere["rawPath"] = "/outbound".into();
+        let response = invoke(&inbound, elsewhere).await;
+        assert_eq!(response["statusCode"], 404, "{response}");
+    }
 }

@@ -29,10 +29,7 @@ pub fn init_logging(format: LogFormat) {
         .with_writer(std::io::stderr)
         .with_target(false);
     // A second initialization (tests) is harmless; ignore it.
-    let namespace = std::env::var("METRICS_NAMESPACE")
-        .ok()
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| "ByocRouter".to_string());
+    let namespace = config::metrics_namespace();
     let _ = match format {
         LogFormat::Json => builder
             .event_format(logging::JsonLines { namespace })
@@ -63,9 +60,7 @@ pub fn init_cli_logging() {
 /// `RUST_LOG`, else `LOG_LEVEL`, else `default`.
 fn env_filter(default: &str) -> tracing_subscriber::EnvFilter {
     use tracing_subscriber::EnvFilter;
-    std::env::var("RUST_LOG")
-        .ok()
-        .or_else(|| std::env::var("LOG_LEVEL").ok())
+    config::log_filter()
         .and_then(|v| EnvFilter::try_new(v).ok())
         .unwrap_or_else(|| EnvFilter::new(default))
 }

@@ -87,6 +87,22 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 
 pub type CliResult = Result<ExitCode, Failure>;
 
+/// What to do about a store error, in terms of this CLI (the store's own messages say only what
+/// happened, so the console and the Lambda logs can use them too).
+fn hint(error: &byoc_store::StoreError) -> Option<String> {
+    use byoc_store::StoreError;
+    match error {
+        StoreError::NoTable { table } => Some(format!(
+            "create it with `byoc table create --table {table}` (or deploy template.yaml), \
+             or check --table / ROUTES_TABLE and AWS_REGION"
+        )),
+        StoreError::Exists { version, .. } => Some(format!(
+            "pass --replace, or --expect-version {version} to update that version"
+        )),
+        _ => None,
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Serve(_)) {
@@ -122,6 +138,9 @@ fn main() -> ExitCode {
         }
         Err(Failure { code, error }) => {
             eprintln!("byoc: error: {error:#}");
+            if let Some(hint) = error.downcast_ref().and_then(hint) {
+                eprintln!("byoc: hint: {hint}");
+            }
             ExitCode::from(code)
         }
     }

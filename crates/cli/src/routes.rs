@@ -136,8 +136,8 @@ impl Actor {
     fn get(&self) -> String {
         self.name
             .clone()
-            .or_else(|| std::env::var("USER").ok())
             .filter(|n| !n.trim().is_empty())
+            .or_else(|| byoc_web::config::var("USER"))
             .unwrap_or_else(|| "unknown".to_string())
     }
 }

@@ -1,5 +1,6 @@
-//! `byoc serve`: the /inbound and /outbound webhooks on a local HTTP server, with the same
-//! handler as the Lambda functions, over a JSON route file.
+//! `byoc serve`: every webhook of both Lambda functions (`/inbound`, `/inbound/status`,
+//! `/inbound/fallback`, `/inbound/next`, `/outbound`) on a local HTTP server, with the same
+//! handler and cache, over a route file (the embedded example by default) or a DynamoDB table.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;

@@ -46,6 +46,7 @@ impl Source {
         Ok(StoreSource::resolve(
             self.table.clone(),
             self.routes.clone(),
+            byoc_web::config::var,
         )?)
     }
 

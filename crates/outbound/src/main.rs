@@ -4,27 +4,14 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use byoc_store::{CachedStore, MemoryStore};
-use byoc_web::{App, Config, Endpoints, LogFormat, Runtime};
+use byoc_web::Endpoints;
 
-#[tokio::main]
-async fn main() {
-    byoc_web::init_logging(LogFormat::Json);
-    if let Err(e) = run().await {
-        // One JSON line with the whole cause chain, so the reason shows in CloudWatch.
-        tracing::error!(error = format!("{e:#}"), "outbound stopped");
-        std::process::exit(1);
-    }
-}
-
-async fn run() -> anyhow::Result<()> {
-    let config = Config::from_env(Runtime::Lambda).context("invalid configuration")?;
-    // Outbound never reads routes.
-    let store = CachedStore::new(Arc::new(MemoryStore::new()), config.cache);
-    let app = Arc::new(App::new(config, Arc::new(store), Endpoints::OUTBOUND));
-    tracing::info!("outbound ready");
-    byoc_web::lambda::run(app)
-        .await
-        .map_err(|e| anyhow::anyhow!(e))
+fn main() {
+    byoc_web::lambda::main("outbound", Endpoints::OUTBOUND, |config| async move {
+        // Outbound never reads routes.
+        let store = CachedStore::new(Arc::new(MemoryStore::new()), config.cache);
+        tracing::info!("outbound ready");
+        Ok::<_, std::convert::Infallible>(Arc::new(store))
+    })
 }

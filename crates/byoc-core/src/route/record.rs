@@ -125,13 +125,64 @@ pub struct RouteRecord {
     pub updated_by: Option<String>,
 }
 
-/// The route fields of a record, for comparing what a route does regardless of store metadata.
+/// A route's store metadata, typed: the one model of it. In a record it travels as the three
+/// optional fields `version`, `updated_at`, `updated_by` ([`RouteRecord::take_meta`],
+/// [`RouteRecord::with_meta`] convert).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteMeta {
+    /// 1 for a new route, +1 per write.
+    pub version: u64,
+    /// RFC 3339; empty when not recorded (a hand-written file).
+    pub updated_at: String,
+    /// Who wrote it; empty when not recorded.
+    pub updated_by: String,
+}
+
+impl RouteMeta {
+    /// A route from a record without metadata: a first version, by no one known.
+    pub fn unrecorded() -> Self {
+        Self {
+            version: 1,
+            updated_at: String::new(),
+            updated_by: String::new(),
+        }
+    }
+}
+
 impl RouteRecord {
+    /// The route fields of a record, for comparing what a route does regardless of store
+    /// metadata.
     pub fn without_metadata(mut self) -> Self {
-        self.version = None;
-        self.updated_at = None;
-        self.updated_by = None;
+        self.take_meta();
         self
+    }
+
+    /// Removes the metadata fields; `None` when the record had none (a missing field of a
+    /// partial set reads as in [`RouteMeta::unrecorded`]).
+    pub fn take_meta(&mut self) -> Option<RouteMeta> {
+        let (version, at, by) = (
+            self.version.take(),
+            self.updated_at.take(),
+            self.updated_by.take(),
+        );
+        if version.is_none() && at.is_none() && by.is_none() {
+            return None;
+        }
+        Some(RouteMeta {
+            version: version.unwrap_or(1),
+            updated_at: at.unwrap_or_default(),
+            updated_by: by.unwrap_or_default(),
+        })
+    }
+
+    /// The record with `meta` in its metadata fields.
+    pub fn with_meta(self, meta: &RouteMeta) -> Self {
+        Self {
+            version: Some(meta.version),
+            updated_at: Some(meta.updated_at.clone()),
+            updated_by: Some(meta.updated_by.clone()),
+            ..self
+        }
     }
 }
 

@@ -12,7 +12,7 @@ pub const MAX_TARGETS: usize = 5;
 
 /// Where one step of a chain rings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Endpoint {
+pub enum Callee {
     /// A number over a BYOC trunk (or Twilio's network without one).
     Number {
         number: String,
@@ -29,7 +29,7 @@ pub enum Endpoint {
 /// One step: where, and how long it rings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    pub endpoint: Endpoint,
+    pub callee: Callee,
     pub timeout: Option<u32>,
 }
 
@@ -65,25 +65,25 @@ impl Target {
             timeout: self.timeout,
             ..TargetSpec::default()
         };
-        match &self.endpoint {
-            Endpoint::Number { number, byoc } => {
+        match &self.callee {
+            Callee::Number { number, byoc } => {
                 spec.number = Some(number.clone());
                 spec.byoc = byoc.as_ref().map(|s| s.to_string());
             }
-            Endpoint::Sip { uri } => spec.sip = Some(uri.clone()),
-            Endpoint::Client { identity } => spec.client = Some(identity.clone()),
+            Callee::Sip { uri } => spec.sip = Some(uri.clone()),
+            Callee::Client { identity } => spec.client = Some(identity.clone()),
         }
         spec
     }
 
     pub(crate) fn noun(&self) -> Noun {
-        match &self.endpoint {
-            Endpoint::Number { number, byoc } => Noun::Number {
+        match &self.callee {
+            Callee::Number { number, byoc } => Noun::Number {
                 number: number.clone(),
                 byoc: byoc.as_ref().map(|s| s.to_string()),
             },
-            Endpoint::Sip { uri } => Noun::Sip { uri: uri.clone() },
-            Endpoint::Client { identity } => Noun::Client {
+            Callee::Sip { uri } => Noun::Sip { uri: uri.clone() },
+            Callee::Client { identity } => Noun::Client {
                 identity: identity.clone(),
             },
         }
@@ -174,9 +174,9 @@ pub(crate) fn chain_from(record: RouteRecord, plan: &NumberPlan) -> Result<Chain
     let mut targets = Vec::with_capacity(specs.len());
     for (i, spec) in specs.into_iter().enumerate() {
         let at = |e: RouteErrorKind| invalid("targets", format!("target {}: {e}", i + 1));
-        let endpoint =
+        let callee =
             match (spec.number, spec.sip, spec.client) {
-                (Some(number), None, None) => Endpoint::Number {
+                (Some(number), None, None) => Callee::Number {
                     number: check_e164("number", &number).map_err(at)?,
                     byoc: match spec.byoc {
                         Some(b) => Some(
@@ -186,10 +186,10 @@ pub(crate) fn chain_from(record: RouteRecord, plan: &NumberPlan) -> Result<Chain
                         None => default_byoc.clone(),
                     },
                 },
-                (None, Some(uri), None) if spec.byoc.is_none() => Endpoint::Sip {
+                (None, Some(uri), None) if spec.byoc.is_none() => Callee::Sip {
                     uri: check_sip_uri("sip", &uri).map_err(at)?,
                 },
-                (None, None, Some(identity)) if spec.byoc.is_none() => Endpoint::Client {
+                (None, None, Some(identity)) if spec.byoc.is_none() => Callee::Client {
                     identity: check_identity(&identity).map_err(at)?,
                 },
                 _ => return Err(at(invalid(
@@ -201,7 +201,7 @@ pub(crate) fn chain_from(record: RouteRecord, plan: &NumberPlan) -> Result<Chain
             Some(t) => Some(check_timeout(t).map_err(at)?),
             None => default_timeout,
         };
-        targets.push(Target { endpoint, timeout });
+        targets.push(Target { callee, timeout });
     }
     let caller_id = record
         .caller_id

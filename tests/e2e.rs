@@ -1,0 +1,15 @@
+//! The end-to-end suite, one test binary: the real `inbound` / `outbound` Lambda binaries on a
+//! Runtime API emulator, `byoc serve` and the `byoc` CLI over real HTTP and processes, the
+//! DynamoDB store against a local DynamoDB-API server (moto), and the SAM template.
+//!
+//! Run one part with a filter: `cargo test -p byoc-e2e --test e2e dynamodb::`.
+
+mod cli;
+mod dynamodb;
+mod hardening;
+mod lambda;
+mod outbound;
+mod routing;
+mod serve;
+mod store;
+mod template;
