@@ -10,6 +10,7 @@ mod hardening;
 mod lambda;
 mod outbound;
 mod routing;
+mod sam;
 mod serve;
 mod store;
 mod template;

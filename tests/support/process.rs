@@ -63,7 +63,8 @@ pub fn binary(name: &str) -> PathBuf {
 pub struct Output(Arc<Mutex<Vec<String>>>);
 
 impl Output {
-    fn capture(
+    /// Collects the lines of `stream` (a child's stdout or stderr) until it closes.
+    pub fn capture(
         &self,
         stream: impl AsyncRead + Unpin + Send + 'static,
     ) -> tokio::task::JoinHandle<()> {

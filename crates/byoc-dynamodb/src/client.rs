@@ -12,9 +12,13 @@ pub enum Profile {
 }
 
 /// Builds a DynamoDB client from the standard AWS configuration (environment, profile, role;
-/// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` point it at a local server).
-pub async fn client(profile: Profile) -> Client {
+/// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` point it at a local server, as does
+/// `endpoint`, from `DYNAMODB_ENDPOINT_URL`, which a SAM template can declare empty).
+pub async fn client(profile: Profile, endpoint: Option<&str>) -> Client {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(url) = endpoint {
+        loader = loader.endpoint_url(url);
+    }
     if let Profile::CallPath { budget } = profile {
         // Cold-start work the Lambda environment makes unnecessary: Lambda always sets
         // `AWS_REGION` (the first source the default region chain reads) and the execution

@@ -23,10 +23,22 @@ use crate::{DynamoStore, Profile};
 /// Where routes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreSource {
-    Table(String),
+    /// A DynamoDB table; `endpoint` (`DYNAMODB_ENDPOINT_URL`) points the client at a local
+    /// DynamoDB-API server instead of AWS's regional endpoint.
+    Table {
+        name: String,
+        endpoint: Option<String>,
+    },
     File(PathBuf),
     None,
+    /// `sam local` without `--env-vars`: `ROUTES_TABLE` is the template's `!Ref RoutesTable`,
+    /// which SAM leaves as the literal logical ID. Never asked for: it would send the call path
+    /// to AWS with whatever credentials SAM found. Calls get the default route.
+    SamPlaceholder,
 }
+
+/// What `sam local` puts in `ROUTES_TABLE` for `!Ref RoutesTable`.
+const SAM_PLACEHOLDER: &str = "RoutesTable";
 
 /// Both stores named in the environment.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,26 +56,38 @@ impl StoreSource {
     /// The source named by `table` / `file` (flags), else by the environment, read through
     /// `env` (the process's is read in one place, `byoc_web::config::var`; tests pass a map).
     pub fn resolve(
-        table: Option<String>,
-        file: Option<PathBuf>,
+        table_flag: Option<String>,
+        file_flag: Option<PathBuf>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, BothStores> {
-        let set = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
-        match (set(table), file) {
-            (Some(table), _) => return Ok(Self::Table(table.trim().to_string())),
+        let set = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let endpoint = set(env("DYNAMODB_ENDPOINT_URL"));
+        let table = |name: String| Self::Table {
+            name,
+            endpoint: endpoint.clone(),
+        };
+        match (set(table_flag), file_flag) {
+            (Some(name), _) => return Ok(table(name)),
             (None, Some(file)) => return Ok(Self::File(file)),
             (None, None) => {}
         }
         match (set(env("ROUTES_TABLE")), set(env("ROUTES_FILE"))) {
             (Some(_), Some(_)) => Err(BothStores),
-            (Some(table), None) => Ok(Self::Table(table.trim().to_string())),
-            (None, Some(file)) => Ok(Self::File(PathBuf::from(file.trim()))),
+            (Some(name), None)
+                if name == SAM_PLACEHOLDER
+                    && endpoint.is_none()
+                    && set(env("AWS_SAM_LOCAL")).is_some() =>
+            {
+                Ok(Self::SamPlaceholder)
+            }
+            (Some(name), None) => Ok(table(name)),
+            (None, Some(file)) => Ok(Self::File(PathBuf::from(file))),
             (None, None) => Ok(Self::None),
         }
     }
 
     pub fn is_table(&self) -> bool {
-        matches!(self, Self::Table(_))
+        matches!(self, Self::Table { .. })
     }
 
     /// Opens the store (`None` for [`StoreSource::None`]). `create_file`: a missing route file
@@ -76,16 +100,12 @@ impl StoreSource {
         create_file: bool,
     ) -> Result<Option<OpenedStore>, StoreError> {
         Ok(match self {
-            Self::Table(table) => {
-                let client = crate::client(profile).await;
-                Some(opened(DynamoStore::new(
-                    client,
-                    table.clone(),
-                    plan.clone(),
-                )))
+            Self::Table { name, endpoint } => {
+                let client = crate::client(profile, endpoint.as_deref()).await;
+                Some(opened(DynamoStore::new(client, name.clone(), plan.clone())))
             }
             Self::File(path) => Some(opened(open_file(path, plan, create_file)?)),
-            Self::None => None,
+            Self::None | Self::SamPlaceholder => None,
         })
     }
 }
@@ -121,9 +141,17 @@ impl StoreSource {
         let store: Arc<dyn RouteStore> = match self.open(plan, profile, false).await? {
             Some(opened) => opened.store,
             None => {
-                tracing::warn!(
-                    "neither ROUTES_TABLE nor ROUTES_FILE is set: every call gets the default route"
-                );
+                match self {
+                    Self::SamPlaceholder => tracing::warn!(
+                        "ROUTES_TABLE is the template's unresolved `!Ref RoutesTable` (sam local): \
+                         nothing is sent to AWS and every call gets the default route; give \
+                         ROUTES_TABLE and DYNAMODB_ENDPOINT_URL (a local DynamoDB-API server) \
+                         with --env-vars, see events/README.md"
+                    ),
+                    _ => tracing::warn!(
+                        "neither ROUTES_TABLE nor ROUTES_FILE is set: every call gets the default route"
+                    ),
+                }
                 Arc::new(MemoryStore::new())
             }
         };
@@ -173,19 +201,53 @@ mod tests {
         let r = |table: Option<&str>, file: Option<&str>, e| {
             StoreSource::resolve(table.map(str::to_string), file.map(PathBuf::from), e)
         };
+        let table = |name: &str| StoreSource::Table {
+            name: name.into(),
+            endpoint: None,
+        };
         assert_eq!(
             r(Some("t"), None, env(None, Some("f.json"))),
-            Ok(StoreSource::Table("t".into()))
+            Ok(table("t"))
         );
         assert_eq!(
             r(None, Some("g.json"), env(Some("t"), None)),
             Ok(StoreSource::File("g.json".into()))
         );
         assert_eq!(r(None, None, env(Some("t"), Some("f"))), Err(BothStores));
-        assert_eq!(
-            r(None, None, env(Some("t"), Some(" "))),
-            Ok(StoreSource::Table("t".into()))
-        );
+        assert_eq!(r(None, None, env(Some("t"), Some(" "))), Ok(table("t")));
         assert_eq!(r(None, None, env(None, None)), Ok(StoreSource::None));
+    }
+
+    #[test]
+    fn sam_locals_unresolved_table_ref_is_never_a_table() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let r = |vars| StoreSource::resolve(None, None, env(vars));
+        let sam = &[("AWS_SAM_LOCAL", "true"), ("ROUTES_TABLE", "RoutesTable")];
+        assert_eq!(r(sam), Ok(StoreSource::SamPlaceholder));
+        // A real deployment whose table happens to have that name is still a table.
+        assert!(r(&[("ROUTES_TABLE", "RoutesTable")]).unwrap().is_table());
+        // With a local endpoint, or a real table named, sam local reads it.
+        assert_eq!(
+            r(&[
+                ("AWS_SAM_LOCAL", "true"),
+                ("ROUTES_TABLE", "routes"),
+                ("DYNAMODB_ENDPOINT_URL", " http://127.0.0.1:8000 "),
+            ]),
+            Ok(StoreSource::Table {
+                name: "routes".into(),
+                endpoint: Some("http://127.0.0.1:8000".into())
+            })
+        );
+        assert!(
+            r(&[("AWS_SAM_LOCAL", "true"), ("ROUTES_TABLE", "prod-routes")])
+                .unwrap()
+                .is_table()
+        );
     }
 }

@@ -21,7 +21,8 @@
 //! | `STORE_TIMEOUT_MS` | the longest a call waits for the route store, 10 to 10000 | `1000` |
 //!
 //! Also read here, for the process around the handlers: `ROUTES_TABLE` / `ROUTES_FILE` (which
-//! store, decided by `byoc_dynamodb::StoreSource`), `METRICS_NAMESPACE`, `RUST_LOG` /
+//! store, decided by `byoc_dynamodb::StoreSource`), `DYNAMODB_ENDPOINT_URL` (the table on a local
+//! DynamoDB-API server, for `sam local`; empty in AWS), `METRICS_NAMESPACE`, `RUST_LOG` /
 //! `LOG_LEVEL`, Lambda's `AWS_LAMBDA_INITIALIZATION_TYPE` and, for the CLI, `USER`. The AWS SDK
 //! reads its own (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_DYNAMODB`).
 
@@ -58,6 +59,7 @@ pub const ENV_VARS: &[&str] = &[
     "STORE_TIMEOUT_MS",
     "ROUTES_TABLE",
     "ROUTES_FILE",
+    "DYNAMODB_ENDPOINT_URL",
     "METRICS_NAMESPACE",
     "LOG_LEVEL",
     "RUST_LOG",

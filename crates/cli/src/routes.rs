@@ -772,7 +772,8 @@ pub async fn run_table(command: TableCommand) -> CliResult {
             if table.trim().is_empty() {
                 return Err(anyhow::anyhow!("the table name is empty").into());
             }
-            let client = byoc_dynamodb::client(Profile::Admin).await;
+            let endpoint = byoc_web::config::var("DYNAMODB_ENDPOINT_URL");
+            let client = byoc_dynamodb::client(Profile::Admin, endpoint.as_deref()).await;
             let store = DynamoStore::new(client, table.clone(), plan()?);
             if store.create_table().await? {
                 outln!("created table {table}");
@@ -782,7 +783,8 @@ pub async fn run_table(command: TableCommand) -> CliResult {
             Ok(ExitCode::SUCCESS)
         }
         TableCommand::Migrate { table } => {
-            let client = byoc_dynamodb::client(Profile::Admin).await;
+            let endpoint = byoc_web::config::var("DYNAMODB_ENDPOINT_URL");
+            let client = byoc_dynamodb::client(Profile::Admin, endpoint.as_deref()).await;
             let store = DynamoStore::new(client, table.clone(), plan()?);
             let (index, items) = store.migrate().await?;
             if index {

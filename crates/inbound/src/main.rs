@@ -16,7 +16,7 @@ fn main() {
     // Only for DynamoDB, and before any thread exists (it sets SSL_CERT_FILE): one bundle file
     // instead of a scan of the certificate directories at the first TLS connection.
     let trust =
-        matches!(source, Ok(StoreSource::Table(_))).then(byoc_dynamodb::use_system_ca_bundle);
+        matches!(source, Ok(StoreSource::Table { .. })).then(byoc_dynamodb::use_system_ca_bundle);
     byoc_web::lambda::main("inbound", Endpoints::INBOUND, |config| async move {
         // A bad route file names itself and every invalid route.
         let opened = source?
