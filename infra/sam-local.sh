@@ -11,9 +11,11 @@
 #   infra/sam-local.sh stop      removes SAM's containers, stops the daemon this script started,
 #                                unregisters the emulation it registered
 #
-# `sam` always runs with telemetry off, no AWS credentials and no instance-metadata probing:
-# nothing it does reaches AWS. Its Lambda containers use host networking (infra/sam-hook), so
-# they reach a DynamoDB-API server on 127.0.0.1 and nothing else is ever bridged.
+# `sam` always runs with telemetry off, no AWS credentials and no instance-metadata probing, and
+# `sam local …` with --skip-pull-image: nothing it does asks AWS or a registry for anything. The
+# daemon has no bridge network; SAM's Lambda containers share the host's network namespace
+# (infra/sam-hook), like any local process, which is how they reach a DynamoDB-API server on
+# 127.0.0.1. Images stay in /var/lib/byoc-docker (BYOC_DOCKER_ROOT) between runs.
 # Needs root (apt, dockerd, binfmt_misc), as CI has.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,7 +78,7 @@ binfmt_start() {
 
 dockerd_start() {
   if docker_ info >/dev/null 2>&1; then return 0; fi
-  # No bridge and no iptables: containers get host networking or none, never a route out.
+  # No bridge and no iptables: no network of its own for containers to route through.
   as_root dockerd --host "$DOCKER_SOCK" --pidfile "$STATE/dockerd.pid" \
     --data-root "${BYOC_DOCKER_ROOT:-/var/lib/byoc-docker}" --exec-root "$STATE/exec" \
     --bridge=none --iptables=false --ip6tables=false >"$STATE/dockerd.log" 2>&1 &
@@ -141,11 +143,17 @@ stop() {
   if [ -f "$STATE/dockerd.pid" ]; then
     local pid
     pid="$(cat "$STATE/dockerd.pid" 2>/dev/null || true)"
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    # Only the daemon this script started: a stale pid file may name a reused pid.
+    if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ]; then
       as_root kill "$pid"
-      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      for _ in $(seq 1 100); do [ -e "/proc/$pid" ] || break; sleep 0.1; done
     fi
+    rm -f "$STATE/dockerd.pid"
   fi
+  # dockerd leaves its network-namespace mount under the exec root.
+  grep -o " $STATE/exec[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r mnt; do
+    as_root umount "$mnt" 2>/dev/null || true
+  done
   if [ -f "$STATE/binfmt-registered" ]; then
     as_root sh -c 'echo -1 > /proc/sys/fs/binfmt_misc/qemu-aarch64' 2>/dev/null || true
     rm -f "$STATE/binfmt-registered"
@@ -168,11 +176,22 @@ sam_() {
     LANG=C.UTF-8 "$VENV/bin/sam" "$@"
 }
 
+if [ "$(id -u)" != 0 ] && ! sudo -n true 2>/dev/null; then
+  echo "sam-local: needs root (apt, dockerd, binfmt_misc) or passwordless sudo" >&2
+  exit 1
+fi
+
 case "${1:-}" in
   install) install ;;
   start) start ;;
   stop) stop ;;
-  sam) shift; mkdir -p "$STATE/home"; sam_ "$@" ;;
+  sam)
+    shift
+    mkdir -p "$STATE/home"
+    # `sam local invoke|start-api|start-lambda` would otherwise try to pull the base image.
+    if [ "${1:-}" = local ]; then set -- "$@" --skip-pull-image; fi
+    sam_ "$@"
+    ;;
   clean) if docker_ info >/dev/null 2>&1; then remove_containers; fi ;;
   *) echo "usage: $0 install|start|stop|clean|sam ARGS…" >&2; exit 2 ;;
 esac

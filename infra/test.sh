@@ -27,6 +27,15 @@ fi
 cargo build --workspace --bins --locked
 cargo test --workspace --locked
 
+# The console in a real browser: Debian's headless Chromium and chromedriver (tests/browser.rs).
+# BYOC_BROWSER_TESTS=0 skips it.
+if [ "${BYOC_BROWSER_TESTS:-1}" = 0 ]; then
+  echo "test.sh: BYOC_BROWSER_TESTS=0: SKIPPING the browser tests of the console" >&2
+else
+  ./infra/browser.sh install
+  cargo test --workspace --locked --test e2e browser:: -- --ignored
+fi
+
 # The deploy path as a user runs it: `sam validate --lint` and `sam build` exactly as the README
 # says, then `sam local invoke` of every event and `sam local start-api` against the arm64
 # artifacts in Docker (tests/sam.rs). infra/sam-local.sh installs and starts Docker, qemu and a
@@ -35,9 +44,10 @@ if [ "${BYOC_SAM_TESTS:-1}" = 0 ]; then
   echo "test.sh: BYOC_SAM_TESTS=0: SKIPPING the SAM tests (sam build, sam local invoke, start-api)" >&2
   exit 0
 fi
-./infra/sam-local.sh start
 trap './infra/sam-local.sh stop' EXIT
+./infra/sam-local.sh start
 ./infra/sam-local.sh sam validate --lint
 ./infra/sam-local.sh sam build
 # One at a time: SAM picks each container's port by probing, which two SAM processes can race for.
-cargo test -p byoc-e2e --test e2e --locked sam:: -- --ignored --test-threads=1
+# `--workspace`: the same feature set as the build above, so nothing is rebuilt.
+cargo test --workspace --locked --test e2e sam:: -- --ignored --test-threads=1

@@ -4,7 +4,9 @@
 //!
 //! Run one part with a filter: `cargo test -p byoc-e2e --test e2e dynamodb::`.
 
+mod browser;
 mod cli;
+mod console;
 mod dynamodb;
 mod hardening;
 mod lambda;

@@ -319,6 +319,9 @@ async fn sam_local_start_api_serves_every_route_of_the_template() {
             "start-api did not listen: {}",
             stderr.text()
         );
+        if let Ok(Some(status)) = api.try_wait() {
+            panic!("sam local start-api exited ({status}): {}", stderr.text());
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
@@ -385,11 +388,16 @@ async fn sam_local_start_api_serves_every_route_of_the_template() {
     assert_eq!(find(&parse(&body), "Response/Redirect").text, FLOW_URL);
 
     // The same request, signed for another URL: refused.
-    let refused = post("/inbound", "", call(to))
+    let pairs = call(to);
+    let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = http
+        .post(format!("{base}/inbound"))
+        .header("content-type", "application/x-www-form-urlencoded")
         .header(
             "x-twilio-signature",
-            sign(EVENTS_TOKEN, "https://elsewhere.example/inbound", &[]),
+            sign(EVENTS_TOKEN, "https://elsewhere.example/inbound", &borrowed),
         )
+        .body(form(&borrowed))
         .send()
         .await
         .unwrap();
@@ -456,9 +464,16 @@ async fn sam_local_start_api_serves_every_route_of_the_template() {
     let (status, outcome, _, body) = text(get).await;
     assert_eq!((status, outcome.as_str()), (200, "dialed"), "{body}");
 
-    // A path the template does not route never reaches a function.
-    let (status, ..) = text(post("/inbound/other", "", call(to)).send().await.unwrap()).await;
-    assert!(status == 403 || status == 404, "{status}");
+    // A path the template does not route never reaches a function (which would answer with an
+    // X-Byoc-Outcome or X-Byoc-Reason header).
+    let other = post("/inbound/other", "", call(to)).send().await.unwrap();
+    assert!(
+        other.headers().get("x-byoc-reason").is_none(),
+        "{:?}",
+        other.headers()
+    );
+    assert!(other.headers().get("x-byoc-outcome").is_none());
+    assert_ne!(other.status().as_u16(), 200);
 
     let _ = api.start_kill();
     let _ = api.wait().await;

@@ -1,9 +1,8 @@
 """Loaded at start-up by the `sam` process alone (infra/sam-local.sh puts this directory on its
 PYTHONPATH): gives SAM's Lambda containers host networking.
 
-The Docker daemon here has no bridge (nothing a container does may leave loopback), and SAM
-1.170's `--docker-network host` still publishes the emulator's port 8080, which a bridge-less
-container cannot serve. So a Lambda container is created with `network_mode="host"`, no port
+The Docker daemon here has no bridge network, and SAM 1.170's `--docker-network host` still
+publishes the emulator's port 8080, which a bridge-less container cannot serve. So a Lambda container is created with `network_mode="host"`, no port
 bindings, and the runtime interface emulator told to listen on the host port SAM picked (and to
 serve the runtime API on a free port of its own, so two containers never share 9001).
 """

@@ -2,6 +2,7 @@
 //! emulator, request signing and TwiML parsing. Every process started here is killed when its
 //! handle is dropped, so a failing test leaves nothing running.
 
+pub mod console;
 pub mod dynamo_proxy;
 pub mod emulator;
 pub mod moto;

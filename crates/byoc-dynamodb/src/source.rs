@@ -8,6 +8,11 @@
 //!    is an error, never a silent choice;
 //! 3. else none: the caller decides what that means (the inbound function answers every call
 //!    with the default route; read-only `byoc` commands use the embedded example file).
+//!
+//! `DYNAMODB_ENDPOINT_URL` points a table at a local DynamoDB-API server (the template declares
+//! it empty so `sam local invoke --env-vars` can set it). Under `sam local` (`AWS_SAM_LOCAL`),
+//! the template's unresolved `!Ref RoutesTable` (the literal `RoutesTable`) with no endpoint is
+//! never asked for: [`StoreSource::SamPlaceholder`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -128,6 +128,48 @@ pub trait RouteAdmin: Send + Sync {
     ) -> Result<Applied, StoreError>;
 }
 
+/// An import, planned: what it changes and the writes that do it.
+pub struct ImportPlan {
+    pub diff: byoc_core::import::Diff,
+    /// Each write expects the version read now, so a route someone changes before the import
+    /// writes it is reported as a conflict, not overwritten.
+    pub ops: Vec<WriteOp>,
+}
+
+/// Plans importing `routes` over `stored` (the store's routes as just listed); with `prune`,
+/// routes absent from the input are deleted.
+pub fn plan_import(stored: Vec<StoredRoute>, routes: &[Route], prune: bool) -> ImportPlan {
+    let versions: std::collections::HashMap<String, u64> = stored
+        .iter()
+        .map(|r| (r.route.key(), r.meta.version))
+        .collect();
+    let current: Vec<Arc<Route>> = stored.into_iter().map(|r| r.route).collect();
+    let diff = byoc_core::import::diff(&current, routes);
+    let read = |key: &str| {
+        versions
+            .get(key)
+            .map_or(Expect::Absent, |v| Expect::Version(*v))
+    };
+    let mut ops: Vec<WriteOp> = diff
+        .added
+        .iter()
+        .map(|r| WriteOp::Put(r.clone(), Expect::Absent))
+        .collect();
+    ops.extend(
+        diff.changed
+            .iter()
+            .map(|(_, new)| WriteOp::Put(new.clone(), read(&new.key()))),
+    );
+    if prune {
+        ops.extend(
+            diff.absent
+                .iter()
+                .map(|r| WriteOp::Delete(r.key(), read(&r.key()))),
+        );
+    }
+    ImportPlan { diff, ops }
+}
+
 /// Checks `expect` against what is stored (`current` = its version, if any).
 pub fn check_expect(pattern: &str, expect: Expect, current: Option<u64>) -> Result<(), StoreError> {
     match (expect, current) {

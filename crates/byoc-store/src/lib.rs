@@ -22,7 +22,9 @@ use async_trait::async_trait;
 use byoc_core::route_file::RouteFileError;
 use byoc_core::{Address, Match, Route};
 
-pub use admin::{Applied, Change, Expect, RouteAdmin, StoredRoute, WriteOp};
+pub use admin::{
+    plan_import, Applied, Change, Expect, ImportPlan, RouteAdmin, StoredRoute, WriteOp,
+};
 pub use cache::{CacheConfig, CachedStore, Lookup, StoreFailure};
 pub use file::FileStore;
 pub use memory::MemoryStore;

@@ -23,7 +23,8 @@
 //! Also read here, for the process around the handlers: `ROUTES_TABLE` / `ROUTES_FILE` (which
 //! store, decided by `byoc_dynamodb::StoreSource`), `DYNAMODB_ENDPOINT_URL` (the table on a local
 //! DynamoDB-API server, for `sam local`; empty in AWS), `METRICS_NAMESPACE`, `RUST_LOG` /
-//! `LOG_LEVEL`, Lambda's `AWS_LAMBDA_INITIALIZATION_TYPE` and, for the CLI, `USER`. The AWS SDK
+//! `LOG_LEVEL`, Lambda's `AWS_LAMBDA_INITIALIZATION_TYPE`, SAM's `AWS_SAM_LOCAL` and, for the CLI,
+//! `USER`. The AWS SDK
 //! reads its own (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_DYNAMODB`).
 
 use std::fmt;

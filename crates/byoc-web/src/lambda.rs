@@ -8,7 +8,6 @@
 //! as a last guard, and anything unreadable is answered `400` with the reason.
 
 use std::convert::Infallible;
-use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -32,7 +31,7 @@ pub fn main<F, Fut, E>(name: &'static str, endpoints: Endpoints, store: F) -> !
 where
     F: FnOnce(Config) -> Fut,
     Fut: Future<Output = Result<Arc<CachedStore>, E>>,
-    E: fmt::Display,
+    E: Into<BoxError>,
 {
     crate::init_logging(crate::LogFormat::Json);
     let stopped = |error: String| -> ! {
@@ -51,15 +50,33 @@ where
         Err(e) => stopped(format!("invalid configuration: {e}")),
     };
     let result = runtime.block_on(async move {
-        let store = store(config.clone()).await.map_err(|e| format!("{e:#}"))?;
+        let store = store(config.clone()).await.map_err(|e| chain(&*e.into()))?;
         run(Arc::new(App::new(config, store, endpoints)))
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| chain(&*e))
     });
     match result {
         Ok(()) => std::process::exit(0),
         Err(e) => stopped(e),
     }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An error and its causes, `outer: inner: …`.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // anyhow's Display of a context already ends with its cause's text only when `{:#}`.
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Serves `app` on the Lambda Runtime API until the runtime stops the process.

@@ -19,6 +19,7 @@ macro_rules! outln {
 }
 
 mod call;
+mod console;
 mod resolve;
 mod routes;
 mod serve;
@@ -46,6 +47,8 @@ struct Cli {
 enum Command {
     /// Serve the /inbound and /outbound webhooks locally.
     Serve(serve::Args),
+    /// See, edit, test and audit routes in a browser (a local web console).
+    Console(Box<console::Args>),
     /// Manage routes.
     Routes {
         #[command(subcommand)]
@@ -94,7 +97,8 @@ fn hint(error: &byoc_store::StoreError) -> Option<String> {
     match error {
         StoreError::NoTable { table } => Some(format!(
             "create it with `byoc table create --table {table}` (or deploy template.yaml), \
-             or check --table / ROUTES_TABLE and AWS_REGION"
+             or check --table / ROUTES_TABLE, AWS_REGION and any local endpoint \
+             (AWS_ENDPOINT_URL_DYNAMODB, DYNAMODB_ENDPOINT_URL)"
         )),
         StoreError::Exists { version, .. } => Some(format!(
             "pass --replace, or --expect-version {version} to update that version"
@@ -105,12 +109,16 @@ fn hint(error: &byoc_store::StoreError) -> Option<String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve(_)) {
+    if !matches!(cli.command, Command::Serve(_) | Command::Console(_)) {
         // `serve` sets up its own logging (one line per call).
         byoc_web::init_cli_logging();
     }
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Console(args) => {
+            byoc_web::init_cli_logging();
+            console::run(*args)
+        }
         command => match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -120,7 +128,7 @@ fn main() -> ExitCode {
                     Command::Routes { command } => routes::run(*command).await,
                     Command::Table { command } => routes::run_table(command).await,
                     Command::Call(args) => call::run(*args).await,
-                    Command::Serve(_) => unreachable!("handled above"),
+                    Command::Serve(_) | Command::Console(_) => unreachable!("handled above"),
                 }
             }),
             Err(e) => Err(Failure::from(e)),

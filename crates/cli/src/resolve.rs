@@ -5,10 +5,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use byoc_core::inbound::{self, InboundConfig};
 use byoc_core::{Address, Route};
+
 use byoc_dynamodb::Profile;
 use byoc_web::{Config, Runtime};
 
-use crate::source::Source;
+use crate::source::{Opened, Source};
 use crate::CliResult;
 
 #[derive(clap::Args)]
@@ -38,94 +39,176 @@ fn parse_at(s: &str) -> Result<jiff::Timestamp, String> {
 
 pub async fn run(args: Args) -> CliResult {
     let config = Config::from_env(Runtime::Local).context("invalid configuration")?;
-    let plan = &config.inbound.plan;
-    let opened = args.source.open_read(plan, Profile::Admin).await?;
-    let at = args.at.unwrap_or_else(jiff::Timestamp::now);
-    outln!("input:    {}", printable(&args.number));
-    // The same steps as the server's: read the address as `To`, look up its key (the `*`
-    // route for an unusable address), decide.
-    let mut params = byoc_core::Params::new();
-    params.push("To", args.number.as_str());
-    let address = inbound::called_address(&params, plan);
-    match &address {
-        Ok(a @ Address::E164(_)) => outln!("address:  {a} (E.164 number)"),
-        Ok(a @ Address::Literal(_)) => outln!("address:  {a} (literal address)"),
-        Err(e) => outln!(
-            "address:  invalid ({}); only the * route may answer",
-            printable(&e.to_string())
-        ),
-    }
-    outln!("store:    {}", opened.description);
-    let scope = byoc_core::route::call_scope(args.scope.as_deref());
-    if let Some(scope) = &scope {
-        outln!("scope:    {scope} (routes scoped to it win over unscoped ones)");
-    }
-    let matched = opened
-        .store
-        .resolve(&inbound::lookup_key(&address), scope.as_deref())
-        .await?
-        .matched;
-    let from = match args.from.as_deref() {
-        Some(f) => match plan.caller_digits(f) {
-            Some(digits) => Some(digits),
-            None => {
-                outln!("from:     `{f}` has no number; caller conditions do not apply");
-                None
-            }
-        },
-        None => None,
+    let opened = args
+        .source
+        .open_read(&config.inbound.plan, Profile::Admin)
+        .await?;
+    let call = Query {
+        number: args.number,
+        from: args.from,
+        scope: args.scope,
+        at: args.at.unwrap_or_else(jiff::Timestamp::now),
     };
-    let call = inbound::Call {
-        from: from.as_deref(),
-        ..inbound::Call::at(at)
-    };
-    let decision = inbound::decide(&address, matched.as_ref(), &config.inbound, &call);
-    match (&matched, &decision.pattern) {
-        (Some(m), Some(_)) => {
-            outln!("route:    {}", summary(&m.route));
-            match &address {
-                Ok(a) => outln!("why:      {}", m.explain(a)),
-                Err(_) => outln!("why:      the * route answers calls whose address is unusable"),
-            }
-        }
-        _ => outln!("route:    none (no exact, prefix or * route matches)"),
+    let explained = explain(&opened, &config.inbound, &call).await?;
+    for (label, value) in &explained.lines {
+        outln!("{:<9} {value}", format!("{label}:"));
     }
-    if let Some(prefix) = &decision.caller_rule {
-        outln!(
-            "caller:   +{} matches the caller condition {prefix}",
-            from.as_deref().unwrap_or("")
-        );
-    }
-    if let Some(e) = &decision.schedule {
-        outln!("time:     {at}");
-        outln!("schedule: {}", e.why);
-    }
-    if decision.pattern.is_none() {
-        print_fallback(&config.inbound);
-    }
-    outln!("outcome:  {}", decision.outcome.as_str());
-    if let Some(reason) = &decision.reason {
-        outln!("reason:   {}", printable(reason));
-    }
-    outln!("twiml:    {}", decision.twiml.to_xml());
-    Ok(if address.is_ok() {
+    Ok(if explained.address_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
 }
 
-fn print_fallback(config: &InboundConfig) {
-    let answer = if config.default_action.is_some() {
+/// A call to explain: what `byoc routes resolve` and the console's "test a call" take.
+pub struct Query {
+    /// `To`, in any form Twilio sends.
+    pub number: String,
+    pub from: Option<String>,
+    /// `SipDomain`.
+    pub scope: Option<String>,
+    pub at: jiff::Timestamp,
+}
+
+/// How a call would be answered, as labelled lines (`input`, `address`, `store`, `route`,
+/// `why`, `caller`, `schedule`, `outcome`, `twiml`…) in the order the CLI prints them.
+pub struct Explained {
+    pub lines: Vec<(&'static str, String)>,
+    /// Whether the number could be read as an address.
+    pub address_ok: bool,
+}
+
+/// The same steps as the server's: read the address as `To`, look up its key (the `*` route
+/// for an unusable address), decide.
+pub async fn explain(
+    opened: &Opened,
+    config: &InboundConfig,
+    call: &Query,
+) -> Result<Explained, byoc_store::StoreError> {
+    let plan = &config.plan;
+    let mut lines: Vec<(&'static str, String)> = Vec::new();
+    let mut line = |label, value: String| lines.push((label, value));
+    line("input", printable(&call.number));
+    let mut params = byoc_core::Params::new();
+    params.push("To", call.number.as_str());
+    let address = inbound::called_address(&params, plan);
+    match &address {
+        Ok(a @ Address::E164(_)) => line("address", format!("{a} (E.164 number)")),
+        Ok(a @ Address::Literal(_)) => line("address", format!("{a} (literal address)")),
+        Err(e) => line(
+            "address",
+            format!(
+                "invalid ({}); only the * route may answer",
+                printable(&e.to_string())
+            ),
+        ),
+    }
+    line("store", opened.store.describe());
+    let scope = byoc_core::route::call_scope(call.scope.as_deref());
+    if let Some(scope) = &scope {
+        line(
+            "scope",
+            format!("{scope} (routes scoped to it win over unscoped ones)"),
+        );
+    }
+    let matched = opened
+        .store
+        .resolve(&inbound::lookup_key(&address), scope.as_deref())
+        .await?
+        .matched;
+    let from = match call.from.as_deref().filter(|f| !f.trim().is_empty()) {
+        Some(f) => match plan.caller_digits(f) {
+            Some(digits) => Some(digits),
+            None => {
+                line(
+                    "from",
+                    format!(
+                        "`{}` has no number; caller conditions do not apply",
+                        printable(f)
+                    ),
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    let decision = inbound::decide(
+        &address,
+        matched.as_ref(),
+        config,
+        &inbound::Call {
+            from: from.as_deref(),
+            ..inbound::Call::at(call.at)
+        },
+    );
+    match (&matched, &decision.pattern) {
+        (Some(m), Some(_)) => {
+            line("route", summary(&m.route));
+            match &address {
+                Ok(a) => line("why", m.explain(a)),
+                Err(_) => line(
+                    "why",
+                    "the * route answers calls whose address is unusable".to_string(),
+                ),
+            }
+        }
+        _ => line(
+            "route",
+            "none (no exact, prefix or * route matches)".to_string(),
+        ),
+    }
+    if let Some(prefix) = &decision.caller_rule {
+        line(
+            "caller",
+            format!(
+                "+{} matches the caller condition {prefix}",
+                from.as_deref().unwrap_or("")
+            ),
+        );
+    }
+    if let Some(e) = &decision.schedule {
+        line("time", call.at.to_string());
+        line("schedule", e.why.clone());
+    }
+    if decision.pattern.is_none() {
+        line("answer", fallback(config).to_string());
+    }
+    line("outcome", decision.outcome.as_str().to_string());
+    if let Some(reason) = &decision.reason {
+        line("reason", printable(reason));
+    }
+    line("twiml", decision.twiml.to_xml());
+    Ok(Explained {
+        lines,
+        address_ok: address.is_ok(),
+    })
+}
+
+fn fallback(config: &InboundConfig) -> &'static str {
+    if config.default_action.is_some() {
         "the default route (DEFAULT_ROUTE_URL)"
     } else {
         "a rejection (no DEFAULT_ROUTE_URL configured)"
-    };
-    outln!("answer:   {answer}");
+    }
 }
 
-/// `pattern -> action details`, one line.
+/// `pattern -> action details  (description)`, one line.
 pub fn summary(route: &Route) -> String {
+    let mut line = format!("{} -> {}", route.key(), route.action.kind());
+    let target = target(route);
+    if !target.is_empty() {
+        line.push(' ');
+        line.push_str(&target);
+    }
+    if let Some(d) = &route.description {
+        line.push_str(&format!("  ({})", printable(d)));
+    }
+    line
+}
+
+/// What a route does besides its action's name: `url=… method=…`, its schedule and caller
+/// conditions, one line.
+pub fn target(route: &Route) -> String {
     let record = route.to_record();
     let mut details = Vec::new();
     for (name, value) in [
@@ -160,11 +243,7 @@ pub fn summary(route: &Route) -> String {
             details.push(format!("{name}={shown}"));
         }
     }
-    let mut line = format!("{} -> {}", route.key(), route.action.kind());
-    if !details.is_empty() {
-        line.push(' ');
-        line.push_str(&details.join(" "));
-    }
+    let mut line = details.join(" ");
     if let Some(s) = &route.schedule {
         line.push_str(&format!(
             " [scheduled {}; closed -> {}]",
@@ -176,10 +255,7 @@ pub fn summary(route: &Route) -> String {
         let prefixes: Vec<&str> = route.callers.iter().map(|r| r.prefix.as_str()).collect();
         line.push_str(&format!(" [callers {}]", prefixes.join(",")));
     }
-    if let Some(d) = &route.description {
-        line.push_str(&format!("  ({})", printable(d)));
-    }
-    line
+    line.trim_start().to_string()
 }
 
 /// `s` for a one-line display: control characters and bidirectional overrides (which could

@@ -11,7 +11,7 @@ use byoc_core::import::{self, Format};
 use byoc_core::route_file::to_route_file;
 use byoc_core::{NumberPlan, Route, RouteRecord};
 use byoc_dynamodb::{DynamoStore, Profile};
-use byoc_store::{Expect, StoredRoute, WriteOp};
+use byoc_store::{Expect, ImportPlan, StoredRoute};
 use byoc_web::Config;
 
 use crate::resolve::{self, summary};
@@ -133,7 +133,7 @@ pub struct Actor {
 }
 
 impl Actor {
-    fn get(&self) -> String {
+    pub fn get(&self) -> String {
         self.name
             .clone()
             .filter(|n| !n.trim().is_empty())
@@ -653,14 +653,8 @@ async fn import_file(
         source.open_write(&plan).await?
     };
     let stored = opened.admin.list(None).await?;
-    // The versions read now are the ones the writes expect: a route changed by someone else
-    // before the import writes it is reported, not overwritten.
-    let versions: std::collections::HashMap<String, u64> = stored
-        .iter()
-        .map(|r| (r.route.key(), r.meta.version))
-        .collect();
-    let current: Vec<Arc<Route>> = stored.into_iter().map(|r| r.route).collect();
-    let diff = import::diff(&current, &routes);
+    let current_len = stored.len();
+    let ImportPlan { diff, ops } = byoc_store::plan_import(stored, &routes, prune);
     let absent_note = if prune {
         "removed"
     } else {
@@ -691,7 +685,7 @@ async fn import_file(
     }
     // A prune that empties the table (a header-only file) or drops the catch-all must be meant.
     let deletes_catch_all = diff.absent.iter().any(|r| r.key() == "*");
-    let many = diff.absent.len() > PRUNE_UNCONFIRMED_MAX && diff.absent.len() * 10 > current.len();
+    let many = diff.absent.len() > PRUNE_UNCONFIRMED_MAX && diff.absent.len() * 10 > current_len;
     if prune && !yes && (deletes_catch_all || many) {
         let what = match (deletes_catch_all, many) {
             (true, true) => format!(
@@ -699,33 +693,12 @@ async fn import_file(
                 diff.absent.len()
             ),
             (true, false) => "the * route (calls no route matches would be rejected)".to_string(),
-            _ => format!("{} of {} routes", diff.absent.len(), current.len()),
+            _ => format!("{} of {} routes", diff.absent.len(), current_len),
         };
         eprintln!(
             "byoc: --prune would delete {what}; nothing written. Check with --dry-run, then add --yes"
         );
         return Ok(ExitCode::from(2));
-    }
-    let read = |key: &str| {
-        versions
-            .get(key)
-            .map_or(Expect::Absent, |v| Expect::Version(*v))
-    };
-    let mut ops: Vec<WriteOp> = diff
-        .added
-        .into_iter()
-        .map(|r| WriteOp::Put(r, Expect::Absent))
-        .collect();
-    ops.extend(diff.changed.into_iter().map(|(_, new)| {
-        let expect = read(&new.key());
-        WriteOp::Put(new, expect)
-    }));
-    if prune {
-        ops.extend(
-            diff.absent
-                .iter()
-                .map(|r| WriteOp::Delete(r.key(), read(&r.key()))),
-        );
     }
     if ops.is_empty() {
         eprintln!("nothing to write");

@@ -100,7 +100,7 @@ async fn handle(State(app): State<Arc<App>>, request: Request) -> Response {
         .into_response()
 }
 
-async fn shutdown() {
+pub(crate) async fn shutdown() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -17,7 +17,8 @@ pub struct Source {
     /// JSON route file [env: ROUTES_FILE]
     #[arg(long, value_name = "FILE", conflicts_with = "table")]
     pub routes: Option<PathBuf>,
-    /// DynamoDB routes table (endpoint and credentials from the standard AWS configuration)
+    /// DynamoDB routes table (credentials and region from the standard AWS configuration; a
+    /// local DynamoDB-API server from AWS_ENDPOINT_URL_DYNAMODB or DYNAMODB_ENDPOINT_URL)
     /// [env: ROUTES_TABLE]
     #[arg(long, value_name = "NAME")]
     pub table: Option<String>,

@@ -316,7 +316,7 @@ pub(crate) fn dial(
 }
 
 /// Each action and the record fields it may use (any other set field is an error).
-pub(crate) const ACTIONS: [(&str, &[&str]); 13] = [
+pub const ACTIONS: [(&str, &[&str]); 13] = [
     ("redirect", &["url", "method"]),
     (
         "dial",

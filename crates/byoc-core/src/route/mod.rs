@@ -198,6 +198,25 @@ pub struct RouteError {
     pub kind: RouteErrorKind,
 }
 
+impl RouteErrorKind {
+    /// The record field the error is about (`pattern`, `action`, `url`…; empty when it is about
+    /// the whole record), so a form can show the message next to that field.
+    pub fn field(&self) -> &str {
+        match self {
+            Self::EmptyPattern
+            | Self::BadPrefix(_)
+            | Self::BadPattern(_)
+            | Self::NotCanonical { .. }
+            | Self::Duplicate => "pattern",
+            Self::UnknownAction(_) => "action",
+            Self::MissingField { field, .. }
+            | Self::FieldNotAllowed { field, .. }
+            | Self::InvalidField { field, .. } => field,
+            Self::Schema { field, .. } => field,
+        }
+    }
+}
+
 /// A SIP domain name, kept lowercase (Twilio's `SipDomain`, e.g. `example.sip.twilio.com`).
 pub(crate) fn check_scope(s: &str) -> Result<String, RouteErrorKind> {
     let s = s.trim().to_ascii_lowercase();

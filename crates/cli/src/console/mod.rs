@@ -1,0 +1,323 @@
+//! `byoc console`: a web page and a small JSON API for routes, served from this binary over the
+//! same `RouteAdmin` as `byoc routes`. Nothing is deployed: it runs where the operator's AWS
+//! credentials (or route file) are.
+//!
+//! Security, since it writes production routing:
+//! - every `/api/` request needs the per-launch token (`Authorization: Bearer …`, compared in
+//!   constant time); the page gets it once from the URL fragment and never puts it in a URL;
+//! - `Host` must be the address the server is bound to (a DNS-rebinding guard);
+//! - requests that change something need `Content-Type: application/json` and a same-origin
+//!   `Origin`; no CORS headers are ever sent;
+//! - a strict CSP (no inline script or style), `X-Frame-Options: DENY`, `Referrer-Policy:
+//!   no-referrer`; bodies are bounded.
+//!
+//! | file | holds |
+//! |---|---|
+//! | `mod.rs` | arguments, start-up, the security checks, static assets |
+//! | `api.rs` | the JSON API |
+//! | `assets/` | the page: `index.html`, `console.css`, `console.js` (embedded at build time) |
+
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use byoc_web::{Config, Runtime};
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+
+use crate::routes::Actor;
+use crate::source::{Opened, Source};
+use crate::CliResult;
+
+mod api;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub source: Source,
+    /// TCP port (0 picks a free one)
+    #[arg(long, default_value_t = 8155)]
+    pub port: u16,
+    /// Address to listen on; anything but loopback also needs --allow-remote
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Allow a non-loopback --bind. The console edits production routing: anyone who can reach
+    /// the port and learns the token (it travels in clear over plain HTTP) can change where
+    /// every call goes. Prefer an SSH tunnel to a loopback console.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Do not open a browser
+    #[arg(long)]
+    pub no_open: bool,
+    #[command(flatten)]
+    pub actor: Actor,
+}
+
+/// Bodies of route edits and calls to test; imports carry whole files.
+const BODY_MAX: usize = 256 * 1024;
+const IMPORT_BODY_MAX: usize = 16 * 1024 * 1024;
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const CONSOLE_JS: &str = include_str!("assets/console.js");
+const CONSOLE_CSS: &str = include_str!("assets/console.css");
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// Everything a request needs.
+pub(crate) struct Console {
+    pub opened: Opened,
+    pub config: Config,
+    pub actor: String,
+    /// No store was named: the embedded example, read-only.
+    pub read_only: bool,
+    token: String,
+    /// The `Host` values accepted (`127.0.0.1:PORT`, and `localhost:PORT` on loopback).
+    hosts: Vec<String>,
+    /// The `Origin` values accepted for changes (`http://` + a host above).
+    origins: Vec<String>,
+}
+
+pub fn run(args: Args) -> CliResult {
+    if !args.bind.is_loopback() && !args.allow_remote {
+        return Err(anyhow::anyhow!(
+            "--bind {} is not a loopback address: the console edits production routing, and anyone \
+             who reaches it with the token can change where calls go; the token would cross the \
+             network in clear. Use an SSH tunnel to 127.0.0.1, or add --allow-remote if you must",
+            args.bind
+        )
+        .into());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
+    let config = Config::from_env(Runtime::Local).context("invalid configuration")?;
+    let plan = config.inbound.plan.clone();
+    let read_only = matches!(args.source.choice()?, byoc_dynamodb::StoreSource::None);
+    let opened = if read_only {
+        args.source
+            .open_read(&plan, byoc_dynamodb::Profile::Admin)
+            .await?
+    } else {
+        args.source.open_write(&plan).await?
+    };
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
+    let addr = listener.local_addr()?;
+    let mut hosts = vec![addr.to_string()];
+    if addr.ip().is_loopback() {
+        hosts.push(format!("localhost:{}", addr.port()));
+    }
+    let origins = hosts.iter().map(|h| format!("http://{h}")).collect();
+    let token = new_token()?;
+    let url = format!("http://{addr}/#token={token}");
+    // Tests and scripts read this line.
+    println!("console: {url}");
+    eprintln!(
+        "byoc console: {} ({}); changes recorded as {}",
+        opened.description,
+        if read_only {
+            "read-only: the embedded example; name a store with --routes FILE or --table NAME to edit"
+        } else {
+            "read-write"
+        },
+        args.actor.get()
+    );
+    if !args.no_open {
+        open_browser(&url);
+    }
+    let console = Arc::new(Console {
+        opened,
+        config,
+        actor: args.actor.get(),
+        read_only,
+        token,
+        hosts,
+        origins,
+    });
+    let router = axum::Router::new().fallback(handle).with_state(console);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(crate::serve::shutdown())
+        .await
+        .context("server failed")
+}
+
+/// 32 random bytes from the operating system, base64url: 256 bits, URL-safe.
+fn new_token() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("cannot read random bytes for the console token")?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn open_browser(url: &str) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    // Best effort: the printed line is the way in when no browser opens.
+    let _ = std::process::Command::new(opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+}
+
+/// Equal in time independent of where `a` and `b` differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn handle(State(console): State<Arc<Console>>, request: Request) -> Response {
+    let mut response = route(&console, request).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+async fn route(console: &Console, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if !console.hosts.iter().any(|h| h == host) {
+        return refuse(
+            StatusCode::MISDIRECTED_REQUEST,
+            &format!("unexpected Host `{host}`: open the console at the address it printed"),
+        );
+    }
+    let path = parts.uri.path();
+    if !path.starts_with("/api/") {
+        return match (parts.method.clone(), path) {
+            (Method::GET, "/") | (Method::GET, "/index.html") => {
+                asset(INDEX_HTML, "text/html; charset=utf-8")
+            }
+            (Method::GET, "/console.js") => asset(CONSOLE_JS, "text/javascript; charset=utf-8"),
+            (Method::GET, "/console.css") => asset(CONSOLE_CSS, "text/css; charset=utf-8"),
+            (Method::GET, _) => refuse(StatusCode::NOT_FOUND, "no such page"),
+            _ => refuse(StatusCode::METHOD_NOT_ALLOWED, "the page is read with GET"),
+        };
+    }
+    if !authorized(console, &parts.headers) {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong token: open the console with the URL `byoc console` printed",
+        );
+    }
+    if parts.method != Method::GET {
+        if let Err(reason) = same_origin_json(console, &parts.headers) {
+            return refuse(StatusCode::FORBIDDEN, &reason);
+        }
+    }
+    let limit = if path == "/api/import" {
+        IMPORT_BODY_MAX
+    } else {
+        BODY_MAX
+    };
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("the request body is over {} bytes", limit),
+        );
+    };
+    let query = parts.uri.query().unwrap_or_default();
+    api::handle(console, &parts.method, path, query, &bytes).await
+}
+
+fn authorized(console: &Console, headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|token| constant_time_eq(token.trim().as_bytes(), console.token.as_bytes()))
+}
+
+/// A change must come from the console's own page: JSON (which a cross-site form cannot send
+/// without a CORS preflight this server never answers) and the console's own `Origin`.
+fn same_origin_json(console: &Console, headers: &HeaderMap) -> Result<(), String> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+    {
+        return Err(format!(
+            "changes must be sent as application/json, not `{content_type}`"
+        ));
+    }
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !console.origins.iter().any(|o| o == origin) {
+        return Err(format!("cross-origin change refused (Origin `{origin}`)"));
+    }
+    Ok(())
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// An error as JSON: `{"error": reason}`.
+pub(crate) fn refuse(status: StatusCode, reason: &str) -> Response {
+    json(status, &serde_json::json!({ "error": reason }))
+}
+
+pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_url_safe_and_compared_whole() {
+        let a = new_token().unwrap();
+        let b = new_token().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert!(constant_time_eq(a.as_bytes(), a.as_bytes()));
+        assert!(!constant_time_eq(a.as_bytes(), b.as_bytes()));
+        assert!(!constant_time_eq(a.as_bytes(), &a.as_bytes()[..42]));
+    }
+}
