@@ -160,13 +160,47 @@ async fn open_route(c: &Client, key: &str) {
 
 #[tokio::test]
 #[ignore = "needs chromium and chromium-driver: run by infra/test.sh"]
-async fn the_console_in_a_real_browser() {
+async fn the_console_in_a_real_browser_on_a_route_file() {
     let (dir, path) = example_file();
     let console = ConsoleProc::start(
         &["--routes", &path],
         &[("BYOC_ACTOR".into(), "browser-test".into())],
     )
     .await;
+    use_the_console(&console, dir.path(), true).await;
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromium-driver: run by infra/test.sh"]
+async fn the_console_in_a_real_browser_on_dynamodb() {
+    let moto = byoc_e2e::Moto::start();
+    let mut env = moto.env();
+    env.push(("ROUTES_TABLE".into(), byoc_e2e::unique_table("browser")));
+    env.push(("BYOC_ACTOR".into(), "browser-test".into()));
+    assert_eq!(byoc_e2e::byoc(&["table", "create"], &env).code, 0);
+    let example = root()
+        .join("infra/routes.example.json")
+        .display()
+        .to_string();
+    assert_eq!(
+        byoc_e2e::byoc(&["routes", "import", &example], &env).code,
+        0
+    );
+    let console = ConsoleProc::start(&[], &env).await;
+    let dir = tempfile::tempdir().unwrap();
+    use_the_console(&console, dir.path(), false).await;
+}
+
+/// The whole tour, on whatever store `console` has; `screenshots` on one of them.
+async fn use_the_console(console: &ConsoleProc, dir: &std::path::Path, screenshots: bool) {
+    let shoot = |c: &Client, name: &'static str| {
+        let c = c.clone();
+        async move {
+            if screenshots {
+                screenshot(&c, name).await;
+            }
+        }
+    };
     let mut driver = Driver::start().await;
     let a = driver.browser().await;
     a.goto(&console.url).await.unwrap();
@@ -179,7 +213,7 @@ async fn the_console_in_a_real_browser() {
     assert!(!a.current_url().await.unwrap().as_str().contains("token"));
     let count = until(&a, "document.getElementById('count').textContent").await;
     assert!(count.as_str().unwrap().contains("routes"), "{count}");
-    screenshot(&a, "routes").await;
+    shoot(&a, "routes").await;
 
     // Filter.
     fill(&a, "#f-text", "indianapolis").await;
@@ -209,7 +243,7 @@ async fn the_console_in_a_real_browser() {
             .as_deref(),
         Some("true")
     );
-    screenshot(&a, "edit-error").await;
+    shoot(&a, "edit-error").await;
     fill(&a, "#e-f-url", "https://example.com/new").await;
     click(&a, "#e-save").await;
     until(&a, "!document.getElementById('editor').open").await;
@@ -238,7 +272,7 @@ async fn the_console_in_a_real_browser() {
         theirs.as_str().unwrap().contains("edited in tab A"),
         "{theirs}"
     );
-    screenshot(&b, "conflict").await;
+    shoot(&b, "conflict").await;
     click(&b, "#e-overwrite").await;
     until(&b, "!document.getElementById('editor').open").await;
     let stored = console.get("/api/route?key=%2B1999777*").await;
@@ -257,10 +291,10 @@ async fn the_console_in_a_real_browser() {
         result.contains("matched") && result.contains(FLOW_URL),
         "{result}"
     );
-    screenshot(&a, "test-a-call").await;
+    shoot(&a, "test-a-call").await;
 
     // Import a CSV: the difference first, then apply.
-    let csv = dir.path().join("more.csv");
+    let csv = dir.join("more.csv");
     std::fs::write(
         &csv,
         "pattern,action,url\n+1888777*,redirect,https://example.com/csv\n",
@@ -277,7 +311,7 @@ async fn the_console_in_a_real_browser() {
     until(&a, "document.getElementById('i-apply')").await;
     let diff = until(&a, "document.getElementById('i-result').textContent").await;
     assert!(diff.as_str().unwrap().contains("1 added"), "{diff}");
-    screenshot(&a, "import").await;
+    shoot(&a, "import").await;
     click(&a, "#i-apply").await;
     until(
         &a,

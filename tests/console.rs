@@ -151,6 +151,8 @@ async fn api_contract(console: &ConsoleProc) {
         )
         .await;
     assert_eq!(applied.json["written"], 1, "{}", applied.text);
+    let idle = console.get("/api/import/progress").await;
+    assert_eq!(idle.json, json!({"done": 0, "total": 0}), "{}", idle.text);
     assert_eq!(console.get("/api/route?key=%2B1888555*").await.status, 200);
     let invalid = console
         .post(
@@ -327,6 +329,33 @@ async fn the_console_api_on_dynamodb() {
         .await;
     assert!(described.is_some(), "{}", console.stderr.text());
     api_contract(&console).await;
+
+    // A large import reports its progress while it runs.
+    let mut csv = String::from("pattern,action,url\n");
+    for i in 0..1000 {
+        csv.push_str(&format!(
+            "+1646555{i:04},redirect,https://example.com/{i}\n"
+        ));
+    }
+    let body = json!({"text": csv, "name": "many.csv", "apply": true});
+    let apply = console.post("/api/import", &body);
+    let watch = async {
+        let mut seen = Vec::new();
+        for _ in 0..600 {
+            let p = console.get("/api/import/progress").await.json;
+            if p["total"] == 1000 {
+                seen.push(p["done"].as_u64().unwrap());
+            }
+            if seen.len() >= 2 && seen.last() > seen.first() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        seen
+    };
+    let (applied, seen) = tokio::join!(apply, watch);
+    assert_eq!(applied.json["written"], 1000, "{}", applied.text);
+    assert!(!seen.is_empty(), "no progress seen while the import ran");
 
     // The table gone: the error says what to run.
     let gone = ConsoleProc::start(&["--table", "no-such-table"], &env).await;

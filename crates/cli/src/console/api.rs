@@ -11,8 +11,10 @@
 //! | `GET /api/history?key=K` | the route's changes, oldest first |
 //! | `POST /api/resolve` `{number, from, scope, at, tz}` | what `byoc routes resolve` prints, as lines |
 //! | `POST /api/import` `{text, name, format, prune, apply}` | the dry-run difference, or what was written |
+//! | `GET /api/import/progress` | `{done, total}` of the import being applied |
 //! | `GET /api/export?format=json\|csv` | every route as a file |
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
@@ -44,6 +46,13 @@ pub(crate) async fn handle(
         (Method::GET, "/api/history") => history(console, &param("key").unwrap_or_default()).await,
         (Method::POST, "/api/resolve") => resolve_call(console, body).await,
         (Method::POST, "/api/import") => import_routes(console, body).await,
+        (Method::GET, "/api/import/progress") => json(
+            StatusCode::OK,
+            &json!({
+                "done": console.import_done.load(Ordering::Relaxed),
+                "total": console.import_total.load(Ordering::Relaxed),
+            }),
+        ),
         (Method::GET, "/api/export") => {
             export(console, param("format").as_deref().unwrap_or("json")).await
         }
@@ -459,12 +468,20 @@ async fn import_routes(console: &Console, bytes: &[u8]) -> Response {
     if !request.apply {
         return json(StatusCode::OK, &answer);
     }
-    let applied = match console
+    console.import_done.store(0, Ordering::Relaxed);
+    console
+        .import_total
+        .store(plan.ops.len(), Ordering::Relaxed);
+    let applied = console
         .opened
         .admin
-        .apply(plan.ops, &console.actor, &|_| {})
-        .await
-    {
+        .apply(plan.ops, &console.actor, &|n| {
+            console.import_done.store(n, Ordering::Relaxed)
+        })
+        .await;
+    console.import_total.store(0, Ordering::Relaxed);
+    console.import_done.store(0, Ordering::Relaxed);
+    let applied = match applied {
         Ok(applied) => applied,
         Err(e) => return store_error(&e),
     };

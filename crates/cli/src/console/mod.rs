@@ -75,6 +75,10 @@ pub(crate) struct Console {
     pub actor: String,
     /// No store was named: the embedded example, read-only.
     pub read_only: bool,
+    /// The import being applied: writes done and total (0 / 0 when none), for the page's
+    /// progress while its apply request is in flight.
+    pub import_done: std::sync::atomic::AtomicUsize,
+    pub import_total: std::sync::atomic::AtomicUsize,
     token: String,
     /// The `Host` values accepted (`127.0.0.1:PORT`, and `localhost:PORT` on loopback).
     hosts: Vec<String>,
@@ -142,6 +146,8 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         config,
         actor: args.actor.get(),
         read_only,
+        import_done: Default::default(),
+        import_total: Default::default(),
         token,
         hosts,
         origins,

@@ -347,9 +347,15 @@
   });
   async function apply() {
     if (!pending) return;
-    $("i-apply").disabled = true;
-    $("i-apply").textContent = "Applying…";
-    const r = await api("POST", "/api/import", { ...pending, apply: true });
+    const button = $("i-apply");
+    button.disabled = true;
+    button.textContent = "Applying…";
+    // The apply answers when it is done; meanwhile its progress is asked for.
+    const timer = setInterval(async () => {
+      const p = await api("GET", "/api/import/progress");
+      if (p.ok && p.data.total) button.textContent = "Applying… " + p.data.done + " of " + p.data.total;
+    }, 500);
+    const r = await api("POST", "/api/import", { ...pending, apply: true }).finally(() => clearInterval(timer));
     pending = null;
     const out = $("i-result");
     if (!r.ok) return out.append(el("p", { class: "error", text: r.data.error }));
