@@ -168,6 +168,43 @@ async fn the_console_in_a_real_browser_on_a_route_file() {
     )
     .await;
     use_the_console(&console, dir.path(), true).await;
+
+    // 10,000 routes: one page of rows, filtering over all of them.
+    let mut csv = String::from("pattern,action,url,description\n");
+    for i in 0..10_000 {
+        csv.push_str(&format!(
+            "+1212{:07},redirect,https://example.com/{i},bulk {i}\n",
+            i
+        ));
+    }
+    let body = json!({"text": csv, "name": "bulk.csv", "apply": true});
+    let applied = console.post("/api/import", &body).await;
+    assert_eq!(applied.json["written"], 10_000, "{}", applied.text);
+    let mut driver = Driver::start().await;
+    let c = driver.browser().await;
+    c.goto(&console.url).await.unwrap();
+    until(
+        &c,
+        "document.getElementById('count').textContent.includes('of 10009 routes')",
+    )
+    .await;
+    assert_eq!(
+        until(&c, "document.querySelectorAll('#routes tbody tr').length").await,
+        json!(50)
+    );
+    let took = c
+        .execute(
+            "const t = performance.now(); const f = document.getElementById('f-text'); \
+             f.value = 'bulk 9999'; f.dispatchEvent(new Event('input')); \
+             return [document.querySelectorAll('#routes tbody button.link').length, performance.now() - t];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(took[0], 1, "{took}");
+    eprintln!("filtering 10,009 routes took {} ms", took[1]);
+    no_errors(&c).await;
+    c.close().await.unwrap();
 }
 
 #[tokio::test]
