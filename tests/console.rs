@@ -387,3 +387,112 @@ async fn the_console_without_a_store_is_read_only_and_refuses_remote_binds() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("--allow-remote"), "{}", run.stderr);
 }
+
+/// The route file under the console: changes made elsewhere are seen, a failed write changes
+/// nothing, a dangerous prune must be confirmed, keys are taken in the CLI's forms.
+#[tokio::test]
+async fn the_console_follows_its_route_file_and_guards_writes() {
+    let (dir, path) = example_file();
+    let console = ConsoleProc::start(&["--routes", &path], &env()).await;
+
+    // A change by the CLI while the console runs.
+    let run = byoc(
+        &[
+            "routes",
+            "put",
+            "+13175550060",
+            "--action",
+            "hangup",
+            "--routes",
+            &path,
+        ],
+        &env(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let seen = console.get("/api/route?key=%2B13175550060").await;
+    assert_eq!(seen.status, 200, "{}", seen.text);
+    assert_eq!(seen.json["route"]["action"], "hangup");
+
+    // A write that cannot reach the disk: an error that says so, memory as the file is, no
+    // temporary file left.
+    let tmp = format!("{path}.tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let failed = console
+        .post(
+            "/api/route",
+            &json!({"record": {"pattern": "*", "action": "reject"}, "version": 1, "key": "*"}),
+        )
+        .await;
+    assert_eq!(failed.status, 500, "{}", failed.text);
+    assert!(
+        failed.text.contains("cannot write route file"),
+        "{}",
+        failed.text
+    );
+    std::fs::remove_dir(&tmp).unwrap();
+    let star = console.get("/api/route?key=*").await;
+    assert_eq!(star.json["route"]["version"], 1, "{}", star.text);
+    assert_ne!(star.json["route"]["action"], "reject");
+
+    // An unreadable file: 503 with the reason, not the old copy.
+    let good = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, "{\"routes\": [").unwrap();
+    let broken = console.get("/api/routes").await;
+    assert_eq!(broken.status, 503, "{}", broken.text);
+    assert!(broken.text.contains("is invalid"), "{}", broken.text);
+    std::fs::write(&path, &good).unwrap();
+    assert_eq!(console.get("/api/routes").await.status, 200);
+
+    // A prune that deletes `*` (here: every route) must be confirmed.
+    let empty =
+        json!({"text": "pattern,action,url\n", "name": "empty.csv", "prune": true, "apply": true});
+    let refused = console.post("/api/import", &empty).await;
+    assert_eq!(refused.status, 409, "{}", refused.text);
+    assert!(refused.json["prune_risk"]
+        .as_str()
+        .unwrap()
+        .contains("the * route"));
+    assert_eq!(console.get("/api/route?key=*").await.status, 200);
+
+    // Keys in the CLI's forms; `PATTERN@DOMAIN` names the scope.
+    let scoped = console
+        .post(
+            "/api/route",
+            &json!({"record": {"pattern": "+13175551234@Acme.SIP.twilio.com", "action": "hangup"}, "version": null}),
+        )
+        .await;
+    assert_eq!(scoped.status, 200, "{}", scoped.text);
+    assert_eq!(scoped.json["route"]["scope"], "acme.sip.twilio.com");
+    let found = console
+        .get("/api/route?key=%2B13175551234%40ACME.sip.twilio.com")
+        .await;
+    assert_eq!(found.status, 200, "{}", found.text);
+    assert_eq!(console.get("/api/route").await.status, 400);
+    let gone = console
+        .post(
+            "/api/route/delete",
+            &json!({"key": "+19999999999", "version": 1}),
+        )
+        .await;
+    assert_eq!(gone.status, 404, "{}", gone.text);
+    for method in [Method::PUT, Method::DELETE, Method::HEAD] {
+        let answer = answer(console.request(method.clone(), "/api/routes")).await;
+        assert_eq!(answer.status, 405, "{method}");
+    }
+    drop(dir);
+
+    // A mistyped path is refused, not created.
+    let run = byoc(
+        &[
+            "console",
+            "--no-open",
+            "--port",
+            "0",
+            "--routes",
+            "/nonexistent/r.json",
+        ],
+        &env(),
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+}

@@ -117,6 +117,13 @@ pub trait RouteAdmin: Send + Sync {
     /// The changes to a pattern, oldest first.
     async fn history(&self, pattern: &str) -> Result<Vec<Change>, StoreError>;
 
+    /// Brings what this process holds up to date with the store, for long-running readers (the
+    /// console) that others change underneath: a route file changed by someone else is read
+    /// again. Stores read on every call (DynamoDB) have nothing to do.
+    async fn refresh(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Applies many writes (an import): batched, each recorded in history as `import`, each
     /// only if its route is as the op expects (the others are returned as conflicts).
     /// `progress` is called with the number of ops handled so far.
@@ -134,6 +141,35 @@ pub struct ImportPlan {
     /// Each write expects the version read now, so a route someone changes before the import
     /// writes it is reported as a conflict, not overwritten.
     pub ops: Vec<WriteOp>,
+    /// How many routes the store had.
+    pub stored: usize,
+    pub prune: bool,
+}
+
+/// A prune deleting more than this many routes (and over a tenth of them) must be confirmed.
+const PRUNE_UNCONFIRMED_MAX: usize = 10;
+
+impl ImportPlan {
+    /// What a prune would delete that must be confirmed first (the `*` route, or many routes:
+    /// a header-only or truncated file), e.g. "12 of 40 routes"; `None` when nothing risky.
+    pub fn prune_risk(&self) -> Option<String> {
+        let absent = self.diff.absent.len();
+        let catch_all = self.diff.absent.iter().any(|r| r.key() == "*");
+        let many = absent > PRUNE_UNCONFIRMED_MAX && absent * 10 > self.stored;
+        if !self.prune {
+            return None;
+        }
+        match (catch_all, many) {
+            (true, true) => Some(format!(
+                "{absent} routes, the * route among them (calls no route matches would be rejected)"
+            )),
+            (true, false) => {
+                Some("the * route (calls no route matches would be rejected)".to_string())
+            }
+            (false, true) => Some(format!("{absent} of {} routes", self.stored)),
+            (false, false) => None,
+        }
+    }
 }
 
 /// Plans importing `routes` over `stored` (the store's routes as just listed); with `prune`,
@@ -143,6 +179,7 @@ pub fn plan_import(stored: Vec<StoredRoute>, routes: &[Route], prune: bool) -> I
         .iter()
         .map(|r| (r.route.key(), r.meta.version))
         .collect();
+    let count = stored.len();
     let current: Vec<Arc<Route>> = stored.into_iter().map(|r| r.route).collect();
     let diff = byoc_core::import::diff(&current, routes);
     let read = |key: &str| {
@@ -167,7 +204,12 @@ pub fn plan_import(stored: Vec<StoredRoute>, routes: &[Route], prune: bool) -> I
                 .map(|r| WriteOp::Delete(r.key(), read(&r.key()))),
         );
     }
-    ImportPlan { diff, ops }
+    ImportPlan {
+        diff,
+        ops,
+        stored: count,
+        prune,
+    }
 }
 
 /// Checks `expect` against what is stored (`current` = its version, if any).

@@ -21,6 +21,8 @@ pub struct FileStore {
     inner: MemoryStore,
     /// The file's text as last read: a save keeps its order and the text of unchanged routes.
     text: std::sync::Mutex<String>,
+    /// The file's modification time and length as last read or written (see `refresh`).
+    seen: std::sync::Mutex<Option<(std::time::SystemTime, u64)>>,
 }
 
 impl FileStore {
@@ -36,6 +38,7 @@ impl FileStore {
             )
             .expect("an empty route file is valid"),
             text: std::sync::Mutex::default(),
+            seen: std::sync::Mutex::default(),
         };
         store.reload()?;
         Ok(store)
@@ -68,7 +71,13 @@ impl FileStore {
         }
     }
 
+    fn stamp(&self) -> Option<(std::time::SystemTime, u64)> {
+        let meta = std::fs::metadata(&self.path).ok()?;
+        Some((meta.modified().ok()?, meta.len()))
+    }
+
     fn reload(&self) -> Result<(), StoreError> {
+        let stamp = self.stamp();
         let text = std::fs::read_to_string(&self.path).map_err(|e| self.io(e))?;
         let routes =
             load_route_file(&text, &self.plan).map_err(|source| StoreError::RouteFile {
@@ -77,6 +86,7 @@ impl FileStore {
             })?;
         self.inner.replace_all(routes);
         *self.text.lock().unwrap_or_else(|e| e.into_inner()) = text;
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = stamp;
         Ok(())
     }
 
@@ -155,8 +165,14 @@ impl FileStore {
         let _ = self.inner.drain_history();
         // On failure nothing is saved: the file keeps its previous routes (an import that fails
         // half-way writes nothing). The next operation reloads from disk.
-        let value = change(&self.inner)?;
-        self.save()?;
+        // A failed change or save leaves memory as the file is: reloaded, not half-changed.
+        let value = match change(&self.inner).and_then(|value| self.save().map(|()| value)) {
+            Ok(value) => value,
+            Err(e) => {
+                let _ = self.reload();
+                return Err(e);
+            }
+        };
         drop(lock);
         Ok(value)
     }
@@ -166,18 +182,31 @@ impl FileStore {
         let mut tmp_name = self.path.as_os_str().to_owned();
         tmp_name.push(".tmp");
         let tmp = PathBuf::from(tmp_name);
-        let mut file = File::create(&tmp).map_err(|e| self.io(e))?;
-        file.write_all(text.as_bytes()).map_err(|e| self.io(e))?;
-        file.sync_all().map_err(|e| self.io(e))?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| self.io(e))?;
+        let written = File::create(&tmp)
+            .and_then(|mut file| {
+                file.write_all(text.as_bytes())?;
+                file.sync_all()
+            })
+            .and_then(|()| std::fs::rename(&tmp, &self.path));
+        if let Err(source) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(StoreError::Write {
+                path: self.path.clone(),
+                source,
+            });
+        }
         *self.text.lock().unwrap_or_else(|e| e.into_inner()) = text;
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = self.stamp();
         let changes = self.inner.drain_history();
         if !changes.is_empty() {
             let mut history = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(self.history_path())
-                .map_err(|e| self.io(e))?;
+                .map_err(|source| StoreError::Write {
+                    path: self.history_path(),
+                    source,
+                })?;
             let mut lines = String::new();
             for change in changes {
                 // A Change is plain strings and numbers: serializing cannot fail.
@@ -186,7 +215,10 @@ impl FileStore {
             }
             history
                 .write_all(lines.as_bytes())
-                .map_err(|e| self.io(e))?;
+                .map_err(|source| StoreError::Write {
+                    path: self.history_path(),
+                    source,
+                })?;
         }
         Ok(())
     }
@@ -256,6 +288,15 @@ impl RouteAdmin for FileStore {
         actor: &str,
     ) -> Result<StoredRoute, StoreError> {
         self.locked(|m| m.delete_now(pattern, expect, actor))
+    }
+
+    async fn refresh(&self) -> Result<(), StoreError> {
+        let seen = *self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        match self.stamp() {
+            Some(now) if Some(now) == seen => Ok(()),
+            // Changed (or gone: the read names the problem).
+            _ => self.reload(),
+        }
     }
 
     async fn history(&self, pattern: &str) -> Result<Vec<Change>, StoreError> {

@@ -38,6 +38,12 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot write route file {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("route file {path} is invalid")]
     RouteFile {
         path: PathBuf,

@@ -108,7 +108,9 @@ pub async fn explain(
     if let Some(scope) = &scope {
         line(
             "scope",
-            format!("{scope} (routes scoped to it win over unscoped ones)"),
+            format!(
+                "{scope} (a route scoped to it wins over the unscoped route of the same pattern)"
+            ),
         );
     }
     let matched = opened

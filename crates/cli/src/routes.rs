@@ -11,7 +11,7 @@ use byoc_core::import::{self, Format};
 use byoc_core::route_file::to_route_file;
 use byoc_core::{NumberPlan, Route, RouteRecord};
 use byoc_dynamodb::{DynamoStore, Profile};
-use byoc_store::{Expect, ImportPlan, StoredRoute};
+use byoc_store::{Expect, StoredRoute};
 use byoc_web::Config;
 
 use crate::resolve::{self, summary};
@@ -288,10 +288,6 @@ fn flag_value(field: &str, value: &str) -> anyhow::Result<String> {
         _ => Ok(value.to_string()),
     }
 }
-
-/// Most routes `import --prune` deletes without `--yes` (when they are also over 10 % of the
-/// store).
-const PRUNE_UNCONFIRMED_MAX: usize = 10;
 
 fn plan() -> anyhow::Result<NumberPlan> {
     Config::plan_from_env().context("invalid configuration")
@@ -653,8 +649,8 @@ async fn import_file(
         source.open_write(&plan).await?
     };
     let stored = opened.admin.list(None).await?;
-    let current_len = stored.len();
-    let ImportPlan { diff, ops } = byoc_store::plan_import(stored, &routes, prune);
+    let plan = byoc_store::plan_import(stored, &routes, prune);
+    let diff = &plan.diff;
     let absent_note = if prune {
         "removed"
     } else {
@@ -684,22 +680,13 @@ async fn import_file(
         return Ok(ExitCode::SUCCESS);
     }
     // A prune that empties the table (a header-only file) or drops the catch-all must be meant.
-    let deletes_catch_all = diff.absent.iter().any(|r| r.key() == "*");
-    let many = diff.absent.len() > PRUNE_UNCONFIRMED_MAX && diff.absent.len() * 10 > current_len;
-    if prune && !yes && (deletes_catch_all || many) {
-        let what = match (deletes_catch_all, many) {
-            (true, true) => format!(
-                "{} routes, the * route among them (calls no route matches would be rejected)",
-                diff.absent.len()
-            ),
-            (true, false) => "the * route (calls no route matches would be rejected)".to_string(),
-            _ => format!("{} of {} routes", diff.absent.len(), current_len),
-        };
+    if let Some(what) = plan.prune_risk().filter(|_| !yes) {
         eprintln!(
             "byoc: --prune would delete {what}; nothing written. Check with --dry-run, then add --yes"
         );
         return Ok(ExitCode::from(2));
     }
+    let ops = plan.ops;
     if ops.is_empty() {
         eprintln!("nothing to write");
         return Ok(ExitCode::SUCCESS);

@@ -37,13 +37,38 @@ pub(crate) async fn handle(
     body: &[u8],
 ) -> Response {
     let param = |name: &str| byoc_core::params::query_param(query, name).map(|v| v.into_owned());
+    // A route file changed by someone else (the CLI, an editor) is read again first.
+    if path != "/api/import/progress" {
+        if let Err(e) = console.opened.admin.refresh().await {
+            return store_error(&e);
+        }
+    }
+    let plan = &console.config.inbound.plan;
+    // Keys as the CLI takes them: `+1 317…` forms, `PATTERN@DOMAIN` in any case.
+    let key = || {
+        param("key")
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| byoc_core::route::route_key(&k, plan))
+    };
+    let needs_key = || {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            "the `key` query parameter is missing (a pattern such as %2B13175551234 or %2B1317*)",
+        )
+    };
     match (method.clone(), path) {
         (Method::GET, "/api/info") => info(console),
         (Method::GET, "/api/routes") => list(console).await,
-        (Method::GET, "/api/route") => get(console, &param("key").unwrap_or_default()).await,
+        (Method::GET, "/api/route") => match key() {
+            Some(key) => get(console, &key).await,
+            None => needs_key(),
+        },
         (Method::POST, "/api/route") => save(console, body).await,
         (Method::POST, "/api/route/delete") => delete(console, body).await,
-        (Method::GET, "/api/history") => history(console, &param("key").unwrap_or_default()).await,
+        (Method::GET, "/api/history") => match key() {
+            Some(key) => history(console, &key).await,
+            None => needs_key(),
+        },
         (Method::POST, "/api/resolve") => resolve_call(console, body).await,
         (Method::POST, "/api/import") => import_routes(console, body).await,
         (Method::GET, "/api/import/progress") => json(
@@ -89,10 +114,20 @@ fn store_error(e: &StoreError) -> Response {
         | StoreError::VersionMismatch { .. }
         | StoreError::Conflict { .. } => StatusCode::CONFLICT,
         StoreError::NotFound { .. } => StatusCode::NOT_FOUND,
-        StoreError::Unavailable(_) | StoreError::NoTable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        StoreError::Unavailable(_)
+        | StoreError::NoTable { .. }
+        | StoreError::Io { .. }
+        | StoreError::RouteFile { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    let mut value = json!({ "error": e.to_string() });
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    let mut value = json!({ "error": text });
     if let StoreError::NoTable { table } = e {
         value["fix"] = format!(
             "byoc table create --table {table}  (or deploy template.yaml; check AWS_REGION)"
@@ -212,6 +247,17 @@ async fn save(console: &Console, bytes: &[u8]) -> Response {
     let mut record_value = save.record;
     // What the page shows beside the record is not part of it.
     if let Some(map) = record_value.as_object_mut() {
+        // `PATTERN@DOMAIN`, as the CLI takes it, names the scope.
+        if let Some(Value::String(pattern)) = map.get("pattern").cloned() {
+            let scope_given = map.get("scope").is_some_and(|s| !s.is_null());
+            match pattern.rsplit_once('@') {
+                Some((p, scope)) if !p.is_empty() && !scope_given => {
+                    map.insert("pattern".into(), p.into());
+                    map.insert("scope".into(), scope.into());
+                }
+                _ => {}
+            }
+        }
         for extra in [
             "key",
             "kind",
@@ -235,7 +281,11 @@ async fn save(console: &Console, bytes: &[u8]) -> Response {
         }
     };
     let key = route.key();
-    if let Some(loaded) = save.key.as_deref().filter(|k| *k != key) {
+    let loaded = save
+        .key
+        .as_deref()
+        .map(|k| byoc_core::route::route_key(k, &console.config.inbound.plan));
+    if let Some(loaded) = loaded.filter(|k| *k != key) {
         return json(
             StatusCode::UNPROCESSABLE_ENTITY,
             &json!({
@@ -286,14 +336,16 @@ async fn delete(console: &Console, bytes: &[u8]) -> Response {
         Ok(d) => d,
         Err(refused) => return refused,
     };
+    let key = byoc_core::route::route_key(&delete.key, &console.config.inbound.plan);
     match console
         .opened
         .admin
-        .delete(&delete.key, Expect::Version(delete.version), &console.actor)
+        .delete(&key, Expect::Version(delete.version), &console.actor)
         .await
     {
         Ok(removed) => json(StatusCode::OK, &json!({ "deleted": shown(&removed) })),
-        Err(e) => conflict_or_error(console, &delete.key, &e).await,
+        Err(e @ StoreError::NotFound { .. }) => store_error(&e),
+        Err(e) => conflict_or_error(console, &key, &e).await,
     }
 }
 
@@ -388,6 +440,9 @@ struct Import {
     /// `false` (default): only the difference; `true`: write it.
     #[serde(default)]
     apply: bool,
+    /// A prune that deletes the `*` route or many routes must say so (as `--yes` does).
+    #[serde(default)]
+    confirm_prune: bool,
 }
 
 async fn import_routes(console: &Console, bytes: &[u8]) -> Response {
@@ -464,9 +519,15 @@ async fn import_routes(console: &Console, bytes: &[u8]) -> Response {
         "unchanged": plan.diff.unchanged,
         "prune": request.prune,
         "writes": plan.ops.len(),
+        "prune_risk": plan.prune_risk(),
     });
     if !request.apply {
         return json(StatusCode::OK, &answer);
+    }
+    if let Some(risk) = plan.prune_risk().filter(|_| !request.confirm_prune) {
+        answer["error"] =
+            format!("the prune would delete {risk}; nothing written: confirm it to go on").into();
+        return json(StatusCode::CONFLICT, &answer);
     }
     console.import_done.store(0, Ordering::Relaxed);
     console

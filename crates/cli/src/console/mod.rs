@@ -107,7 +107,19 @@ pub fn run(args: Args) -> CliResult {
 async fn serve(args: Args) -> anyhow::Result<()> {
     let config = Config::from_env(Runtime::Local).context("invalid configuration")?;
     let plan = config.inbound.plan.clone();
-    let read_only = matches!(args.source.choice()?, byoc_dynamodb::StoreSource::None);
+    let choice = args.source.choice()?;
+    let read_only = matches!(choice, byoc_dynamodb::StoreSource::None);
+    // A mistyped path must not become a new, empty route store.
+    if let byoc_dynamodb::StoreSource::File(path) = &choice {
+        if !path.exists() {
+            anyhow::bail!(
+                "route file {} does not exist; check the path, or start one with \
+                 `byoc routes import infra/routes.example.json --routes {}`",
+                path.display(),
+                path.display()
+            );
+        }
+    }
     let opened = if read_only {
         args.source
             .open_read(&plan, byoc_dynamodb::Profile::Admin)
@@ -213,7 +225,7 @@ async fn route(console: &Console, request: Request) -> Response {
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();
-    if !console.hosts.iter().any(|h| h == host) {
+    if !console.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
         return refuse(
             StatusCode::MISDIRECTED_REQUEST,
             &format!("unexpected Host `{host}`: open the console at the address it printed"),
@@ -237,7 +249,13 @@ async fn route(console: &Console, request: Request) -> Response {
             "missing or wrong token: open the console with the URL `byoc console` printed",
         );
     }
-    if parts.method != Method::GET {
+    if parts.method != Method::GET && parts.method != Method::POST {
+        return refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "the API takes GET (reads) and POST (changes)",
+        );
+    }
+    if parts.method == Method::POST {
         if let Err(reason) = same_origin_json(console, &parts.headers) {
             return refuse(StatusCode::FORBIDDEN, &reason);
         }

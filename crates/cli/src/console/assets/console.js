@@ -343,10 +343,16 @@
     out.replaceChildren(
       el("p", { text: d.read + " routes read (" + d.format + "): " + d.added.length + " added, " + d.changed.length + " changed, " + d.unchanged + " unchanged, " + d.absent.length + (d.prune ? " removed" : " not in the file (kept)") }),
       el("ul", {}, list(d.added, "diff-add", "+"), list(d.changed, "diff-chg", "~"), list(d.absent, d.prune ? "diff-del" : "", d.prune ? "−" : "=")),
-      d.writes ? el("button", { type: "button", id: "i-apply", text: "Apply " + d.writes + " change(s)", onclick: apply }) : el("p", { text: "Nothing to write." }));
+      d.prune_risk ? el("p", { class: "error", text: "Careful: this prune deletes " + d.prune_risk + "." }) : "",
+      d.writes ? el("button", { type: "button", id: "i-apply", class: d.prune_risk ? "danger" : "", text: "Apply " + d.writes + " change(s)", onclick: apply }) : el("p", { text: "Nothing to write." }));
+    pending.risk = d.prune_risk;
   });
   async function apply() {
     if (!pending) return;
+    const risk = pending.risk;
+    delete pending.risk;
+    if (risk && !confirm("This import deletes " + risk + ". Apply it?")) { pending.risk = risk; return; }
+    pending.confirm_prune = Boolean(risk);
     const button = $("i-apply");
     button.disabled = true;
     button.textContent = "Applying…";
