@@ -40,9 +40,33 @@ pub enum SignatureError {
     BodyHashMismatch,
 }
 
+/// An auth token ready to sign with: HMAC's key schedule (the inner and outer padded key
+/// blocks) is computed once, so a call hashes only its own message. The token's text is not
+/// kept, and `Debug` shows nothing of it.
+#[derive(Clone)]
+pub struct SigningKey(HmacSha1);
+
+impl SigningKey {
+    pub fn new(auth_token: &str) -> Self {
+        // HMAC accepts keys of any length, so this cannot fail.
+        Self(HmacSha1::new_from_slice(auth_token.as_bytes()).expect("HMAC takes any key"))
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(<redacted>)")
+    }
+}
+
 /// The signature Twilio would send for a form request (`params` empty for GET).
 pub fn sign(auth_token: &str, url: &str, params: &Params) -> String {
-    STANDARD.encode(mac(auth_token, url, params).finalize().into_bytes())
+    let pairs = sorted(params);
+    STANDARD.encode(
+        mac(&SigningKey::new(auth_token), url, &pairs)
+            .finalize()
+            .into_bytes(),
+    )
 }
 
 /// Checks `signature` for a form-encoded (or GET) request to `url`.
@@ -52,13 +76,25 @@ pub fn verify(
     params: &Params,
     signature: Option<&str>,
 ) -> Result<(), SignatureError> {
+    verify_with_key(&SigningKey::new(auth_token), url, params, signature)
+}
+
+/// [`verify`] with a key prepared once ([`SigningKey`]): what a server does per request.
+pub fn verify_with_key(
+    key: &SigningKey,
+    url: &str,
+    params: &Params,
+    signature: Option<&str>,
+) -> Result<(), SignatureError> {
     let expected = decode(signature)?;
-    for candidate in url_variants(url) {
-        // `verify_slice` compares in constant time.
-        if mac(auth_token, &candidate, params)
-            .verify_slice(&expected)
-            .is_ok()
-        {
+    let pairs = sorted(params);
+    // `verify_slice` compares in constant time. The URL as given first: the other forms (with
+    // or without the default port) are built only when it does not match.
+    if mac(key, url, &pairs).verify_slice(&expected).is_ok() {
+        return Ok(());
+    }
+    for candidate in url_variants(url).iter().skip(1) {
+        if mac(key, candidate, &pairs).verify_slice(&expected).is_ok() {
             return Ok(());
         }
     }
@@ -73,7 +109,17 @@ pub fn verify_with_body(
     body: &[u8],
     signature: Option<&str>,
 ) -> Result<(), SignatureError> {
-    verify(auth_token, url, &Params::new(), signature)?;
+    verify_body_with_key(&SigningKey::new(auth_token), url, body, signature)
+}
+
+/// [`verify_with_body`] with a key prepared once.
+pub fn verify_body_with_key(
+    key: &SigningKey,
+    url: &str,
+    body: &[u8],
+    signature: Option<&str>,
+) -> Result<(), SignatureError> {
+    verify_with_key(key, url, &Params::new(), signature)?;
     let claimed = query_param(url, "bodySHA256").ok_or(SignatureError::BodyHashMissing)?;
     if claimed.eq_ignore_ascii_case(&body_sha256(body)) {
         Ok(())
@@ -104,12 +150,16 @@ fn decode(signature: Option<&str>) -> Result<Vec<u8>, SignatureError> {
     }
 }
 
-fn mac(auth_token: &str, url: &str, params: &Params) -> HmacSha1 {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = HmacSha1::new_from_slice(auth_token.as_bytes()).expect("HMAC takes any key");
-    mac.update(url.as_bytes());
+/// The parameters in signing order: names bytewise, then a repeated name's values.
+fn sorted(params: &Params) -> Vec<(&str, &str)> {
     let mut pairs: Vec<(&str, &str)> = params.iter().collect();
     pairs.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()).then(a.1.cmp(b.1)));
+    pairs
+}
+
+fn mac(key: &SigningKey, url: &str, pairs: &[(&str, &str)]) -> HmacSha1 {
+    let mut mac = key.0.clone();
+    mac.update(url.as_bytes());
     for (name, value) in pairs {
         mac.update(name.as_bytes());
         mac.update(value.as_bytes());

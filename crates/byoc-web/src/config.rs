@@ -92,15 +92,22 @@ pub fn lambda_initialization_type() -> String {
 
 /// The auth token. Its `Debug` never shows the value, so it cannot leak into logs.
 #[derive(Clone)]
-pub struct AuthToken(String);
+pub struct AuthToken(String, byoc_core::signature::SigningKey);
 
 impl AuthToken {
     pub fn new(token: impl Into<String>) -> Self {
-        Self(token.into())
+        let token = token.into();
+        let key = byoc_core::signature::SigningKey::new(&token);
+        Self(token, key)
     }
 
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// The token ready to verify with, prepared once.
+    pub fn key(&self) -> &byoc_core::signature::SigningKey {
+        &self.1
     }
 }
 

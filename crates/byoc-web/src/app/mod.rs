@@ -170,9 +170,9 @@ impl App {
             .get(signature::HEADER)
             .map(|v| v.to_str().unwrap_or("\u{0}invalid"));
         let result = if is_json {
-            signature::verify_with_body(token.expose(), url, body, given)
+            signature::verify_body_with_key(token.key(), url, body, given)
         } else {
-            signature::verify(token.expose(), url, form, given)
+            signature::verify_with_key(token.key(), url, form, given)
         };
         result.err().map(|e: SignatureError| {
             tracing::warn!(url, reason = %e, "signature refused");
