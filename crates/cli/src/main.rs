@@ -109,16 +109,12 @@ fn hint(error: &byoc_store::StoreError) -> Option<String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve(_) | Command::Console(_)) {
+    if !matches!(cli.command, Command::Serve(_)) {
         // `serve` sets up its own logging (one line per call).
         byoc_web::init_cli_logging();
     }
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
-        Command::Console(args) => {
-            byoc_web::init_cli_logging();
-            console::run(*args)
-        }
         command => match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -128,7 +124,8 @@ fn main() -> ExitCode {
                     Command::Routes { command } => routes::run(*command).await,
                     Command::Table { command } => routes::run_table(command).await,
                     Command::Call(args) => call::run(*args).await,
-                    Command::Serve(_) | Command::Console(_) => unreachable!("handled above"),
+                    Command::Console(args) => console::run(*args).await,
+                    Command::Serve(_) => unreachable!("handled above"),
                 }
             }),
             Err(e) => Err(Failure::from(e)),

@@ -86,7 +86,7 @@ pub(crate) struct Console {
     origins: Vec<String>,
 }
 
-pub fn run(args: Args) -> CliResult {
+pub async fn run(args: Args) -> CliResult {
     if !args.bind.is_loopback() && !args.allow_remote {
         return Err(anyhow::anyhow!(
             "--bind {} is not a loopback address: the console edits production routing, and anyone \
@@ -96,11 +96,7 @@ pub fn run(args: Args) -> CliResult {
         )
         .into());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args))?;
+    serve(args).await?;
     Ok(ExitCode::SUCCESS)
 }
 
