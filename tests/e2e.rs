@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod console;
 mod dynamodb;
+mod failover;
 mod hardening;
 mod lambda;
 mod outbound;

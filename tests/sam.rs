@@ -125,10 +125,6 @@ async fn sam_local_invoke_answers_every_event_with_routes_from_a_local_table() {
         );
     };
     let status: Check = |r| assert_eq!(header(r, "location"), FLOW_URL, "{r}");
-    let fallback: Check = |r| {
-        let twiml = parse(r["body"].as_str().unwrap_or_default());
-        assert_eq!(find(&twiml, "Response/Redirect").text, DEFAULT_URL, "{r}");
-    };
     let next: Check = |r| {
         let twiml = parse(r["body"].as_str().unwrap_or_default());
         assert_eq!(find(&twiml, "Response/Dial/Client").text, "alice", "{r}");
@@ -171,8 +167,8 @@ async fn sam_local_invoke_answers_every_event_with_routes_from_a_local_table() {
             "inbound-fallback.json",
             "InboundFunction",
             200,
-            "fallback",
-            fallback,
+            "matched",
+            flow,
         ),
         (
             "inbound-next.json",
@@ -416,7 +412,7 @@ async fn sam_local_start_api_serves_every_route_of_the_template() {
     assert_eq!(status, 302, "{body}");
     assert_eq!(location, FLOW_URL);
 
-    // /inbound/fallback: Twilio's fallback request.
+    // /inbound/fallback: Twilio's fallback request, after the primary handler failed.
     let mut fallback = call(to);
     fallback.push(("ErrorCode", "11200".into()));
     fallback.push(("ErrorUrl", format!("{base}/inbound")));
@@ -427,8 +423,9 @@ async fn sam_local_start_api_serves_every_route_of_the_template() {
             .unwrap(),
     )
     .await;
-    assert_eq!((status, outcome.as_str()), (200, "fallback"), "{body}");
-    assert_eq!(find(&parse(&body), "Response/Redirect").text, DEFAULT_URL);
+    // Routed like /inbound, from the table.
+    assert_eq!((status, outcome.as_str()), (200, "matched"), "{body}");
+    assert_eq!(find(&parse(&body), "Response/Redirect").text, FLOW_URL);
 
     // /inbound/next: the chain state of events/inbound-next.json, re-signed for this URL.
     let next_event = event("inbound-next.json");

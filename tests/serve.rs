@@ -373,17 +373,42 @@ async fn serve_mounts_the_status_callback_and_the_fallback() {
     ];
     let response = post("/inbound/fallback", fallback, true).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["x-byoc-outcome"], "fallback");
+    // Routed exactly as /inbound would: the DID's own route, not a blanket default.
+    assert_eq!(response.headers()["x-byoc-outcome"], "matched");
     let twiml = parse(&response.text().await.unwrap());
-    assert_eq!(
-        find(&twiml, "Response/Redirect").text,
-        "https://example.com/default"
+    assert!(
+        find(&twiml, "Response/Redirect").text.contains("/Flows/FW"),
+        "{twiml:?}"
     );
-    assert!(serve
+    let line = serve
         .stderr
         .wait_for("error_code=\"11205\"", Duration::from_secs(5))
         .await
-        .is_some());
+        .expect("the fallback's call line");
+    for field in [
+        "endpoint=\"inbound_fallback\"",
+        "error_url=\"https://x/inbound\"",
+        "signed_by=\"token\"",
+        "CA3",
+    ] {
+        assert!(line.contains(field), "{field} in {line}");
+    }
+    // A number only the catch-all `*` route covers: that route, as /inbound would answer.
+    let catch_all = vec![
+        ("CallSid", "CA4"),
+        ("To", "+16155550000"),
+        ("ErrorCode", "11200"),
+        ("ErrorUrl", "https://x/inbound"),
+    ];
+    let response = post("/inbound/fallback", catch_all, true).await;
+    assert_eq!(response.headers()["x-byoc-outcome"], "matched");
+    let twiml = parse(&response.text().await.unwrap());
+    assert_eq!(
+        find(&twiml, "Response/Redirect").text,
+        "https://handler.twilio.com/twiml/EH00000000000000000000000000000000"
+    );
+    let response = post("/inbound/fallback", vec![("To", "+13175551234")], false).await;
+    assert_eq!(response.status(), 403, "signature-checked like /inbound");
 }
 
 /// Field findings 1, 4, 7 and 8 over real HTTP: an unencoded `+`, an unreadable `To` answered
@@ -575,4 +600,104 @@ async fn the_status_callback_finds_the_flow_the_call_entered() {
         assert_eq!(response.status(), 302, "{to}");
         assert_eq!(response.headers()["location"], FLOW, "{to}");
     }
+}
+
+/// An auth token rotation under load: Twilio signs with the old token, then (once the new one is
+/// promoted) with the new one, while calls keep coming. With both configured, none is refused;
+/// each call line says which token signed it. Afterwards the old token alone is refused.
+#[tokio::test]
+async fn a_token_rotation_under_load_loses_no_call() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const OLD: &str = "old-token-0123456789abcdef012345";
+    const NEW: &str = "new-token-fedcba9876543210fedcba";
+    const WORKERS: usize = 8;
+    const CALLS: usize = 100;
+    const PROMOTED_AT: usize = 400;
+
+    let serve = Serve::start(
+        &[],
+        &[("TWILIO_AUTH_TOKEN", OLD), ("TWILIO_AUTH_TOKEN_NEXT", NEW)],
+    )
+    .await;
+    let url = serve.url("/inbound");
+    let placed = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for worker in 0..WORKERS {
+        let (url, placed) = (url.clone(), placed.clone());
+        workers.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for i in 0..CALLS {
+                let sid = format!("CA{worker:02}{i:030}");
+                let pairs = [("CallSid", sid.as_str()), ("To", "+13175551234")];
+                // Twilio switches the signing token at one instant for everyone.
+                let token = if placed.load(Ordering::SeqCst) < PROMOTED_AT {
+                    OLD
+                } else {
+                    NEW
+                };
+                let response = client
+                    .post(&url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("x-twilio-signature", sign(token, &url, &pairs))
+                    .body(form(&pairs))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200, "call {sid} signed with {token}");
+                assert_eq!(response.headers()["x-byoc-outcome"], "matched");
+                placed.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+    }
+    for worker in workers {
+        worker
+            .await
+            .expect("a call was refused during the rotation");
+    }
+    let third = [("To", "+13175551234")];
+    let response = post_form(
+        &serve,
+        "/inbound",
+        &third,
+        Some(sign("stolen", &url, &third)),
+    )
+    .await;
+    assert_eq!(response.status(), 403);
+
+    serve
+        .stderr
+        .wait_for("CA07000000000000000000000000000099", Duration::from_secs(5))
+        .await;
+    let lines = serve.stderr.lines();
+    let by = |who: &str| {
+        lines
+            .iter()
+            .filter(|l| l.contains("call answered") && l.contains(&format!("signed_by=\"{who}\"")))
+            .count()
+    };
+    let (old, new) = (by("token"), by("token_next"));
+    eprintln!(
+        "rotation: {} calls, {old} signed with the old token, {new} with the new, 0 refused",
+        WORKERS * CALLS
+    );
+    assert_eq!(old + new, WORKERS * CALLS);
+    assert!(
+        old >= PROMOTED_AT && new >= WORKERS * CALLS - PROMOTED_AT - WORKERS,
+        "{old} {new}"
+    );
+    assert!(
+        !serve.stderr.text().contains(OLD) && !serve.stderr.text().contains(NEW),
+        "a token was logged"
+    );
+    serve.stop().await;
+
+    // The end of the rotation: the new token alone.
+    let serve = Serve::start(&[], &[("TWILIO_AUTH_TOKEN", NEW)]).await;
+    let url = serve.url("/inbound");
+    let pairs = [("To", "+13175551234")];
+    let response = post_form(&serve, "/inbound", &pairs, Some(sign(OLD, &url, &pairs))).await;
+    assert_eq!(response.status(), 403);
+    let response = post_form(&serve, "/inbound", &pairs, Some(sign(NEW, &url, &pairs))).await;
+    assert_eq!(response.status(), 200);
 }

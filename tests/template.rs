@@ -1,9 +1,10 @@
 //! `template.yaml` against the code: handlers, build properties, binaries, environment variables,
 //! routes and least-privilege permissions must match what the binaries are and read.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use byoc_e2e::root;
+use serde_json::Value;
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn template() -> Yaml {
@@ -149,7 +150,8 @@ fn routes_and_permissions_are_least_privilege() {
     assert_eq!(actions, vec!["dynamodb:BatchGetItem"]);
     assert!(t["Resources"]["OutboundFunction"]["Properties"]["Policies"].is_badvalue());
 
-    // The table: on demand, recoverable, encrypted, kept, keyed as the store expects.
+    // The (single-region) table: on demand, recoverable, encrypted, kept, keyed as the store
+    // expects. The global table of the two-region mode: see `replica_regions_make_the_table_global`.
     let table = &t["Resources"]["RoutesTable"];
     assert_eq!(table["DeletionPolicy"].as_str(), Some("Retain"));
     let p = &table["Properties"];
@@ -172,10 +174,17 @@ fn routes_and_permissions_are_least_privilege() {
         .collect();
     assert_eq!(key, vec![("pattern", "HASH"), ("sk", "RANGE")]);
 
-    // The token never has a default and never echoes.
+    // The token never has a default and never echoes; the next one (a rotation) never echoes
+    // and reaches both functions.
     let token = &t["Parameters"]["TwilioAuthToken"];
     assert_eq!(token["NoEcho"].as_bool(), Some(true));
     assert!(token["Default"].is_badvalue());
+    assert_eq!(
+        t["Parameters"]["TwilioAuthTokenNext"]["NoEcho"].as_bool(),
+        Some(true)
+    );
+    assert!(keys(&t["Globals"]["Function"]["Environment"]["Variables"])
+        .contains("TWILIO_AUTH_TOKEN_NEXT"));
 
     // Every URL to paste into Twilio is an output.
     let outputs = keys(&t["Outputs"]);
@@ -188,4 +197,254 @@ fn routes_and_permissions_are_least_privilege() {
     ] {
         assert!(outputs.contains(name), "missing output {name}");
     }
+}
+
+/// `template.yaml` as CloudFormation would see it for these parameters (the rest at their
+/// defaults) in us-east-1: conditions evaluated, resources whose condition is false gone, every
+/// `Fn::If` chosen, parameters and `Fn::Join` / `Fn::Split` / `Fn::Select` resolved. Resource
+/// references stay `{"Ref": …}` / `{"Fn::GetAtt": …}`. YAML tags (`!If`, `!Ref`) are read by
+/// cfn-lint's own loader, from the virtualenv `infra/lint-template.sh` creates.
+fn rendered(parameters: &[(&str, &str)]) -> Value {
+    let venv = std::env::var("BYOC_CFN_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| root().join("infra/.venv-cfn"));
+    let output = std::process::Command::new(venv.join("bin/python"))
+        .args([
+            "-c",
+            "import json, sys; from cfnlint.decode.cfn_yaml import load; \
+             print(json.dumps(load(sys.argv[1])))",
+        ])
+        .arg(root().join("template.yaml"))
+        .output()
+        .expect("cfn-lint's virtualenv: run ./infra/lint-template.sh once");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let template: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut params: HashMap<String, String> = template["Parameters"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), v["Default"].as_str()?.to_string())))
+        .collect();
+    for (k, v) in parameters {
+        assert!(
+            params.contains_key(*k) || *k == "TwilioAuthToken",
+            "no parameter {k}"
+        );
+        params.insert(k.to_string(), v.to_string());
+    }
+    let render = Render {
+        params,
+        conditions: template["Conditions"].clone(),
+    };
+    let mut resources = serde_json::Map::new();
+    for (name, resource) in template["Resources"].as_object().unwrap() {
+        if let Some(condition) = resource["Condition"].as_str() {
+            if !render.condition(condition) {
+                continue;
+            }
+        }
+        resources.insert(name.clone(), render.value(resource).unwrap());
+    }
+    let outputs = render.value(&template["Outputs"]).unwrap();
+    serde_json::json!({"Resources": resources, "Outputs": outputs})
+}
+
+struct Render {
+    params: HashMap<String, String>,
+    conditions: Value,
+}
+
+impl Render {
+    fn condition(&self, name: &str) -> bool {
+        self.truth(&self.conditions[name])
+    }
+
+    fn truth(&self, v: &Value) -> bool {
+        let (f, args) = v.as_object().and_then(|o| o.iter().next()).unwrap();
+        match f.as_str() {
+            "Fn::Equals" => self.value(&args[0]) == self.value(&args[1]),
+            "Fn::Not" => !self.truth(&args[0]),
+            "Fn::And" => args.as_array().unwrap().iter().all(|a| self.truth(a)),
+            "Fn::Or" => args.as_array().unwrap().iter().any(|a| self.truth(a)),
+            "Condition" => self.condition(args.as_str().unwrap()),
+            other => panic!("condition function {other}"),
+        }
+    }
+
+    /// `None` is `AWS::NoValue`: the item or property is left out.
+    fn value(&self, v: &Value) -> Option<Value> {
+        match v {
+            Value::Array(items) => Some(Value::Array(
+                items.iter().filter_map(|i| self.value(i)).collect(),
+            )),
+            Value::Object(o) if o.len() == 1 => {
+                let (f, args) = o.iter().next().unwrap();
+                let text = |i: usize| {
+                    self.value(&args[i])
+                        .and_then(|v| v.as_str().map(String::from))
+                };
+                match f.as_str() {
+                    "Ref" => match args.as_str().unwrap() {
+                        "AWS::NoValue" => None,
+                        "AWS::Region" => Some("us-east-1".into()),
+                        name => Some(match self.params.get(name) {
+                            Some(p) => p.clone().into(),
+                            None => v.clone(),
+                        }),
+                    },
+                    "Fn::If" => {
+                        let branch = if self.condition(args[0].as_str().unwrap()) {
+                            1
+                        } else {
+                            2
+                        };
+                        self.value(&args[branch])
+                    }
+                    "Fn::Join" => {
+                        let parts = self.value(&args[1])?;
+                        let parts: Vec<&str> = parts
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|p| p.as_str().unwrap())
+                            .collect();
+                        Some(parts.join(args[0].as_str().unwrap()).into())
+                    }
+                    "Fn::Split" => Some(
+                        text(1)?
+                            .split(args[0].as_str().unwrap())
+                            .map(|s| Value::from(s.to_string()))
+                            .collect(),
+                    ),
+                    "Fn::Select" => {
+                        let list = self.value(&args[1])?;
+                        Some(list[args[0].as_u64().unwrap() as usize].clone())
+                    }
+                    _ => {
+                        let mut out = serde_json::Map::new();
+                        out.insert(f.clone(), self.value(args)?);
+                        Some(Value::Object(out))
+                    }
+                }
+            }
+            Value::Object(o) => Some(Value::Object(
+                o.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), self.value(v)?)))
+                    .collect(),
+            )),
+            other => Some(other.clone()),
+        }
+    }
+}
+
+/// The key design every routes table must have (crates/byoc-dynamodb/src/item.rs).
+fn assert_keyed_for_the_store(p: &Value) {
+    assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        p["KeySchema"],
+        serde_json::json!([
+            {"AttributeName": "pattern", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"}
+        ])
+    );
+    assert_eq!(p["GlobalSecondaryIndexes"][0]["IndexName"], "routes");
+    assert_eq!(
+        p["GlobalSecondaryIndexes"][0]["KeySchema"][0]["AttributeName"],
+        "list_shard"
+    );
+    assert_eq!(p["SSESpecification"]["SSEEnabled"], true);
+}
+
+#[test]
+fn one_region_keeps_a_single_table() {
+    let t = rendered(&[("TwilioAuthToken", "x")]);
+    let r = &t["Resources"];
+    assert!(r["RoutesGlobalTable"].is_null());
+    let table = &r["RoutesTable"];
+    assert_eq!(table["Type"], "AWS::DynamoDB::Table");
+    assert_eq!(table["DeletionPolicy"], "Retain");
+    assert_keyed_for_the_store(&table["Properties"]);
+    let inbound = &r["InboundFunction"]["Properties"];
+    assert_eq!(
+        inbound["Environment"]["Variables"]["ROUTES_TABLE"],
+        serde_json::json!({"Ref": "RoutesTable"})
+    );
+    assert_eq!(
+        inbound["Policies"][0]["Statement"][0]["Resource"],
+        serde_json::json!({"Fn::GetAtt": ["RoutesTable", "Arn"]})
+    );
+    assert_eq!(
+        t["Outputs"]["RoutesTableName"]["Value"],
+        serde_json::json!({"Ref": "RoutesTable"})
+    );
+}
+
+#[test]
+fn replica_regions_make_the_table_global() {
+    for (regions, expected) in [
+        ("us-west-2", vec!["us-east-1", "us-west-2"]),
+        (
+            "us-west-2,eu-west-1",
+            vec!["us-east-1", "us-west-2", "eu-west-1"],
+        ),
+    ] {
+        let t = rendered(&[("TwilioAuthToken", "x"), ("ReplicaRegions", regions)]);
+        let r = &t["Resources"];
+        assert!(r["RoutesTable"].is_null(), "{regions}: one table only");
+        let table = &r["RoutesGlobalTable"];
+        assert_eq!(table["Type"], "AWS::DynamoDB::GlobalTable");
+        assert_eq!(table["DeletionPolicy"], "Retain");
+        let p = &table["Properties"];
+        assert_keyed_for_the_store(p);
+        assert_eq!(
+            p["StreamSpecification"]["StreamViewType"],
+            "NEW_AND_OLD_IMAGES"
+        );
+        let replicas = p["Replicas"].as_array().unwrap();
+        let names: Vec<&str> = replicas
+            .iter()
+            .map(|r| r["Region"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, expected, "{regions}");
+        for replica in replicas {
+            assert_eq!(
+                replica["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true,
+                "{replica}"
+            );
+        }
+        let inbound = &r["InboundFunction"]["Properties"];
+        assert_eq!(
+            inbound["Environment"]["Variables"]["ROUTES_TABLE"],
+            serde_json::json!({"Ref": "RoutesGlobalTable"})
+        );
+        assert_eq!(
+            inbound["Policies"][0]["Statement"][0]["Resource"],
+            serde_json::json!({"Fn::GetAtt": ["RoutesGlobalTable", "Arn"]})
+        );
+    }
+}
+
+#[test]
+fn the_second_region_uses_the_replica_by_name() {
+    let t = rendered(&[
+        ("TwilioAuthToken", "x"),
+        ("ExistingRoutesTable", "byoc-RoutesGlobalTable-1AB2"),
+    ]);
+    let r = &t["Resources"];
+    assert!(r["RoutesTable"].is_null() && r["RoutesGlobalTable"].is_null());
+    let inbound = &r["InboundFunction"]["Properties"];
+    assert_eq!(
+        inbound["Environment"]["Variables"]["ROUTES_TABLE"],
+        "byoc-RoutesGlobalTable-1AB2"
+    );
+    let arn = serde_json::to_string(&inbound["Policies"][0]["Statement"][0]["Resource"]).unwrap();
+    assert!(arn.contains(":table/${ExistingRoutesTable}"), "{arn}");
+    assert_eq!(
+        t["Outputs"]["RoutesTableName"]["Value"],
+        "byoc-RoutesGlobalTable-1AB2"
+    );
 }

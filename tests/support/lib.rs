@@ -7,6 +7,7 @@ pub mod dynamo_proxy;
 pub mod emulator;
 pub mod moto;
 pub mod process;
+pub mod twilio_sim;
 pub mod twiml;
 
 use std::path::{Path, PathBuf};

@@ -247,6 +247,17 @@ impl Serve {
         self.base_url.trim_start_matches("http://")
     }
 
+    /// Sends a signal (`STOP` to hang it, `CONT`, `KILL`), as a failing host would.
+    pub fn signal(&self, signal: &str) {
+        if let Some(pid) = self.child.id() {
+            let status = std::process::Command::new("kill")
+                .args([&format!("-{signal}"), &pid.to_string()])
+                .status()
+                .expect("run kill");
+            assert!(status.success(), "kill -{signal} {pid}");
+        }
+    }
+
     /// Stops the server with SIGTERM and waits for a clean exit.
     pub async fn stop(mut self) -> Option<std::process::ExitStatus> {
         if let Some(pid) = self.child.id() {

@@ -42,8 +42,6 @@ pub enum Outcome {
     Rejected,
     /// The route store failed or was too slow; the fallback answered.
     Degraded,
-    /// Twilio's fallback URL was called (the primary handler failed): the default answered.
-    Fallback,
 }
 
 impl Outcome {
@@ -54,7 +52,6 @@ impl Outcome {
             Outcome::BadInput => "bad_input",
             Outcome::Rejected => "rejected",
             Outcome::Degraded => "degraded",
-            Outcome::Fallback => "fallback",
         }
     }
 }

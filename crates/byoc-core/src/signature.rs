@@ -86,19 +86,34 @@ pub fn verify_with_key(
     params: &Params,
     signature: Option<&str>,
 ) -> Result<(), SignatureError> {
+    verify_with_keys(&[key], url, params, signature).map(|_| ())
+}
+
+/// [`verify_with_key`] for an auth token and the one replacing it (a rotation): the index in
+/// `keys` of the key that signed. The parameters are sorted once; each key is tried once per
+/// form of the URL, so a second key costs one more HMAC only when the first does not match.
+pub fn verify_with_keys(
+    keys: &[&SigningKey],
+    url: &str,
+    params: &Params,
+    signature: Option<&str>,
+) -> Result<usize, SignatureError> {
     let expected = decode(signature)?;
     let pairs = sorted(params);
     // `verify_slice` compares in constant time. The URL as given first: the other forms (with
     // or without the default port) are built only when it does not match.
-    if mac(key, url, &pairs).verify_slice(&expected).is_ok() {
-        return Ok(());
+    let matching = |url: &str| {
+        keys.iter()
+            .position(|key| mac(key, url, &pairs).verify_slice(&expected).is_ok())
+    };
+    if let Some(index) = matching(url) {
+        return Ok(index);
     }
-    for candidate in url_variants(url).iter().skip(1) {
-        if mac(key, candidate, &pairs).verify_slice(&expected).is_ok() {
-            return Ok(());
-        }
-    }
-    Err(SignatureError::Mismatch)
+    url_variants(url)
+        .iter()
+        .skip(1)
+        .find_map(|candidate| matching(candidate))
+        .ok_or(SignatureError::Mismatch)
 }
 
 /// Checks `signature` for a request whose raw body (e.g. JSON) is covered by `bodySHA256` in the
@@ -119,10 +134,20 @@ pub fn verify_body_with_key(
     body: &[u8],
     signature: Option<&str>,
 ) -> Result<(), SignatureError> {
-    verify_with_key(key, url, &Params::new(), signature)?;
+    verify_body_with_keys(&[key], url, body, signature).map(|_| ())
+}
+
+/// [`verify_body_with_key`] for several keys: the index of the key that signed.
+pub fn verify_body_with_keys(
+    keys: &[&SigningKey],
+    url: &str,
+    body: &[u8],
+    signature: Option<&str>,
+) -> Result<usize, SignatureError> {
+    let index = verify_with_keys(keys, url, &Params::new(), signature)?;
     let claimed = query_param(url, "bodySHA256").ok_or(SignatureError::BodyHashMissing)?;
     if claimed.eq_ignore_ascii_case(&body_sha256(body)) {
-        Ok(())
+        Ok(index)
     } else {
         Err(SignatureError::BodyHashMismatch)
     }
@@ -213,6 +238,42 @@ mod tests {
         ]
         .into_iter()
         .collect()
+    }
+
+    #[test]
+    fn either_key_of_a_rotation_verifies_and_says_which() {
+        let old = SigningKey::new(TOKEN);
+        let new = SigningKey::new("the-new-token");
+        let by_old = sign(TOKEN, URL, &params());
+        let by_new = sign("the-new-token", URL, &params());
+        let keys = [&old, &new];
+        assert_eq!(
+            verify_with_keys(&keys, URL, &params(), Some(&by_old)),
+            Ok(0)
+        );
+        assert_eq!(
+            verify_with_keys(&keys, URL, &params(), Some(&by_new)),
+            Ok(1)
+        );
+        assert_eq!(
+            verify_with_keys(&keys[..1], URL, &params(), Some(&by_new)),
+            Err(SignatureError::Mismatch)
+        );
+        let third = sign("someone-else", URL, &params());
+        assert_eq!(
+            verify_with_keys(&keys, URL, &params(), Some(&third)),
+            Err(SignatureError::Mismatch)
+        );
+        // Signed for the URL with its default port: found among the variants, for either key.
+        let with_port = sign(
+            "the-new-token",
+            "https://mycompany.com:443/myapp.php?foo=1&bar=2",
+            &params(),
+        );
+        assert_eq!(
+            verify_with_keys(&keys, URL, &params(), Some(&with_port)),
+            Ok(1)
+        );
     }
 
     #[test]

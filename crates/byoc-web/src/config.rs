@@ -3,6 +3,7 @@
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `TWILIO_AUTH_TOKEN` | key for `X-Twilio-Signature` | none: Lambda refuses requests (500); `byoc serve` warns and skips checks |
+//! | `TWILIO_AUTH_TOKEN_NEXT` | during a token rotation, the token replacing it: a request signed with either is accepted | none |
 //! | `ALLOW_UNSIGNED` | `true` lets a Lambda without a token answer unsigned requests | `false` |
 //! | `PUBLIC_BASE_URL` | public scheme + host (+ path prefix) Twilio calls, for custom domains | rebuilt from the request |
 //! | `DEFAULT_ROUTE_URL` | where unmatched calls are redirected | none: `<Reject reason="rejected"/>` |
@@ -42,6 +43,7 @@ use byoc_store::CacheConfig;
 /// only these.
 pub const ENV_VARS: &[&str] = &[
     "TWILIO_AUTH_TOKEN",
+    "TWILIO_AUTH_TOKEN_NEXT",
     "ALLOW_UNSIGNED",
     "PUBLIC_BASE_URL",
     "DEFAULT_ROUTE_URL",
@@ -117,11 +119,92 @@ impl fmt::Debug for AuthToken {
     }
 }
 
+/// The tokens a signature may be made with: the account's auth token and, while it is being
+/// rotated, the one replacing it (Twilio's secondary token, then its new primary).
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub current: AuthToken,
+    /// Boxed: set only during a rotation, and it keeps `Auth` small.
+    pub next: Option<Box<AuthToken>>,
+}
+
+/// Which token signed a request, for the call's log line (never the token itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignedBy {
+    /// Not checked (`Auth::Unsigned`).
+    Unchecked,
+    /// `TWILIO_AUTH_TOKEN`.
+    Token,
+    /// `TWILIO_AUTH_TOKEN_NEXT`.
+    TokenNext,
+}
+
+impl SignedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignedBy::Unchecked => "unchecked",
+            SignedBy::Token => "token",
+            SignedBy::TokenNext => "token_next",
+        }
+    }
+}
+
+impl Tokens {
+    pub fn new(current: AuthToken) -> Self {
+        Self {
+            current,
+            next: None,
+        }
+    }
+
+    /// Checks a form (or GET) request; each token is tried once per form of the URL.
+    pub fn verify(
+        &self,
+        url: &str,
+        params: &byoc_core::params::Params,
+        signature: Option<&str>,
+    ) -> Result<SignedBy, byoc_core::signature::SignatureError> {
+        use byoc_core::signature::verify_with_keys;
+        match &self.next {
+            None => verify_with_keys(&[self.current.key()], url, params, signature),
+            Some(next) => {
+                verify_with_keys(&[self.current.key(), next.key()], url, params, signature)
+            }
+        }
+        .map(Self::signer)
+    }
+
+    /// Checks a request whose body (JSON) is covered by `bodySHA256` in the URL.
+    pub fn verify_body(
+        &self,
+        url: &str,
+        body: &[u8],
+        signature: Option<&str>,
+    ) -> Result<SignedBy, byoc_core::signature::SignatureError> {
+        use byoc_core::signature::verify_body_with_keys;
+        match &self.next {
+            None => verify_body_with_keys(&[self.current.key()], url, body, signature),
+            Some(next) => {
+                verify_body_with_keys(&[self.current.key(), next.key()], url, body, signature)
+            }
+        }
+        .map(Self::signer)
+    }
+
+    fn signer(index: usize) -> SignedBy {
+        if index == 0 {
+            SignedBy::Token
+        } else {
+            SignedBy::TokenNext
+        }
+    }
+}
+
 /// How requests are authenticated.
 #[derive(Debug, Clone)]
 pub enum Auth {
-    /// Verify `X-Twilio-Signature` with this token.
-    Verify(AuthToken),
+    /// Verify `X-Twilio-Signature` with these tokens.
+    Verify(Tokens),
     /// Accept unsigned requests (local use, or `ALLOW_UNSIGNED=true`).
     Unsigned,
     /// No token and unsigned requests not allowed: refuse everything (a deployment mistake).
@@ -191,8 +274,21 @@ impl Config {
             Some(v) => Err(err(name, format!("`{v}` is not true or false"))),
         };
         let allow_unsigned = flag("ALLOW_UNSIGNED")?;
+        let next = get("TWILIO_AUTH_TOKEN_NEXT").map(|t| Box::new(AuthToken::new(t)));
         let auth = match (get("TWILIO_AUTH_TOKEN"), runtime, allow_unsigned) {
-            (Some(token), _, _) => Auth::Verify(AuthToken::new(token)),
+            (Some(token), _, _) => Auth::Verify(Tokens {
+                current: AuthToken::new(token),
+                next,
+            }),
+            // A half-done rotation: refusing beats verifying with a token nobody meant alone.
+            (None, _, _) if next.is_some() => {
+                return Err(err(
+                    "TWILIO_AUTH_TOKEN_NEXT",
+                    "is set but TWILIO_AUTH_TOKEN is not: set both during a rotation, \
+                     then the new token as TWILIO_AUTH_TOKEN alone"
+                        .into(),
+                ))
+            }
             (None, Runtime::Local, _) | (None, Runtime::Lambda, true) => Auth::Unsigned,
             (None, Runtime::Lambda, false) => Auth::Misconfigured,
         };
@@ -394,7 +490,23 @@ mod tests {
     #[test]
     fn auth_mode_follows_token_runtime_and_allow_unsigned() {
         let c = config(Runtime::Lambda, &[("TWILIO_AUTH_TOKEN", "secret")]).unwrap();
-        assert!(matches!(c.auth, Auth::Verify(ref t) if t.expose() == "secret"));
+        assert!(
+            matches!(c.auth, Auth::Verify(ref t) if t.current.expose() == "secret" && t.next.is_none())
+        );
+        let c = config(
+            Runtime::Lambda,
+            &[
+                ("TWILIO_AUTH_TOKEN", "secret"),
+                ("TWILIO_AUTH_TOKEN_NEXT", " rotated "),
+            ],
+        )
+        .unwrap();
+        assert!(
+            matches!(c.auth, Auth::Verify(ref t) if t.next.as_ref().map(|n| n.expose()) == Some("rotated"))
+        );
+        assert!(!format!("{c:?}").contains("rotated"));
+        let e = config(Runtime::Local, &[("TWILIO_AUTH_TOKEN_NEXT", "rotated")]).unwrap_err();
+        assert_eq!(e.name, "TWILIO_AUTH_TOKEN_NEXT");
         assert!(!format!("{c:?}").contains("secret"));
         assert!(matches!(
             config(Runtime::Lambda, &[]).unwrap().auth,

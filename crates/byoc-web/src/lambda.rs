@@ -226,13 +226,8 @@ mod tests {
             ),
             ("inbound-rest-v1.json", &inbound, 200, "matched", FLOW),
             ("inbound-status.json", &inbound, 302, "flow_return", FLOW),
-            (
-                "inbound-fallback.json",
-                &inbound,
-                200,
-                "fallback",
-                "https://example.com/default?a=1&amp;b=2",
-            ),
+            // Routed like /inbound: Twilio's fallback request still reaches the DID's route.
+            ("inbound-fallback.json", &inbound, 200, "matched", FLOW),
             (
                 "inbound-next.json",
                 &inbound,

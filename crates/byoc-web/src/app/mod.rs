@@ -21,7 +21,7 @@ use byoc_core::twiml::CONTENT_TYPE;
 use byoc_core::Address;
 use byoc_store::CachedStore;
 
-use crate::config::{Auth, Config};
+use crate::config::{Auth, Config, SignedBy};
 
 /// The one line per request. Its message is what the metrics key on
 /// ([`crate::logging::CALL_MESSAGE`]), so it is written here once.
@@ -120,9 +120,16 @@ impl App {
         };
 
         let url = public_url(&parts, self.config.public_base_url.as_deref());
-        if let Some(refusal) = self.authenticate(&parts.headers, &url, &form, &body, is_json) {
-            return refusal;
-        }
+        let signed_by = match self.authenticate(&parts.headers, &url, &form, &body, is_json) {
+            Ok(signed_by) => signed_by,
+            Err(None) => {
+                return plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Server misconfigured: no Twilio auth token",
+                )
+            }
+            Err(Some(e)) => return plain(StatusCode::FORBIDDEN, &format!("Forbidden: {e}")),
+        };
         let body_params = if is_json {
             match Params::from_json(&body) {
                 Ok(p) => p,
@@ -135,16 +142,22 @@ impl App {
             form
         };
 
+        let request = Request {
+            started,
+            url: &url,
+            signed_by,
+        };
         match endpoint {
-            Endpoint::Inbound => self.inbound(&query, body_params, started, &url).await,
-            Endpoint::InboundStatus => self.status(&query, body_params, started, &url).await,
-            Endpoint::InboundNext => self.next(&query, body_params, started, &url),
-            Endpoint::InboundFallback => self.fallback(&query, body_params, started),
-            Endpoint::Outbound => self.outbound(&query, &body_params, started),
+            Endpoint::Inbound => self.inbound(&query, body_params, &request).await,
+            Endpoint::InboundStatus => self.status(&query, body_params, &request).await,
+            Endpoint::InboundNext => self.next(&query, body_params, &request),
+            Endpoint::InboundFallback => self.fallback(&query, body_params, &request).await,
+            Endpoint::Outbound => self.outbound(&query, &body_params, &request),
         }
     }
 
-    /// Checks the signature; `Some` is the refusal to send instead of an answer.
+    /// Checks the signature: which token signed, or why the request is refused (`None`: no
+    /// token is configured).
     fn authenticate(
         &self,
         headers: &http::HeaderMap,
@@ -152,31 +165,28 @@ impl App {
         form: &Params,
         body: &[u8],
         is_json: bool,
-    ) -> Option<HttpResponse> {
-        let token = match &self.config.auth {
-            Auth::Unsigned => return None,
+    ) -> Result<SignedBy, Option<SignatureError>> {
+        let tokens = match &self.config.auth {
+            Auth::Unsigned => return Ok(SignedBy::Unchecked),
             Auth::Misconfigured => {
                 tracing::error!(
                     "TWILIO_AUTH_TOKEN is not set: refusing the request (set the token, or ALLOW_UNSIGNED=true for testing only)"
                 );
-                return Some(plain(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Server misconfigured: no Twilio auth token",
-                ));
+                return Err(None);
             }
-            Auth::Verify(token) => token,
+            Auth::Verify(tokens) => tokens,
         };
         let given = headers
             .get(signature::HEADER)
             .map(|v| v.to_str().unwrap_or("\u{0}invalid"));
         let result = if is_json {
-            signature::verify_body_with_key(token.key(), url, body, given)
+            tokens.verify_body(url, body, given)
         } else {
-            signature::verify_with_key(token.key(), url, form, given)
+            tokens.verify(url, form, given)
         };
-        result.err().map(|e: SignatureError| {
+        result.map_err(|e: SignatureError| {
             tracing::warn!(url, reason = %e, "signature refused");
-            plain(StatusCode::FORBIDDEN, &format!("Forbidden: {e}"))
+            Some(e)
         })
     }
 
@@ -227,52 +237,56 @@ impl App {
         }
     }
 
-    async fn inbound(
-        &self,
-        query: &Params,
-        body: Params,
-        started: Instant,
-        url: &str,
-    ) -> HttpResponse {
+    async fn inbound(&self, query: &Params, body: Params, request: &Request<'_>) -> HttpResponse {
         let params = merged(query, body);
         let Routed {
             address,
             decision,
             source,
             ..
-        } = self.route(&params, url, jiff::Timestamp::now()).await;
-        log_call(
-            Endpoint::Inbound,
-            &params,
-            &address,
-            &decision,
+        } = self
+            .route(&params, request.url, jiff::Timestamp::now())
+            .await;
+        log_call(&params, &address, &decision, source, request);
+        routed_response(&decision)
+    }
+
+    /// Twilio's fallback URL, called when the primary handler failed (an error, a timeout, a
+    /// throttled function, or the whole other region down when the domain's fallback URL points
+    /// here from there). The call is routed exactly as `/inbound` would route it, through the
+    /// same cache and its degraded answers, so a broken store still answers at once.
+    async fn fallback(&self, query: &Params, body: Params, request: &Request<'_>) -> HttpResponse {
+        let params = merged(query, body);
+        let Routed {
+            address,
+            decision,
             source,
-            started,
+            ..
+        } = self
+            .route(&params, request.url, jiff::Timestamp::now())
+            .await;
+        call_answered!(
+            warn,
+            endpoint = Endpoint::InboundFallback.as_str(),
+            call_sid = params.get("CallSid").unwrap_or(""),
+            did = address.as_ref().map(|a| a.as_str()).unwrap_or(""),
+            pattern = decision.pattern.as_deref().unwrap_or(""),
+            action = decision.action,
+            outcome = decision.outcome.as_str(),
+            reason = decision.reason.as_deref().unwrap_or(""),
+            error_code = params.get("ErrorCode").unwrap_or(""),
+            error_url = params.get("ErrorUrl").unwrap_or(""),
+            source,
+            signed_by = request.signed_by.as_str(),
+            latency_us = request.started.elapsed().as_micros() as u64
         );
-        let mut response = twiml(decision.twiml.to_xml(), decision.outcome.as_str());
-        if let Some(reason) = &decision.reason {
-            set_reason(&mut response, reason);
-        }
-        if let Some(e) = &decision.schedule {
-            response
-                .headers_mut()
-                .insert(SCHEDULE_HEADER, HeaderValue::from_static(e.branch.as_str()));
-        }
-        if let Some(Ok(prefix)) = decision.caller_rule.as_deref().map(HeaderValue::from_str) {
-            response.headers_mut().insert(CALLER_RULE_HEADER, prefix);
-        }
-        response
+        routed_response(&decision)
     }
 
     /// The call status callback: a call routed into a Studio flow is handed back to the flow
     /// (`302` to its webhook) so Studio ends the execution; any other call gets `204`.
-    async fn status(
-        &self,
-        query: &Params,
-        body: Params,
-        started: Instant,
-        url: &str,
-    ) -> HttpResponse {
+    async fn status(&self, query: &Params, body: Params, request: &Request<'_>) -> HttpResponse {
+        let url = request.url;
         let params = merged(query, body);
         // Decided as of the call's start, so the flow is the one the call entered.
         let at = inbound::call_started(&params, jiff::Timestamp::now());
@@ -311,7 +325,8 @@ impl App {
             pattern = decision.pattern.as_deref().unwrap_or(""),
             outcome,
             source,
-            latency_us = started.elapsed().as_micros() as u64
+            signed_by = request.signed_by.as_str(),
+            latency_us = request.started.elapsed().as_micros() as u64
         );
         response
             .headers_mut()
@@ -319,37 +334,10 @@ impl App {
         response
     }
 
-    /// Twilio's fallback URL: the default route from configuration alone, touching no store, so
-    /// it answers even when everything else is down.
-    fn fallback(&self, query: &Params, body: Params, started: Instant) -> HttpResponse {
-        let params = merged(query, body);
-        let config = &self.config.inbound;
-        let address = inbound::called_address(&params, &config.plan);
-        let reason = format!(
-            "Twilio fallback: ErrorCode {} at {}",
-            params.get("ErrorCode").unwrap_or("?"),
-            params.get("ErrorUrl").unwrap_or("?")
-        );
-        let decision = inbound::fallback(config, Outcome::Fallback, reason);
-        tracing::warn!(
-            error_code = params.get("ErrorCode").unwrap_or(""),
-            error_url = params.get("ErrorUrl").unwrap_or(""),
-            "Twilio called the fallback URL: the primary handler failed"
-        );
-        log_call(
-            Endpoint::InboundFallback,
-            &params,
-            &address,
-            &decision,
-            "none",
-            started,
-        );
-        twiml(decision.twiml.to_xml(), decision.outcome.as_str())
-    }
-
     /// A failover chain's post-back: the next target, the final action, or the end of the call.
     /// A state that cannot be read still gets an answer: the configured default.
-    fn next(&self, query: &Params, body: Params, started: Instant, url: &str) -> HttpResponse {
+    fn next(&self, query: &Params, body: Params, request: &Request<'_>) -> HttpResponse {
+        let (started, url) = (request.started, request.url);
         let plan = &self.config.inbound.plan;
         let call_sid = body.get("CallSid").unwrap_or("").to_string();
         let status = body.get("DialCallStatus").unwrap_or("").to_string();
@@ -364,6 +352,7 @@ impl App {
                     dial_call_status = status,
                     step = step.index.map_or(-1, |i| i as i64),
                     outcome = step.outcome,
+                    signed_by = request.signed_by.as_str(),
                     latency_us = started.elapsed().as_micros() as u64
                 );
                 twiml(step.twiml.to_xml(), step.outcome)
@@ -377,6 +366,7 @@ impl App {
                     action = decision.action,
                     outcome = decision.outcome.as_str(),
                     reason = %e,
+                    signed_by = request.signed_by.as_str(),
                     latency_us = started.elapsed().as_micros() as u64);
                 let mut response = twiml(decision.twiml.to_xml(), decision.outcome.as_str());
                 set_reason(&mut response, &e.to_string());
@@ -385,7 +375,8 @@ impl App {
         }
     }
 
-    fn outbound(&self, query: &Params, body: &Params, started: Instant) -> HttpResponse {
+    fn outbound(&self, query: &Params, body: &Params, request: &Request<'_>) -> HttpResponse {
+        let started = request.started;
         let decision = outbound::decide(query, body, &self.config.outbound);
         let call_sid = body
             .get("CallSid")
@@ -399,6 +390,7 @@ impl App {
                 did = dial.numbers.join(",").as_str(),
                 action = "dial",
                 outcome = "dialed",
+                signed_by = request.signed_by.as_str(),
                 latency_us = started.elapsed().as_micros() as u64
             ),
             Err(e) => call_answered!(warn, endpoint = "outbound",
@@ -407,6 +399,7 @@ impl App {
                 outcome = "refused",
                 refusal = e.kind(),
                 reason = %e,
+                signed_by = request.signed_by.as_str(),
                 latency_us = started.elapsed().as_micros() as u64),
         }
         let outcome = if decision.result.is_ok() {
@@ -420,6 +413,31 @@ impl App {
         }
         response
     }
+}
+
+/// What every handler knows of its request besides the parameters.
+struct Request<'a> {
+    started: Instant,
+    /// The public URL Twilio signed.
+    url: &'a str,
+    signed_by: SignedBy,
+}
+
+/// The TwiML answer to a routed call, with the headers that say how it was routed.
+fn routed_response(decision: &Decision) -> HttpResponse {
+    let mut response = twiml(decision.twiml.to_xml(), decision.outcome.as_str());
+    if let Some(reason) = &decision.reason {
+        set_reason(&mut response, reason);
+    }
+    if let Some(e) = &decision.schedule {
+        response
+            .headers_mut()
+            .insert(SCHEDULE_HEADER, HeaderValue::from_static(e.branch.as_str()));
+    }
+    if let Some(Ok(prefix)) = decision.caller_rule.as_deref().map(HeaderValue::from_str) {
+        response.headers_mut().insert(CALLER_RULE_HEADER, prefix);
+    }
+    response
 }
 
 /// What the route lookup for one call found and decided.
@@ -444,16 +462,15 @@ fn merged(query: &Params, body: Params) -> Params {
 
 /// The one log line per inbound call.
 fn log_call(
-    endpoint: Endpoint,
     params: &Params,
     address: &Result<Address, InboundError>,
     decision: &Decision,
     source: &str,
-    started: Instant,
+    request: &Request<'_>,
 ) {
     call_answered!(
         info,
-        endpoint = endpoint.as_str(),
+        endpoint = Endpoint::Inbound.as_str(),
         call_sid = params.get("CallSid").unwrap_or(""),
         did = address.as_ref().map(|a| a.as_str()).unwrap_or(""),
         pattern = decision.pattern.as_deref().unwrap_or(""),
@@ -463,14 +480,15 @@ fn log_call(
         schedule = decision.schedule.as_ref().map_or("", |e| e.why.as_str()),
         caller_rule = decision.caller_rule.as_deref().unwrap_or(""),
         source,
-        latency_us = started.elapsed().as_micros() as u64
+        signed_by = request.signed_by.as_str(),
+        latency_us = request.started.elapsed().as_micros() as u64
     );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::AuthToken;
+    use crate::config::{AuthToken, Tokens};
     use byoc_core::signature::sign;
     use byoc_store::{CacheConfig, MemoryStore};
 
@@ -515,7 +533,7 @@ mod tests {
             ("CallSid", "CA1"),
         ];
         let sig = sign(TOKEN, "http://router.example.com/inbound", &params(&form));
-        let app = app(Auth::Verify(AuthToken::new(TOKEN)));
+        let app = app(Auth::Verify(Tokens::new(AuthToken::new(TOKEN))));
         let response = app.handle(form_request("/inbound", &form, Some(sig))).await;
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()[header::CONTENT_TYPE], CONTENT_TYPE);
@@ -526,7 +544,7 @@ mod tests {
     #[tokio::test]
     async fn forged_and_missing_signatures_get_403() {
         let form = [("To", "+13175551234")];
-        let app = app(Auth::Verify(AuthToken::new(TOKEN)));
+        let app = app(Auth::Verify(Tokens::new(AuthToken::new(TOKEN))));
         let forged = sign("other", "http://router.example.com/inbound", &params(&form));
         let response = app
             .handle(form_request("/inbound", &form, Some(forged)))

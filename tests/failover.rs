@@ -1,0 +1,212 @@
+//! A whole region going down, as Twilio sees it: two `byoc serve --table` "regions", each on
+//! its own DynamoDB-API server holding the same routes, behind a simulator of Twilio's webhook
+//! requests (voice URL, then the voice fallback URL on a connection failure, timeout or 5xx).
+//! The primary hangs, then dies with its store, mid-run; every call must still get its route.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use byoc_e2e::twilio_sim::{Answered, Simulator};
+use byoc_e2e::twiml::{find, parse};
+use byoc_e2e::{byoc, root, unique_table, Moto, Serve};
+
+const TOKEN: &str = "failover-test-token";
+const FLOW_URL: &str = "https://webhooks.twilio.com/v1/Accounts/AC00000000000000000000000000000000/Flows/FW00000000000000000000000000000000";
+const FUNCTION_URL: &str = "https://example-1234.twil.io/indianapolis?team=support&lang=en";
+const BIN_URL: &str = "https://handler.twilio.com/twiml/EH00000000000000000000000000000000";
+
+/// One region: a DynamoDB-API server with the example routes, and `byoc serve` on its table.
+async fn region(table: &str) -> (Moto, Serve) {
+    let moto = Moto::start();
+    let mut env = moto.env();
+    env.push(("BYOC_ACTOR".into(), "test".into()));
+    let table_arg = format!("--table={table}");
+    let run = byoc(&["table", "create", &table_arg], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let example = root().join("infra/routes.example.json");
+    let run = byoc(
+        &[
+            "routes",
+            "import",
+            &example.display().to_string(),
+            &table_arg,
+        ],
+        &env,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut serve_env: Vec<(&str, &str)> =
+        env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    serve_env.push(("TWILIO_AUTH_TOKEN", TOKEN));
+    serve_env.push(("STORE_TIMEOUT_MS", "300"));
+    let serve = Serve::start(&[&table_arg], &serve_env).await;
+    (moto, serve)
+}
+
+/// A check of the TwiML a call got.
+type Check = fn(&str);
+
+/// The called numbers of the run, each with a check of the TwiML its route gives.
+fn calls() -> Vec<(&'static str, Check)> {
+    vec![
+        ("sip:+13175551234@example.sip.twilio.com;user=phone", |t| {
+            assert_eq!(find(&parse(t), "Response/Redirect").text, FLOW_URL, "{t}")
+        }),
+        ("sip:+13175559999@example.sip.twilio.com", |t| {
+            assert_eq!(
+                find(&parse(t), "Response/Redirect").text,
+                FUNCTION_URL,
+                "{t}"
+            )
+        }),
+        ("+13175550100", |t| {
+            let doc = parse(t);
+            let number = find(&doc, "Response/Dial/Number");
+            assert_eq!(number.text, "+13175550199", "{t}");
+            assert_eq!(
+                number.attr("byoc"),
+                Some("BY00000000000000000000000000000000"),
+                "{t}"
+            );
+        }),
+        ("sip:+442071234567@example.sip.twilio.com", |t| {
+            assert!(
+                find(&parse(t), "Response/Say").text.contains("UK office"),
+                "{t}"
+            )
+        }),
+        ("+16155550000", |t| {
+            assert_eq!(find(&parse(t), "Response/Redirect").text, BIN_URL, "{t}")
+        }),
+    ]
+}
+
+#[tokio::test]
+async fn a_region_that_hangs_then_dies_loses_no_call() {
+    const WORKERS: usize = 8;
+    const CALLS_PER_WORKER: usize = 150;
+    // When the primary hangs (SIGSTOP: calls time out) and when it dies with its store.
+    const HANG_AT: usize = 300;
+    const KILL_AT: usize = 340;
+    const TIMEOUT: Duration = Duration::from_millis(500);
+
+    let table = unique_table("failover");
+    let (mut primary_store, primary) = region(&table).await;
+    let (_secondary_store, secondary) = region(&table).await;
+    let sim = Arc::new(Simulator::new(
+        TOKEN,
+        &primary.url("/inbound"),
+        &secondary.url("/inbound/fallback"),
+        TIMEOUT,
+    ));
+    let placed = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for worker in 0..WORKERS {
+        let (sim, placed) = (sim.clone(), placed.clone());
+        workers.push(tokio::spawn(async move {
+            let calls = calls();
+            let mut answers = Vec::new();
+            for i in 0..CALLS_PER_WORKER {
+                let (to, check) = calls[(worker + i) % calls.len()];
+                let sid = format!("CA{worker:02}{i:030}");
+                let params = [
+                    ("CallSid", sid.as_str()),
+                    ("AccountSid", "AC00000000000000000000000000000000"),
+                    ("From", "+13175550123"),
+                    ("To", to),
+                    ("SipDomain", "example.sip.twilio.com"),
+                ];
+                let answer = sim.call(&params).await.unwrap_or_else(|e| {
+                    panic!("call {sid} to {to} got no TwiML: {e}");
+                });
+                check(&answer.twiml);
+                placed.fetch_add(1, Ordering::SeqCst);
+                answers.push(answer);
+            }
+            answers
+        }));
+    }
+
+    let started = Instant::now();
+    let wait_for = |n: usize| {
+        let placed = placed.clone();
+        async move {
+            while placed.load(Ordering::SeqCst) < n {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+    };
+    wait_for(HANG_AT).await;
+    primary.signal("STOP");
+    let hung_at = started.elapsed();
+    wait_for(KILL_AT).await;
+    primary.signal("KILL");
+    primary_store.stop();
+    let killed_at = started.elapsed();
+
+    let mut answers = Vec::new();
+    for worker in workers {
+        answers.extend(worker.await.expect("a worker failed a call"));
+    }
+    let total = answers.len();
+    assert_eq!(total, WORKERS * CALLS_PER_WORKER);
+    let by_primary: Vec<_> = answers.iter().filter(|a| a.by == Answered::Voice).collect();
+    let by_fallback: Vec<_> = answers
+        .iter()
+        .filter(|a| a.by == Answered::Fallback)
+        .collect();
+    assert!(
+        by_primary.len() >= HANG_AT - WORKERS,
+        "{}",
+        by_primary.len()
+    );
+    assert!(
+        by_fallback.len() >= total - KILL_AT - WORKERS,
+        "{}",
+        by_fallback.len()
+    );
+    assert!(by_fallback
+        .iter()
+        .all(|a| a.error_code == Some(byoc_e2e::twilio_sim::HTTP_CONNECTION_FAILURE)));
+    let timeouts = by_fallback.iter().filter(|a| a.elapsed >= TIMEOUT).count();
+
+    let mut primary_ms: Vec<Duration> = by_primary.iter().map(|a| a.elapsed).collect();
+    primary_ms.sort();
+    let median = primary_ms[primary_ms.len() / 2];
+    let worst = by_fallback.iter().map(|a| a.elapsed).max().unwrap();
+    let mut fallback_ms: Vec<Duration> = by_fallback.iter().map(|a| a.elapsed).collect();
+    fallback_ms.sort();
+    let fallback_median = fallback_ms[fallback_ms.len() / 2];
+    // A hung primary costs a caller the timeout, no more: the fallback region answers at once.
+    assert!(
+        worst < TIMEOUT + Duration::from_secs(1),
+        "worst call {worst:?} (timeout {TIMEOUT:?})"
+    );
+
+    // The fallback region logged what it served, and why.
+    let line = secondary
+        .stderr
+        .wait_for("endpoint=\"inbound_fallback\"", Duration::from_secs(5))
+        .await
+        .expect("fallback call line");
+    assert!(line.contains("error_code=\"11205\""), "{line}");
+    assert!(line.contains("outcome=\"matched\""), "{line}");
+
+    eprintln!(
+        "failover: {total} calls in {:.1} s ({WORKERS} concurrent; primary hung at {:.2} s, \
+         killed with its store at {:.2} s; Twilio timeout simulated as {} ms): \
+         primary answered {}, fallback region answered {} ({} after a timeout, the rest after a \
+         refused connection), lost 0; median call {:.1} ms on the primary, {:.1} ms through the fallback; \
+         worst added latency {:.1} ms",
+        started.elapsed().as_secs_f64(),
+        hung_at.as_secs_f64(),
+        killed_at.as_secs_f64(),
+        TIMEOUT.as_millis(),
+        by_primary.len(),
+        by_fallback.len(),
+        timeouts,
+        median.as_secs_f64() * 1e3,
+        fallback_median.as_secs_f64() * 1e3,
+        (worst.saturating_sub(median)).as_secs_f64() * 1e3,
+    );
+}
