@@ -17,3 +17,4 @@ mod sam;
 mod serve;
 mod store;
 mod template;
+mod twilio;

@@ -5,6 +5,7 @@
 pub mod console;
 pub mod dynamo_proxy;
 pub mod emulator;
+pub mod fake_twilio;
 pub mod moto;
 pub mod process;
 pub mod twilio_sim;

@@ -71,6 +71,40 @@ impl Moto {
         ]
     }
 
+    /// Creates a CloudFormation stack with these outputs on this server (moto answers
+    /// DescribeStacks as CloudFormation does), as `sam deploy` leaves one.
+    pub fn create_stack(&self, name: &str, region: &str, outputs: &[(&str, &str)]) {
+        let outputs: serde_json::Map<String, serde_json::Value> = outputs
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::json!({ "Value": v })))
+            .collect();
+        let template = serde_json::json!({
+            "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": outputs,
+        });
+        let script = "import sys, boto3\n\
+            cf = boto3.client('cloudformation', endpoint_url=sys.argv[1], region_name=sys.argv[2],\n\
+                aws_access_key_id='test', aws_secret_access_key='test')\n\
+            cf.create_stack(StackName=sys.argv[3], TemplateBody=sys.argv[4])\n";
+        let out = Command::new(root().join("infra/.venv/bin/python"))
+            .args([
+                "-c",
+                script,
+                &self.endpoint(),
+                region,
+                name,
+                &template.to_string(),
+            ])
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .expect("run moto's python");
+        assert!(
+            out.status.success(),
+            "create_stack: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn client(&self) -> aws_sdk_dynamodb::Client {
         byoc_dynamodb::local_client(&self.endpoint())
     }

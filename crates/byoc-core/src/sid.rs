@@ -1,5 +1,5 @@
 //! Twilio SIDs: a two-letter type prefix and 32 lowercase hex digits (`BY` BYOC trunk, `AC`
-//! account, `FW` Studio flow, `WW` TaskRouter workflow, `AP` TwiML app).
+//! account, `FW` Studio flow, `WW` TaskRouter workflow, `AP` TwiML app, `SD` SIP domain).
 
 use std::fmt;
 
@@ -22,6 +22,7 @@ pub enum SidKind {
     Flow,
     Workflow,
     Application,
+    SipDomain,
 }
 
 impl SidKind {
@@ -32,6 +33,7 @@ impl SidKind {
             SidKind::Flow => "FW",
             SidKind::Workflow => "WW",
             SidKind::Application => "AP",
+            SidKind::SipDomain => "SD",
         }
     }
 
@@ -42,6 +44,7 @@ impl SidKind {
             SidKind::Flow => "Studio flow",
             SidKind::Workflow => "TaskRouter workflow",
             SidKind::Application => "TwiML app",
+            SidKind::SipDomain => "SIP domain",
         }
     }
 }

@@ -2,7 +2,6 @@
 //! same destination and caller-ID policy the outbound webhook applies.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use byoc_core::outbound::{check_number, OutboundError};
@@ -11,6 +10,7 @@ use byoc_core::twiml::{Response, Verb};
 use byoc_core::Address;
 use byoc_web::{Config, Runtime};
 
+use crate::twilio::api::{Credentials, Twilio};
 use crate::{CliResult, Failure};
 
 /// What the call does when answered, unless `--url` or `--twiml` says otherwise.
@@ -33,33 +33,8 @@ pub struct Args {
     /// TwiML to run when the call is answered [default: a short spoken message]
     #[arg(long)]
     pub twiml: Option<String>,
-    #[arg(long, env = "TWILIO_ACCOUNT_SID", hide_env_values = true)]
-    pub account_sid: String,
-    /// Auth token (or use --api-key and --api-secret)
-    #[arg(
-        long,
-        env = "TWILIO_AUTH_TOKEN",
-        hide_env_values = true,
-        required_unless_present = "api_key"
-    )]
-    pub auth_token: Option<String>,
-    /// API key SID (SK…)
-    #[arg(
-        long,
-        env = "TWILIO_API_KEY",
-        hide_env_values = true,
-        requires = "api_secret"
-    )]
-    pub api_key: Option<String>,
-    #[arg(long, env = "TWILIO_API_SECRET", hide_env_values = true)]
-    pub api_secret: Option<String>,
-    /// Twilio's REST API base URL (tests point it at a local fake)
-    #[arg(
-        long,
-        env = "TWILIO_API_BASE_URL",
-        default_value = "https://api.twilio.com"
-    )]
-    pub api_base_url: String,
+    #[command(flatten)]
+    pub credentials: Credentials,
 }
 
 fn refused(e: OutboundError) -> Failure {
@@ -86,17 +61,7 @@ pub async fn run(args: Args) -> CliResult {
     };
     outbound.policy.check_caller_id(&from).map_err(refused)?;
     let trunk = Sid::parse(SidKind::ByocTrunk, &args.trunk)?;
-    let account = Sid::parse(SidKind::Account, &args.account_sid)?;
-    let (user, password) = match (&args.api_key, &args.api_secret, &args.auth_token) {
-        (Some(key), Some(secret), _) => (key.clone(), secret.clone()),
-        (_, _, Some(token)) => (account.to_string(), token.clone()),
-        _ => {
-            return Err(anyhow!(
-                "credentials: TWILIO_AUTH_TOKEN, or TWILIO_API_KEY and TWILIO_API_SECRET"
-            )
-            .into())
-        }
-    };
+    let twilio = Twilio::new(&args.credentials)?;
 
     let mut form = vec![
         ("To", to.clone()),
@@ -121,43 +86,7 @@ pub async fn run(args: Args) -> CliResult {
         )),
     }
 
-    let endpoint = format!(
-        "{}/2010-04-01/Accounts/{account}/Calls.json",
-        args.api_base_url.trim_end_matches('/')
-    );
-    let response = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()?
-        .post(&endpoint)
-        .basic_auth(user, Some(password))
-        .form(&form)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {endpoint}"))
-        .map_err(|error| Failure { code: 4, error })?;
-    let status = response.status();
-    let body = response.text().await.unwrap_or_default();
-    let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-    if !status.is_success() {
-        // Twilio's own refusals are JSON with its error `code` and `message`; anything else
-        // (a proxy's or a load balancer's 502 page) means Twilio was not reached.
-        let (Some(message), Some(code)) = (json["message"].as_str(), json["code"].as_i64()) else {
-            let mut excerpt: String = body.trim().chars().take(200).collect();
-            excerpt = excerpt.replace(['\n', '\r'], " ");
-            return Err(Failure {
-                code: 4,
-                error: anyhow!(
-                    "Twilio was not reached: HTTP {status} from {endpoint} without a Twilio error (a proxy or gateway answered?): {excerpt}"
-                ),
-            });
-        };
-        return Err(Failure {
-            code: 5,
-            error: anyhow!(
-                "Twilio refused the call: HTTP {status}: {message} (Twilio error {code})"
-            ),
-        });
-    }
+    let json = twilio.post("Calls.json", &form).await?;
     let sid = json["sid"].as_str().unwrap_or("?");
     let call_status = json["status"].as_str().unwrap_or("?");
     outln!("call {sid} {call_status}: {from} -> {to} over {trunk}");
@@ -168,20 +97,25 @@ pub async fn run(args: Args) -> CliResult {
 /// `<Response>…</Response>` document, checked like a `twiml` route before anything is sent, and
 /// always sent as a document (Twilio refuses bare verbs).
 fn call_twiml(given: &str) -> anyhow::Result<String> {
-    let text = given.trim();
-    let text = text
-        .strip_prefix("<?xml")
-        .and_then(|rest| rest.split_once("?>").map(|(_, body)| body.trim()))
-        .unwrap_or(text);
-    let inner = text
-        .strip_prefix("<Response>")
-        .and_then(|rest| rest.strip_suffix("</Response>"))
-        .unwrap_or(text);
+    let inner = response_body(given);
     byoc_core::twiml::check_fragment(inner).map_err(|e| anyhow!("--twiml: {e}"))?;
     Ok(format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>{}</Response>",
         inner.trim()
     ))
+}
+
+/// The verbs of a TwiML document (`<?xml …?><Response>…</Response>`), or the text itself when
+/// it is not wrapped.
+pub fn response_body(given: &str) -> &str {
+    let text = given.trim();
+    let text = text
+        .strip_prefix("<?xml")
+        .and_then(|rest| rest.split_once("?>").map(|(_, body)| body.trim()))
+        .unwrap_or(text);
+    text.strip_prefix("<Response>")
+        .and_then(|rest| rest.strip_suffix("</Response>"))
+        .unwrap_or(text)
 }
 
 #[cfg(test)]

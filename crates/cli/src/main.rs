@@ -1,7 +1,7 @@
 //! `byoc`: manage byoc-router routes (in a DynamoDB table or a JSON route file) and run both
 //! webhooks locally.
 //!
-//! Exit codes: 0 success; 1 not found / unusable number; 2 invalid input or configuration
+//! Exit codes: 0 success; 1 not found / unusable number / `byoc twilio check` found a problem; 2 invalid input or configuration
 //! (including a call refused by policy); 3 a conflicting edit (exists, version mismatch); 4 the
 //! store or Twilio is unreachable; 5 Twilio refused the request.
 
@@ -24,6 +24,7 @@ mod resolve;
 mod routes;
 mod serve;
 mod source;
+mod twilio;
 
 use std::process::ExitCode;
 
@@ -56,6 +57,11 @@ enum Command {
     },
     /// Place a test call over the BYOC trunk through Twilio's Calls API.
     Call(Box<call::Args>),
+    /// Point a Twilio SIP domain at a deployment, check it, list domains and BYOC trunks.
+    Twilio {
+        #[command(subcommand)]
+        command: Box<twilio::Command>,
+    },
     /// Manage the DynamoDB routes table.
     Table {
         #[command(subcommand)]
@@ -73,6 +79,12 @@ pub struct Failure {
 impl<E: Into<anyhow::Error>> From<E> for Failure {
     fn from(e: E) -> Self {
         let error: anyhow::Error = e.into();
+        if let Some(e) = error.downcast_ref::<twilio::api::TwilioError>() {
+            return Self {
+                code: e.exit_code(),
+                error,
+            };
+        }
         let code = match error.downcast_ref::<byoc_store::StoreError>() {
             Some(byoc_store::StoreError::NotFound { .. }) => 1,
             Some(
@@ -124,6 +136,7 @@ fn main() -> ExitCode {
                     Command::Routes { command } => routes::run(*command).await,
                     Command::Table { command } => routes::run_table(command).await,
                     Command::Call(args) => call::run(*args).await,
+                    Command::Twilio { command } => twilio::run(*command).await,
                     Command::Console(args) => console::run(*args).await,
                     Command::Serve(_) => unreachable!("handled above"),
                 }
@@ -143,7 +156,12 @@ fn main() -> ExitCode {
         }
         Err(Failure { code, error }) => {
             eprintln!("byoc: error: {error:#}");
-            if let Some(hint) = error.downcast_ref().and_then(hint) {
+            let hint = error.downcast_ref().and_then(hint).or_else(|| {
+                error
+                    .downcast_ref::<twilio::api::TwilioError>()
+                    .and_then(|e| e.hint())
+            });
+            if let Some(hint) = hint {
                 eprintln!("byoc: hint: {hint}");
             }
             ExitCode::from(code)

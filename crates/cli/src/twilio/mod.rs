@@ -1,0 +1,363 @@
+//! `byoc twilio`: the Twilio side of a deployment from the command line. `connect` points a SIP
+//! domain's three webhooks at a deployment (or its fallback at another region's), `check` reads
+//! them back and sends the deployment signed test calls, `domains` and `trunks` list what the
+//! account has.
+//!
+//! `api.rs` Twilio's REST API; `deployment.rs` the deployment's URLs and the test requests.
+
+pub mod api;
+mod deployment;
+
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+
+use crate::{CliResult, Failure};
+use api::{Credentials, SipDomain, Twilio};
+use deployment::{probe, Target, Urls};
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Point a SIP domain's voice URL, fallback URL and status callback at a deployment.
+    Connect(ConnectArgs),
+    /// Check a SIP domain's webhooks and that the deployment answers signed test calls.
+    Check(CheckArgs),
+    /// List the account's SIP domains and their voice URLs.
+    Domains(ListArgs),
+    /// List the account's BYOC trunks (the BY… SID is ByocTrunkSid / BYOC_TRUNK_SID).
+    Trunks(ListArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ConnectArgs {
+    /// The SIP domain: NAME.sip.twilio.com, or its SID (SD…)
+    #[arg(long)]
+    pub domain: String,
+    #[command(flatten)]
+    pub target: Target,
+    /// Show the change without making it
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub credentials: Credentials,
+}
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// The SIP domain: NAME.sip.twilio.com, or its SID (SD…)
+    #[arg(long)]
+    pub domain: String,
+    #[command(flatten)]
+    pub target: Target,
+    /// A DID the test call dials: it must match a route [default: any answer will do]
+    #[arg(long)]
+    pub number: Option<String>,
+    /// During a token rotation, the new token: the deployment must accept it too
+    #[arg(long, env = "TWILIO_AUTH_TOKEN_NEXT", hide_env_values = true)]
+    pub next_token: Option<String>,
+    #[command(flatten)]
+    pub credentials: Credentials,
+}
+
+#[derive(clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub credentials: Credentials,
+}
+
+pub async fn run(command: Command) -> CliResult {
+    match command {
+        Command::Connect(args) => connect(args).await,
+        Command::Check(args) => check(args).await,
+        Command::Domains(args) => {
+            let twilio = Twilio::new(&args.credentials)?;
+            let domains = twilio.domains().await?;
+            if domains.is_empty() {
+                outln!("no SIP domains in account {}", twilio.account());
+            }
+            for d in domains {
+                outln!("{}  {}", d.domain_name, d.sid);
+                for (field, value) in d.webhooks() {
+                    if field.ends_with("Url") {
+                        outln!(
+                            "  {field:<24} {}",
+                            value.filter(|v| !v.is_empty()).unwrap_or("(not set)")
+                        );
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Trunks(args) => {
+            let twilio = Twilio::new(&args.credentials)?;
+            let trunks = twilio.trunks().await?;
+            if trunks.is_empty() {
+                outln!("no BYOC trunks in account {}", twilio.account());
+            }
+            for t in trunks {
+                outln!(
+                    "{}  {}  voice URL: {}",
+                    t.sid,
+                    t.friendly_name.as_deref().unwrap_or(""),
+                    t.voice_url
+                        .as_deref()
+                        .filter(|v| !v.is_empty())
+                        .unwrap_or("(not set)")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The domain, or exit 1 naming the ones there are.
+async fn find_domain(twilio: &Twilio, name: &str) -> Result<SipDomain, Failure> {
+    if let Some(domain) = twilio.domain(name).await? {
+        return Ok(domain);
+    }
+    let names: Vec<String> = match twilio.domains().await {
+        Ok(all) => all.into_iter().map(|d| d.domain_name).collect(),
+        Err(_) => Vec::new(),
+    };
+    Err(Failure {
+        code: 1,
+        error: anyhow!(
+            "no SIP domain `{name}` in account {}{}",
+            twilio.account(),
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(" (it has: {})", names.join(", "))
+            }
+        ),
+    })
+}
+
+/// Each webhook field: what it is, what it should be.
+fn differences<'a>(domain: &'a SipDomain, urls: &'a Urls) -> Vec<(&'static str, &'a str, String)> {
+    domain
+        .webhooks()
+        .into_iter()
+        .zip(urls.fields())
+        .map(|((field, current), (_, wanted))| (field, current.unwrap_or(""), wanted))
+        .collect()
+}
+
+fn same(field: &str, current: &str, wanted: &str) -> bool {
+    if field.ends_with("Method") {
+        current.eq_ignore_ascii_case(wanted)
+    } else {
+        current == wanted
+    }
+}
+
+async fn connect(args: ConnectArgs) -> CliResult {
+    let urls = args.target.urls().await?;
+    let twilio = Twilio::new(&args.credentials)?;
+    let domain = find_domain(&twilio, &args.domain).await?;
+    outln!("SIP domain {} ({})", domain.domain_name, domain.sid);
+    let mut changes = Vec::new();
+    for (field, current, wanted) in differences(&domain, &urls) {
+        if same(field, current, &wanted) {
+            outln!("  {field:<26} {wanted}  (unchanged)");
+        } else {
+            let shown = if current.is_empty() {
+                "(not set)"
+            } else {
+                current
+            };
+            outln!("  {field:<26} {shown}  ->  {wanted}");
+            changes.push((field, wanted));
+        }
+    }
+    if changes.is_empty() {
+        outln!("already connected: nothing to change");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.dry_run {
+        outln!(
+            "dry run: {} field(s) would change; nothing was changed",
+            changes.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    // One request: Twilio applies every field or none.
+    let updated = match twilio.update_domain(&domain.sid, &changes).await {
+        Ok(updated) => updated,
+        Err(e @ api::TwilioError::Unreachable { .. }) => {
+            return Err(Failure {
+                code: 4,
+                error: anyhow::Error::new(e).context(format!(
+                    "the update of {} may or may not have been applied: run `byoc twilio check --domain {}`",
+                    domain.domain_name, domain.domain_name
+                )),
+            })
+        }
+        Err(e) => {
+            let failure = Failure::from(e);
+            return Err(Failure {
+                code: failure.code,
+                error: failure.error.context("nothing was changed"),
+            });
+        }
+    };
+    let wrong: Vec<&str> = differences(&updated, &urls)
+        .into_iter()
+        .filter(|(field, current, wanted)| !same(field, current, wanted))
+        .map(|(field, _, _)| field)
+        .collect();
+    if !wrong.is_empty() {
+        return Err(Failure {
+            code: 5,
+            error: anyhow!(
+                "Twilio accepted the update but reads back other values for {}",
+                wrong.join(", ")
+            ),
+        });
+    }
+    outln!(
+        "connected: {} field(s) set in one request; check it any time with `byoc twilio check --domain {}`",
+        changes.len(),
+        domain.domain_name
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A test call's parameters, as Twilio sends them for a call to a SIP domain.
+fn test_call(domain: &SipDomain, number: &str, account: &str) -> Vec<(&'static str, String)> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let to = format!("sip:{number}@{}", domain.domain_name);
+    vec![
+        ("AccountSid", account.to_string()),
+        ("ApiVersion", "2010-04-01".into()),
+        (
+            "CallSid",
+            format!("CA{:032x}", nanos & u128::from(u64::MAX)),
+        ),
+        ("CallStatus", "ringing".into()),
+        ("Direction", "inbound".into()),
+        (
+            "From",
+            format!("sip:byoc-twilio-check@{}", domain.domain_name),
+        ),
+        ("Called", to.clone()),
+        ("To", to),
+        ("SipDomain", domain.domain_name.clone()),
+        ("SipDomainSid", domain.sid.clone()),
+    ]
+}
+
+async fn check(args: CheckArgs) -> CliResult {
+    let urls = args.target.urls().await?;
+    let twilio = Twilio::new(&args.credentials)?;
+    let domain = find_domain(&twilio, &args.domain).await?;
+    let mut problems = 0;
+    let mut line = |ok: bool, what: &str, detail: &str| {
+        if !ok {
+            problems += 1;
+        }
+        outln!(
+            "  {:<6} {what:<34} {detail}",
+            if ok { "ok" } else { "WRONG" }
+        );
+    };
+    outln!("SIP domain {} ({})", domain.domain_name, domain.sid);
+    for (field, current, wanted) in differences(&domain, &urls) {
+        if same(field, current, &wanted) {
+            line(true, field, current);
+        } else {
+            let shown = if current.is_empty() {
+                "(not set)"
+            } else {
+                current
+            };
+            line(false, field, &format!("is {shown}, should be {wanted}"));
+        }
+    }
+
+    outln!("deployment");
+    let http = reqwest::Client::new();
+    let number = match &args.number {
+        Some(n) => {
+            let plan = byoc_web::Config::plan_from_env()?;
+            match plan.normalize(n) {
+                Ok(byoc_core::Address::E164(e164)) => e164,
+                _ => return Err(anyhow!("--number `{n}` is not a phone number").into()),
+            }
+        }
+        // A valid number no route is likely to name: the `*` route or the default answers.
+        None => "+15005550006".to_string(),
+    };
+    match args.credentials.auth_token.as_deref() {
+        None => line(
+            false,
+            "test calls",
+            "not sent: the account's auth token signs webhooks (TWILIO_AUTH_TOKEN)",
+        ),
+        Some(token) => {
+            let call = test_call(&domain, &number, twilio.account().as_str());
+            let mut tokens = vec![("TWILIO_AUTH_TOKEN", token)];
+            if let Some(next) = args.next_token.as_deref() {
+                tokens.push(("TWILIO_AUTH_TOKEN_NEXT", next));
+            }
+            for (name, token) in tokens {
+                let what = format!("voice URL, signed with {name}");
+                match probe(&http, &urls.voice, token, &call).await {
+                    Ok(p) => match p.twiml() {
+                        Ok(verb) if args.number.is_some() && p.outcome != "matched" => line(
+                            false,
+                            &what,
+                            &format!("{number} did not match a route: {} <{verb}>", p.outcome),
+                        ),
+                        Ok(verb) => line(
+                            true,
+                            &what,
+                            &format!("200 {} <{verb}> for {number}", p.outcome),
+                        ),
+                        Err(e) => line(false, &what, &e),
+                    },
+                    Err(e) => line(false, &what, &e),
+                }
+            }
+            let mut failed = call.clone();
+            failed.push(("ErrorCode", "11200".into()));
+            failed.push(("ErrorUrl", urls.voice.clone()));
+            match probe(&http, &urls.fallback, token, &failed).await {
+                Ok(p) => match p.twiml() {
+                    Ok(verb) => line(true, "fallback URL", &format!("200 {} <{verb}>", p.outcome)),
+                    Err(e) => line(false, "fallback URL", &e),
+                },
+                Err(e) => line(false, "fallback URL", &e),
+            }
+            let mut ended = call;
+            for (k, v) in ended.iter_mut() {
+                if *k == "CallStatus" {
+                    *v = "completed".into();
+                }
+            }
+            match probe(&http, &urls.status, token, &ended).await {
+                Ok(p) if matches!(p.status, 204 | 302) => line(
+                    true,
+                    "status callback",
+                    &format!("{} {}", p.status, p.outcome),
+                ),
+                Ok(p) => line(false, "status callback", &format!("HTTP {}", p.status)),
+                Err(e) => line(false, "status callback", &e),
+            }
+        }
+    }
+    if problems == 0 {
+        outln!(
+            "all right: {} answers for {}",
+            urls.voice,
+            domain.domain_name
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        outln!("{problems} problem(s): see the WRONG lines");
+        Ok(ExitCode::from(1))
+    }
+}
