@@ -320,6 +320,15 @@ async fn connect_points_the_domain_at_a_deployment_in_one_request() {
             "abc.example.com",
         ],
         vec!["twilio", "connect", "--domain", DOMAIN],
+        vec!["twilio", "connect", "--domain", "", "--base-url", base],
+        vec![
+            "twilio",
+            "connect",
+            "--domain",
+            "SDnope",
+            "--base-url",
+            base,
+        ],
         vec![
             "twilio",
             "connect",

@@ -110,8 +110,27 @@ pub async fn run(command: Command) -> CliResult {
     }
 }
 
-/// The domain, or exit 1 naming the ones there are.
+/// The domain, or exit 1 naming the ones there are. A `--domain` that cannot be one is bad input
+/// (exit 2), before Twilio is asked.
 async fn find_domain(twilio: &Twilio, name: &str) -> Result<SipDomain, Failure> {
+    let name = name.trim();
+    let hostname = name.contains('.')
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if !hostname && !name.starts_with("SD") {
+        return Err(anyhow!(
+            "--domain `{name}`: expected a SIP domain name (NAME.sip.twilio.com) or its SID (SD…)"
+        )
+        .into());
+    }
+    if name.starts_with("SD") && !hostname {
+        byoc_core::sid::Sid::parse(byoc_core::sid::SidKind::SipDomain, name)?;
+    }
     if let Some(domain) = twilio.domain(name).await? {
         return Ok(domain);
     }
