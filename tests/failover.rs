@@ -1,9 +1,11 @@
 //! A whole region going down, as Twilio sees it: two `byoc serve --table` "regions", each on
 //! its own DynamoDB-API server holding the same routes, behind a simulator of Twilio's webhook
 //! requests (voice URL, then the voice fallback URL on a connection failure, timeout or 5xx).
-//! The primary hangs, then dies with its store, mid-run; every call must still get its route.
+//! Mid-run the primary's gateway answers 503 for a while (as API Gateway does for a throttled or
+//! failing function), then the primary hangs, then dies with its store; every call must still
+//! get its route.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,8 +18,75 @@ const FLOW_URL: &str = "https://webhooks.twilio.com/v1/Accounts/AC00000000000000
 const FUNCTION_URL: &str = "https://example-1234.twil.io/indianapolis?team=support&lang=en";
 const BIN_URL: &str = "https://handler.twilio.com/twiml/EH00000000000000000000000000000000";
 
-/// One region: a DynamoDB-API server with the example routes, and `byoc serve` on its table.
-async fn region(table: &str) -> (Moto, Serve) {
+/// A stand-in for region A's API Gateway: forwards each request to the function (`byoc serve`,
+/// whose URL is set once it runs), or answers 503 while `failing` is set. Returns its base URL.
+async fn gateway(
+    failing: Arc<AtomicBool>,
+) -> (
+    String,
+    Arc<std::sync::OnceLock<String>>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    use axum::http::{HeaderMap, StatusCode, Uri};
+    let target = Arc::new(std::sync::OnceLock::<String>::new());
+    let client = reqwest::Client::new();
+    let upstream = target.clone();
+    let json = |status: StatusCode, body: &str| {
+        (
+            status,
+            [("content-type", "application/json".to_string())],
+            body.to_string(),
+        )
+    };
+    let app = axum::Router::new().fallback(
+        move |uri: Uri, headers: HeaderMap, body: axum::body::Bytes| {
+            let (failing, upstream, client) = (failing.clone(), upstream.clone(), client.clone());
+            async move {
+                if failing.load(Ordering::SeqCst) {
+                    return json(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        r#"{"message":"Service Unavailable"}"#,
+                    );
+                }
+                let mut request = client.post(format!("{}{}", upstream.get().unwrap(), uri.path()));
+                for name in ["content-type", "x-twilio-signature"] {
+                    if let Some(v) = headers.get(name) {
+                        request = request.header(name, v.as_bytes());
+                    }
+                }
+                match request.body(body).send().await {
+                    Ok(r) => {
+                        let status = StatusCode::from_u16(r.status().as_u16()).unwrap();
+                        let kind = r
+                            .headers()
+                            .get("content-type")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string();
+                        (
+                            status,
+                            [("content-type", kind)],
+                            r.text().await.unwrap_or_default(),
+                        )
+                    }
+                    // The function is gone: what API Gateway answers.
+                    Err(_) => json(
+                        StatusCode::BAD_GATEWAY,
+                        r#"{"message":"Internal Server Error"}"#,
+                    ),
+                }
+            }
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, target, server)
+}
+
+/// One region: a DynamoDB-API server with the example routes, and `byoc serve` on its table
+/// (checking signatures against `public`, the URL Twilio calls, when it is behind a gateway).
+async fn region(table: &str, public: Option<&str>) -> (Moto, Serve) {
     let moto = Moto::start();
     let mut env = moto.env();
     env.push(("BYOC_ACTOR".into(), "test".into()));
@@ -39,6 +108,9 @@ async fn region(table: &str) -> (Moto, Serve) {
         env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     serve_env.push(("TWILIO_AUTH_TOKEN", TOKEN));
     serve_env.push(("STORE_TIMEOUT_MS", "300"));
+    if let Some(public) = public {
+        serve_env.push(("PUBLIC_BASE_URL", public));
+    }
     let serve = Serve::start(&[&table_arg], &serve_env).await;
     (moto, serve)
 }
@@ -85,17 +157,23 @@ fn calls() -> Vec<(&'static str, Check)> {
 async fn a_region_that_hangs_then_dies_loses_no_call() {
     const WORKERS: usize = 8;
     const CALLS_PER_WORKER: usize = 150;
-    // When the primary hangs (SIGSTOP: calls time out) and when it dies with its store.
+    // When the primary's gateway answers 503 and stops doing so, when the primary hangs
+    // (SIGSTOP: calls time out) and when it dies with its store.
+    const ERRORS_FROM: usize = 150;
+    const ERRORS_TO: usize = 230;
     const HANG_AT: usize = 300;
     const KILL_AT: usize = 340;
     const TIMEOUT: Duration = Duration::from_millis(500);
 
     let table = unique_table("failover");
-    let (mut primary_store, primary) = region(&table).await;
-    let (_secondary_store, secondary) = region(&table).await;
+    let failing = Arc::new(AtomicBool::new(false));
+    let (gateway_url, upstream, gateway_server) = gateway(failing.clone()).await;
+    let (mut primary_store, primary) = region(&table, Some(&gateway_url)).await;
+    upstream.set(primary.base_url.clone()).unwrap();
+    let (_secondary_store, secondary) = region(&table, None).await;
     let sim = Arc::new(Simulator::new(
         TOKEN,
-        &primary.url("/inbound"),
+        &format!("{gateway_url}/inbound"),
         &secondary.url("/inbound/fallback"),
         TIMEOUT,
     ));
@@ -136,11 +214,17 @@ async fn a_region_that_hangs_then_dies_loses_no_call() {
             }
         }
     };
+    wait_for(ERRORS_FROM).await;
+    failing.store(true, Ordering::SeqCst);
+    wait_for(ERRORS_TO).await;
+    failing.store(false, Ordering::SeqCst);
     wait_for(HANG_AT).await;
     primary.signal("STOP");
     let hung_at = started.elapsed();
     wait_for(KILL_AT).await;
+    // The whole region: the function, its store and its gateway (connections refused).
     primary.signal("KILL");
+    gateway_server.abort();
     primary_store.stop();
     let killed_at = started.elapsed();
 
@@ -155,19 +239,22 @@ async fn a_region_that_hangs_then_dies_loses_no_call() {
         .iter()
         .filter(|a| a.by == Answered::Fallback)
         .collect();
-    assert!(
-        by_primary.len() >= HANG_AT - WORKERS,
-        "{}",
-        by_primary.len()
-    );
+    // Back on the primary once its errors stopped, and nowhere else until it failed.
+    let expected_primary = ERRORS_FROM + (HANG_AT - ERRORS_TO) - 2 * WORKERS;
+    assert!(by_primary.len() >= expected_primary, "{}", by_primary.len());
     assert!(
         by_fallback.len() >= total - KILL_AT - WORKERS,
         "{}",
         by_fallback.len()
     );
-    assert!(by_fallback
+    let after_5xx = by_fallback
         .iter()
-        .all(|a| a.error_code == Some(byoc_e2e::twilio_sim::HTTP_CONNECTION_FAILURE)));
+        .filter(|a| a.error_code == Some(byoc_e2e::twilio_sim::HTTP_RETRIEVAL_FAILURE))
+        .count();
+    assert!(
+        after_5xx >= ERRORS_TO - ERRORS_FROM - WORKERS,
+        "{after_5xx}"
+    );
     let timeouts = by_fallback.iter().filter(|a| a.elapsed >= TIMEOUT).count();
 
     let mut primary_ms: Vec<Duration> = by_primary.iter().map(|a| a.elapsed).collect();
@@ -189,14 +276,16 @@ async fn a_region_that_hangs_then_dies_loses_no_call() {
         .wait_for("endpoint=\"inbound_fallback\"", Duration::from_secs(5))
         .await
         .expect("fallback call line");
-    assert!(line.contains("error_code=\"11205\""), "{line}");
+    assert!(line.contains("error_code=\"11200\""), "{line}");
+    assert!(secondary.stderr.text().contains("error_code=\"11205\""));
     assert!(line.contains("outcome=\"matched\""), "{line}");
 
     eprintln!(
-        "failover: {total} calls in {:.1} s ({WORKERS} concurrent; primary hung at {:.2} s, \
+        "failover: {total} calls in {:.1} s ({WORKERS} concurrent; the primary's gateway answered 503 from call \
+         {ERRORS_FROM} to {ERRORS_TO}, the primary hung at {:.2} s, \
          killed with its store at {:.2} s; Twilio timeout simulated as {} ms): \
-         primary answered {}, fallback region answered {} ({} after a timeout, the rest after a \
-         refused connection), lost 0; median call {:.1} ms on the primary, {:.1} ms through the fallback; \
+         primary answered {}, fallback region answered {} ({} after a 5xx, {} after a timeout, \
+         the rest after a refused connection), lost 0; median call {:.1} ms on the primary, {:.1} ms through the fallback; \
          worst added latency {:.1} ms",
         started.elapsed().as_secs_f64(),
         hung_at.as_secs_f64(),
@@ -204,6 +293,7 @@ async fn a_region_that_hangs_then_dies_loses_no_call() {
         TIMEOUT.as_millis(),
         by_primary.len(),
         by_fallback.len(),
+        after_5xx,
         timeouts,
         median.as_secs_f64() * 1e3,
         fallback_median.as_secs_f64() * 1e3,

@@ -441,10 +441,41 @@ fn the_second_region_uses_the_replica_by_name() {
         inbound["Environment"]["Variables"]["ROUTES_TABLE"],
         "byoc-RoutesGlobalTable-1AB2"
     );
-    let arn = serde_json::to_string(&inbound["Policies"][0]["Statement"][0]["Resource"]).unwrap();
-    assert!(arn.contains(":table/${ExistingRoutesTable}"), "{arn}");
+    assert_eq!(
+        inbound["Policies"][0]["Statement"][0]["Resource"],
+        serde_json::json!({"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${ExistingRoutesTable}"})
+    );
     assert_eq!(
         t["Outputs"]["RoutesTableName"]["Value"],
         "byoc-RoutesGlobalTable-1AB2"
     );
+}
+
+/// The outputs `byoc twilio connect --stack` reads are the URLs the functions verify signatures
+/// against: the custom domain's when `PublicBaseUrl` is set.
+#[test]
+fn webhook_outputs_follow_the_public_base_url() {
+    let outputs = |params: &[(&str, &str)]| rendered(params)["Outputs"].clone();
+    let default = outputs(&[("TwilioAuthToken", "x")]);
+    let custom = outputs(&[
+        ("TwilioAuthToken", "x"),
+        ("PublicBaseUrl", "https://voice.example.com/router"),
+    ]);
+    for (name, path) in [
+        ("InboundWebhookUrl", "inbound"),
+        ("InboundFallbackUrl", "inbound/fallback"),
+        ("InboundStatusCallbackUrl", "inbound/status"),
+        ("OutboundWebhookUrl", "outbound"),
+    ] {
+        assert_eq!(
+            default[name]["Value"]["Fn::Sub"],
+            format!(
+                "https://${{WebhookApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{path}"
+            )
+        );
+        assert_eq!(
+            custom[name]["Value"]["Fn::Sub"],
+            format!("${{PublicBaseUrl}}/{path}")
+        );
+    }
 }

@@ -234,6 +234,48 @@ async fn connect_points_the_domain_at_a_deployment_in_one_request() {
         "https://xyz789.execute-api.us-west-2.amazonaws.com/inbound/fallback"
     );
 
+    // Connected again without naming the fallback: the other region's fallback is kept.
+    let out = run(
+        &["twilio", "connect", "--domain", DOMAIN, "--base-url", base],
+        &env,
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("keeping the fallback URL in another deployment"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("already connected"), "{}", out.stdout);
+    // Credentials in a URL (Twilio accepts user:password@host) are never printed.
+    fake.set(
+        DOMAIN,
+        "voice_url",
+        "https://user:s3cret@old.example.com/voice".into(),
+    );
+    let out = run(
+        &[
+            "twilio",
+            "connect",
+            "--domain",
+            DOMAIN,
+            "--base-url",
+            base,
+            "--dry-run",
+        ],
+        &env,
+    )
+    .await;
+    assert!(
+        out.stdout.contains("https://***@old.example.com/voice  ->"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("s3cret"), "{}", out.stdout);
+    let out = run(&["twilio", "domains"], &env).await;
+    assert!(!out.stdout.contains("s3cret"), "{}", out.stdout);
+
     // A domain the account does not have: exit 1, naming those it has. A SID that is not there:
     // Twilio's 404, exit 1.
     let out = run(
@@ -362,7 +404,8 @@ async fn check_reads_the_domain_back_and_calls_the_deployment() {
     let routes = dir.path().join("routes.json");
     std::fs::write(
         &routes,
-        r#"{"routes":[{"pattern":"+13175551234","action":"redirect","url":"https://example.com/main"}]}"#,
+        r#"{"routes":[{"pattern":"+13175551234","action":"redirect","url":"https://example.com/main"},
+            {"pattern":"+13175550100","url":"https://webhooks.twilio.com/v1/Accounts/AC00000000000000000000000000000000/Flows/FW00000000000000000000000000000000"}]}"#,
     )
     .unwrap();
     let routes = routes.display().to_string();
@@ -426,6 +469,30 @@ async fn check_reads_the_domain_back_and_calls_the_deployment() {
     ] {
         assert!(out.stdout.contains(line), "{line}: {}", out.stdout);
     }
+    // A number routed into a Studio flow: its status callback is a 302 to Studio, read and
+    // not followed.
+    let out = run(
+        &[
+            "twilio",
+            "check",
+            "--domain",
+            DOMAIN,
+            "--base-url",
+            &base,
+            "--number",
+            "+13175550100",
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("ok     status callback"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("302 flow_return"), "{}", out.stdout);
+
     // The deployment saw Twilio-shaped, signed calls to the domain.
     let seen = serve.stderr.text();
     assert!(seen.contains("endpoint=\"inbound_fallback\""), "{seen}");

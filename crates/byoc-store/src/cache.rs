@@ -52,6 +52,8 @@ pub enum Source {
     Cache,
     /// The store, just now.
     Store,
+    /// A store that holds its routes in memory (a route file), asked directly.
+    Memory,
     /// The store failed: a stale cache entry for this number.
     Stale,
     /// The store failed: the `*` route last seen.
@@ -65,6 +67,7 @@ impl Source {
         match self {
             Source::Cache => "cache",
             Source::Store => "store",
+            Source::Memory => "memory",
             Source::Stale => "stale",
             Source::LastCatchAll => "last_catch_all",
             Source::Nothing => "nothing",
@@ -206,6 +209,13 @@ impl CachedStore {
     /// Finds the route for a call to `address` in `scope` (its SIP domain) as described in the
     /// module documentation.
     pub async fn lookup(&self, address: &Address, scope: Option<&str>) -> Lookup {
+        if let Some(resolution) = self.inner.resolve_in_memory(address, scope) {
+            return Lookup {
+                matched: resolution.matched,
+                source: Source::Memory,
+                degraded: None,
+            };
+        }
         let scoped;
         let key = match scope {
             Some(scope) => {
@@ -325,6 +335,26 @@ mod tests {
         fn describe(&self) -> String {
             "flaky".into()
         }
+    }
+
+    #[tokio::test]
+    async fn a_store_in_memory_is_asked_directly() {
+        let memory = MemoryStore::from_json(
+            r#"{"routes":[{"pattern":"+1317*","action":"hangup"},{"pattern":"+13175551234","action":"hangup","scope":"a.sip.twilio.com"}]}"#,
+            "t",
+            &Default::default(),
+        )
+        .unwrap();
+        let cache = CachedStore::new(Arc::new(memory), CacheConfig::default());
+        let address = Address::E164("+13175551234".into());
+        let found = cache.lookup(&address, None).await;
+        assert_eq!(found.source, Source::Memory);
+        assert_eq!(found.matched.unwrap().route.pattern.key(), "+1317*");
+        // Scopes apply as through the cache.
+        let scoped = cache.lookup(&address, Some("a.sip.twilio.com")).await;
+        assert_eq!(scoped.matched.unwrap().kind, MatchKind::Exact);
+        // Nothing was cached or left in flight.
+        assert!(lock(&cache.entries).is_empty() && lock(&cache.inflight).is_empty());
     }
 
     fn setup(ttl: Duration) -> (Arc<Flaky>, CachedStore) {

@@ -257,6 +257,10 @@ impl RouteStore for FileStore {
         self.inner.resolve(address, scope).await
     }
 
+    fn resolve_in_memory(&self, address: &Address, scope: Option<&str>) -> Option<Resolution> {
+        self.inner.resolve_in_memory(address, scope)
+    }
+
     fn describe(&self) -> String {
         self.inner.describe()
     }

@@ -90,6 +90,14 @@ pub trait RouteStore: Send + Sync {
         scope: Option<&str>,
     ) -> Result<Resolution, StoreError>;
 
+    /// The same answer at once, for a store that holds its routes in memory (a route file):
+    /// then the cache has nothing to add (no round trip to save, no failure or time-out to
+    /// cover), and the call skips its single-flight map, timer and back-off. `None` (the
+    /// default): ask [`RouteStore::resolve`].
+    fn resolve_in_memory(&self, _address: &Address, _scope: Option<&str>) -> Option<Resolution> {
+        None
+    }
+
     /// A short description for logs, e.g. `file infra/routes.example.json (3 routes)`.
     fn describe(&self) -> String;
 }

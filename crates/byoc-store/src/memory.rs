@@ -231,6 +231,14 @@ impl RouteStore for MemoryStore {
         })
     }
 
+    fn resolve_in_memory(&self, address: &Address, scope: Option<&str>) -> Option<Resolution> {
+        Some(Resolution {
+            matched: self.read().table.lookup_in(address, scope),
+            // Kept by the cache for a store that may fail later; this one cannot.
+            catch_all: None,
+        })
+    }
+
     fn describe(&self) -> String {
         format!("{} ({} routes)", self.source, self.len())
     }

@@ -274,6 +274,8 @@ impl App {
             action = decision.action,
             outcome = decision.outcome.as_str(),
             reason = decision.reason.as_deref().unwrap_or(""),
+            schedule = decision.schedule.as_ref().map_or("", |e| e.why.as_str()),
+            caller_rule = decision.caller_rule.as_deref().unwrap_or(""),
             error_code = params.get("ErrorCode").unwrap_or(""),
             error_url = params.get("ErrorUrl").unwrap_or(""),
             source,

@@ -180,6 +180,8 @@ pub struct Probe {
     pub status: u16,
     /// `X-Byoc-Outcome`: how the deployment routed it.
     pub outcome: String,
+    /// `X-Byoc-Reason`, when it says why.
+    pub reason: String,
     pub body: String,
     pub content_type: String,
 }
@@ -211,11 +213,13 @@ pub async fn probe(
             .to_string()
     };
     let (outcome, content_type) = (header("x-byoc-outcome"), header("content-type"));
+    let reason = header("x-byoc-reason");
     let status = response.status().as_u16();
     let body = response.text().await.unwrap_or_default();
     Ok(Probe {
         status,
         outcome,
+        reason,
         body,
         content_type,
     })

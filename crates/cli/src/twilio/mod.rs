@@ -79,10 +79,7 @@ pub async fn run(command: Command) -> CliResult {
                 outln!("{}  {}", d.domain_name, d.sid);
                 for (field, value) in d.webhooks() {
                     if field.ends_with("Url") {
-                        outln!(
-                            "  {field:<24} {}",
-                            value.filter(|v| !v.is_empty()).unwrap_or("(not set)")
-                        );
+                        outln!("  {field:<24} {}", shown_or_unset(value.unwrap_or("")));
                     }
                 }
             }
@@ -99,15 +96,53 @@ pub async fn run(command: Command) -> CliResult {
                     "{}  {}  voice URL: {}",
                     t.sid,
                     t.friendly_name.as_deref().unwrap_or(""),
-                    t.voice_url
-                        .as_deref()
-                        .filter(|v| !v.is_empty())
-                        .unwrap_or("(not set)")
+                    shown_or_unset(t.voice_url.as_deref().unwrap_or(""))
                 );
             }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// A URL as printed: credentials in it (`https://user:secret@host/…`, which Twilio accepts in a
+/// webhook URL) are masked.
+fn shown(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+fn shown_or_unset(url: &str) -> String {
+    if url.is_empty() {
+        "(not set)".into()
+    } else {
+        shown(url)
+    }
+}
+
+/// Without `--fallback-…`, a fallback URL that already points at another deployment's
+/// `/inbound/fallback` (a second region) is kept: re-running `connect` after a deploy must not
+/// silently move the fallback back into the primary region.
+fn keep_other_region(urls: &mut Urls, target: &Target, domain: &SipDomain) -> Option<String> {
+    if target.fallback_url.is_some() || target.fallback_stack.is_some() {
+        return None;
+    }
+    let current = domain.voice_fallback_url.as_deref()?;
+    let base = current.strip_suffix("/inbound/fallback")?;
+    let own = urls.voice.strip_suffix("/inbound")?;
+    if base == own || !(base.starts_with("https://") || base.starts_with("http://")) {
+        return None;
+    }
+    urls.fallback = current.to_string();
+    Some(format!(
+        "keeping the fallback URL in another deployment ({}); pass --fallback-url or --fallback-stack to change it",
+        shown(current)
+    ))
 }
 
 /// The domain, or exit 1 naming the ones there are. A `--domain` that cannot be one is bad input
@@ -171,21 +206,23 @@ fn same(field: &str, current: &str, wanted: &str) -> bool {
 }
 
 async fn connect(args: ConnectArgs) -> CliResult {
-    let urls = args.target.urls().await?;
+    let mut urls = args.target.urls().await?;
     let twilio = Twilio::new(&args.credentials)?;
     let domain = find_domain(&twilio, &args.domain).await?;
     outln!("SIP domain {} ({})", domain.domain_name, domain.sid);
+    if let Some(note) = keep_other_region(&mut urls, &args.target, &domain) {
+        outln!("  note: {note}");
+    }
     let mut changes = Vec::new();
     for (field, current, wanted) in differences(&domain, &urls) {
         if same(field, current, &wanted) {
-            outln!("  {field:<26} {wanted}  (unchanged)");
+            outln!("  {field:<26} {}  (unchanged)", shown(&wanted));
         } else {
-            let shown = if current.is_empty() {
-                "(not set)"
-            } else {
-                current
-            };
-            outln!("  {field:<26} {shown}  ->  {wanted}");
+            outln!(
+                "  {field:<26} {}  ->  {}",
+                shown_or_unset(current),
+                shown(&wanted)
+            );
             changes.push((field, wanted));
         }
     }
@@ -203,20 +240,28 @@ async fn connect(args: ConnectArgs) -> CliResult {
     // One request: Twilio applies every field or none.
     let updated = match twilio.update_domain(&domain.sid, &changes).await {
         Ok(updated) => updated,
-        Err(e @ api::TwilioError::Unreachable { .. }) => {
-            return Err(Failure {
-                code: 4,
-                error: anyhow::Error::new(e).context(format!(
-                    "the update of {} may or may not have been applied: run `byoc twilio check --domain {}`",
-                    domain.domain_name, domain.domain_name
-                )),
-            })
-        }
-        Err(e) => {
+        // Twilio's own refusal of the request (a 4xx with its error): nothing was applied.
+        Err(
+            e @ api::TwilioError::Refused {
+                status: 400..=499, ..
+            },
+        ) => {
             let failure = Failure::from(e);
             return Err(Failure {
                 code: failure.code,
                 error: failure.error.context("nothing was changed"),
+            });
+        }
+        // A dropped connection, a gateway's page, a 5xx, an answer that cannot be read: Twilio
+        // may have applied the update before its answer was lost.
+        Err(e) => {
+            let failure = Failure::from(e);
+            return Err(Failure {
+                code: failure.code,
+                error: failure.error.context(format!(
+                    "the update of {} may or may not have been applied: run `byoc twilio check --domain {}`",
+                    domain.domain_name, domain.domain_name
+                )),
             });
         }
     };
@@ -227,7 +272,7 @@ async fn connect(args: ConnectArgs) -> CliResult {
         .collect();
     if !wrong.is_empty() {
         return Err(Failure {
-            code: 5,
+            code: 1,
             error: anyhow!(
                 "Twilio accepted the update but reads back other values for {}",
                 wrong.join(", ")
@@ -270,35 +315,6 @@ fn test_call(domain: &SipDomain, number: &str, account: &str) -> Vec<(&'static s
 }
 
 async fn check(args: CheckArgs) -> CliResult {
-    let urls = args.target.urls().await?;
-    let twilio = Twilio::new(&args.credentials)?;
-    let domain = find_domain(&twilio, &args.domain).await?;
-    let mut problems = 0;
-    let mut line = |ok: bool, what: &str, detail: &str| {
-        if !ok {
-            problems += 1;
-        }
-        outln!(
-            "  {:<6} {what:<34} {detail}",
-            if ok { "ok" } else { "WRONG" }
-        );
-    };
-    outln!("SIP domain {} ({})", domain.domain_name, domain.sid);
-    for (field, current, wanted) in differences(&domain, &urls) {
-        if same(field, current, &wanted) {
-            line(true, field, current);
-        } else {
-            let shown = if current.is_empty() {
-                "(not set)"
-            } else {
-                current
-            };
-            line(false, field, &format!("is {shown}, should be {wanted}"));
-        }
-    }
-
-    outln!("deployment");
-    let http = reqwest::Client::new();
     let number = match &args.number {
         Some(n) => {
             let plan = byoc_web::Config::plan_from_env()?;
@@ -310,68 +326,108 @@ async fn check(args: CheckArgs) -> CliResult {
         // A valid number no route is likely to name: the `*` route or the default answers.
         None => "+15005550006".to_string(),
     };
-    match args.credentials.auth_token.as_deref() {
-        None => line(
+    let mut urls = args.target.urls().await?;
+    let twilio = Twilio::new(&args.credentials)?;
+    let domain = find_domain(&twilio, &args.domain).await?;
+    let kept = keep_other_region(&mut urls, &args.target, &domain);
+    let mut problems = 0;
+    let mut line = |ok: bool, what: &str, detail: &str| {
+        if !ok {
+            problems += 1;
+        }
+        outln!(
+            "  {:<6} {what:<44} {detail}",
+            if ok { "ok" } else { "WRONG" }
+        );
+    };
+    outln!("SIP domain {} ({})", domain.domain_name, domain.sid);
+    if let Some(note) = kept {
+        outln!("  note: {note}");
+    }
+    for (field, current, wanted) in differences(&domain, &urls) {
+        if same(field, current, &wanted) {
+            line(true, field, &shown(current));
+        } else {
+            let detail = format!(
+                "is {}, should be {}",
+                shown_or_unset(current),
+                shown(&wanted)
+            );
+            line(false, field, &detail);
+        }
+    }
+
+    outln!("deployment");
+    // A status callback answers a flow's call with a 302 to Studio: read, never followed.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let Some(token) = args.credentials.auth_token.as_deref() else {
+        line(
             false,
             "test calls",
             "not sent: the account's auth token signs webhooks (TWILIO_AUTH_TOKEN)",
-        ),
-        Some(token) => {
-            let call = test_call(&domain, &number, twilio.account().as_str());
-            let mut tokens = vec![("TWILIO_AUTH_TOKEN", token)];
-            if let Some(next) = args.next_token.as_deref() {
-                tokens.push(("TWILIO_AUTH_TOKEN_NEXT", next));
-            }
-            for (name, token) in tokens {
-                let what = format!("voice URL, signed with {name}");
-                match probe(&http, &urls.voice, token, &call).await {
-                    Ok(p) => match p.twiml() {
-                        Ok(verb) if args.number.is_some() && p.outcome != "matched" => line(
-                            false,
-                            &what,
-                            &format!("{number} did not match a route: {} <{verb}>", p.outcome),
-                        ),
-                        Ok(verb) => line(
-                            true,
-                            &what,
-                            &format!("200 {} <{verb}> for {number}", p.outcome),
-                        ),
-                        Err(e) => line(false, &what, &e),
-                    },
-                    Err(e) => line(false, &what, &e),
+        );
+        outln!("{problems} problem(s): see the WRONG lines");
+        return Ok(ExitCode::from(1));
+    };
+    let call = test_call(&domain, &number, twilio.account().as_str());
+    let mut tokens = vec![("TWILIO_AUTH_TOKEN", token)];
+    if let Some(next) = args.next_token.as_deref() {
+        tokens.push(("TWILIO_AUTH_TOKEN_NEXT", next));
+    }
+    for (name, token) in tokens {
+        let what = format!("voice URL, signed with {name}");
+        let (ok, detail) = match probe(&http, &urls.voice, token, &call).await {
+            Ok(p) => match p.twiml() {
+                // The store failed, or the call would be turned away.
+                Ok(verb) if matches!(p.outcome.as_str(), "degraded" | "rejected" | "bad_input") => {
+                    (
+                        false,
+                        format!("{number}: {} <{verb}> {}", p.outcome, p.reason),
+                    )
                 }
-            }
-            let mut failed = call.clone();
-            failed.push(("ErrorCode", "11200".into()));
-            failed.push(("ErrorUrl", urls.voice.clone()));
-            match probe(&http, &urls.fallback, token, &failed).await {
-                Ok(p) => match p.twiml() {
-                    Ok(verb) => line(true, "fallback URL", &format!("200 {} <{verb}>", p.outcome)),
-                    Err(e) => line(false, "fallback URL", &e),
-                },
-                Err(e) => line(false, "fallback URL", &e),
-            }
-            let mut ended = call;
-            for (k, v) in ended.iter_mut() {
-                if *k == "CallStatus" {
-                    *v = "completed".into();
-                }
-            }
-            match probe(&http, &urls.status, token, &ended).await {
-                Ok(p) if matches!(p.status, 204 | 302) => line(
-                    true,
-                    "status callback",
-                    &format!("{} {}", p.status, p.outcome),
+                Ok(verb) if args.number.is_some() && p.outcome != "matched" => (
+                    false,
+                    format!("{number} did not match a route: {} <{verb}>", p.outcome),
                 ),
-                Ok(p) => line(false, "status callback", &format!("HTTP {}", p.status)),
-                Err(e) => line(false, "status callback", &e),
+                Ok(verb) => (true, format!("200 {} <{verb}> for {number}", p.outcome)),
+                Err(e) => (false, e),
+            },
+            Err(e) => (false, e),
+        };
+        line(ok, &what, &detail);
+    }
+    let mut failed = call.clone();
+    failed.push(("ErrorCode", "11200".into()));
+    failed.push(("ErrorUrl", urls.voice.clone()));
+    let (ok, detail) = match probe(&http, &urls.fallback, token, &failed).await {
+        Ok(p) => match p.twiml() {
+            Ok(verb) if p.outcome == "degraded" => {
+                (false, format!("200 degraded <{verb}> {}", p.reason))
             }
+            Ok(verb) => (true, format!("200 {} <{verb}>", p.outcome)),
+            Err(e) => (false, e),
+        },
+        Err(e) => (false, e),
+    };
+    line(ok, "fallback URL", &detail);
+    let mut ended = call;
+    for (k, v) in ended.iter_mut() {
+        if *k == "CallStatus" {
+            *v = "completed".into();
         }
     }
+    let (ok, detail) = match probe(&http, &urls.status, token, &ended).await {
+        Ok(p) if matches!(p.status, 204 | 302) => (true, format!("{} {}", p.status, p.outcome)),
+        Ok(p) => (false, format!("HTTP {}", p.status)),
+        Err(e) => (false, e),
+    };
+    line(ok, "status callback", &detail);
     if problems == 0 {
         outln!(
             "all right: {} answers for {}",
-            urls.voice,
+            shown(&urls.voice),
             domain.domain_name
         );
         Ok(ExitCode::SUCCESS)

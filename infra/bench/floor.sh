@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# `byoc serve` against the bare-HTTP floor, side by side in one run (issue 20).
+#
+#   infra/bench/floor.sh [ROUNDS] [DURATION] [CONNECTIONS]     # defaults: 3 10s 32
+#
+# Builds the release `byoc` and the floor (crates/cli/examples/floor.rs: axum answering a fixed
+# TwiML body), writes 1,000 routes and 200 signed requests (infra/bench/make_load.py), and drives
+# each server in turn with `wrk -t1 -cCONNECTIONS`, alternating, ROUNDS times:
+#   floor                     the fixed body
+#   serve                     byoc serve, every request verified and routed, its call line logged
+#                             (text, to a file: what a local operator runs)
+#   serve-nolog               the same with RUST_LOG=warn: no call line
+# Prints each run, then per server the median requests/s and p99 over the rounds, and the ratios
+# to the floor. Loopback only; stops everything it started.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROUNDS="${1:-3}"
+DURATION="${2:-10s}"
+CONNECTIONS="${3:-32}"
+TOKEN="bench-auth-token"
+BASE="https://bench.example.com"
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+cargo build --release --quiet --bin byoc
+cargo build --release --quiet -p byoc-cli --example floor
+
+TMP="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+python3 infra/bench/make_load.py 1000 "$TMP" "$TOKEN" "$BASE"
+
+# start NAME COMMAND…: runs it in the background, waits for its "listening on" line.
+start() {
+  local name="$1"; shift
+  "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  PIDS+=("$!")
+  for _ in $(seq 1 300); do
+    grep -q "listening on" "$TMP/$name.out" 2>/dev/null && break
+    sleep 0.1
+  done
+  grep -o 'http://127.0.0.1:[0-9]*' "$TMP/$name.out" >"$TMP/$name.url"
+}
+start floor ./target/release/examples/floor
+export TWILIO_AUTH_TOKEN="$TOKEN" PUBLIC_BASE_URL="$BASE"
+RUST_LOG=info start serve ./target/release/byoc serve --routes "$TMP/routes.json" --port 0
+RUST_LOG=warn start serve-nolog ./target/release/byoc serve --routes "$TMP/routes.json" --port 0
+
+# Sanity: the routed answer is 200 and TwiML.
+for name in serve serve-nolog; do
+  wrk -t1 -c1 -d1s -s "$TMP/requests.lua" "$(cat "$TMP/$name.url")" | grep -q "Non-2xx" &&
+    { echo "$name answered non-2xx" >&2; exit 1; }
+done
+
+# wrk's latency as microseconds.
+us() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else {sub(/s/,"",v); print v*1000000}}' <<<"$1"; }
+printf "%-12s %-6s %12s %10s %10s %8s\n" server round "requests/s" "p50 µs" "p99 µs" errors
+for round in $(seq 1 "$ROUNDS"); do
+  for name in floor serve serve-nolog; do
+    OUT="$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$TMP/requests.lua" "$(cat "$TMP/$name.url")")"
+    RPS="$(awk '/Requests\/sec/ {print $2}' <<<"$OUT")"
+    P50="$(us "$(awk '$1=="50%" {print $2}' <<<"$OUT")")"
+    P99="$(us "$(awk '$1=="99%" {print $2}' <<<"$OUT")")"
+    ERR="$(awk '/Non-2xx|Socket errors/ {n++} END {print n+0}' <<<"$OUT")"
+    printf "%-12s %-6s %12s %10s %10s %8s\n" "$name" "$round" "$RPS" "$P50" "$P99" "$ERR"
+    echo "$name $RPS $P99" >>"$TMP/results"
+  done
+done
+python3 - "$TMP/results" <<'PY'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    name, rps, p99 = line.split()
+    runs.setdefault(name, []).append((float(rps), float(p99)))
+med = {n: (statistics.median(r for r, _ in v), statistics.median(p for _, p in v)) for n, v in runs.items()}
+frps, fp99 = med["floor"]
+print(f"\n{'server':<12} {'median req/s':>13} {'median p99 µs':>14} {'× floor req/s':>14} {'× floor p99':>12}")
+for name, (rps, p99) in med.items():
+    print(f"{name:<12} {rps:>13.0f} {p99:>14.0f} {rps / frps:>14.2f} {p99 / fp99:>12.2f}")
+PY
+echo "call lines written by serve: $(grep -c 'call answered' "$TMP/serve.err")"
