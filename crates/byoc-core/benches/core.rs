@@ -62,6 +62,22 @@ fn benches(c: &mut Criterion) {
 
     let body = form_body(&params);
     let config = InboundConfig::default();
+    // The steps of `inbound_decision` that have no bench of their own.
+    c.bench_function("parse_form", |b| {
+        b.iter(|| Params::from_form(black_box(body.as_bytes())))
+    });
+    let address = inbound::called_address(&params, &config.plan);
+    let matched = address.as_ref().ok().and_then(|a| t.lookup(a));
+    c.bench_function("decide", |b| {
+        b.iter(|| {
+            inbound::decide(
+                black_box(&address),
+                matched.as_ref(),
+                &config,
+                &inbound::Call::at(jiff::Timestamp::UNIX_EPOCH),
+            )
+        })
+    });
     c.bench_function("inbound_decision", |b| {
         b.iter(|| {
             // What the handler does per call, minus I/O: parse the form, verify, normalize,

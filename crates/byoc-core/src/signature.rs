@@ -164,13 +164,21 @@ pub fn body_sha256(body: &[u8]) -> String {
     out
 }
 
-fn decode(signature: Option<&str>) -> Result<Vec<u8>, SignatureError> {
+/// The 20 bytes of an HMAC-SHA1 signature, decoded on the stack.
+fn decode(signature: Option<&str>) -> Result<[u8; 20], SignatureError> {
     let signature = signature.map(str::trim).unwrap_or_default();
     if signature.is_empty() {
         return Err(SignatureError::Missing);
     }
-    match STANDARD.decode(signature) {
-        Ok(bytes) if bytes.len() == 20 => Ok(bytes),
+    // Room for any base64 text a 20-byte value could be written as; longer text does not fit
+    // and is malformed anyway.
+    let mut buf = [0u8; 24];
+    match STANDARD.decode_slice(signature, &mut buf) {
+        Ok(20) => {
+            let mut bytes = [0u8; 20];
+            bytes.copy_from_slice(&buf[..20]);
+            Ok(bytes)
+        }
         _ => Err(SignatureError::Malformed),
     }
 }
