@@ -701,3 +701,52 @@ async fn a_token_rotation_under_load_loses_no_call() {
     let response = post_form(&serve, "/inbound", &pairs, Some(sign(NEW, &url, &pairs))).await;
     assert_eq!(response.status(), 200);
 }
+
+/// A reader that never drains `byoc serve`'s stderr (a full pipe) must not hold up calls: the
+/// log lines are written from a background thread and dropped, counted, when it cannot keep up.
+#[tokio::test]
+async fn a_stalled_log_reader_never_holds_up_a_call() {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(byoc_e2e::binary("byoc"))
+        .env_clear()
+        .env("TWILIO_AUTH_TOKEN", TOKEN)
+        .args(["serve", "--port", "0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        // Piped and never read: the pipe (64 KiB) fills after a few hundred call lines.
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    let url = format!("{base}/inbound");
+    let client = reqwest::Client::new();
+    // Each call line is ~300 bytes: 3,000 calls write ~1 MB, 15 times what the pipe holds.
+    let calls = async {
+        for i in 0..3_000 {
+            let sid = format!("CA{i:032}");
+            let pairs = [("CallSid", sid.as_str()), ("To", "+13175551234")];
+            let response = client
+                .post(&url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-twilio-signature", sign(TOKEN, &url, &pairs))
+                .body(form(&pairs))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        }
+    };
+    // A liveness bound, not a timing: with a blocking writer the calls stop for good.
+    tokio::time::timeout(Duration::from_secs(60), calls)
+        .await
+        .expect("calls stalled behind a full stderr pipe");
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -9,6 +9,7 @@
 #   floor                     the fixed body
 #   serve                     byoc serve, every request verified and routed, its call line logged
 #                             (text, to a file: what a local operator runs)
+#   serve-json                the same with the functions' JSON + EMF call line
 #   serve-nolog               the same with RUST_LOG=warn: no call line
 # Prints each run, then per server the median requests/s and p99 over the rounds, and the ratios
 # to the floor. Loopback only; stops everything it started.
@@ -47,10 +48,11 @@ start() {
 start floor ./target/release/examples/floor
 export TWILIO_AUTH_TOKEN="$TOKEN" PUBLIC_BASE_URL="$BASE"
 RUST_LOG=info start serve ./target/release/byoc serve --routes "$TMP/routes.json" --port 0
+RUST_LOG=info start serve-json ./target/release/byoc serve --routes "$TMP/routes.json" --port 0 --log-format json
 RUST_LOG=warn start serve-nolog ./target/release/byoc serve --routes "$TMP/routes.json" --port 0
 
 # Sanity: the routed answer is 200 and TwiML.
-for name in serve serve-nolog; do
+for name in serve serve-json serve-nolog; do
   wrk -t1 -c1 -d1s -s "$TMP/requests.lua" "$(cat "$TMP/$name.url")" | grep -q "Non-2xx" &&
     { echo "$name answered non-2xx" >&2; exit 1; }
 done
@@ -59,7 +61,7 @@ done
 us() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else {sub(/s/,"",v); print v*1000000}}' <<<"$1"; }
 printf "%-12s %-6s %12s %10s %10s %8s\n" server round "requests/s" "p50 µs" "p99 µs" errors
 for round in $(seq 1 "$ROUNDS"); do
-  for name in floor serve serve-nolog; do
+  for name in floor serve serve-json serve-nolog; do
     OUT="$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$TMP/requests.lua" "$(cat "$TMP/$name.url")")"
     RPS="$(awk '/Requests\/sec/ {print $2}' <<<"$OUT")"
     P50="$(us "$(awk '$1=="50%" {print $2}' <<<"$OUT")")"
@@ -81,4 +83,4 @@ print(f"\n{'server':<12} {'median req/s':>13} {'median p99 µs':>14} {'× floor 
 for name, (rps, p99) in med.items():
     print(f"{name:<12} {rps:>13.0f} {p99:>14.0f} {rps / frps:>14.2f} {p99 / fp99:>12.2f}")
 PY
-echo "call lines written by serve: $(grep -c 'call answered' "$TMP/serve.err")"
+echo "call lines written: serve $(grep -c 'call answered' "$TMP/serve.err"), serve-json $(grep -c 'call answered' "$TMP/serve-json.err")"

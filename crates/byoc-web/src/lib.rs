@@ -22,11 +22,23 @@ pub enum LogFormat {
 
 /// Installs the global `tracing` subscriber, writing to stderr. The level comes from `RUST_LOG`,
 /// else `LOG_LEVEL`, else `info`.
+///
+/// The functions write each line as it is made: Lambda freezes the process once the response
+/// is returned, so a line left in a buffer would reach CloudWatch only at the next invoke, or
+/// never. `byoc serve` writes through [`init_logging_to`] with a non-blocking writer.
 pub fn init_logging(format: LogFormat) {
+    init_logging_to(format, std::io::stderr)
+}
+
+/// [`init_logging`] into `writer`.
+pub fn init_logging_to<W>(format: LogFormat, writer: W)
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter = env_filter("info");
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_target(false);
     // A second initialization (tests) is harmless; ignore it.
     let namespace = config::metrics_namespace();

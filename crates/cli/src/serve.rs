@@ -38,15 +38,34 @@ pub enum Format {
 }
 
 pub fn run(args: Args) -> CliResult {
-    byoc_web::init_logging(match args.log_format {
-        Format::Text => LogFormat::Text,
-        Format::Json => LogFormat::Json,
-    });
+    // Lines go to stderr from a background thread: a slow reader (a terminal scrolled back, a
+    // pipe nobody drains) must never hold up a call. When the buffer is full, lines are
+    // dropped, counted, and the count reported at exit.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .thread_name("byoc-serve-log")
+        .finish(std::io::stderr());
+    let dropped = writer.error_counter();
+    byoc_web::init_logging_to(
+        match args.log_format {
+            Format::Text => LogFormat::Text,
+            Format::Json => LogFormat::Json,
+        },
+        writer,
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args))?;
+    let served = runtime.block_on(serve(args));
+    drop(guard);
+    if dropped.dropped_lines() > 0 {
+        eprintln!(
+            "byoc serve: {} log lines were dropped: stderr was not read fast enough",
+            dropped.dropped_lines()
+        );
+    }
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 
