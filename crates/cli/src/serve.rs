@@ -44,7 +44,12 @@ pub fn run(args: Args) -> CliResult {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .lossy(true)
         .thread_name("byoc-serve-log")
-        .finish(std::io::stderr());
+        // Buffered: the writer thread drains what has queued up, writes it in one call and
+        // flushes, instead of one system call per line competing with the requests for CPU.
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let dropped = writer.error_counter();
     byoc_web::init_logging_to(
         match args.log_format {
