@@ -717,7 +717,17 @@ async fn a_stalled_log_reader_never_holds_up_a_call() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    // Killed however the test ends (a stalled run fails by timing out).
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let _child = KillOnDrop(child);
+    let mut stdout = std::io::BufReader::new(stdout);
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
     let base = line
@@ -747,6 +757,4 @@ async fn a_stalled_log_reader_never_holds_up_a_call() {
     tokio::time::timeout(Duration::from_secs(60), calls)
         .await
         .expect("calls stalled behind a full stderr pipe");
-    let _ = child.kill();
-    let _ = child.wait();
 }
