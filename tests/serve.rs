@@ -667,7 +667,7 @@ async fn a_token_rotation_under_load_loses_no_call() {
 
     serve
         .stderr
-        .wait_for("CA07000000000000000000000000000099", Duration::from_secs(5))
+        .wait_for_count("call answered", WORKERS * CALLS, Duration::from_secs(5))
         .await;
     let lines = serve.stderr.lines();
     let by = |who: &str| {

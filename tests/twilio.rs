@@ -3,6 +3,7 @@
 
 use byoc_e2e::fake_twilio::{FakeTwilio, ACCOUNT, API_KEY, API_SECRET, TOKEN};
 use byoc_e2e::{byoc, Moto, Run, Serve};
+use std::time::Duration;
 
 const DOMAIN: &str = "acme.sip.twilio.com";
 
@@ -494,6 +495,11 @@ async fn check_reads_the_domain_back_and_calls_the_deployment() {
     assert!(out.stdout.contains("302 flow_return"), "{}", out.stdout);
 
     // The deployment saw Twilio-shaped, signed calls to the domain.
+    // `byoc serve` writes its lines in batches: wait for them rather than read at once.
+    serve
+        .stderr
+        .wait_for("endpoint=\"inbound_fallback\"", Duration::from_secs(5))
+        .await;
     let seen = serve.stderr.text();
     assert!(seen.contains("endpoint=\"inbound_fallback\""), "{seen}");
     assert!(seen.contains("did=\"+13175551234\""), "{seen}");
@@ -660,7 +666,11 @@ async fn check_confirms_each_step_of_a_token_rotation() {
         "{}",
         out.stdout
     );
-    assert!(both.stderr.text().contains("signed_by=\"token_next\""));
+    assert!(both
+        .stderr
+        .wait_for("signed_by=\"token_next\"", Duration::from_secs(5))
+        .await
+        .is_some());
 }
 
 #[tokio::test]

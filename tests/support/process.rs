@@ -98,6 +98,20 @@ impl Output {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+
+    /// Waits until `count` lines contain `needle` (`byoc serve` writes its lines in batches, so
+    /// the lines of calls answered together can appear a few milliseconds apart). Returns how
+    /// many there were at the end.
+    pub async fn wait_for_count(&self, needle: &str, count: usize, timeout: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let seen = self.lines().iter().filter(|l| l.contains(needle)).count();
+            if seen >= count || tokio::time::Instant::now() >= deadline {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 fn base_command(path: PathBuf, env: &[(&str, &str)]) -> Command {

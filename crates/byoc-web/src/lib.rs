@@ -49,6 +49,7 @@ where
         LogFormat::Text => builder
             .compact()
             .with_ansi(false)
+            .with_timer(logging::Rfc3339Micros)
             .fmt_fields(logging::text_fields())
             .try_init(),
     };

@@ -2,8 +2,9 @@
 //! CloudWatch embedded-metric-format (EMF) record, so calls, outcomes (matched, default,
 //! degraded, refused…) and latency become metrics with no extra API call or log line.
 
+use std::cell::Cell;
 use std::fmt::{self, Write as _};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -14,6 +15,50 @@ use tracing_subscriber::registry::LookupSpan;
 
 /// The message of the one line logged per request.
 pub const CALL_MESSAGE: &str = "call answered";
+
+/// Writes `now` as an RFC 3339 UTC timestamp with `digits` (1 to 9) digits of fraction:
+/// `2026-12-04T15:13:10.123456Z`. The call line is on every request's path, so the date and
+/// time of day are formatted once per second (per thread) and reused; only the fraction is
+/// written each time. A clock before 1970 is written as 1970.
+pub fn write_timestamp(out: &mut impl fmt::Write, now: SystemTime, digits: usize) -> fmt::Result {
+    thread_local! {
+        // The second last formatted, and its `YYYY-MM-DDTHH:MM:SS`.
+        static SECOND: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [b'0'; 19])) };
+    }
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let second = since.as_secs();
+    let text = SECOND.with(|cached| {
+        let (at, mut text) = cached.get();
+        if at != second {
+            let formatted =
+                humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(second))
+                    .to_string();
+            text.copy_from_slice(&formatted.as_bytes()[..19]);
+            cached.set((second, text));
+        }
+        text
+    });
+    out.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)?;
+    let digits = digits.clamp(1, 9);
+    let mut fraction = [b'.', 0, 0, 0, 0, 0, 0, 0, 0, 0, b'Z'];
+    let mut value = since.subsec_nanos() / 10u32.pow(9 - digits as u32);
+    for slot in fraction[1..=digits].iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    fraction[digits + 1] = b'Z';
+    out.write_str(std::str::from_utf8(&fraction[..digits + 2]).map_err(|_| fmt::Error)?)
+}
+
+/// The text logs' timestamps (`byoc serve`): RFC 3339 UTC with microseconds, as
+/// tracing-subscriber's default timer writes them, through [`write_timestamp`].
+pub struct Rfc3339Micros;
+
+impl tracing_subscriber::fmt::time::FormatTime for Rfc3339Micros {
+    fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
+        write_timestamp(w, SystemTime::now(), 6)
+    }
+}
 
 /// Formats events as flat JSON objects, adding EMF metadata to call lines. Written straight to
 /// the output, field by field, with no intermediate map or value per field: the call line is on
@@ -149,12 +194,11 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let now = SystemTime::now();
-        write!(
-            writer,
-            "{{\"timestamp\":\"{}\",\"level\":\"{}\"",
-            humantime::format_rfc3339_millis(now),
-            event.metadata().level().as_str()
-        )?;
+        writer.write_str("{\"timestamp\":\"")?;
+        write_timestamp(&mut writer, now, 3)?;
+        writer.write_str("\",\"level\":\"")?;
+        writer.write_str(event.metadata().level().as_str())?;
+        writer.write_char('"')?;
         let mut fields = JsonFields {
             out: &mut writer,
             result: Ok(()),
@@ -257,7 +301,8 @@ impl TextVisitor<'_> {
         self.result = (|| {
             self.writer.write_str(separator)?;
             if field.name() != "message" {
-                write!(self.writer, "{}=", field.name())?;
+                self.writer.write_str(field.name())?;
+                self.writer.write_char('=')?;
             }
             value(&mut self.writer)
         })();
@@ -270,7 +315,19 @@ impl Visit for TextVisitor<'_> {
             self.field(field, |w| write_escaped(w, value));
         } else {
             // `{:?}` of a `&str`: quoted, every quote, backslash and control character escaped.
-            self.field(field, |w| write!(w, "{value:?}"));
+            // Most values (SIDs, numbers, outcomes) need no escape: written in one piece.
+            if value
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' || b == b' ')
+            {
+                self.field(field, |w| {
+                    w.write_char('"')?;
+                    w.write_str(value)?;
+                    w.write_char('"')
+                });
+            } else {
+                self.field(field, |w| write!(w, "{value:?}"));
+            }
         }
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
@@ -321,6 +378,9 @@ fn is_debug_str(text: &str) -> bool {
 }
 
 fn write_escaped(writer: &mut impl fmt::Write, text: &str) -> fmt::Result {
+    if !text.chars().any(char::is_control) {
+        return writer.write_str(text);
+    }
     for c in text.chars() {
         if c.is_control() {
             write!(writer, "{}", c.escape_default())?;
@@ -354,6 +414,7 @@ where
             builder
                 .compact()
                 .with_ansi(false)
+                .with_timer(Rfc3339Micros)
                 .fmt_fields(text_fields())
                 .finish(),
         )
@@ -446,6 +507,57 @@ mod tests {
             lines[0].contains(r#"step=-1 cached=true reason="a b\nc" latency_us=1234"#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn timestamps_match_rfc3339_at_every_second_and_precision() {
+        let base = UNIX_EPOCH + Duration::from_secs(1_796_398_390); // 2026-12-04T15:33:10Z
+        let times = [
+            UNIX_EPOCH,
+            base,
+            base + Duration::from_nanos(999_999_999),
+            base + Duration::from_secs(1),
+            base + Duration::from_nanos(1_000),
+            // Back to an earlier second: the cache must not keep the later one.
+            base + Duration::from_nanos(123_456_789),
+            base + Duration::from_secs(86_400 * 366 + 59),
+        ];
+        for now in times {
+            let mut micros = String::new();
+            write_timestamp(&mut micros, now, 6).unwrap();
+            assert_eq!(micros, humantime::format_rfc3339_micros(now).to_string());
+            let mut millis = String::new();
+            write_timestamp(&mut millis, now, 3).unwrap();
+            assert_eq!(millis, humantime::format_rfc3339_millis(now).to_string());
+            let mut nanos = String::new();
+            write_timestamp(&mut nanos, now, 9).unwrap();
+            assert_eq!(nanos, humantime::format_rfc3339_nanos(now).to_string());
+        }
+        let mut early = String::new();
+        write_timestamp(&mut early, UNIX_EPOCH - Duration::from_secs(5), 3).unwrap();
+        assert_eq!(early, "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn text_string_values_are_written_as_debug_writes_them() {
+        // The one-piece path for plain values must match `{:?}`, which handles the others.
+        let values = [
+            "CA0123456789abcdef0123456789abcdef",
+            "+1 (317) 555-1234",
+            "",
+            " ",
+            "~!@#$%^&*()_+`-=[]{}|;':,./<>?",
+            "quote\"inside",
+            "back\\slash",
+            "tab\tnewline\n",
+            "del\u{7f}",
+            "é ü 中",
+            "zero\u{200b}width",
+        ];
+        for value in values {
+            let text = logged(false, || tracing::info!(v = value, "m"));
+            assert!(text.contains(&format!(" v={value:?}")), "{value:?}: {text}");
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ macro_rules! outln {
     }};
 }
 
+mod batched_log;
 mod call;
 mod console;
 mod resolve;

@@ -13,6 +13,7 @@ use byoc_dynamodb::Profile;
 use byoc_store::CachedStore;
 use byoc_web::{App, Auth, Config, Endpoints, LogFormat, Runtime, MAX_BODY_BYTES};
 
+use crate::batched_log;
 use crate::source::Source;
 use crate::CliResult;
 
@@ -38,19 +39,13 @@ pub enum Format {
 }
 
 pub fn run(args: Args) -> CliResult {
-    // Lines go to stderr from a background thread: a slow reader (a terminal scrolled back, a
-    // pipe nobody drains) must never hold up a call. When the buffer is full, lines are
-    // dropped, counted, and the count reported at exit.
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(true)
-        .thread_name("byoc-serve-log")
-        // Buffered: the writer thread drains what has queued up, writes it in one call and
-        // flushes, instead of one system call per line competing with the requests for CPU.
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
-    let dropped = writer.error_counter();
+    // Lines go to stderr from a background thread, in batches: a slow reader (a terminal
+    // scrolled back, a pipe nobody drains) must never hold up a call. When the buffer is
+    // full, lines are dropped, counted, and the count reported at exit.
+    let (writer, guard) =
+        batched_log::start(std::io::stderr(), batched_log::LIMIT, batched_log::WINDOW)
+            .context("cannot start the log writer")?;
+    let dropped = writer.handle();
     byoc_web::init_logging_to(
         match args.log_format {
             Format::Text => LogFormat::Text,

@@ -44,6 +44,12 @@ pub const CALLER_RULE_HEADER: &str = "x-byoc-caller-rule";
 /// Response header that states why a call was not routed as asked, for operators.
 pub const REASON_HEADER: &str = "x-byoc-reason";
 
+// The same names as `HeaderName`s, checked once at compile time rather than on every insert.
+const OUTCOME: header::HeaderName = header::HeaderName::from_static(OUTCOME_HEADER);
+const SCHEDULE: header::HeaderName = header::HeaderName::from_static(SCHEDULE_HEADER);
+const CALLER_RULE: header::HeaderName = header::HeaderName::from_static(CALLER_RULE_HEADER);
+const REASON: header::HeaderName = header::HeaderName::from_static(REASON_HEADER);
+
 pub type HttpRequest = http::Request<Bytes>;
 pub type HttpResponse = http::Response<String>;
 
@@ -108,11 +114,11 @@ impl App {
         let query = Params::from_form(parts.uri.query().unwrap_or("").as_bytes());
         let is_post = parts.method == Method::POST;
         let is_json = is_post
-            && parts
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.to_ascii_lowercase().contains("json"));
+            && parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+                v.as_bytes()
+                    .windows(4)
+                    .any(|w| w.eq_ignore_ascii_case(b"json"))
+            });
         let form = if is_post && !is_json {
             Params::from_form(&body)
         } else {
@@ -332,7 +338,7 @@ impl App {
         );
         response
             .headers_mut()
-            .insert(OUTCOME_HEADER, HeaderValue::from_static(outcome));
+            .insert(OUTCOME, HeaderValue::from_static(outcome));
         response
     }
 
@@ -434,10 +440,10 @@ fn routed_response(decision: &Decision) -> HttpResponse {
     if let Some(e) = &decision.schedule {
         response
             .headers_mut()
-            .insert(SCHEDULE_HEADER, HeaderValue::from_static(e.branch.as_str()));
+            .insert(SCHEDULE, HeaderValue::from_static(e.branch.as_str()));
     }
     if let Some(Ok(prefix)) = decision.caller_rule.as_deref().map(HeaderValue::from_str) {
-        response.headers_mut().insert(CALLER_RULE_HEADER, prefix);
+        response.headers_mut().insert(CALLER_RULE, prefix);
     }
     response
 }

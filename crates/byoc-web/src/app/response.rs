@@ -9,7 +9,7 @@ pub(crate) fn twiml(xml: String, outcome: &'static str) -> HttpResponse {
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     response
         .headers_mut()
-        .insert(OUTCOME_HEADER, HeaderValue::from_static(outcome));
+        .insert(OUTCOME, HeaderValue::from_static(outcome));
     response
 }
 
@@ -27,7 +27,7 @@ pub(crate) fn set_reason(response: &mut HttpResponse, reason: &str) {
         })
         .collect();
     if let Ok(value) = HeaderValue::from_str(&clean) {
-        response.headers_mut().insert(REASON_HEADER, value);
+        response.headers_mut().insert(REASON, value);
     }
 }
 
