@@ -726,7 +726,7 @@ async fn a_stalled_log_reader_never_holds_up_a_call() {
         }
     }
     let stdout = child.stdout.take().unwrap();
-    let _child = KillOnDrop(child);
+    let mut child = KillOnDrop(child);
     let mut stdout = std::io::BufReader::new(stdout);
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
@@ -757,4 +757,24 @@ async fn a_stalled_log_reader_never_holds_up_a_call() {
     tokio::time::timeout(Duration::from_secs(60), calls)
         .await
         .expect("calls stalled behind a full stderr pipe");
+
+    // Stopping must not wait forever for a stderr that takes nothing.
+    let pid = child.0.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "byoc serve did not exit on SIGTERM with its stderr not read"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -25,10 +25,15 @@ pub const WINDOW: Duration = Duration::from_millis(10);
 /// Most bytes held in memory waiting for the writer; beyond this, lines are dropped.
 pub const LIMIT: usize = 1 << 20;
 
+/// How long closing waits for the writer to write what is left.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
+
 struct Shared {
     state: Mutex<State>,
     /// Signalled when the buffer stops being empty, and at close.
     ready: Condvar,
+    /// Signalled by the writer when it has written everything after close.
+    finished: Condvar,
     dropped: AtomicU64,
     limit: usize,
 }
@@ -36,6 +41,7 @@ struct Shared {
 struct State {
     buf: Vec<u8>,
     closed: bool,
+    done: bool,
 }
 
 impl Shared {
@@ -53,7 +59,9 @@ pub struct BatchedLog {
     shared: Arc<Shared>,
 }
 
-/// Stops the writer thread when dropped, after it has written everything still buffered.
+/// Stops the writer thread when dropped, after it has written everything still buffered, or
+/// after [`SHUTDOWN_WAIT`] if the output does not take it (a pipe nobody reads): the process
+/// must still be able to exit.
 pub struct FlushGuard {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
@@ -68,8 +76,10 @@ where
         state: Mutex::new(State {
             buf: Vec::new(),
             closed: false,
+            done: false,
         }),
         ready: Condvar::new(),
+        finished: Condvar::new(),
         dropped: AtomicU64::new(0),
         limit,
     });
@@ -101,7 +111,10 @@ fn write_batches<W: Write>(shared: &Shared, mut out: W, window: Duration) {
                 .unwrap_or_else(PoisonError::into_inner);
         }
         if state.buf.is_empty() {
-            return; // closed, and everything is written
+            // Closed, and everything is written.
+            state.done = true;
+            shared.finished.notify_all();
+            return;
         }
         if !state.closed {
             drop(state);
@@ -171,13 +184,37 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for BatchedLog {
     }
 }
 
-impl Drop for FlushGuard {
-    fn drop(&mut self) {
-        self.shared.lock().closed = true;
+impl FlushGuard {
+    /// Closes the log and waits up to `wait` for the rest to be written; false when the
+    /// output did not take it in time (the writer thread is then left to the process's exit).
+    pub fn finish(mut self, wait: Duration) -> bool {
+        self.close(wait)
+    }
+
+    fn close(&mut self, wait: Duration) -> bool {
+        let Some(thread) = self.thread.take() else {
+            return true;
+        };
+        let mut state = self.shared.lock();
+        state.closed = true;
         self.shared.ready.notify_one();
-        if let Some(thread) = self.thread.take() {
+        let (state, _) = self
+            .shared
+            .finished
+            .wait_timeout_while(state, wait, |s| !s.done)
+            .unwrap_or_else(PoisonError::into_inner);
+        let done = state.done;
+        drop(state);
+        if done {
             let _ = thread.join();
         }
+        done
+    }
+}
+
+impl Drop for FlushGuard {
+    fn drop(&mut self) {
+        self.close(SHUTDOWN_WAIT);
     }
 }
 
@@ -279,6 +316,16 @@ mod tests {
             .chain((0..10).map(|i| format!("line {i:04}\n")))
             .collect();
         assert_eq!(written, expected);
+    }
+
+    #[test]
+    fn closing_gives_up_on_an_output_that_never_takes_the_rest() {
+        let (go, wait) = mpsc::channel();
+        let (log, guard) = start(Stalled(wait, Sink::default()), LIMIT, Duration::ZERO).unwrap();
+        line(&log, "stuck\n");
+        // A liveness bound, not a timing: without the limit this would wait forever.
+        assert!(!guard.finish(Duration::from_millis(200)));
+        drop(go);
     }
 
     #[test]

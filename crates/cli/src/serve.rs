@@ -58,8 +58,9 @@ pub fn run(args: Args) -> CliResult {
         .build()
         .context("cannot start the async runtime")?;
     let served = runtime.block_on(serve(args));
-    drop(guard);
-    if dropped.dropped_lines() > 0 {
+    // A stderr that takes nothing (a pipe nobody reads) would hold the report below too.
+    let written = guard.finish(batched_log::SHUTDOWN_WAIT);
+    if written && dropped.dropped_lines() > 0 {
         eprintln!(
             "byoc serve: {} log lines were dropped: stderr was not read fast enough",
             dropped.dropped_lines()
