@@ -665,10 +665,18 @@ async fn a_token_rotation_under_load_loses_no_call() {
     .await;
     assert_eq!(response.status(), 403);
 
+    assert_eq!(
+        serve
+            .stderr
+            .wait_for_count("call answered", WORKERS * CALLS, Duration::from_secs(5))
+            .await,
+        WORKERS * CALLS
+    );
     serve
         .stderr
-        .wait_for_count("call answered", WORKERS * CALLS, Duration::from_secs(5))
-        .await;
+        .wait_for("signature refused", Duration::from_secs(5))
+        .await
+        .expect("the refused call's line");
     let lines = serve.stderr.lines();
     let by = |who: &str| {
         lines

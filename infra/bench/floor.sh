@@ -76,7 +76,7 @@ for round in $(seq 1 "$ROUNDS"); do
     AFTER="$(ticks "$name")"
     RPS="$(awk '/Requests\/sec/ {print $2}' <<<"$OUT")"
     REQS="$(awk '/requests in/ {print $1}' <<<"$OUT")"
-    CPU="$(awk -v t="$((AFTER - BEFORE))" -v hz="$HZ" -v n="$REQS" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')"
+    CPU="$(awk -v t="$((AFTER - BEFORE))" -v hz="$HZ" -v n="${REQS:-0}" 'BEGIN {if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "nan"}')"
     P50="$(us "$(awk '$1=="50%" {print $2}' <<<"$OUT")")"
     P99="$(us "$(awk '$1=="99%" {print $2}' <<<"$OUT")")"
     ERR="$(awk '/Non-2xx|Socket errors/ {n++} END {print n+0}' <<<"$OUT")"

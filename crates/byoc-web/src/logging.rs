@@ -30,14 +30,22 @@ pub fn write_timestamp(out: &mut impl fmt::Write, now: SystemTime, digits: usize
     let text = SECOND.with(|cached| {
         let (at, mut text) = cached.get();
         if at != second {
-            let formatted =
+            // humantime refuses years past 9999 (fmt::Error): the line then says so, instead
+            // of a panic on every call.
+            let mut formatted = String::with_capacity(20);
+            write!(
+                formatted,
+                "{}",
                 humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(second))
-                    .to_string();
-            text.copy_from_slice(&formatted.as_bytes()[..19]);
+            )?;
+            let Some(prefix) = formatted.as_bytes().get(..19) else {
+                return Err(fmt::Error);
+            };
+            text.copy_from_slice(prefix);
             cached.set((second, text));
         }
-        text
-    });
+        Ok(text)
+    })?;
     out.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)?;
     let digits = digits.clamp(1, 9);
     let mut fraction = [b'.', 0, 0, 0, 0, 0, 0, 0, 0, 0, b'Z'];
@@ -536,6 +544,9 @@ mod tests {
         let mut early = String::new();
         write_timestamp(&mut early, UNIX_EPOCH - Duration::from_secs(5), 3).unwrap();
         assert_eq!(early, "1970-01-01T00:00:00.000Z");
+        // Past 9999: an error (tracing-subscriber then writes `<unknown time>`), not a panic.
+        let far = UNIX_EPOCH + Duration::from_secs(253_402_300_800);
+        assert!(write_timestamp(&mut String::new(), far, 6).is_err());
     }
 
     #[test]

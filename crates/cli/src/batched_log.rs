@@ -116,11 +116,14 @@ fn write_batches<W: Write>(shared: &Shared, mut out: W, window: Duration) {
             shared.finished.notify_all();
             return;
         }
-        if !state.closed {
-            drop(state);
-            std::thread::sleep(window);
-            state = shared.lock();
-        }
+        // Let a burst gather, unless the buffer is already half full (a fast burst must not
+        // reach the limit while a reader that keeps up waits for the window to end).
+        let half = shared.limit / 2;
+        state = shared
+            .ready
+            .wait_timeout_while(state, window, |s| !s.closed && s.buf.len() < half)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
         std::mem::swap(&mut state.buf, &mut batch);
         drop(state);
         // A reader that has gone away (EPIPE) or a full disk loses these lines; the server
@@ -151,11 +154,14 @@ impl BatchedLog {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let was_empty = state.buf.is_empty();
+        let before = state.buf.len();
         state.buf.extend_from_slice(line);
+        let half = self.shared.limit / 2;
+        let wake = before == 0 || (before < half && state.buf.len() >= half);
         drop(state);
-        // Only the first line of a batch wakes the writer: one wake-up per batch, not per call.
-        if was_empty {
+        // Only the first line of a batch wakes the writer (one wake-up per batch, not per
+        // call), and the line that fills half the buffer ends its window early.
+        if wake {
             self.shared.ready.notify_one();
         }
     }
@@ -204,6 +210,11 @@ impl FlushGuard {
             .wait_timeout_while(state, wait, |s| !s.done)
             .unwrap_or_else(PoisonError::into_inner);
         let done = state.done;
+        if !done {
+            // What the output never took is lost: count it with the dropped lines.
+            let left = state.buf.iter().filter(|&&b| b == b'\n').count() as u64;
+            self.shared.dropped.fetch_add(left, Ordering::Relaxed);
+        }
         drop(state);
         if done {
             let _ = thread.join();
@@ -258,6 +269,27 @@ mod tests {
         // Lines written within one window go out together, not one write each.
         assert!(writes < 100, "{writes} writes for 1,000 lines");
         assert_eq!(log.dropped_lines(), 0);
+    }
+
+    #[test]
+    fn a_burst_of_half_the_limit_is_written_before_the_window_ends() {
+        let sink = Sink::default();
+        // A window far longer than the test: only the half-full wake-up can end it.
+        let (log, guard) = start(sink.clone(), 1_000, Duration::from_secs(3_600)).unwrap();
+        for i in 0..60 {
+            line(&log, &format!("line {i:04}\n"));
+        }
+        for _ in 0..500 {
+            if !sink.0.lock().unwrap().0.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(sink.0.lock().unwrap().0.len() >= 500);
+        assert_eq!(log.dropped_lines(), 0);
+        // Closing ends a window at once too.
+        assert!(guard.finish(Duration::from_secs(60)));
+        assert_eq!(sink.0.lock().unwrap().0.len(), 600);
     }
 
     #[test]
@@ -323,8 +355,18 @@ mod tests {
         let (go, wait) = mpsc::channel();
         let (log, guard) = start(Stalled(wait, Sink::default()), LIMIT, Duration::ZERO).unwrap();
         line(&log, "stuck\n");
+        // The writer takes the first line and blocks on the output.
+        for _ in 0..500 {
+            if log.shared.lock().buf.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         // A liveness bound, not a timing: without the limit this would wait forever.
+        line(&log, "left 1\nleft 2\n");
         assert!(!guard.finish(Duration::from_millis(200)));
+        // The lines still in memory are counted as dropped (the one being written is not).
+        assert_eq!(log.dropped_lines(), 2);
         drop(go);
     }
 

@@ -41,7 +41,8 @@ pub enum Format {
 pub fn run(args: Args) -> CliResult {
     // Lines go to stderr from a background thread, in batches: a slow reader (a terminal
     // scrolled back, a pipe nobody drains) must never hold up a call. When the buffer is
-    // full, lines are dropped, counted, and the count reported at exit.
+    // full, lines are dropped, counted, and the count reported at exit (unless stderr takes
+    // nothing at all, when the report could not be written either).
     let (writer, guard) =
         batched_log::start(std::io::stderr(), batched_log::LIMIT, batched_log::WINDOW)
             .context("cannot start the log writer")?;
@@ -58,6 +59,8 @@ pub fn run(args: Args) -> CliResult {
         .build()
         .context("cannot start the async runtime")?;
     let served = runtime.block_on(serve(args));
+    // Connections still closing are given a moment; nothing logs after this.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     // A stderr that takes nothing (a pipe nobody reads) would hold the report below too.
     let written = guard.finish(batched_log::SHUTDOWN_WAIT);
     if written && dropped.dropped_lines() > 0 {

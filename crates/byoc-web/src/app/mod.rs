@@ -114,11 +114,15 @@ impl App {
         let query = Params::from_form(parts.uri.query().unwrap_or("").as_bytes());
         let is_post = parts.method == Method::POST;
         let is_json = is_post
-            && parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| {
-                v.as_bytes()
-                    .windows(4)
-                    .any(|w| w.eq_ignore_ascii_case(b"json"))
-            });
+            && parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| {
+                    v.as_bytes()
+                        .windows(4)
+                        .any(|w| w.eq_ignore_ascii_case(b"json"))
+                });
         let form = if is_post && !is_json {
             Params::from_form(&body)
         } else {
