@@ -507,6 +507,10 @@ mod tests {
         let text = logged(false, call_line);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "a value cannot break the line: {text}");
+        // The line starts as tracing-subscriber's own timer writes it: RFC 3339, microseconds.
+        let (stamp, _) = lines[0].split_once(' ').unwrap();
+        assert_eq!(stamp.len(), 27, "{stamp}");
+        assert!(humantime::parse_rfc3339(stamp).is_ok(), "{stamp}");
         assert!(
             lines[0].contains(r#"call answered endpoint="inbound" call_sid="CA1\"}\n{\"forged\":true \\ \u{1}" did="+13175551234""#),
             "{text}"
