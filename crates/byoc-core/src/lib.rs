@@ -11,6 +11,7 @@ pub mod nanp;
 pub mod number;
 pub mod outbound;
 pub mod params;
+pub mod phone;
 pub mod route;
 pub mod route_file;
 pub mod schedule;

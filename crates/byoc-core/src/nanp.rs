@@ -14,29 +14,30 @@
 //! in 2018): when NANPA assigns one to a country below, add it here.
 
 /// Area codes of NANP countries and territories other than the United States (and its
-/// territories) and Canada, with their names. Denied by default.
-pub const OTHER_COUNTRIES: &[(&str, &str)] = &[
-    ("242", "Bahamas"),
-    ("246", "Barbados"),
-    ("264", "Anguilla"),
-    ("268", "Antigua and Barbuda"),
-    ("284", "British Virgin Islands"),
-    ("345", "Cayman Islands"),
-    ("441", "Bermuda"),
-    ("473", "Grenada"),
-    ("649", "Turks and Caicos Islands"),
-    ("658", "Jamaica"),
-    ("664", "Montserrat"),
-    ("721", "Sint Maarten"),
-    ("758", "Saint Lucia"),
-    ("767", "Dominica"),
-    ("784", "Saint Vincent and the Grenadines"),
-    ("809", "Dominican Republic"),
-    ("829", "Dominican Republic"),
-    ("849", "Dominican Republic"),
-    ("868", "Trinidad and Tobago"),
-    ("869", "Saint Kitts and Nevis"),
-    ("876", "Jamaica"),
+/// territories) and Canada, with their region codes and names. Denied by default. A test holds
+/// this list equal to what libphonenumber's metadata says (`tests/world.rs`).
+pub const OTHER_COUNTRIES: &[(&str, &str, &str)] = &[
+    ("242", "BS", "Bahamas"),
+    ("246", "BB", "Barbados"),
+    ("264", "AI", "Anguilla"),
+    ("268", "AG", "Antigua and Barbuda"),
+    ("284", "VG", "British Virgin Islands"),
+    ("345", "KY", "Cayman Islands"),
+    ("441", "BM", "Bermuda"),
+    ("473", "GD", "Grenada"),
+    ("649", "TC", "Turks and Caicos Islands"),
+    ("658", "JM", "Jamaica"),
+    ("664", "MS", "Montserrat"),
+    ("721", "SX", "Sint Maarten"),
+    ("758", "LC", "Saint Lucia"),
+    ("767", "DM", "Dominica"),
+    ("784", "VC", "Saint Vincent and the Grenadines"),
+    ("809", "DO", "Dominican Republic"),
+    ("829", "DO", "Dominican Republic"),
+    ("849", "DO", "Dominican Republic"),
+    ("868", "TT", "Trinidad and Tobago"),
+    ("869", "KN", "Saint Kitts and Nevis"),
+    ("876", "JM", "Jamaica"),
 ];
 
 /// Area codes of US territories: domestic for a US carrier, so allowed with `+1`. Listed so
@@ -50,6 +51,20 @@ pub const US_TERRITORIES: &[(&str, &str)] = &[
     ("939", "Puerto Rico"),
 ];
 
+/// The territories that are home when the home country code is `+1`: the United States with
+/// the territories libphonenumber lists as regions of their own, and Canada.
+pub const HOME_REGIONS: [&str; 7] = ["US", "CA", "PR", "VI", "GU", "AS", "MP"];
+
+/// Personal numbers under the NANP: the non-geographic "easily recognizable codes" that
+/// libphonenumber's metadata types as personal numbers (5XX personal communications services,
+/// and 622 and 633). A test holds every number the metadata types as personal inside these
+/// (`tests/world.rs`).
+pub const PERSONAL_AREA_CODES: [&str; 16] = [
+    "500", "521", "522", "523", "524", "525", "526", "527", "528", "529", "532", "533", "544", "566",
+    "577", "588",
+];
+pub const PERSONAL_AREA_CODES_6XX: [&str; 2] = ["622", "633"];
+
 /// Premium rate under the NANP: the non-geographic area code 900 (every NANP country), and
 /// the central office code (exchange) 976 inside an area code, the historic local premium
 /// "976 numbers" (`+1 NPA 976 XXXX`; libphonenumber still lists 246-976 and 345-976 as premium
@@ -61,12 +76,32 @@ pub const PREMIUM_PREFIXES: &[(&str, &str)] = &[
 ];
 
 /// The built-in denied prefixes: NANP premium rate, then every other NANP country's area
-/// codes. An operator's `OUTBOUND_DENIED_PREFIXES` adds to these.
+/// codes, then the NANP personal numbers. An operator's `OUTBOUND_DENIED_PREFIXES` adds to
+/// these. (Outside the NANP, types and territories come from the metadata: see
+/// [`crate::outbound::Policy`].)
 pub fn default_denied_prefixes() -> Vec<String> {
     PREMIUM_PREFIXES
         .iter()
         .map(|(p, _)| p.to_string())
-        .chain(OTHER_COUNTRIES.iter().map(|(code, _)| format!("+1{code}")))
+        .chain(OTHER_COUNTRIES.iter().map(|(code, _, _)| format!("+1{code}")))
+        .chain(personal_prefixes())
+        .collect()
+}
+
+fn personal_prefixes() -> impl Iterator<Item = String> {
+    PERSONAL_AREA_CODES
+        .iter()
+        .chain(&PERSONAL_AREA_CODES_6XX)
+        .map(|code| format!("+1{code}"))
+}
+
+/// The built-in prefixes of a NANP country other than the US and Canada (`JM` →
+/// `+1658`, `+1876`), so that `OUTBOUND_ALLOWED_REGIONS` can lift them.
+pub fn prefixes_of_region(region: &str) -> Vec<String> {
+    OTHER_COUNTRIES
+        .iter()
+        .filter(|(_, r, _)| r.eq_ignore_ascii_case(region))
+        .map(|(code, _, _)| format!("+1{code}"))
         .collect()
 }
 
@@ -77,10 +112,13 @@ pub fn describe(prefix: &str) -> Option<String> {
         return Some((*why).to_string());
     }
     let code = prefix.strip_prefix("+1").filter(|c| c.len() == 3)?;
+    if PERSONAL_AREA_CODES.contains(&code) || PERSONAL_AREA_CODES_6XX.contains(&code) {
+        return Some("NANP personal numbers (non-geographic 5XX/6XX)".to_string());
+    }
     OTHER_COUNTRIES
         .iter()
-        .find(|(c, _)| *c == code)
-        .map(|(_, country)| format!("{country}, outside the US and Canada"))
+        .find(|(c, _, _)| *c == code)
+        .map(|(_, region, country)| format!("{country} ({region}), outside the US and Canada"))
 }
 
 /// Whether `number` (E.164) starts with `prefix`, where an `X` in the prefix stands for any
@@ -101,8 +139,8 @@ mod tests {
     fn the_table_has_no_duplicates_and_no_us_or_canadian_code() {
         let mut codes: Vec<&str> = OTHER_COUNTRIES
             .iter()
-            .chain(US_TERRITORIES)
-            .map(|(c, _)| *c)
+            .map(|(c, _, _)| *c)
+            .chain(US_TERRITORIES.iter().map(|(c, _)| *c))
             .collect();
         let n = codes.len();
         codes.sort_unstable();
@@ -131,7 +169,7 @@ mod tests {
     fn built_in_denials_say_what_they_are() {
         assert_eq!(
             describe("+1876").as_deref(),
-            Some("Jamaica, outside the US and Canada")
+            Some("Jamaica (JM), outside the US and Canada")
         );
         assert_eq!(
             describe("+1XXX976").as_deref(),

@@ -7,24 +7,35 @@
 //! hit the same route.
 //!
 //! # Rules, in order
-//! 1. Trim white space and one pair of surrounding `<` `>`.
-//! 2. `sip:` / `sips:` (any case): keep the user part (before the last `@`; without `@`, the whole
+//! 1. Unicode that people paste is folded to ASCII: no-break and thin spaces, dashes and the
+//!    minus sign, full-width digits and `＋`, other scripts' decimal digits; bidi marks and
+//!    zero-width characters are dropped.
+//! 2. Trim white space; a display name and its angle brackets go (`"Bob" <sip:…>` → `sip:…`).
+//! 3. `sip:` / `sips:` (any case): keep the user part (before the last `@`; without `@`, the whole
 //!    rest). In the user part drop everything from the first `;` (`;user=phone`, `;npdi`, `;rn=`),
 //!    `?` (headers) or `:` (password). Whatever follows the host (`:port`, `;params`) goes with it.
-//!    `tel:`: keep the part before the first `;` (`;phone-context=` etc.).
-//! 3. Percent-decode (`%2B` → `+`).
-//! 4. Remove visual separators: space, `-`, `.`, `(`, `)`. If what remains is `+digits` or `digits`,
+//!    `tel:`: keep the part before the first `;`. A `phone-context=+…` parameter (RFC 3966) is
+//!    kept: a local number in it is read as that context's digits followed by its own.
+//! 4. Percent-decode (`%2B` → `+`).
+//! 5. `(0)` in an international number (`+44 (0)121 …`) is the trunk prefix shown for national
+//!    callers: libphonenumber's metadata reads it (it drops it, except where the country keeps its
+//!    leading zero).
+//! 6. Remove visual separators: space, `-`, `.`, `(`, `)`. If what remains is `+digits` or `digits`,
 //!    it is a number; otherwise the decoded user part is kept as a **literal** address (an
 //!    extension like `support` or `sales-team`), so routes can match those too.
-//! 5. Numbers:
+//! 7. Numbers:
 //!    - `+digits` stays as is;
-//!    - `00…` becomes `+…` (international prefix); `011…` too when the default country code is `1`
-//!      (NANP's international prefix; elsewhere `011` starts a national number);
-//!    - default country code `1`: 10 digits → `+1…`, `1` + 10 digits → `+1…`;
-//!    - other default country codes: one leading trunk `0` followed by a non-zero digit is replaced
-//!      by `+<cc>`;
+//!    - home country `+1` (the NANP): `011…` and `00…` are international; 10 digits → `+1…`,
+//!      `1` + 10 digits → `+1…`;
+//!    - any other home country: libphonenumber's metadata for it reads the digits as a caller
+//!      there would dial them (its trunk prefix, its international prefixes such as `0011` in
+//!      Australia or `010` in Japan, carrier codes, the country code without `+`), and a reading
+//!      is kept when its length is one the country uses for full numbers (strings of fewer
+//!      than 6 digits are never read so: they are extensions). Otherwise `00…` with
+//!      at least 7 digits is international and a trunk `0` before a non-zero digit and at least
+//!      4 digits becomes `+<cc>`;
 //!    - any other digit string (extensions such as `4321`, short codes) is a literal address.
-//! 6. An E.164 number has 3 to 15 digits and its country code does not start with `0`; anything
+//! 8. An E.164 number has 3 to 15 digits and its country code does not start with `0`; anything
 //!    else that starts with `+` is an error, not a literal, because it was clearly meant as a number.
 //!
 //! A literal is at most 128 characters of ASCII letters, digits and `-_.!~*'()&=+$,/#`: the SIP
@@ -37,6 +48,8 @@ use std::fmt;
 
 use percent_encoding::percent_decode_str;
 
+use crate::phone::{self, RegionCode};
+
 /// Most digits an E.164 number may have (ITU-T E.164 §6).
 pub const E164_MAX_DIGITS: usize = 15;
 /// Fewest digits we accept as an E.164 number; shorter `+` strings are typos.
@@ -44,6 +57,9 @@ pub const E164_MIN_DIGITS: usize = 3;
 /// Fewest digits after an international prefix (`00`, `011`) for a number: the shortest
 /// dialable E.164 numbers have 7 digits; fewer (`0001`) is an extension.
 pub const INTERNATIONAL_MIN_DIGITS: usize = 7;
+/// Fewest digits a national form read through the metadata has; shorter strings are
+/// extensions.
+pub const NATIONAL_MIN_DIGITS: usize = 6;
 /// Longest literal address kept (SIP user parts are short in practice; this bounds the work).
 pub const LITERAL_MAX_LEN: usize = 128;
 /// Longest input considered at all; anything longer is refused before any parsing.
@@ -106,38 +122,77 @@ pub enum NumberError {
     BadCharacter,
 }
 
-/// The numbering context: which country a national number belongs to.
+/// The numbering context: the home country, whose national forms a number may be written in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NumberPlan {
     country_code: String,
+    home: RegionCode,
 }
 
-/// Why a default country code was refused.
+/// Why a home country was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a country code (1 to 3 digits, not starting with 0)")]
+#[error("`{0}` is not a country code (such as 1 or 44) or a country (such as US or GB) that libphonenumber knows")]
 pub struct CountryCodeError(pub String);
 
 impl NumberPlan {
-    /// `country_code` without `+`, e.g. `1` or `44`. A leading `+` is tolerated.
-    pub fn new(country_code: &str) -> Result<Self, CountryCodeError> {
-        let cc = country_code.trim().trim_start_matches('+');
+    /// A country calling code without `+` (`1`, `44`; a leading `+` is tolerated), or a region
+    /// code (`GB`, `de`). A country code stands for its main territory (`44` is GB, not Jersey);
+    /// `1` is the United States with its territories and Canada. Any code but `1` is checked
+    /// against libphonenumber's metadata, which this loads.
+    pub fn new(country: &str) -> Result<Self, CountryCodeError> {
+        let refuse = || CountryCodeError(country.to_string());
+        let cc = country.trim().trim_start_matches('+');
+        if cc == "1" {
+            return Ok(Self::default());
+        }
+        if let Some(region) = RegionCode::parse(cc) {
+            let code = phone::country_code_of(region).ok_or_else(refuse)?;
+            if code == 1 && !crate::nanp::HOME_REGIONS.contains(&region.as_str()) {
+                // The NANP tables treat the US and Canada as home; another +1 country as home
+                // would turn them upside down.
+                return Err(refuse());
+            }
+            if code == 1 {
+                return Ok(Self::default());
+            }
+            return Ok(Self {
+                country_code: code.to_string(),
+                home: region,
+            });
+        }
         let ok = (1..=3).contains(&cc.len())
             && cc.bytes().all(|b| b.is_ascii_digit())
             && !cc.starts_with('0');
-        if ok {
-            Ok(Self {
-                country_code: cc.to_string(),
-            })
-        } else {
-            Err(CountryCodeError(country_code.to_string()))
+        if !ok {
+            return Err(refuse());
         }
+        let code: u16 = cc.parse().map_err(|_| refuse())?;
+        let home = phone::main_region(code).ok_or_else(refuse)?;
+        Ok(Self {
+            country_code: cc.to_string(),
+            home,
+        })
     }
 
     pub fn country_code(&self) -> &str {
         &self.country_code
     }
 
-    fn is_nanp(&self) -> bool {
+    /// The home territory (`US` for `+1`).
+    pub fn home(&self) -> RegionCode {
+        self.home
+    }
+
+    /// `GB (+44)`, for logs and for what `routes resolve` says it assumed.
+    pub fn describe(&self) -> String {
+        if self.is_nanp() {
+            "US and Canada (+1)".to_string()
+        } else {
+            format!("{} (+{})", self.home, self.country_code)
+        }
+    }
+
+    pub fn is_nanp(&self) -> bool {
         self.country_code == "1"
     }
 
@@ -152,19 +207,25 @@ impl NumberPlan {
                 return e164(digits);
             }
         }
-        let user = user_part(input.trim());
+        let folded = fold_unicode(input);
+        let (user, context) = user_part(folded.trim());
         let decoded = percent_decode_str(user).decode_utf8_lossy();
         let decoded = decoded.trim();
         if decoded.is_empty() {
             return Err(NumberError::Empty);
         }
-        // Most inputs (E.164 in a SIP URI, route patterns) have no separators: no copy then.
-        let is_separator = |c: char| matches!(c, ' ' | '-' | '.' | '(' | ')');
-        let compact: Cow<str> = if decoded.contains(is_separator) {
-            Cow::Owned(decoded.chars().filter(|&c| !is_separator(c)).collect())
+        // `+44 (0)121 …`: the metadata knows whether the country keeps that zero.
+        let decoded: Cow<str> = if decoded.starts_with('+') && decoded.contains("(0)") {
+            if let Some(n) = phone::read_as_dialled_in(decoded, self.home) {
+                return e164(&n[1..]);
+            }
+            Cow::Owned(decoded.replacen("(0)", "", 1))
         } else {
             Cow::Borrowed(decoded)
         };
+        let decoded = decoded.as_ref();
+        // Most inputs (E.164 in a SIP URI, route patterns) have no separators: no copy then.
+        let compact = strip_separators(decoded);
         if let Some(digits) = compact.strip_prefix('+') {
             if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
                 return e164(digits);
@@ -172,6 +233,9 @@ impl NumberPlan {
             return Err(NumberError::NotANumber(truncate(decoded)));
         }
         if !compact.is_empty() && compact.bytes().all(|b| b.is_ascii_digit()) {
+            if let Some(global) = context.and_then(global_context) {
+                return e164(&format!("{global}{compact}"));
+            }
             if let Some(address) = self.national(&compact)? {
                 return Ok(address);
             }
@@ -192,11 +256,15 @@ impl NumberPlan {
             cut -= 1;
         }
         let input = restore_lost_plus(&input[..cut]);
+        if is_anonymous(&input) {
+            return None;
+        }
         let normalized = self.normalize(&input);
         if let Ok(Address::E164(n)) = &normalized {
             return Some(n[1..].to_string());
         }
-        let decoded = percent_decode_str(user_part(input.trim())).decode_utf8_lossy();
+        let folded = fold_unicode(&input);
+        let decoded = percent_decode_str(user_part(folded.trim()).0).decode_utf8_lossy();
         let compact: String = decoded
             .chars()
             .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
@@ -237,6 +305,13 @@ impl NumberPlan {
 
     /// Digit strings without `+`: international prefix or national forms; `None` = literal.
     fn national(&self, digits: &str) -> Result<Option<Address>, NumberError> {
+        // Short digit strings are extensions wherever the metadata allows such a length
+        // (Germany has 4-digit numbers): the metadata reads only strings of full-number size.
+        if !self.is_nanp() && digits.len() >= NATIONAL_MIN_DIGITS {
+            if let Some(n) = phone::read_as_dialled_in(digits, self.home) {
+                return e164(&n[1..]).map(Some);
+            }
+        }
         // An international prefix needs a dialable number behind it: `0001` is an extension
         // (flex-inbound-sip-router configs have them), not `+01`.
         let international = |rest: &str| rest.len() >= INTERNATIONAL_MIN_DIGITS;
@@ -247,8 +322,6 @@ impl NumberPlan {
             if let Some(rest) = digits.strip_prefix("011").filter(|r| international(r)) {
                 return e164(rest).map(Some);
             }
-        }
-        if self.is_nanp() {
             if digits.len() == 10 {
                 return e164(&format!("1{digits}")).map(Some);
             }
@@ -269,6 +342,7 @@ impl Default for NumberPlan {
     fn default() -> Self {
         Self {
             country_code: "1".to_string(),
+            home: RegionCode::US,
         }
     }
 }
@@ -292,13 +366,90 @@ pub fn restore_lost_plus(value: &str) -> Cow<'_, str> {
     }
 }
 
-/// Strips URI syntax and returns the raw (still percent-encoded) user part.
-fn user_part(input: &str) -> &str {
-    let s = input
-        .strip_prefix('<')
-        .and_then(|s| s.strip_suffix('>'))
-        .unwrap_or(input)
-        .trim();
+/// Twilio's placeholder `From` for a caller who withheld their number.
+pub const TWILIO_ANONYMOUS: &str = "+266696687";
+
+/// Whether a caller address is an anonymous caller: Twilio's placeholder `+266696687` (which
+/// is not a Lesotho number), the words carriers send (`anonymous`, `Restricted`, `Private`,
+/// `Unavailable`, `Unknown`, any case) alone or as a SIP user (`sip:anonymous@anonymous.invalid`,
+/// RFC 3323), or nothing at all.
+pub fn is_anonymous(from: &str) -> bool {
+    let folded = fold_unicode(from);
+    let (user, _) = user_part(folded.trim());
+    let user = percent_decode_str(user).decode_utf8_lossy();
+    let user = user.trim();
+    if user.is_empty() {
+        return true;
+    }
+    let digits = strip_separators(user);
+    if digits.trim_start_matches('+') == &TWILIO_ANONYMOUS[1..] {
+        return true;
+    }
+    ["anonymous", "restricted", "private", "unavailable", "unknown"]
+        .iter()
+        .any(|w| user.eq_ignore_ascii_case(w))
+}
+
+/// Separators people write inside numbers.
+fn is_separator(c: char) -> bool {
+    matches!(c, ' ' | '-' | '.' | '(' | ')')
+}
+
+fn strip_separators(s: &str) -> Cow<'_, str> {
+    if s.contains(is_separator) {
+        Cow::Owned(s.chars().filter(|&c| !is_separator(c)).collect())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// Folds the Unicode that pasted numbers carry to the ASCII these rules read (see rule 1).
+/// ASCII input is returned as it is, without a copy.
+pub fn fold_unicode(s: &str) -> Cow<'_, str> {
+    if s.is_ascii() {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let u = c as u32;
+        // Decimal digits of other scripts: full-width, Arabic-Indic, Extended Arabic-Indic,
+        // Devanagari, Bengali (the blocks whose digits are contiguous from zero).
+        let digit_base = [0xFF10, 0x0660, 0x06F0, 0x0966, 0x09E6]
+            .into_iter()
+            .find(|&base| (base..base + 10).contains(&u));
+        match (c, digit_base) {
+            (_, Some(base)) => out.push(char::from(b'0' + (u - base) as u8)),
+            ('\u{00A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}', _) => {
+                out.push(' ')
+            }
+            (
+                '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' | '\u{FF0D}',
+                _,
+            ) => out.push('-'),
+            ('\u{FF0B}' | '\u{FE62}', _) => out.push('+'),
+            ('\u{FF08}', _) => out.push('('),
+            ('\u{FF09}', _) => out.push(')'),
+            ('\u{FF0E}', _) => out.push('.'),
+            // Bidi marks and embeddings, zero-width characters, the byte order mark.
+            (
+                '\u{061C}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}',
+                _,
+            ) => {}
+            _ => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Strips a display name and URI syntax; returns the raw (still percent-encoded) user part and
+/// the value of a `phone-context` parameter, if any.
+fn user_part(input: &str) -> (&str, Option<&str>) {
+    let s = without_display_name(input).trim();
     let lower_starts = |prefix: &str| {
         s.len() >= prefix.len()
             && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
@@ -312,12 +463,61 @@ fn user_part(input: &str) -> &str {
             Some(at) => &before_params[..at],
             None => before_params,
         };
-        cut(user, &[';', '?', ':'])
+        let number = cut(user, &[';', '?', ':']);
+        (number, phone_context(&user[number.len()..]))
     } else if lower_starts("tel:") {
-        cut(&s[4..], &[';', '?'])
+        let rest = &s[4..];
+        let number = cut(rest, &[';', '?']);
+        (number, phone_context(&rest[number.len()..]))
+    } else {
+        (s, None)
+    }
+}
+
+/// `"Bob" <sip:…>`, `Bob <tel:…>` or `<sip:…>` → what is inside the brackets. A quoted display
+/// name may itself hold `<`.
+fn without_display_name(s: &str) -> &str {
+    let after_quote = match s.strip_prefix('"') {
+        Some(rest) => match rest.find('"') {
+            Some(end) => &rest[end + 1..],
+            None => return s,
+        },
+        None => s,
+    };
+    let Some(open) = after_quote.find('<') else {
+        return s;
+    };
+    let inner = &after_quote[open + 1..];
+    let inner = match inner.find('>') {
+        Some(close) => &inner[..close],
+        None => inner,
+    };
+    // Behind a display name only a URI counts: `+1<3175551234>` is a mangled number, not a name.
+    let is_uri = ["sip:", "sips:", "tel:"].iter().any(|scheme| {
+        inner.len() >= scheme.len()
+            && inner.as_bytes()[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes())
+    });
+    if after_quote[..open].trim().is_empty() || is_uri {
+        inner
     } else {
         s
     }
+}
+
+/// The `phone-context` of `;param;param=value…`, when it is a global number (`+1317`).
+fn phone_context(params: &str) -> Option<&str> {
+    params
+        .split(';')
+        .filter_map(|p| p.split_once('='))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("phone-context"))
+        .map(|(_, value)| value.trim())
+}
+
+/// The digits of a global `phone-context` (`+1-317` → `1317`); `None` for a domain name.
+fn global_context(context: &str) -> Option<String> {
+    let digits = strip_separators(context.strip_prefix('+')?).into_owned();
+    (!digits.is_empty() && digits.len() < E164_MAX_DIGITS && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(digits)
 }
 
 fn cut<'a>(s: &'a str, at: &[char]) -> &'a str {
@@ -513,8 +713,10 @@ mod tests {
         assert_eq!(uk.normalize("00442071234567"), Ok(e("+442071234567")));
         // 011 is a national prefix (Leeds) outside NANP, not an international one.
         assert_eq!(uk.normalize("01132345678"), Ok(e("+441132345678")));
-        // NANP national forms do not apply elsewhere.
-        assert_eq!(uk.normalize("3175551234"), Ok(lit("3175551234")));
+        // NANP national forms do not apply elsewhere: ten digits are a UK national significant
+        // number, as libphonenumber reads them (the trunk 0 is optional for it).
+        assert_eq!(uk.normalize("3175551234"), Ok(e("+443175551234")));
+        assert_eq!(uk.normalize("2071234567"), Ok(e("+442071234567")));
         let de = NumberPlan::new("+49").unwrap();
         assert_eq!(de.country_code(), "49");
         assert_eq!(de.normalize("030 1234567"), Ok(e("+49301234567")));
@@ -580,6 +782,135 @@ mod tests {
         }
     }
 
+    fn gb() -> NumberPlan {
+        NumberPlan::new("44").unwrap()
+    }
+
+    #[test]
+    fn a_country_code_without_plus_and_a_bracketed_trunk_zero_are_read_as_numbers() {
+        assert_eq!(gb().normalize("447700900123"), Ok(e("+447700900123")));
+        assert_eq!(
+            gb().normalize("sip:441212345678@carrier"),
+            Ok(e("+441212345678"))
+        );
+        for plan in [gb(), NumberPlan::default()] {
+            assert_eq!(
+                plan.normalize("+44 (0)7700 900123"),
+                Ok(e("+447700900123"))
+            );
+            assert_eq!(
+                plan.normalize("+44 (0)121 234 5678"),
+                Ok(e("+441212345678"))
+            );
+        }
+        // Extensions stay extensions.
+        assert_eq!(gb().normalize("4321"), Ok(lit("4321")));
+        assert_eq!(gb().normalize("0114321"), Ok(e("+44114321")));
+    }
+
+    #[test]
+    fn home_international_prefixes_come_from_the_metadata() {
+        let au = NumberPlan::new("61").unwrap();
+        assert_eq!(au.normalize("0011 44 20 7123 4567"), Ok(e("+442071234567")));
+        assert_eq!(au.normalize("02 9876 5432"), Ok(e("+61298765432")));
+        let jp = NumberPlan::new("JP").unwrap();
+        assert_eq!(jp.country_code(), "81");
+        assert_eq!(jp.normalize("010 1 317 555 1234"), Ok(e("+13175551234")));
+        assert_eq!(jp.normalize("03-1234-5678"), Ok(e("+81312345678")));
+        let br = NumberPlan::new("55").unwrap();
+        assert_eq!(br.normalize("0xx11987654321"), Ok(lit("0xx11987654321")));
+        assert_eq!(br.normalize("011987654321"), Ok(e("+5511987654321")));
+    }
+
+    #[test]
+    fn an_rfc_3966_local_number_takes_its_phone_context() {
+        for plan in [NumberPlan::default(), gb()] {
+            assert_eq!(
+                plan.normalize("tel:5551234;phone-context=+1317"),
+                Ok(e("+13175551234"))
+            );
+            assert_eq!(
+                plan.normalize("sip:5551234;phone-context=+1-317@carrier;user=phone"),
+                Ok(e("+13175551234"))
+            );
+        }
+        // A domain context says nothing about the digits: the home plan reads them.
+        assert_eq!(
+            normalize("tel:3175551234;phone-context=example.com"),
+            Ok(e("+13175551234"))
+        );
+        // A global number ignores the context.
+        assert_eq!(
+            normalize("tel:+13175551234;phone-context=+44"),
+            Ok(e("+13175551234"))
+        );
+    }
+
+    #[test]
+    fn a_display_name_is_not_part_of_the_address() {
+        let plan = NumberPlan::default();
+        for from in [
+            r#""Bob" <sip:+19005551234@carrier>"#,
+            "Bob <tel:+19005551234>",
+            r#""a <b>" <sip:+19005551234@carrier>"#,
+            "<sip:+19005551234@carrier>",
+        ] {
+            assert_eq!(normalize(from), Ok(e("+19005551234")), "{from}");
+            assert_eq!(
+                plan.caller_digits(from).as_deref(),
+                Some("19005551234"),
+                "{from}"
+            );
+        }
+        // Not a display name: a mangled number stays an error.
+        assert!(normalize("+1<3175551234>").is_err());
+    }
+
+    #[test]
+    fn anonymous_callers_have_no_digits() {
+        for from in [
+            "+266696687",
+            "266696687",
+            "sip:+266696687@carrier",
+            "anonymous",
+            "Restricted",
+            "PRIVATE",
+            "Unavailable",
+            "sip:anonymous@anonymous.invalid",
+            r#""Anonymous" <sip:anonymous@anonymous.invalid>"#,
+            "",
+        ] {
+            assert!(is_anonymous(from), "{from}");
+            assert_eq!(NumberPlan::default().caller_digits(from), None, "{from}");
+        }
+        for from in ["+26622123456", "sip:alice@pbx", "+13175551234"] {
+            assert!(!is_anonymous(from), "{from}");
+        }
+        // A real Lesotho number keeps its digits.
+        assert_eq!(
+            NumberPlan::default().caller_digits("+26622123456").as_deref(),
+            Some("26622123456")
+        );
+    }
+
+    #[test]
+    fn pasted_unicode_is_folded() {
+        let cases = [
+            "+44\u{a0}20\u{a0}7123\u{a0}4567",
+            "+44 20\u{2013}7123\u{2013}4567",
+            "\u{ff0b}\u{ff14}\u{ff14}\u{ff12}\u{ff10}\u{ff17}\u{ff11}\u{ff12}\u{ff13}\u{ff14}\u{ff15}\u{ff16}\u{ff17}",
+            "\u{200e}+442071234567\u{200f}",
+            "\u{202a}+44 20 7123 4567\u{202c}",
+            "+44\u{2009}20\u{2212}7123\u{2011}4567",
+            "\u{feff}+442071234567",
+        ];
+        for case in cases {
+            assert_eq!(normalize(case), Ok(e("+442071234567")), "{case:?}");
+        }
+        assert_eq!(fold_unicode("+1 317"), "+1 317");
+        assert_eq!(normalize("caf\u{e9}"), Err(NumberError::BadCharacter));
+    }
+
     #[test]
     fn country_codes_are_validated() {
         assert!(NumberPlan::new("1").is_ok());
@@ -588,5 +919,15 @@ mod tests {
         assert!(NumberPlan::new("0").is_err());
         assert!(NumberPlan::new("1234").is_err());
         assert!(NumberPlan::new("x").is_err());
+        // Country codes and regions libphonenumber does not know are refused.
+        assert!(NumberPlan::new("999").is_err());
+        assert!(NumberPlan::new("ZZ").is_err());
+        // A region stands for its country code; a NANP country other than the US and Canada
+        // cannot be home.
+        assert_eq!(NumberPlan::new("gb").unwrap().country_code(), "44");
+        assert_eq!(NumberPlan::new("JE").unwrap().home().as_str(), "JE");
+        assert_eq!(NumberPlan::new("CA").unwrap(), NumberPlan::default());
+        assert!(NumberPlan::new("JM").is_err());
+        assert_eq!(NumberPlan::new("+44").unwrap().describe(), "GB (+44)");
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! | parameter | meaning |
 //! |---|---|
-//! | `OUTBOUND_DID` | number(s) to dial; repeat it or separate with commas for up to 10 (simultaneous ring) |
+//! | `OUTBOUND_DID` | number(s) to dial; repeat it or separate with commas for up to 10 (simultaneous ring); an extension (`x12`, `ext. 12`, `;ext=12`) is dialled after answer |
 //! | `BYOC_TRUNK_SID` | the BYOC trunk (`BY…`); default from configuration |
 //! | `CALLER_ID` | caller ID (E.164); default from configuration, else the call's `From` |
 //! | `TIMEOUT` | seconds to ring, 5–600 |
@@ -20,18 +20,27 @@
 //! | `ACTION_METHOD` | `POST` (default) or `GET` |
 //!
 //! # Policy (toll-fraud protection)
-//! Every destination is checked before any `<Dial>`: it must start with an allowed prefix
-//! (default: the default country code only), must not start with a denied prefix (built in:
-//! NANP premium rate, `+1900` and the 976 exchange `+1XXX976`, and the area codes of the NANP
-//! countries other than the US and Canada, see [`crate::nanp`]; an operator's denials add to
-//! these), and emergency numbers are refused unless explicitly allowed.
+//! Every destination is checked before any `<Dial>`:
+//! - it must start with an allowed prefix (default: the home country code only);
+//! - it must not start with a denied prefix (built in: NANP premium rate, `+1900` and the 976
+//!   exchange `+1XXX976`, the area codes of the NANP countries other than the US and Canada,
+//!   and the NANP personal numbers, see [`crate::nanp`]; an operator's denials add to these);
+//! - outside the NANP, libphonenumber's metadata ([`crate::phone`]) must know its country and
+//!   length, must not type it as one of the denied number types (default: premium rate,
+//!   personal, pager), and it must not belong to another territory sharing the home country
+//!   code (Jersey, Guernsey and the Isle of Man under `+44`) unless that territory is allowed;
+//! - emergency numbers (the home country's and the common ones) are refused unless allowed.
+//!
+//! NANP numbers under a `+1` home are decided by the built-in tables alone, which tests hold
+//! equal to the metadata, so the common case never loads it.
 //! An optional allow-list restricts caller IDs. A refused call hears a configurable message and
 //! hangs up; the reason goes to the log and a response header. Invalid input never dials.
 
 use std::borrow::Cow;
 
-use crate::number::{restore_lost_plus, Address, NumberPlan};
+use crate::number::{fold_unicode, is_anonymous, restore_lost_plus, Address, NumberPlan};
 use crate::params::Params;
+use crate::phone::{self, NumberKind, RegionCode};
 use crate::route::check_url;
 use crate::sid::{Sid, SidKind};
 use crate::twiml::{self, DialOptions, Method, Noun, Verb};
@@ -53,9 +62,35 @@ pub const RECORD_MODES: [&str; 5] = [
     "record-from-answer-dual",
     "record-from-ringing-dual",
 ];
-/// Emergency numbers recognised by default.
+/// Emergency numbers recognised by default in every home country; the home country's own
+/// (from libphonenumber's short number metadata, [`phone::emergency_numbers`]) are added.
 pub const DEFAULT_EMERGENCY_NUMBERS: [&str; 8] =
     ["911", "933", "112", "999", "000", "110", "119", "118"];
+/// Number types refused by default, everywhere: premium rate (the caller pays a revenue
+/// share: the point of international revenue share fraud), personal numbers (follow-me numbers
+/// billed above geographic rates; the UK's 070 range is a known fraud range), pager numbers
+/// (the UK's 076 range, likewise).
+pub const DEFAULT_DENIED_KINDS: [NumberKind; 3] = [
+    NumberKind::PremiumRate,
+    NumberKind::PersonalNumber,
+    NumberKind::Pager,
+];
+/// The types the built-in NANP tables decide for US and Canadian numbers: premium rate and
+/// personal numbers are built-in prefixes; the others have no range there in the metadata.
+/// Any other denied type makes a `+1` destination ask the metadata.
+const NANP_TABLE_KINDS: [NumberKind; 6] = [
+    NumberKind::PremiumRate,
+    NumberKind::PersonalNumber,
+    NumberKind::SharedCost,
+    NumberKind::Pager,
+    NumberKind::Uan,
+    NumberKind::Voicemail,
+];
+/// What `sendDigits` plays before an extension: `w` waits half a second, so two seconds after
+/// answer, for the far end's attendant to listen.
+pub const EXTENSION_PAUSE: &str = "wwww";
+/// Longest extension accepted.
+pub const EXTENSION_MAX_DIGITS: usize = 10;
 
 /// What the caller hears when a call is refused, unless configured otherwise.
 pub const DEFAULT_REFUSAL_MESSAGE: &str =
@@ -69,6 +104,16 @@ pub struct Policy {
     /// E.164 prefixes a destination must not start with (`X` stands for any digit); these win
     /// over allowed prefixes.
     pub denied_prefixes: Vec<String>,
+    /// Number types refused wherever the destination is (see [`DEFAULT_DENIED_KINDS`]).
+    pub denied_kinds: Vec<NumberKind>,
+    /// The home country code (`44`): its other territories are refused.
+    pub home_country_code: String,
+    /// The territories of the home country code that are home (`GB`; the US, its territories
+    /// and Canada for `+1`).
+    pub home_regions: Vec<RegionCode>,
+    /// Other territories of the home country code that may be dialled all the same
+    /// (`OUTBOUND_ALLOWED_REGIONS`).
+    pub allowed_regions: Vec<RegionCode>,
     /// Whether emergency numbers may be dialled over the trunk (the customer's decision).
     pub allow_emergency: bool,
     pub emergency_numbers: Vec<String>,
@@ -77,18 +122,69 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// The safe default for a country: only that country, no premium rate, no emergency calls.
+    /// The safe default for a country: only that country, none of its other territories, no
+    /// premium rate, personal or pager numbers, no emergency calls.
     pub fn for_plan(plan: &NumberPlan) -> Self {
+        let mut emergency_numbers: Vec<String> = DEFAULT_EMERGENCY_NUMBERS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for n in phone::emergency_numbers(plan.home()) {
+            if !emergency_numbers.iter().any(|e| e == n) {
+                emergency_numbers.push(n.to_string());
+            }
+        }
+        let home_regions = if plan.is_nanp() {
+            crate::nanp::HOME_REGIONS
+                .iter()
+                .filter_map(|r| RegionCode::parse(r))
+                .collect()
+        } else {
+            vec![plan.home()]
+        };
         Self {
             allowed_prefixes: vec![format!("+{}", plan.country_code())],
             denied_prefixes: crate::nanp::default_denied_prefixes(),
+            denied_kinds: DEFAULT_DENIED_KINDS.to_vec(),
+            home_country_code: plan.country_code().to_string(),
+            home_regions,
+            allowed_regions: Vec::new(),
             allow_emergency: false,
-            emergency_numbers: DEFAULT_EMERGENCY_NUMBERS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            emergency_numbers,
             allowed_caller_ids: None,
         }
+    }
+
+    /// One line for the start-up log: what this policy refuses and allows.
+    pub fn summary(&self) -> String {
+        let names = |kinds: &[NumberKind]| {
+            kinds
+                .iter()
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let regions = |r: &[RegionCode]| {
+            r.iter()
+                .map(RegionCode::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        format!(
+            "allowed prefixes {}; denied types {}; home territories {} (others sharing +{} refused{}); {} denied prefixes; emergency numbers {} ({})",
+            self.allowed_prefixes.join(","),
+            names(&self.denied_kinds),
+            regions(&self.home_regions),
+            self.home_country_code,
+            if self.allowed_regions.is_empty() {
+                String::new()
+            } else {
+                format!(" except {}", regions(&self.allowed_regions))
+            },
+            self.denied_prefixes.len(),
+            if self.allow_emergency { "allowed" } else { "refused" },
+            self.emergency_numbers.join(","),
+        )
     }
 
     /// Checks an E.164 destination.
@@ -115,6 +211,59 @@ impl Policy {
                 number: number.to_string(),
                 allowed: self.allowed_prefixes.join(","),
             });
+        }
+        if number.starts_with("+1") {
+            // The built-in NANP tables decided above; the metadata is asked only for what they
+            // do not cover: a denied type they do not know, or a NANP country whose denial an
+            // operator lifted (its own premium ranges still count).
+            let lifted_country = crate::nanp::OTHER_COUNTRIES
+                .iter()
+                .any(|(code, _, _)| number.get(2..5) == Some(code));
+            let tables_cover = self
+                .denied_kinds
+                .iter()
+                .all(|k| NANP_TABLE_KINDS.contains(k));
+            if tables_cover && !lifted_country {
+                return Ok(());
+            }
+            let c = phone::classify(number);
+            return match c {
+                Some(c) if self.denied_kinds.contains(&c.kind) => Err(OutboundError::DeniedType {
+                    number: number.to_string(),
+                    kind: c.kind,
+                    region: c.region,
+                }),
+                _ => Ok(()),
+            };
+        }
+        let Some(c) = phone::classify(number) else {
+            return Err(OutboundError::BadDid(format!(
+                "`{number}` has no country code that libphonenumber knows"
+            )));
+        };
+        if !c.possible_length {
+            return Err(OutboundError::BadDid(format!(
+                "`{number}` does not have the length of a full number of its country"
+            )));
+        }
+        if self.denied_kinds.contains(&c.kind) {
+            return Err(OutboundError::DeniedType {
+                number: number.to_string(),
+                kind: c.kind,
+                region: c.region,
+            });
+        }
+        let home_cc = number
+            .strip_prefix('+')
+            .is_some_and(|d| d.starts_with(self.home_country_code.as_str()));
+        if let Some(region) = c.region.filter(|_| home_cc) {
+            if !self.home_regions.contains(&region) && !self.allowed_regions.contains(&region) {
+                return Err(OutboundError::OtherTerritory {
+                    number: number.to_string(),
+                    region,
+                    country_code: self.home_country_code.clone(),
+                });
+            }
         }
         Ok(())
     }
@@ -179,6 +328,18 @@ pub enum OutboundError {
     Denied { number: String, prefix: String },
     #[error("{number} is outside the allowed destinations ({allowed})")]
     NotAllowed { number: String, allowed: String },
+    #[error("{number} is {}{} (denied number type {kind}: OUTBOUND_DENIED_NUMBER_TYPES)", kind.describe(), region.map(|r| format!(" of {r}")).unwrap_or_default())]
+    DeniedType {
+        number: String,
+        kind: NumberKind,
+        region: Option<RegionCode>,
+    },
+    #[error("{number} is a number of {region}, another territory sharing +{country_code}: billed as international (allow it with OUTBOUND_ALLOWED_REGIONS={region})")]
+    OtherTerritory {
+        number: String,
+        region: RegionCode,
+        country_code: String,
+    },
     #[error("{0} is an emergency number; emergency calls over the trunk are disabled (OUTBOUND_ALLOW_EMERGENCY)")]
     Emergency(String),
     #[error("caller ID {0} is not in OUTBOUND_ALLOWED_CALLER_IDS")]
@@ -194,7 +355,10 @@ impl OutboundError {
             | OutboundError::TooManyNumbers => "bad_number",
             OutboundError::MissingTrunk | OutboundError::BadTrunk(_) => "bad_trunk",
             OutboundError::BadOption { .. } => "bad_option",
-            OutboundError::Denied { .. } | OutboundError::NotAllowed { .. } => "policy_destination",
+            OutboundError::Denied { .. }
+            | OutboundError::NotAllowed { .. }
+            | OutboundError::DeniedType { .. }
+            | OutboundError::OtherTerritory { .. } => "policy_destination",
             OutboundError::Emergency(_) => "policy_emergency",
             OutboundError::CallerIdNotAllowed(_) => "policy_caller_id",
         }
@@ -206,6 +370,8 @@ impl OutboundError {
 pub struct Dial {
     /// Destinations, E.164 (or an allowed emergency short code).
     pub numbers: Vec<String>,
+    /// Each destination's extension (digits), in the order of `numbers`.
+    pub extensions: Vec<Option<String>>,
     pub trunk: Sid,
     pub options: DialOptions,
 }
@@ -217,9 +383,11 @@ impl Dial {
             nouns: self
                 .numbers
                 .iter()
-                .map(|n| Noun::Number {
+                .zip(self.extensions.iter().chain(std::iter::repeat(&None)))
+                .map(|(n, ext)| Noun::Number {
                     number: n.clone(),
                     byoc: Some(self.trunk.to_string()),
+                    send_digits: ext.as_ref().map(|e| format!("{EXTENSION_PAUSE}{e}")),
                 })
                 .collect(),
         })
@@ -307,15 +475,34 @@ pub fn decide(query: &Params, body: &Params, config: &OutboundConfig) -> Decisio
     }
 }
 
-/// Normalizes and checks one destination against the number rules and the policy.
+/// Normalizes and checks one destination against the number rules and the policy. An
+/// extension is refused here: only a `<Dial>` can play it ([`check_destination`]).
 pub fn check_number(raw: &str, config: &OutboundConfig) -> Result<String, OutboundError> {
+    let (number, extension) = check_destination(raw, config)?;
+    match extension {
+        None => Ok(number),
+        Some(ext) => Err(OutboundError::BadDid(format!(
+            "`{}` has an extension ({ext}): place the call through the outbound webhook, which dials it after answer",
+            shorten(raw)
+        ))),
+    }
+}
+
+/// Normalizes and checks one destination, with its extension if it has one (`x12`,
+/// `ext. 12`, `;ext=12`).
+pub fn check_destination(
+    raw: &str,
+    config: &OutboundConfig,
+) -> Result<(String, Option<String>), OutboundError> {
+    let folded = fold_unicode(raw);
+    let (raw, extension) = split_extension(folded.trim())?;
     let digits: String = raw
         .chars()
         .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
         .collect();
     if config.policy.emergency_numbers.contains(&digits) {
         return if config.policy.allow_emergency {
-            Ok(digits)
+            Ok((digits, None))
         } else {
             Err(OutboundError::Emergency(digits))
         };
@@ -351,7 +538,51 @@ pub fn check_number(raw: &str, config: &OutboundConfig) -> Result<String, Outbou
         )));
     }
     config.policy.check_destination(&number)?;
-    Ok(number)
+    Ok((number, extension))
+}
+
+/// Splits `+44 20 7123 4567 x12` into the number and the extension's digits. Markers: `x`,
+/// `ext`, `ext.`, `extension` (any case, spaces allowed) and RFC 3966's `;ext=`. Text that has
+/// a marker but no digits behind it is refused with the reason.
+fn split_extension(raw: &str) -> Result<(&str, Option<String>), OutboundError> {
+    let lower = raw.to_ascii_lowercase();
+    let is_uri = ["sip:", "sips:", "tel:"].iter().any(|s| lower.starts_with(s));
+    let marker = if let Some(i) = lower.find(";ext=") {
+        Some((i, i + 5))
+    } else if is_uri {
+        None
+    } else {
+        // The first letter after the digits starts the marker.
+        let first_digit = lower.find(|c: char| c.is_ascii_digit());
+        first_digit
+            .and_then(|d| lower[d..].find(|c: char| c.is_ascii_alphabetic()).map(|i| d + i))
+            .and_then(|i| {
+                let rest = &lower[i..];
+                ["extension", "ext.", "ext", "x"]
+                    .iter()
+                    .find(|m| rest.starts_with(*m))
+                    .map(|m| (i, i + m.len()))
+            })
+    };
+    let Some((start, end)) = marker else {
+        return Ok((raw, None));
+    };
+    let ext = raw[end..]
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim_start_matches([' ', ':', '.', '='])
+        .trim();
+    if ext.is_empty()
+        || ext.len() > EXTENSION_MAX_DIGITS
+        || !ext.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(OutboundError::BadDid(format!(
+            "`{}`: the extension must be 1 to {EXTENSION_MAX_DIGITS} digits",
+            shorten(raw)
+        )));
+    }
+    Ok((raw[..start].trim_end(), Some(ext.to_string())))
 }
 
 fn shorten(s: &str) -> String {
@@ -404,10 +635,12 @@ fn dial(source: &Source, config: &OutboundConfig) -> Result<Dial, OutboundError>
         return Err(OutboundError::TooManyNumbers);
     }
     let mut numbers: Vec<String> = Vec::with_capacity(raw_numbers.len());
+    let mut extensions: Vec<Option<String>> = Vec::with_capacity(raw_numbers.len());
     for raw in &raw_numbers {
-        let number = check_number(raw, config)?;
+        let (number, extension) = check_destination(raw, config)?;
         if !numbers.contains(&number) {
             numbers.push(number);
+            extensions.push(extension);
         }
     }
     let trunk = match source.get(PARAM_TRUNK) {
@@ -421,8 +654,10 @@ fn dial(source: &Source, config: &OutboundConfig) -> Result<Dial, OutboundError>
     };
 
     // Caller ID: the request's, else the configured one, else the call's own From (when it is a
-    // number: a SIP `From` such as `sip:alice@…` cannot be presented over a carrier).
-    let caller_id = match source.number("CALLER_ID") {
+    // number: a SIP `From` such as `sip:alice@…` cannot be presented over a carrier). An
+    // anonymous caller's placeholder (`+266696687`) is never presented: with nothing
+    // configured the attribute is left out.
+    let caller_id = match source.number("CALLER_ID").filter(|c| !is_anonymous(c)) {
         Some(c) => Some(match config.plan.normalize(&c) {
             Ok(Address::E164(n)) => n,
             _ => {
@@ -436,7 +671,7 @@ fn dial(source: &Source, config: &OutboundConfig) -> Result<Dial, OutboundError>
             source
                 .body
                 .get("From")
-                .filter(|f| !f.trim().is_empty())
+                .filter(|f| !is_anonymous(f))
                 .and_then(|f| config.plan.normalize(&restore_lost_plus(f)).ok())
                 .filter(Address::is_e164)
                 .map(|a| a.to_string())
@@ -508,6 +743,7 @@ fn dial(source: &Source, config: &OutboundConfig) -> Result<Dial, OutboundError>
 
     Ok(Dial {
         numbers,
+        extensions,
         trunk,
         options: DialOptions {
             caller_id,
@@ -825,6 +1061,212 @@ mod tests {
             no.result.unwrap_err(),
             OutboundError::CallerIdNotAllowed("+13175550001".into())
         );
+    }
+
+    fn home(cc: &str) -> OutboundConfig {
+        let plan = NumberPlan::new(cc).unwrap();
+        OutboundConfig {
+            policy: Policy::for_plan(&plan),
+            plan,
+            ..OutboundConfig::default()
+        }
+    }
+
+    fn dial_one(did: &str, cfg: &OutboundConfig) -> Result<Dial, OutboundError> {
+        run(
+            &[("OUTBOUND_DID", did), ("BYOC_TRUNK_SID", TRUNK)],
+            &[],
+            cfg,
+        )
+        .result
+    }
+
+    #[test]
+    fn a_uk_home_refuses_premium_personal_pager_and_other_territories() {
+        let uk = home("44");
+        for (did, kind) in [
+            ("09011234567", NumberKind::PremiumRate),
+            ("+44 909 879 0000", NumberKind::PremiumRate),
+            ("+44 871 123 4567", NumberKind::PremiumRate),
+            ("+44 70 1234 5678", NumberKind::PersonalNumber),
+            ("07640 123456", NumberKind::Pager),
+        ] {
+            match dial_one(did, &uk) {
+                Err(OutboundError::DeniedType { kind: k, .. }) => assert_eq!(k, kind, "{did}"),
+                other => panic!("{did}: {other:?}"),
+            }
+        }
+        for (did, region) in [
+            ("+44 1534 123456", "JE"),
+            ("+44 7797 123456", "JE"),
+            ("+44 1481 256789", "GG"),
+            ("+44 7781 123456", "GG"),
+            ("+44 1624 612345", "IM"),
+        ] {
+            match dial_one(did, &uk) {
+                Err(OutboundError::OtherTerritory { region: r, .. }) => {
+                    assert_eq!(r.as_str(), region, "{did}")
+                }
+                other => panic!("{did}: {other:?}"),
+            }
+        }
+        // Ordinary numbers dial; a territory can be allowed.
+        for did in ["020 7123 4567", "+44 121 234 5678", "07700 912345", "0800 123 4567"] {
+            assert!(dial_one(did, &uk).is_ok(), "{did}");
+        }
+        let jersey = OutboundConfig {
+            policy: Policy {
+                allowed_regions: vec![RegionCode::parse("JE").unwrap()],
+                ..uk.policy.clone()
+            },
+            ..uk.clone()
+        };
+        assert!(dial_one("+44 1534 123456", &jersey).is_ok());
+        assert!(dial_one("+44 1481 256789", &jersey).is_err());
+        // The home country's emergency numbers; a length the country never uses.
+        assert_eq!(
+            dial_one("999", &uk).unwrap_err(),
+            OutboundError::Emergency("999".into())
+        );
+        assert!(matches!(
+            dial_one("+44 (0)7700 900123", &uk),
+            Ok(ref d) if d.numbers == ["+447700900123"]
+        ));
+        assert!(matches!(
+            dial_one("+4407700900123", &uk),
+            Err(OutboundError::BadDid(_))
+        ));
+        // Other homes: their premium ranges and emergency numbers.
+        let de = home("49");
+        assert!(matches!(
+            dial_one("0900 1234567", &de),
+            Err(OutboundError::DeniedType { .. })
+        ));
+        assert_eq!(
+            dial_one("110", &de).unwrap_err(),
+            OutboundError::Emergency("110".into())
+        );
+        let au = home("61");
+        assert!(matches!(
+            dial_one("1900 123 456", &au),
+            Err(OutboundError::DeniedType { .. })
+        ));
+        assert_eq!(
+            dial_one("000", &au).unwrap_err(),
+            OutboundError::Emergency("000".into())
+        );
+        assert!(matches!(
+            dial_one("+61 8 9164 1234", &au),
+            Err(OutboundError::OtherTerritory { .. })
+        ));
+    }
+
+    #[test]
+    fn nanp_personal_numbers_are_refused_and_premium_abroad_too() {
+        let cfg = OutboundConfig::default();
+        assert!(matches!(
+            dial_one("+15005551234", &cfg),
+            Err(OutboundError::Denied { ref prefix, .. }) if prefix.contains("personal")
+        ));
+        // An allowed foreign country keeps its premium ranges refused.
+        let uk_too = OutboundConfig {
+            policy: Policy {
+                allowed_prefixes: vec!["+1".into(), "+44".into()],
+                ..Policy::default()
+            },
+            ..OutboundConfig::default()
+        };
+        assert!(matches!(
+            dial_one("+449011234567", &uk_too),
+            Err(OutboundError::DeniedType { .. })
+        ));
+        assert!(dial_one("+442071234567", &uk_too).is_ok());
+        // A denied type the NANP tables do not cover asks the metadata for +1 numbers.
+        let no_toll_free = OutboundConfig {
+            policy: Policy {
+                denied_kinds: vec![NumberKind::TollFree],
+                ..Policy::default()
+            },
+            ..OutboundConfig::default()
+        };
+        assert!(matches!(
+            dial_one("+18005551234", &no_toll_free),
+            Err(OutboundError::DeniedType { kind: NumberKind::TollFree, .. })
+        ));
+        assert!(dial_one("+13175551234", &no_toll_free).is_ok());
+    }
+
+    #[test]
+    fn pasted_numbers_and_extensions() {
+        let cfg = OutboundConfig::default();
+        for did in [
+            "+1\u{a0}317\u{a0}555\u{a0}1234",
+            "+1 317\u{2013}555\u{2013}1234",
+            "\u{ff0b}\u{ff11}\u{ff13}\u{ff11}\u{ff17}\u{ff15}\u{ff15}\u{ff15}\u{ff11}\u{ff12}\u{ff13}\u{ff14}",
+            "\u{200e}+13175551234\u{200f}",
+        ] {
+            assert_eq!(dial_one(did, &cfg).unwrap().numbers, ["+13175551234"], "{did:?}");
+        }
+        for did in [
+            "+13175551234 x12",
+            "+1 317 555 1234 ext. 12",
+            "+13175551234 EXT 12",
+            "+13175551234;ext=12",
+            "tel:+13175551234;ext=12",
+            "(317) 555-1234 extension 12",
+        ] {
+            let d = run(
+                &[("OUTBOUND_DID", did), ("BYOC_TRUNK_SID", TRUNK)],
+                &[],
+                &cfg,
+            );
+            let dial = d.result.unwrap_or_else(|e| panic!("{did}: {e}"));
+            assert_eq!(dial.numbers, ["+13175551234"], "{did}");
+            assert_eq!(dial.extensions, [Some("12".to_string())], "{did}");
+            assert!(
+                d.twiml.to_xml().contains(&format!(
+                    r#"<Number byoc="{TRUNK}" sendDigits="wwww12">+13175551234</Number>"#
+                )),
+                "{did}"
+            );
+        }
+        for did in ["+13175551234 x", "+13175551234 ext. 12a", "+13175551234 x12345678901"] {
+            let e = dial_one(did, &cfg).unwrap_err();
+            assert!(e.to_string().contains("extension"), "{did}: {e}");
+        }
+        // check_number (byoc call) cannot play an extension: it says so.
+        let e = check_number("+13175551234 x12", &cfg).unwrap_err();
+        assert!(e.to_string().contains("extension (12)"), "{e}");
+    }
+
+    #[test]
+    fn an_anonymous_caller_is_never_the_caller_id() {
+        let cfg = OutboundConfig::default();
+        for from in ["+266696687", "anonymous", "sip:anonymous@anonymous.invalid"] {
+            let d = run(
+                &[("OUTBOUND_DID", "+13175551234"), ("BYOC_TRUNK_SID", TRUNK)],
+                &[("From", from)],
+                &cfg,
+            );
+            assert_eq!(d.result.unwrap().options.caller_id, None, "{from}");
+            let d = run(
+                &[
+                    ("OUTBOUND_DID", "+13175551234"),
+                    ("BYOC_TRUNK_SID", TRUNK),
+                    ("CALLER_ID", from),
+                ],
+                &[],
+                &OutboundConfig {
+                    default_caller_id: Some("+13175550000".into()),
+                    ..OutboundConfig::default()
+                },
+            );
+            assert_eq!(
+                d.result.unwrap().options.caller_id.as_deref(),
+                Some("+13175550000"),
+                "{from}"
+            );
+        }
     }
 
     #[test]

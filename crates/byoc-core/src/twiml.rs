@@ -82,10 +82,12 @@ pub struct DialOptions {
 /// What a `<Dial>` connects to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Noun {
-    /// `<Number byoc="BY…">+E164</Number>`
+    /// `<Number byoc="BY…" sendDigits="ww12">+E164</Number>`
     Number {
         number: String,
         byoc: Option<String>,
+        /// DTMF played once the number answers (`w` waits half a second): an extension.
+        send_digits: Option<String>,
     },
     /// `<Sip>sip:…</Sip>`
     Sip { uri: String },
@@ -227,9 +229,18 @@ impl Writer {
                 self.open("Dial", &attrs, false);
                 for noun in nouns {
                     match noun {
-                        Noun::Number { number, byoc } => {
-                            self.element("Number", &[("byoc", byoc.as_deref())], Some(number))
-                        }
+                        Noun::Number {
+                            number,
+                            byoc,
+                            send_digits,
+                        } => self.element(
+                            "Number",
+                            &[
+                                ("byoc", byoc.as_deref()),
+                                ("sendDigits", send_digits.as_deref()),
+                            ],
+                            Some(number),
+                        ),
                         Noun::Sip { uri } => self.element("Sip", &[], Some(uri)),
                         Noun::Client { identity } => self.element("Client", &[], Some(identity)),
                         Noun::Application { sid, parameters } => {
@@ -682,6 +693,7 @@ mod tests {
                 Noun::Number {
                     number: "+13175551234".into(),
                     byoc: Some("BY0123456789abcdef0123456789abcdef".into()),
+                    send_digits: None,
                 },
                 Noun::Sip {
                     uri: "sip:alice@example.com;transport=tls".into(),

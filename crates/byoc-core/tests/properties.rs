@@ -178,7 +178,7 @@ proptest! {
                     ..DialOptions::default()
                 },
                 nouns: vec![
-                    Noun::Number { number: number.clone(), byoc: Some(byoc.clone()) },
+                    Noun::Number { number: number.clone(), byoc: Some(byoc.clone()), send_digits: None },
                     Noun::Client { identity: identity.clone() },
                 ],
             })

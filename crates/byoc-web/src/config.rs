@@ -8,15 +8,17 @@
 //! | `PUBLIC_BASE_URL` | public scheme + host (+ path prefix) Twilio calls, for custom domains | rebuilt from the request |
 //! | `DEFAULT_ROUTE_URL` | where unmatched calls are redirected | none: `<Reject reason="rejected"/>` |
 //! | `DEFAULT_ROUTE_METHOD` | `POST` or `GET` for that redirect | `POST` |
-//! | `DEFAULT_COUNTRY_CODE` | country of national numbers | `1` |
+//! | `DEFAULT_COUNTRY_CODE` | the home country: whose national forms numbers are read in, and whose other territories and emergency numbers outbound refuses (`44`, or a region such as `GB`) | `1` (the US and Canada) |
 //! | `BYOC_TRUNK_SID` | outbound trunk when a request names none | none: required per request |
 //! | `OUTBOUND_REFUSAL_MESSAGE` | what a caller hears when an outbound call is refused | a short apology |
 //! | `OUTBOUND_CALLER_ID` | caller ID when a request names none | the call's `From` |
 //! | `OUTBOUND_ALLOWED_PREFIXES` | comma-separated E.164 prefixes destinations must start with | `+<DEFAULT_COUNTRY_CODE>` |
 //! | `OUTBOUND_DENIED_PREFIXES` | comma-separated E.164 prefixes never dialled (win over allowed; `X` = any digit), **added** to the built-in denials | none |
-//! | `OUTBOUND_REPLACE_DEFAULT_DENIALS` | `true`: `OUTBOUND_DENIED_PREFIXES` replaces the built-in denials (NANP premium rate, non-US/Canada NANP countries) instead of adding to them; logged as a warning | `false` |
+//! | `OUTBOUND_DENIED_NUMBER_TYPES` | comma-separated number types never dialled (libphonenumber's: `premium_rate`, `personal_number`, `pager`, `shared_cost`, `uan`, `voip`, `toll_free`, `mobile`, `fixed_line`, `fixed_line_or_mobile`, `voicemail`, `unknown`), **added** to the built-in ones | none (built in: `premium_rate,personal_number,pager`) |
+//! | `OUTBOUND_ALLOWED_REGIONS` | comma-separated territories sharing the home country code that may be dialled all the same (`JE,GG`; for `+1`, `JM` lifts Jamaica's area codes) | none |
+//! | `OUTBOUND_REPLACE_DEFAULT_DENIALS` | `true`: `OUTBOUND_DENIED_PREFIXES` and `OUTBOUND_DENIED_NUMBER_TYPES` replace the built-in denials (NANP premium rate, personal numbers and non-US/Canada NANP countries; premium, personal and pager types) instead of adding to them; logged as a warning | `false` |
 //! | `OUTBOUND_ALLOW_EMERGENCY` | `true` dials emergency numbers over the trunk | `false` |
-//! | `OUTBOUND_EMERGENCY_NUMBERS` | comma-separated emergency short codes | `911,933,112,999,000,110,119,118` |
+//! | `OUTBOUND_EMERGENCY_NUMBERS` | comma-separated emergency short codes | `911,933,112,999,000,110,119,118` and the home country's |
 //! | `OUTBOUND_ALLOWED_CALLER_IDS` | comma-separated E.164 caller IDs that may be presented | any |
 //! | `ROUTE_CACHE_TTL_SECONDS` | how long a looked-up route is reused without asking the store | `30` |
 //! | `STORE_TIMEOUT_MS` | the longest a call waits for the route store, 10 to 10000 | `1000` |
@@ -32,6 +34,7 @@ use std::fmt;
 
 use byoc_core::inbound::InboundConfig;
 use byoc_core::outbound::{OutboundConfig, Policy, DEFAULT_REFUSAL_MESSAGE};
+use byoc_core::phone::{NumberKind, RegionCode};
 use byoc_core::route::Action;
 use byoc_core::sid::{Sid, SidKind};
 use byoc_core::twiml::Method;
@@ -55,6 +58,8 @@ pub const ENV_VARS: &[&str] = &[
     "OUTBOUND_ALLOWED_PREFIXES",
     "OUTBOUND_DENIED_PREFIXES",
     "OUTBOUND_REPLACE_DEFAULT_DENIALS",
+    "OUTBOUND_DENIED_NUMBER_TYPES",
+    "OUTBOUND_ALLOWED_REGIONS",
     "OUTBOUND_ALLOW_EMERGENCY",
     "OUTBOUND_EMERGENCY_NUMBERS",
     "OUTBOUND_ALLOWED_CALLER_IDS",
@@ -238,6 +243,22 @@ pub struct Config {
 }
 
 impl Config {
+    /// Logs, in one line, the home country and the outbound policy in force, and loads the
+    /// number metadata a non-NANP home needs on its first call (the process is starting: the
+    /// work is done before any caller waits on it).
+    pub fn announce(&self, process: &str) {
+        let plan = &self.inbound.plan;
+        if !plan.is_nanp() {
+            byoc_core::phone::warm(plan.home());
+        }
+        tracing::info!(
+            home = plan.describe().as_str(),
+            outbound_policy = self.outbound.policy.summary().as_str(),
+            metadata = byoc_core::phone::METADATA,
+            "{process} started"
+        );
+    }
+
     /// The numbering plan alone (`DEFAULT_COUNTRY_CODE`): what route management needs, so a
     /// bad setting of the webhooks (`OUTBOUND_CALLER_ID`, …) does not stop `byoc routes`.
     pub fn plan_from_env() -> Result<NumberPlan, ConfigError> {
@@ -413,10 +434,59 @@ impl Config {
         let defaults = Policy::for_plan(&plan);
         let allowed = prefixes("OUTBOUND_ALLOWED_PREFIXES")?;
         let denied = prefixes("OUTBOUND_DENIED_PREFIXES")?.unwrap_or_default();
-        let denied_prefixes = if flag("OUTBOUND_REPLACE_DEFAULT_DENIALS")? {
+        let denied_types = list("OUTBOUND_DENIED_NUMBER_TYPES")
+            .unwrap_or_default()
+            .iter()
+            .map(|t| {
+                NumberKind::from_name(t).ok_or_else(|| {
+                    err(
+                        "OUTBOUND_DENIED_NUMBER_TYPES",
+                        format!(
+                            "`{t}` is not a number type (one of {})",
+                            NumberKind::ALL.map(NumberKind::name).join(", ")
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let allowed_regions = list("OUTBOUND_ALLOWED_REGIONS")
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                let region = RegionCode::parse(r).filter(|region| {
+                    byoc_core::phone::country_code_of(*region)
+                        .is_some_and(|cc| cc.to_string() == plan.country_code())
+                        && !defaults.home_regions.contains(region)
+                });
+                region.ok_or_else(|| {
+                    err(
+                        "OUTBOUND_ALLOWED_REGIONS",
+                        format!(
+                            "`{r}` is not a territory sharing +{} with the home country",
+                            plan.country_code()
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let replace = flag("OUTBOUND_REPLACE_DEFAULT_DENIALS")?;
+        let denied_kinds = if replace {
+            denied_types
+        } else {
+            let mut all = defaults.denied_kinds.clone();
+            all.extend(denied_types.into_iter().filter(|k| !defaults.denied_kinds.contains(k)));
+            all
+        };
+        // A NANP country allowed by region is lifted like its exact prefixes.
+        let region_prefixes: Vec<String> = allowed_regions
+            .iter()
+            .flat_map(|r| byoc_core::nanp::prefixes_of_region(r.as_str()))
+            .collect();
+        let denied_prefixes = if replace {
             tracing::warn!(
                 denied = denied.join(",").as_str(),
-                "OUTBOUND_REPLACE_DEFAULT_DENIALS=true: the built-in outbound denials (NANP premium rate +1900 and the 976 exchange, the NANP countries outside the US and Canada) are OFF; only OUTBOUND_DENIED_PREFIXES is denied"
+                denied_types = denied_kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(",").as_str(),
+                "OUTBOUND_REPLACE_DEFAULT_DENIALS=true: the built-in outbound denials (NANP premium rate +1900 and the 976 exchange, NANP personal numbers, the NANP countries outside the US and Canada; premium-rate, personal and pager numbers everywhere) are OFF; only OUTBOUND_DENIED_PREFIXES and OUTBOUND_DENIED_NUMBER_TYPES are denied"
             );
             denied
         } else {
@@ -424,7 +494,9 @@ impl Config {
             // (`OUTBOUND_ALLOWED_PREFIXES=+1,+1876` serves Jamaica). A longer one must not lift
             // it: `+18765550100` (one number) would otherwise open all of +1876 under `+1`.
             // The operator's own denials always win.
-            let lifted = |d: &String| allowed.iter().flatten().any(|a| a == d);
+            let lifted = |d: &String| {
+                allowed.iter().flatten().any(|a| a == d) || region_prefixes.contains(d)
+            };
             let mut all: Vec<String> = defaults
                 .denied_prefixes
                 .into_iter()
@@ -440,6 +512,10 @@ impl Config {
         let policy = Policy {
             allowed_prefixes: allowed.unwrap_or(defaults.allowed_prefixes),
             denied_prefixes,
+            denied_kinds,
+            home_country_code: defaults.home_country_code,
+            home_regions: defaults.home_regions,
+            allowed_regions,
             allow_emergency: flag("OUTBOUND_ALLOW_EMERGENCY")?,
             emergency_numbers: list("OUTBOUND_EMERGENCY_NUMBERS")
                 .unwrap_or(defaults.emergency_numbers),

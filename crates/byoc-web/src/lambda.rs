@@ -49,6 +49,7 @@ where
         Ok(config) => config,
         Err(e) => stopped(format!("invalid configuration: {e}")),
     };
+    config.announce(name);
     let result = runtime.block_on(async move {
         let store = store(config.clone()).await.map_err(|e| chain(&*e.into()))?;
         run(Arc::new(App::new(config, store, endpoints)))

@@ -27,8 +27,16 @@ pub struct Args {
     /// The call's SIP domain (`SipDomain`), for routes with a `scope`
     #[arg(long)]
     pub scope: Option<String>,
+    /// The home country to read the number in (a country code such as 44, or a region such as
+    /// GB; default: DEFAULT_COUNTRY_CODE, else 1). The routes are read as configured.
+    #[arg(long, value_parser = parse_country)]
+    pub country: Option<byoc_core::NumberPlan>,
     #[command(flatten)]
     pub source: Source,
+}
+
+fn parse_country(s: &str) -> Result<byoc_core::NumberPlan, String> {
+    byoc_core::NumberPlan::new(s).map_err(|e| e.to_string())
 }
 
 fn parse_at(s: &str) -> Result<jiff::Timestamp, String> {
@@ -48,6 +56,7 @@ pub async fn run(args: Args) -> CliResult {
         from: args.from,
         scope: args.scope,
         at: args.at.unwrap_or_else(jiff::Timestamp::now),
+        country: args.country,
     };
     let explained = explain(&opened, &config.inbound, &call).await?;
     for (label, value) in &explained.lines {
@@ -68,6 +77,8 @@ pub struct Query {
     /// `SipDomain`.
     pub scope: Option<String>,
     pub at: jiff::Timestamp,
+    /// The home country to read the number in, instead of the configured one.
+    pub country: Option<byoc_core::NumberPlan>,
 }
 
 /// How a call would be answered, as labelled lines (`input`, `address`, `store`, `route`,
@@ -85,10 +96,33 @@ pub async fn explain(
     config: &InboundConfig,
     call: &Query,
 ) -> Result<Explained, byoc_store::StoreError> {
+    let chosen;
+    let config = match &call.country {
+        Some(plan) => {
+            chosen = InboundConfig {
+                plan: plan.clone(),
+                ..config.clone()
+            };
+            &chosen
+        }
+        None => config,
+    };
     let plan = &config.plan;
     let mut lines: Vec<(&'static str, String)> = Vec::new();
     let mut line = |label, value: String| lines.push((label, value));
     line("input", printable(&call.number));
+    line(
+        "home",
+        format!(
+            "{} ({}): national numbers are read as dialled there",
+            plan.describe(),
+            if call.country.is_some() {
+                "asked for"
+            } else {
+                "DEFAULT_COUNTRY_CODE"
+            }
+        ),
+    );
     let mut params = byoc_core::Params::new();
     params.push("To", call.number.as_str());
     let address = inbound::called_address(&params, plan);

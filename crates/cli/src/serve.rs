@@ -75,6 +75,7 @@ pub fn run(args: Args) -> CliResult {
 
 async fn serve(args: Args) -> anyhow::Result<()> {
     let config = Config::from_env(Runtime::Local).context("invalid configuration")?;
+    config.announce("byoc serve");
     let profile = Profile::CallPath {
         budget: config.cache.budget,
     };

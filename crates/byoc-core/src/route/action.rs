@@ -106,6 +106,7 @@ impl Action {
                 nouns: vec![Noun::Number {
                     number: number.clone(),
                     byoc: byoc.as_ref().map(|s| s.to_string()),
+                    send_digits: None,
                 }],
             }),
             Action::Sip {

@@ -81,6 +81,7 @@ impl Target {
             Callee::Number { number, byoc } => Noun::Number {
                 number: number.clone(),
                 byoc: byoc.as_ref().map(|s| s.to_string()),
+                send_digits: None,
             },
             Callee::Sip { uri } => Noun::Sip { uri: uri.clone() },
             Callee::Client { identity } => Noun::Client {

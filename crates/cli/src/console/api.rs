@@ -9,7 +9,7 @@
 //! | `POST /api/route` `{record, version}` | create (`version: null`) or update that version |
 //! | `POST /api/route/delete` `{key, version}` | delete that version |
 //! | `GET /api/history?key=K` | the route's changes, oldest first |
-//! | `POST /api/resolve` `{number, from, scope, at, tz}` | what `byoc routes resolve` prints, as lines |
+//! | `POST /api/resolve` `{number, from, scope, at, tz, country}` | what `byoc routes resolve` prints, as lines |
 //! | `POST /api/import` `{text, name, format, prune, apply}` | the dry-run difference, or what was written |
 //! | `GET /api/import/progress` | `{done, total}` of the import being applied |
 //! | `GET /api/export?format=json\|csv` | every route as a file |
@@ -370,6 +370,9 @@ struct Resolve {
     /// An IANA time zone for a local `at` (`America/Indiana/Indianapolis`).
     #[serde(default)]
     tz: Option<String>,
+    /// The home country to read the number in (`44`, `GB`); blank: the configured one.
+    #[serde(default)]
+    country: Option<String>,
 }
 
 fn call_time(at: Option<&str>, tz: Option<&str>) -> Result<jiff::Timestamp, String> {
@@ -403,11 +406,24 @@ async fn resolve_call(console: &Console, bytes: &[u8]) -> Response {
             )
         }
     };
+    let country = match call.country.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(c) => match byoc_core::NumberPlan::new(c) {
+            Ok(plan) => Some(plan),
+            Err(e) => {
+                return json(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &json!({ "error": e.to_string(), "field": "country" }),
+                )
+            }
+        },
+    };
     let query = resolve::Query {
         number: call.number,
         from: call.from,
         scope: call.scope,
         at,
+        country,
     };
     match resolve::explain(&console.opened, &console.config.inbound, &query).await {
         Ok(explained) => {

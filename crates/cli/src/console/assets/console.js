@@ -315,7 +315,7 @@
     e.preventDefault();
     const r = await api("POST", "/api/resolve", {
       number: $("t-number").value, from: $("t-from").value, scope: $("t-scope").value,
-      at: $("t-at").value, tz: $("t-tz").value,
+      at: $("t-at").value, tz: $("t-tz").value, country: $("t-country").value,
     });
     const out = $("t-result");
     if (!r.ok) { out.replaceChildren(el("dt", { text: "error" }), el("dd", { class: "error", text: r.data.error })); return; }
