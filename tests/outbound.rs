@@ -486,3 +486,177 @@ async fn byoc_call_places_a_call_through_the_calls_api_after_the_policy() {
     assert_eq!(fake.requests.lock().unwrap().len(), before, "nothing sent");
     server.abort();
 }
+
+/// The number dialled and its `sendDigits`, or the refusal reason's text.
+type UkExpect = Result<(&'static str, Option<&'static str>), &'static str>;
+
+/// A UK deployment (`DEFAULT_COUNTRY_CODE=44`), through the Lambda binary and `byoc serve`:
+/// premium-rate, personal and pager numbers, the Crown Dependencies and the UK's emergency
+/// numbers are refused; national forms, `(0)`, pasted Unicode and extensions dial right; an
+/// anonymous caller is never the caller ID; and `byoc call` applies the same policy.
+#[tokio::test]
+async fn a_uk_home_refuses_what_the_uk_bills_as_premium_or_abroad() {
+    const UK: &[(&str, &str)] = &[
+        ("BYOC_TRUNK_SID", DEFAULT_TRUNK),
+        ("DEFAULT_COUNTRY_CODE", "44"),
+        ("OUTBOUND_REFUSAL_MESSAGE", "Not allowed & goodbye"),
+    ];
+    // (OUTBOUND_DID, From, what must happen: the number dialled and its sendDigits, or the
+    // reason's text)
+    let cases: &[(&str, &str, UkExpect)] = &[
+        ("09011234567", "+442071230000", Err("premium-rate")),
+        ("+44 909 879 0000", "+442071230000", Err("premium-rate")),
+        ("+44 871 123 4567", "+442071230000", Err("premium-rate")),
+        ("+44 70 1234 5678", "+442071230000", Err("personal number")),
+        ("07640 123456", "+442071230000", Err("pager")),
+        (
+            "+44 1534 123456",
+            "+442071230000",
+            Err("JE, another territory sharing +44"),
+        ),
+        (
+            "+44 1624 612345",
+            "+442071230000",
+            Err("IM, another territory"),
+        ),
+        (
+            "+44 7781 123456",
+            "+442071230000",
+            Err("GG, another territory"),
+        ),
+        ("999", "+442071230000", Err("emergency")),
+        (
+            "+13175551234",
+            "+442071230000",
+            Err("outside the allowed destinations"),
+        ),
+        (
+            "020 7123 4567",
+            "+442071230000",
+            Ok(("+442071234567", None)),
+        ),
+        ("442071234567", "+442071230000", Ok(("+442071234567", None))),
+        (
+            "+44 (0)121 234 5678",
+            "+442071230000",
+            Ok(("+441212345678", None)),
+        ),
+        (
+            "+44\u{a0}20\u{2013}7123\u{2013}4567",
+            "+442071230000",
+            Ok(("+442071234567", None)),
+        ),
+        (
+            "\u{ff0b}44 20 7123 4567 ext. 12",
+            "+442071230000",
+            Ok(("+442071234567", Some("wwww12"))),
+        ),
+        ("020 7123 4567", "+266696687", Ok(("+442071234567", None))),
+    ];
+    let check = |did: &str,
+                 from: &str,
+                 expect: &UkExpect,
+                 status: u16,
+                 header: &dyn Fn(&str) -> Option<String>,
+                 body: &str| {
+        assert_eq!(status, 200, "{did}: {body}");
+        let twiml = parse(body);
+        match expect {
+            Ok((number, send_digits)) => {
+                assert_eq!(
+                    header("x-byoc-outcome").as_deref(),
+                    Some("dialed"),
+                    "{did}: {body}"
+                );
+                let n = find(&twiml, "Response/Dial/Number");
+                assert_eq!(n.text, *number, "{did}");
+                assert_eq!(n.attr("sendDigits"), *send_digits, "{did}");
+                let caller = find(&twiml, "Response/Dial").attr("callerId");
+                if from == "+266696687" {
+                    assert_eq!(caller, None, "{did}: an anonymous caller is withheld");
+                } else {
+                    assert_eq!(caller, Some(from), "{did}");
+                }
+            }
+            Err(reason) => {
+                assert_eq!(
+                    header("x-byoc-outcome").as_deref(),
+                    Some("refused"),
+                    "{did}: {body}"
+                );
+                let why = header("x-byoc-reason").unwrap_or_default();
+                assert!(why.contains(reason), "{did}: {why}");
+                assert!(!has(&twiml, "Response/Dial"), "{did}");
+            }
+        }
+    };
+
+    let mut env = UK.to_vec();
+    env.push(("ALLOW_UNSIGNED", "true"));
+    let mut lambda = Lambda::start("outbound", &env).await;
+    for (did, from, expect) in cases {
+        let body = form(&[("From", from), ("CallSid", "CA42")]);
+        let event = http_api_event(
+            "POST",
+            "/outbound",
+            &form(&[("OUTBOUND_DID", did)]),
+            Some(("application/x-www-form-urlencoded", body.as_bytes())),
+            &[],
+        );
+        let r = lambda.invoke(&event).await.proxy();
+        check(
+            did,
+            from,
+            expect,
+            r.status,
+            &|h| r.headers.get(h).cloned(),
+            &r.body,
+        );
+    }
+    // The start line names the home country and the policy in force.
+    let log = lambda.stderr.text();
+    assert!(log.contains("\"home\":\"GB (+44)\""), "{log}");
+    assert!(
+        log.contains("denied types premium_rate,personal_number,pager"),
+        "{log}"
+    );
+
+    let serve = Serve::start(&[], UK).await;
+    let client = reqwest::Client::new();
+    for (did, from, expect) in cases {
+        let url = serve.url(&format!("/outbound?{}", form(&[("OUTBOUND_DID", did)])));
+        let response = client
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("From", from), ("CallSid", "CA42")]))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        check(
+            did,
+            from,
+            expect,
+            status,
+            &|h| headers.get(h).map(|v| v.to_str().unwrap().to_string()),
+            &text,
+        );
+    }
+
+    // `byoc call` refuses before it asks Twilio anything (no Twilio is listening here).
+    let out = std::process::Command::new(binary("byoc"))
+        .args(["call", "--to", "09011234567", "--from", "+442071230000"])
+        .env_clear()
+        .envs(UK.iter().copied())
+        .env("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef")
+        .env("TWILIO_AUTH_TOKEN", "secret-token")
+        .env("TWILIO_API_BASE_URL", "http://127.0.0.1:9")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("premium-rate"), "{stderr}");
+}

@@ -597,3 +597,66 @@ async fn a_failover_chain_survives_its_route_being_deleted_mid_call_in_lambda() 
     let response = lambda.invoke(&event).await.proxy();
     assert_eq!(response.headers["x-byoc-outcome"], "rejected");
 }
+
+/// A UK deployment's inbound calls through `byoc serve`: national forms, the country code
+/// without `+`, `(0)` and an RFC 3966 local number reach their exact routes, not a prefix or
+/// `*`; a display name does not let a `+1900` caller past its block; Twilio's anonymous
+/// placeholder is not a Lesotho caller.
+#[tokio::test]
+async fn a_uk_home_reads_every_form_of_its_numbers() {
+    const UK_ROUTES: &str = r#"{"routes": [
+  {"pattern": "+447700900123", "url": "https://example.com/exact"},
+  {"pattern": "+13175551234", "url": "https://example.com/us-exact",
+   "callers": [{"from": "+1900", "action": "reject", "reason": "busy"},
+               {"from": "+266", "url": "https://example.com/lesotho"}]},
+  {"pattern": "+44*", "url": "https://example.com/uk-prefix"},
+  {"pattern": "*", "url": "https://example.com/catch-all"}
+]}"#;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("routes.json");
+    std::fs::write(&file, UK_ROUTES).unwrap();
+    let file = file.display().to_string();
+    let serve = Serve::start(
+        &["--routes", &file],
+        &[("ALLOW_UNSIGNED", "true"), ("DEFAULT_COUNTRY_CODE", "44")],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let answer = |to: &'static str, from: &'static str| {
+        let client = client.clone();
+        let url = serve.url("/inbound");
+        async move {
+            let response = client
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(&[("CallSid", "CA1"), ("To", to), ("From", from)]))
+                .send()
+                .await
+                .unwrap();
+            let outcome = response.headers()["x-byoc-outcome"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            let body = response.text().await.unwrap();
+            (outcome, body)
+        }
+    };
+    for to in [
+        "sip:447700900123@example.sip.twilio.com",
+        "sip:07700900123@example.sip.twilio.com",
+        "+44 (0)7700 900123",
+        "tel:7700900123;phone-context=+44",
+    ] {
+        let (_, body) = answer(to, "+442071230000").await;
+        assert!(body.contains("https://example.com/exact"), "{to}: {body}");
+    }
+    let (_, body) = answer("tel:5551234;phone-context=+1317", "+442071230000").await;
+    assert!(body.contains("https://example.com/us-exact"), "{body}");
+    // The caller rules read the number behind a display name, and know anonymity.
+    let (_, body) = answer("+13175551234", r#""Bob" <sip:+19005551234@carrier>"#).await;
+    assert!(body.contains(r#"<Reject reason="busy"/>"#), "{body}");
+    let (_, body) = answer("+13175551234", "+266696687").await;
+    assert!(body.contains("https://example.com/us-exact"), "{body}");
+    let (_, body) = answer("+13175551234", "+26622123456").await;
+    assert!(body.contains("https://example.com/lesotho"), "{body}");
+}

@@ -60,8 +60,8 @@ pub const HOME_REGIONS: [&str; 7] = ["US", "CA", "PR", "VI", "GU", "AS", "MP"];
 /// and 622 and 633). A test holds every number the metadata types as personal inside these
 /// (`tests/world.rs`).
 pub const PERSONAL_AREA_CODES: [&str; 16] = [
-    "500", "521", "522", "523", "524", "525", "526", "527", "528", "529", "532", "533", "544", "566",
-    "577", "588",
+    "500", "521", "522", "523", "524", "525", "526", "527", "528", "529", "532", "533", "544",
+    "566", "577", "588",
 ];
 pub const PERSONAL_AREA_CODES_6XX: [&str; 2] = ["622", "633"];
 
@@ -83,7 +83,11 @@ pub fn default_denied_prefixes() -> Vec<String> {
     PREMIUM_PREFIXES
         .iter()
         .map(|(p, _)| p.to_string())
-        .chain(OTHER_COUNTRIES.iter().map(|(code, _, _)| format!("+1{code}")))
+        .chain(
+            OTHER_COUNTRIES
+                .iter()
+                .map(|(code, _, _)| format!("+1{code}")),
+        )
         .chain(personal_prefixes())
         .collect()
 }
@@ -118,7 +122,7 @@ pub fn describe(prefix: &str) -> Option<String> {
     OTHER_COUNTRIES
         .iter()
         .find(|(c, _, _)| *c == code)
-        .map(|(_, region, country)| format!("{country} ({region}), outside the US and Canada"))
+        .map(|(_, region, country)| format!("{country}, outside the US and Canada ({region})"))
 }
 
 /// Whether `number` (E.164) starts with `prefix`, where an `X` in the prefix stands for any
@@ -169,7 +173,7 @@ mod tests {
     fn built_in_denials_say_what_they_are() {
         assert_eq!(
             describe("+1876").as_deref(),
-            Some("Jamaica (JM), outside the US and Canada")
+            Some("Jamaica, outside the US and Canada (JM)")
         );
         assert_eq!(
             describe("+1XXX976").as_deref(),

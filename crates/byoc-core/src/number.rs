@@ -385,9 +385,15 @@ pub fn is_anonymous(from: &str) -> bool {
     if digits.trim_start_matches('+') == &TWILIO_ANONYMOUS[1..] {
         return true;
     }
-    ["anonymous", "restricted", "private", "unavailable", "unknown"]
-        .iter()
-        .any(|w| user.eq_ignore_ascii_case(w))
+    [
+        "anonymous",
+        "restricted",
+        "private",
+        "unavailable",
+        "unknown",
+    ]
+    .iter()
+    .any(|w| user.eq_ignore_ascii_case(w))
 }
 
 /// Separators people write inside numbers.
@@ -422,10 +428,9 @@ pub fn fold_unicode(s: &str) -> Cow<'_, str> {
             ('\u{00A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}', _) => {
                 out.push(' ')
             }
-            (
-                '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' | '\u{FF0D}',
-                _,
-            ) => out.push('-'),
+            ('\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' | '\u{FF0D}', _) => {
+                out.push('-')
+            }
             ('\u{FF0B}' | '\u{FE62}', _) => out.push('+'),
             ('\u{FF08}', _) => out.push('('),
             ('\u{FF09}', _) => out.push(')'),
@@ -516,8 +521,10 @@ fn phone_context(params: &str) -> Option<&str> {
 /// The digits of a global `phone-context` (`+1-317` → `1317`); `None` for a domain name.
 fn global_context(context: &str) -> Option<String> {
     let digits = strip_separators(context.strip_prefix('+')?).into_owned();
-    (!digits.is_empty() && digits.len() < E164_MAX_DIGITS && digits.bytes().all(|b| b.is_ascii_digit()))
-        .then_some(digits)
+    (!digits.is_empty()
+        && digits.len() < E164_MAX_DIGITS
+        && digits.bytes().all(|b| b.is_ascii_digit()))
+    .then_some(digits)
 }
 
 fn cut<'a>(s: &'a str, at: &[char]) -> &'a str {
@@ -794,10 +801,7 @@ mod tests {
             Ok(e("+441212345678"))
         );
         for plan in [gb(), NumberPlan::default()] {
-            assert_eq!(
-                plan.normalize("+44 (0)7700 900123"),
-                Ok(e("+447700900123"))
-            );
+            assert_eq!(plan.normalize("+44 (0)7700 900123"), Ok(e("+447700900123")));
             assert_eq!(
                 plan.normalize("+44 (0)121 234 5678"),
                 Ok(e("+441212345678"))
@@ -888,7 +892,9 @@ mod tests {
         }
         // A real Lesotho number keeps its digits.
         assert_eq!(
-            NumberPlan::default().caller_digits("+26622123456").as_deref(),
+            NumberPlan::default()
+                .caller_digits("+26622123456")
+                .as_deref(),
             Some("26622123456")
         );
     }

@@ -157,13 +157,8 @@ impl Policy {
 
     /// One line for the start-up log: what this policy refuses and allows.
     pub fn summary(&self) -> String {
-        let names = |kinds: &[NumberKind]| {
-            kinds
-                .iter()
-                .map(|k| k.name())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
+        let names =
+            |kinds: &[NumberKind]| kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(",");
         let regions = |r: &[RegionCode]| {
             r.iter()
                 .map(RegionCode::to_string)
@@ -546,7 +541,9 @@ pub fn check_destination(
 /// a marker but no digits behind it is refused with the reason.
 fn split_extension(raw: &str) -> Result<(&str, Option<String>), OutboundError> {
     let lower = raw.to_ascii_lowercase();
-    let is_uri = ["sip:", "sips:", "tel:"].iter().any(|s| lower.starts_with(s));
+    let is_uri = ["sip:", "sips:", "tel:"]
+        .iter()
+        .any(|s| lower.starts_with(s));
     let marker = if let Some(i) = lower.find(";ext=") {
         Some((i, i + 5))
     } else if is_uri {
@@ -555,7 +552,11 @@ fn split_extension(raw: &str) -> Result<(&str, Option<String>), OutboundError> {
         // The first letter after the digits starts the marker.
         let first_digit = lower.find(|c: char| c.is_ascii_digit());
         first_digit
-            .and_then(|d| lower[d..].find(|c: char| c.is_ascii_alphabetic()).map(|i| d + i))
+            .and_then(|d| {
+                lower[d..]
+                    .find(|c: char| c.is_ascii_alphabetic())
+                    .map(|i| d + i)
+            })
             .and_then(|i| {
                 let rest = &lower[i..];
                 ["extension", "ext.", "ext", "x"]
@@ -1111,7 +1112,12 @@ mod tests {
             }
         }
         // Ordinary numbers dial; a territory can be allowed.
-        for did in ["020 7123 4567", "+44 121 234 5678", "07700 912345", "0800 123 4567"] {
+        for did in [
+            "020 7123 4567",
+            "+44 121 234 5678",
+            "07700 912345",
+            "0800 123 4567",
+        ] {
             assert!(dial_one(did, &uk).is_ok(), "{did}");
         }
         let jersey = OutboundConfig {
@@ -1191,7 +1197,10 @@ mod tests {
         };
         assert!(matches!(
             dial_one("+18005551234", &no_toll_free),
-            Err(OutboundError::DeniedType { kind: NumberKind::TollFree, .. })
+            Err(OutboundError::DeniedType {
+                kind: NumberKind::TollFree,
+                ..
+            })
         ));
         assert!(dial_one("+13175551234", &no_toll_free).is_ok());
     }
@@ -1230,7 +1239,11 @@ mod tests {
                 "{did}"
             );
         }
-        for did in ["+13175551234 x", "+13175551234 ext. 12a", "+13175551234 x12345678901"] {
+        for did in [
+            "+13175551234 x",
+            "+13175551234 ext. 12a",
+            "+13175551234 x12345678901",
+        ] {
             let e = dial_one(did, &cfg).unwrap_err();
             assert!(e.to_string().contains("extension"), "{did}: {e}");
         }

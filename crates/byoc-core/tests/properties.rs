@@ -63,6 +63,25 @@ fn address_like() -> impl Strategy<Value = String> {
         Just("%"),
         Just("%C3%A9"),
         Just("\t"),
+        Just("(0)"),
+        Just("44"),
+        Just("0011"),
+        Just("010"),
+        Just("7700900123"),
+        Just(";phone-context=+1317"),
+        Just(";phone-context=+"),
+        Just(";ext="),
+        Just(" x"),
+        Just("ext. "),
+        Just("\"Bob\" <"),
+        Just("\u{a0}"),
+        Just("\u{2013}"),
+        Just("\u{ff0b}"),
+        Just("\u{ff14}"),
+        Just("\u{200e}"),
+        Just("\u{0663}"),
+        Just("anonymous"),
+        Just("+266696687"),
     ];
     let glued = proptest::collection::vec(piece, 0..10).prop_map(|p| p.concat());
     let user = "[+]?[0-9 ().-]{0,18}|[a-zA-Z0-9%*#+._~!-]{0,20}|%2[bB][0-9]{0,15}";
@@ -92,13 +111,39 @@ proptest! {
     #[test]
     fn normalization_never_panics_and_is_idempotent(
         input in address_like(),
-        cc in prop_oneof![Just("1"), Just("44"), Just("49")],
+        cc in prop_oneof![Just("1"), Just("44"), Just("49"), Just("61"), Just("81"), Just("55"), Just("91")],
     ) {
         let plan = NumberPlan::new(cc).unwrap();
         if let Ok(address) = plan.normalize(&input) {
             prop_assert_eq!(plan.normalize(address.as_str()), Ok(address.clone()), "input {:?}", input);
             if let Some(digits) = address.digits() {
                 prop_assert!((3..=15).contains(&digits.len()));
+            }
+        }
+        let _ = plan.caller_digits(&input);
+        let _ = byoc_core::number::is_anonymous(&input);
+    }
+
+    /// The outbound check never panics, and what it lets through is a number its own policy
+    /// accepts again, or an allowed emergency code.
+    #[test]
+    fn the_outbound_check_never_panics_and_only_passes_what_it_allows(
+        input in address_like(),
+        cc in prop_oneof![Just("1"), Just("44"), Just("61")],
+        wide in any::<bool>(),
+    ) {
+        use byoc_core::outbound::{check_destination, OutboundConfig, Policy};
+        let plan = NumberPlan::new(cc).unwrap();
+        let mut policy = Policy::for_plan(&plan);
+        if wide {
+            policy.allowed_prefixes = vec!["+".into()];
+        }
+        let config = OutboundConfig { plan, policy, ..OutboundConfig::default() };
+        if let Ok((number, extension)) = check_destination(&input, &config) {
+            prop_assert!(number.starts_with('+'), "{:?} -> {}", input, number);
+            prop_assert!(config.policy.check_destination(&number).is_ok());
+            if let Some(ext) = extension {
+                prop_assert!(!ext.is_empty() && ext.bytes().all(|b| b.is_ascii_digit()));
             }
         }
     }

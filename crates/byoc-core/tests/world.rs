@@ -61,15 +61,24 @@ fn every_golden_row_reads_and_is_decided_as_libphonenumber_says() {
             Err(e) => format!("error: {e}"),
         };
         if read != inbound {
-            failures.push(format!("{home} {input:?}: inbound {read}, expected {inbound}"));
+            failures.push(format!(
+                "{home} {input:?}: inbound {read}, expected {inbound}"
+            ));
         }
         let decided = outcome(check_number(input, &cfg));
         if decided != outbound {
-            failures.push(format!("{home} {input:?}: outbound {decided}, expected {outbound}"));
+            failures.push(format!(
+                "{home} {input:?}: outbound {decided}, expected {outbound}"
+            ));
         }
     }
     assert!(rows > 400, "only {rows} rows");
-    assert!(failures.is_empty(), "{} of {rows} rows differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {rows} rows differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// The +1 territories the built-in table refuses are exactly those libphonenumber places outside

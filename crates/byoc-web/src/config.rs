@@ -474,7 +474,11 @@ impl Config {
             denied_types
         } else {
             let mut all = defaults.denied_kinds.clone();
-            all.extend(denied_types.into_iter().filter(|k| !defaults.denied_kinds.contains(k)));
+            all.extend(
+                denied_types
+                    .into_iter()
+                    .filter(|k| !defaults.denied_kinds.contains(k)),
+            );
             all
         };
         // A NANP country allowed by region is lifted like its exact prefixes.

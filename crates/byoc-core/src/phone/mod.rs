@@ -316,7 +316,10 @@ mod tests {
         let read = |s: &str| read_as_dialled_in(s, gb);
         assert_eq!(read("01212345678").as_deref(), Some("+441212345678"));
         assert_eq!(read("447700900123").as_deref(), Some("+447700900123"));
-        assert_eq!(read("+44 (0)121 234 5678").as_deref(), Some("+441212345678"));
+        assert_eq!(
+            read("+44 (0)121 234 5678").as_deref(),
+            Some("+441212345678")
+        );
         assert_eq!(read("4321"), None);
         assert_eq!(read("0001"), None);
         assert_eq!(read("support"), None);

@@ -1,0 +1,101 @@
+//! What reading numbers of any country costs per call: a national-form `To` in a UK home (the
+//! metadata's parser) against the E.164 fast path, and the outbound decision under a US home
+//! (the NANP tables) and a UK home (the metadata's type and territory). Run:
+//! `cargo bench -p byoc-core --bench world` (see docs/performance.md).
+
+use std::hint::black_box;
+
+use byoc_core::inbound::{self, InboundConfig};
+use byoc_core::outbound::{self, OutboundConfig, Policy};
+use byoc_core::signature;
+use byoc_core::{NumberPlan, Params};
+use criterion::{criterion_group, criterion_main, Criterion};
+
+mod common;
+use common::{call_params, form_body, table, TOKEN, URL};
+
+fn inbound_decision(c: &mut Criterion, name: &str, plan: NumberPlan, to: &str) {
+    let params = call_params(to);
+    let body = form_body(&params);
+    let sig = signature::sign(TOKEN, URL, &params);
+    let key = signature::SigningKey::new(TOKEN);
+    let t = table(1000);
+    let config = InboundConfig {
+        plan,
+        ..InboundConfig::default()
+    };
+    c.bench_function(name, |b| {
+        b.iter(|| {
+            let params = Params::from_form(black_box(body.as_bytes()));
+            signature::verify_with_key(&key, URL, &params, Some(&sig)).unwrap();
+            let address = inbound::called_address(&params, &config.plan);
+            let matched = address.as_ref().ok().and_then(|a| t.lookup(a));
+            inbound::decide(
+                &address,
+                matched.as_ref(),
+                &config,
+                &inbound::Call::at(jiff::Timestamp::UNIX_EPOCH),
+            )
+            .twiml
+            .to_xml()
+        })
+    });
+}
+
+fn outbound_decision(c: &mut Criterion, name: &str, plan: NumberPlan, did: &str) {
+    let config = OutboundConfig {
+        policy: Policy::for_plan(&plan),
+        plan,
+        ..OutboundConfig::default()
+    };
+    let query: Params = [
+        ("OUTBOUND_DID", did),
+        ("BYOC_TRUNK_SID", "BY0123456789abcdef0123456789abcdef"),
+    ]
+    .into_iter()
+    .collect();
+    let body: Params = [("From", "+13175550123")].into_iter().collect();
+    assert!(outbound::decide(&query, &body, &config).result.is_ok());
+    c.bench_function(name, |b| {
+        b.iter(|| {
+            outbound::decide(black_box(&query), &body, &config)
+                .twiml
+                .to_xml()
+        })
+    });
+}
+
+fn benches(c: &mut Criterion) {
+    let uk = NumberPlan::new("44").unwrap();
+    c.bench_function("normalize_national_gb", |b| {
+        b.iter(|| uk.normalize(black_box("sip:07700900123@carrier.example")))
+    });
+    inbound_decision(
+        c,
+        "inbound_decision_e164_gb_home",
+        uk.clone(),
+        "sip:+447700900123@example.sip.twilio.com;user=phone",
+    );
+    inbound_decision(
+        c,
+        "inbound_decision_national_gb",
+        uk.clone(),
+        "sip:07700900123@example.sip.twilio.com;user=phone",
+    );
+    outbound_decision(
+        c,
+        "outbound_decision_us",
+        NumberPlan::default(),
+        "+13175551234",
+    );
+    outbound_decision(
+        c,
+        "outbound_decision_gb_national",
+        uk.clone(),
+        "020 7123 4567",
+    );
+    outbound_decision(c, "outbound_decision_gb_e164", uk, "+442071234567");
+}
+
+criterion_group!(world, benches);
+criterion_main!(world);
