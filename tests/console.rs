@@ -134,6 +134,23 @@ async fn api_contract(console: &ConsoleProc) {
     assert_eq!(line("outcome"), "matched");
     assert!(line("twiml").contains(FLOW_URL), "{lines:?}");
     assert_eq!(resolved.json["at"], "2026-12-25T00:00:00Z");
+    assert!(line("home").starts_with("US and Canada (+1)"), "{lines:?}");
+    // The home country a test call assumes can be changed for the test: a UK national number.
+    let uk = console
+        .post(
+            "/api/resolve",
+            &json!({"number": "sip:07700900123@carrier.example", "country": "GB"}),
+        )
+        .await;
+    assert_eq!(uk.status, 200, "{}", uk.text);
+    let uk_lines = uk.json["lines"].to_string();
+    assert!(uk_lines.contains("GB (+44) (asked for)"), "{uk_lines}");
+    assert!(uk_lines.contains("+447700900123 (E.164 number)"), "{uk_lines}");
+    let bad_country = console
+        .post("/api/resolve", &json!({"number": "+13175551234", "country": "999"}))
+        .await;
+    assert_eq!(bad_country.status, 422, "{}", bad_country.text);
+    assert_eq!(bad_country.json["field"], "country");
 
     // Import: the dry run shows the difference; apply writes it; bad rows name their line.
     let csv = "pattern,action,url\n+1888555*,redirect,https://example.com/import\n";

@@ -296,6 +296,21 @@ async fn main() {
             event: event("outbound.json"),
         },
         Variant {
+            // A UK home: libphonenumber's metadata is loaded and the home's patterns compiled
+            // at init (the event dials a +1 number, allowed here).
+            name: "outbound (home GB, +44)",
+            binary: binary("outbound"),
+            env: [
+                token.clone(),
+                vec![
+                    ("DEFAULT_COUNTRY_CODE".into(), "44".into()),
+                    ("OUTBOUND_ALLOWED_PREFIXES".into(), "+1,+44".into()),
+                ],
+            ]
+            .concat(),
+            event: event("outbound.json"),
+        },
+        Variant {
             name: "inbound (DynamoDB on loopback moto)",
             binary: binary("inbound"),
             env: [token.clone(), table_env.clone()].concat(),
