@@ -145,9 +145,15 @@ async fn api_contract(console: &ConsoleProc) {
     assert_eq!(uk.status, 200, "{}", uk.text);
     let uk_lines = uk.json["lines"].to_string();
     assert!(uk_lines.contains("GB (+44) (asked for)"), "{uk_lines}");
-    assert!(uk_lines.contains("+447700900123 (E.164 number)"), "{uk_lines}");
+    assert!(
+        uk_lines.contains("+447700900123 (E.164 number)"),
+        "{uk_lines}"
+    );
     let bad_country = console
-        .post("/api/resolve", &json!({"number": "+13175551234", "country": "999"}))
+        .post(
+            "/api/resolve",
+            &json!({"number": "+13175551234", "country": "999"}),
+        )
         .await;
     assert_eq!(bad_country.status, 422, "{}", bad_country.text);
     assert_eq!(bad_country.json["field"], "country");

@@ -32,6 +32,8 @@ enum Expect {
     ),
     /// A refusal whose reason contains this text.
     Refused(&'static str),
+    /// A refusal sent back to ACTION_URL, with this refusal kind.
+    Returned(&'static str),
 }
 
 struct Case {
@@ -42,6 +44,8 @@ struct Case {
 }
 
 const CALL: &[(&str, &str)] = &[("CallSid", "CA42"), ("From", "+13175550123")];
+const FLOW_RETURN: &str =
+    "https://webhooks.twilio.com/v1/Accounts/AC0123456789abcdef0123456789abcdef/Flows/FW0123456789abcdef0123456789abcdef?FlowEvent=return";
 
 fn cases() -> Vec<Case> {
     use Expect::*;
@@ -82,6 +86,16 @@ fn cases() -> Vec<Case> {
         c("too many numbers", Query, &[("OUTBOUND_DID", "+13175550001,+13175550002,+13175550003,+13175550004,+13175550005,+13175550006,+13175550007,+13175550008,+13175550009,+13175550010,+13175550011")], Refused("more than 10 numbers")),
         c("bad option", Query, &[("OUTBOUND_DID", "+13175551234"), ("RECORD", "yes")], Refused("RECORD")),
         c("caller ID not allowed", Query, &[("OUTBOUND_DID", "+13175551234"), ("CALLER_ID", "+13175559999")], Refused("not in OUTBOUND_ALLOWED_CALLER_IDS")),
+        // A widget left at GET: Twilio puts the call's own parameters in the query string.
+        c("GET widget keeps the caller's From", Query, &[("OUTBOUND_DID", "+13175551234"), ("From", "+13175550123")], Dial(&["+13175551234"], &[("callerId", "+13175550123")])),
+        // `OUTBOUND_DID={{trigger.call.From}}` without url_encode: the SIP URI's `+` decodes to a
+        // space. Singapore (refused here: only +1 and +44 are allowed), never Tampa's +1 656.
+        c("unencoded SIP From in the widget URL", Raw("OUTBOUND_DID=sip:+6562345678@203.0.113.10"), &[], Refused("+6562345678 is outside the allowed destinations")),
+        c("unencoded SIP From in a form", Form, &[("OUTBOUND_DID", "sip: 6562345678@203.0.113.10")], Refused("+6562345678 is outside the allowed destinations")),
+        // A refusal goes back to the flow when the widget gave ACTION_URL.
+        c("refused, back to the flow: no number", Query, &[("ACTION_URL", FLOW_RETURN)], Returned("bad_number")),
+        c("refused, back to the flow: a SIP domain SID", Query, &[("OUTBOUND_DID", "+13175551234"), ("BYOC_TRUNK_SID", "SD0123456789abcdef0123456789abcdef"), ("ACTION_URL", FLOW_RETURN)], Returned("bad_trunk")),
+        c("refused, back to the flow: premium rate", Query, &[("OUTBOUND_DID", "+19005551234"), ("ACTION_URL", FLOW_RETURN)], Returned("policy_destination")),
     ]
 }
 
@@ -174,6 +188,25 @@ fn check(case: &Case, status: u16, headers: &dyn Fn(&str) -> Option<String>, bod
             assert_eq!(find(&twiml, "Response/Say").text, "Not allowed & goodbye");
             assert!(has(&twiml, "Response/Hangup"));
         }
+        Expect::Returned(kind) => {
+            assert_eq!(
+                headers("x-byoc-outcome").as_deref(),
+                Some("refused"),
+                "{}",
+                case.name
+            );
+            assert!(!has(&twiml, "Response/Dial"), "{}", case.name);
+            assert!(!has(&twiml, "Response/Say"), "{}", case.name);
+            let redirect = find(&twiml, "Response/Redirect");
+            assert_eq!(
+                redirect.text,
+                format!(
+                    "{FLOW_RETURN}&DialCallStatus=failed&ByocOutcome=refused&ByocRefusal={kind}"
+                ),
+                "{}",
+                case.name
+            );
+        }
     }
 }
 
@@ -234,7 +267,7 @@ async fn every_case_through_the_lambda_binary() {
         refusals,
         cases()
             .iter()
-            .filter(|c| matches!(c.expect, Expect::Refused(_)))
+            .filter(|c| matches!(c.expect, Expect::Refused(_) | Expect::Returned(_)))
             .count()
     );
     assert!(lambda

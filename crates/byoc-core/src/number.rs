@@ -356,11 +356,20 @@ pub fn normalize(input: &str) -> Result<Address, NumberError> {
 /// (`?OUTBOUND_DID=+6562345678`, what a Studio widget URL with `{{flow.variables.to}}` produces)
 /// decodes to a space, and read as a national number `6562345678` it would dial another country.
 /// A phone number never begins with a space, so spaces before a digit at the start are the lost
-/// `+`. Anything else is returned as it is.
+/// `+`; so are spaces before a digit at the start of a SIP or tel URI's user part
+/// (`{{trigger.call.From}}` unencoded: `sip: 6562345678@203.0.113.10`). Anything else is
+/// returned as it is.
 pub fn restore_lost_plus(value: &str) -> Cow<'_, str> {
-    let rest = value.trim_start_matches(' ');
-    if rest.len() < value.len() && rest.starts_with(|c: char| c.is_ascii_digit()) {
-        Cow::Owned(format!("+{rest}"))
+    let scheme_len = ["sips:", "sip:", "tel:"]
+        .iter()
+        .find(|s| {
+            value.len() >= s.len() && value.as_bytes()[..s.len()].eq_ignore_ascii_case(s.as_bytes())
+        })
+        .map_or(0, |s| s.len());
+    let (scheme, rest) = value.split_at(scheme_len);
+    let digits = rest.trim_start_matches(' ');
+    if digits.len() < rest.len() && digits.starts_with(|c: char| c.is_ascii_digit()) {
+        Cow::Owned(format!("{scheme}+{digits}"))
     } else {
         Cow::Borrowed(value)
     }
@@ -652,6 +661,17 @@ mod tests {
         assert_eq!(restore_lost_plus("+13175551234"), "+13175551234");
         // Only spaces before a digit: anything else is not a lost `+`.
         assert_eq!(restore_lost_plus(" sip:a@b"), " sip:a@b");
+        // Inside a SIP or tel URI's user part too: never a national number.
+        assert_eq!(
+            restore_lost_plus("sip: 6562345678@203.0.113.10"),
+            "sip:+6562345678@203.0.113.10"
+        );
+        assert_eq!(restore_lost_plus("TEL: 6562345678"), "TEL:+6562345678");
+        assert_eq!(restore_lost_plus("sip:alice@pbx"), "sip:alice@pbx");
+        assert_eq!(
+            normalize(&restore_lost_plus("sip: 6562345678@203.0.113.10")),
+            Ok(e("+6562345678"))
+        );
         assert_eq!(restore_lost_plus("   "), "   ");
         assert_eq!(restore_lost_plus(""), "");
         assert_eq!(

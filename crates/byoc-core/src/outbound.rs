@@ -457,17 +457,47 @@ impl<'a> Source<'a> {
 }
 
 /// Validates the request and builds the Dial, or the refusal.
+///
+/// A refused call with a valid `ACTION_URL` goes back there, as a finished `<Dial>` would: a
+/// `<Redirect>` (with `ACTION_METHOD`) to the URL with `DialCallStatus=failed`,
+/// `ByocOutcome=refused` and `ByocRefusal=<kind>` added to its query string, so the flow's
+/// return branch runs (voicemail, an agent) and can branch on the reason. Without one, the
+/// caller hears the refusal message and the call ends.
 pub fn decide(query: &Params, body: &Params, config: &OutboundConfig) -> Decision {
-    match dial(&Source { query, body }, config) {
+    let source = Source { query, body };
+    match dial(&source, config) {
         Ok(dial) => Decision {
             twiml: dial.to_twiml(),
             result: Ok(dial),
         },
         Err(e) => Decision {
-            twiml: twiml::Response::say_and_hang_up(config.refusal_message.clone()),
+            twiml: match return_to_flow(&source, &e) {
+                Some(redirect) => redirect,
+                None => twiml::Response::say_and_hang_up(config.refusal_message.clone()),
+            },
             result: Err(e),
         },
     }
+}
+
+/// The `<Redirect>` back to `ACTION_URL` after a refusal, when the request gave a usable one.
+fn return_to_flow(source: &Source, error: &OutboundError) -> Option<twiml::Response> {
+    let url = source.get("ACTION_URL")?;
+    let url = check_url("ACTION_URL", url).ok()?;
+    let method = match source.get("ACTION_METHOD") {
+        Some(m) => Method::parse(m)?,
+        None => Method::Post,
+    };
+    let mut target = url::Url::parse(&url).ok()?;
+    target
+        .query_pairs_mut()
+        .append_pair("DialCallStatus", "failed")
+        .append_pair("ByocOutcome", "refused")
+        .append_pair("ByocRefusal", error.kind());
+    Some(twiml::Response::new().verb(Verb::Redirect {
+        url: target.to_string(),
+        method,
+    }))
 }
 
 /// Normalizes and checks one destination against the number rules and the policy. An
@@ -645,6 +675,12 @@ fn dial(source: &Source, config: &OutboundConfig) -> Result<Dial, OutboundError>
         }
     }
     let trunk = match source.get(PARAM_TRUNK) {
+        Some(s) if s.len() >= 2 && s[..2].eq_ignore_ascii_case("SD") => {
+            return Err(OutboundError::BadTrunk(format!(
+                "`{}` is a SIP domain SID (SD…), not a BYOC trunk SID (BY…): copy the trunk's SID from Voice > BYOC Trunks",
+                shorten(s)
+            )));
+        }
         Some(s) => {
             Sid::parse(SidKind::ByocTrunk, s).map_err(|e| OutboundError::BadTrunk(e.to_string()))?
         }
@@ -668,10 +704,12 @@ fn dial(source: &Source, config: &OutboundConfig) -> Result<Dial, OutboundError>
                 ))
             }
         }),
+        // A widget left at GET sends the call's parameters in the query string.
         None => config.default_caller_id.clone().or_else(|| {
             source
                 .body
                 .get("From")
+                .or_else(|| source.query.get("From"))
                 .filter(|f| !is_anonymous(f))
                 .and_then(|f| config.plan.normalize(&restore_lost_plus(f)).ok())
                 .filter(Address::is_e164)
@@ -1280,6 +1318,101 @@ mod tests {
                 "{from}"
             );
         }
+    }
+
+    #[test]
+    fn a_refusal_returns_to_the_flow_when_it_can() {
+        const FLOW: &str = "https://webhooks.twilio.com/v1/Accounts/AC1/Flows/FW1?FlowEvent=return";
+        let cfg = OutboundConfig::default();
+        for (params, kind) in [
+            (vec![("BYOC_TRUNK_SID", TRUNK)], "bad_number"),
+            (
+                vec![
+                    ("OUTBOUND_DID", "+13175551234"),
+                    ("BYOC_TRUNK_SID", "SD0123456789abcdef0123456789abcdef"),
+                ],
+                "bad_trunk",
+            ),
+            (
+                vec![
+                    ("OUTBOUND_DID", "+13175551234"),
+                    ("BYOC_TRUNK_SID", "BYxxxxxxxx"),
+                ],
+                "bad_trunk",
+            ),
+            (
+                vec![
+                    ("OUTBOUND_DID", "+13175551234"),
+                    ("BYOC_TRUNK_SID", TRUNK),
+                    ("TIMEOUT", "2"),
+                ],
+                "bad_option",
+            ),
+            (
+                vec![("OUTBOUND_DID", "+19005551234"), ("BYOC_TRUNK_SID", TRUNK)],
+                "policy_destination",
+            ),
+        ] {
+            let mut params = params.clone();
+            params.push(("ACTION_URL", FLOW));
+            let d = run(&params, &[], &cfg);
+            assert_eq!(d.result.as_ref().unwrap_err().kind(), kind, "{params:?}");
+            let xml = d.twiml.to_xml();
+            assert!(
+                xml.ends_with(&format!(
+                    "<Response><Redirect method=\"POST\">{}</Redirect></Response>",
+                    format!("{FLOW}&DialCallStatus=failed&ByocOutcome=refused&ByocRefusal={kind}")
+                        .replace('&', "&amp;")
+                )),
+                "{params:?}: {xml}"
+            );
+        }
+        // ACTION_METHOD is kept; an unusable ACTION_URL leaves the apology and the hang-up.
+        let d = run(&[("ACTION_URL", FLOW), ("ACTION_METHOD", "get")], &[], &cfg);
+        assert!(d.twiml.to_xml().contains(r#"<Redirect method="GET">"#));
+        let d = run(&[("ACTION_URL", "javascript:x")], &[], &cfg);
+        assert!(d.twiml.to_xml().ends_with("</Say><Hangup/></Response>"));
+        // The SIP domain SID is named for what it is.
+        let e = run(
+            &[
+                ("OUTBOUND_DID", "+13175551234"),
+                ("BYOC_TRUNK_SID", "SD0123456789abcdef0123456789abcdef"),
+            ],
+            &[],
+            &cfg,
+        )
+        .result
+        .unwrap_err();
+        assert!(e.to_string().contains("is a SIP domain SID"), "{e}");
+    }
+
+    #[test]
+    fn an_unencoded_sip_from_dials_its_own_country_and_get_keeps_the_caller_id() {
+        let world = OutboundConfig {
+            policy: Policy {
+                allowed_prefixes: vec!["+".into()],
+                ..Policy::default()
+            },
+            ..OutboundConfig::default()
+        };
+        // `OUTBOUND_DID={{trigger.call.From}}` without url_encode, by GET (query) or in a body.
+        let query = Params::from_form(
+            b"OUTBOUND_DID=sip:+6562345678@203.0.113.10&BYOC_TRUNK_SID=BY0123456789abcdef0123456789abcdef",
+        );
+        let d = decide(&query, &Params::new(), &world);
+        assert_eq!(d.result.unwrap().numbers, ["+6562345678"]);
+        let body = Params::from_form(b"OUTBOUND_DID=sip:+6562345678@203.0.113.10");
+        let d = decide(&p(&[("BYOC_TRUNK_SID", TRUNK)]), &body, &world);
+        assert_eq!(d.result.unwrap().numbers, ["+6562345678"]);
+        // A widget left at GET: the call's From is in the query string.
+        let query = Params::from_form(
+            b"OUTBOUND_DID=%2B13175551234&BYOC_TRUNK_SID=BY0123456789abcdef0123456789abcdef&From=%2B13175550123",
+        );
+        let d = decide(&query, &Params::new(), &OutboundConfig::default());
+        assert_eq!(
+            d.result.unwrap().options.caller_id.as_deref(),
+            Some("+13175550123")
+        );
     }
 
     #[test]
