@@ -348,6 +348,8 @@ async fn serve_mounts_the_status_callback_and_the_fallback() {
         ("CallSid", "CA1"),
         ("CallStatus", "completed"),
         ("To", "sip:+13175551234@x.sip.twilio.com"),
+        ("AccountSid", "AC00000000000000000000000000000000"),
+        ("Direction", "inbound"),
     ];
     let response = post("/inbound/status", flow.clone(), true).await;
     assert_eq!(response.status(), 302);
@@ -355,6 +357,17 @@ async fn serve_mounts_the_status_callback_and_the_fallback() {
         .to_str()
         .unwrap()
         .contains("/Flows/FW"));
+    // As flex-inbound-sip-router: only the flow's own account, only the inbound leg.
+    for (name, value) in [
+        ("AccountSid", "AC11111111111111111111111111111111"),
+        ("Direction", "outbound-dial"),
+    ] {
+        let mut other = flow.clone();
+        other.retain(|(k, _)| *k != name);
+        other.push((name, value));
+        let response = post("/inbound/status", other, true).await;
+        assert_eq!(response.status(), 204, "{name}={value}");
+    }
     let response = post("/inbound/status", flow, false).await;
     assert_eq!(response.status(), 403);
     let function = vec![
@@ -562,7 +575,13 @@ async fn the_status_callback_finds_the_flow_the_call_entered() {
         let client = client.clone();
         let url = serve.url("/inbound/status");
         async move {
-            let mut pairs = vec![("CallSid", "CA1"), ("CallStatus", "completed"), ("To", to)];
+            let mut pairs = vec![
+                ("CallSid", "CA1"),
+                ("CallStatus", "completed"),
+                ("To", to),
+                ("AccountSid", "AC00000000000000000000000000000000"),
+                ("Direction", "inbound"),
+            ];
             pairs.extend(extra);
             client
                 .post(&url)

@@ -406,7 +406,7 @@ async fn check_reads_the_domain_back_and_calls_the_deployment() {
     std::fs::write(
         &routes,
         r#"{"routes":[{"pattern":"+13175551234","action":"redirect","url":"https://example.com/main"},
-            {"pattern":"+13175550100","url":"https://webhooks.twilio.com/v1/Accounts/AC00000000000000000000000000000000/Flows/FW00000000000000000000000000000000"}]}"#,
+            {"pattern":"+13175550100","url":"https://webhooks.twilio.com/v1/Accounts/AC0123456789abcdef0123456789abcdef/Flows/FW00000000000000000000000000000000"}]}"#,
     )
     .unwrap();
     let routes = routes.display().to_string();

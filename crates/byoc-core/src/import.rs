@@ -22,7 +22,8 @@ pub enum Format {
     /// Header row `pattern,action,…` then one route per row.
     Csv,
     /// flex-inbound-sip-router: `{"routes":[{"address","comment","type","destination"}],
-    /// "default":{"type","destination"}}`
+    /// "default":{"type","destination"}}` (its `config.private.json`), or its `admin/list`
+    /// response, which holds the same object under `data` (the live configuration).
     Flex,
 }
 
@@ -41,11 +42,23 @@ impl Format {
             return Format::Csv;
         }
         let trimmed = text.trim_start();
+        // A `.json` file, or text that opens an array, is JSON even when it is not an object:
+        // the JSON reader then says what it expected, where CSV would read nonsense.
+        if (trimmed.starts_with('[') || file_name.to_ascii_lowercase().ends_with(".json"))
+            && !trimmed.starts_with('{')
+        {
+            return Format::Json;
+        }
         if !trimmed.starts_with('{') {
             return Format::Csv;
         }
         match serde_json::from_str::<serde_json::Value>(text) {
             Ok(v) => {
+                let v = if v["data"].is_object() {
+                    &v["data"]
+                } else {
+                    &v
+                };
                 let first = &v["routes"][0];
                 if v.get("default").is_some()
                     || first.get("address").is_some()
@@ -180,6 +193,25 @@ impl<'a> LineCounter<'a> {
     }
 }
 
+/// A serde_json error's message without its own `at line L column C`, for errors that give
+/// the position once, as the row's line.
+fn strip_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+/// The line in `outer` of line `line` of `inner`, a slice of it.
+fn line_in(outer: &str, inner: &str, line: usize) -> usize {
+    let before = (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize);
+    outer
+        .get(..before)
+        .map_or(0, |b| b.bytes().filter(|c| *c == b'\n').count())
+        + line.max(1)
+}
+
 fn syntax(e: serde_json::Error) -> ImportError {
     row_error(e.line().max(1), format!("not valid here: {e}"))
 }
@@ -190,6 +222,12 @@ fn json_rows(text: &str) -> Result<Rows, ImportError> {
     struct File<'a> {
         #[serde(borrow)]
         routes: Vec<&'a RawValue>,
+    }
+    if !text.trim_start().starts_with('{') {
+        return Err(row_error(
+            1,
+            r#"a route file is a JSON object {"routes": [{"pattern": …}, …]}, not this"#,
+        ));
     }
     let file: File = serde_json::from_str(text).map_err(syntax)?;
     let mut lines = LineCounter::new(text);
@@ -344,15 +382,28 @@ fn csv_rows(text: &str) -> Result<Rows, ImportError> {
     Ok(rows)
 }
 
+/// What a flex-inbound-sip-router configuration looks like, for the error that refuses
+/// anything else.
+const FLEX_EXPECTED: &str = r#"a flex-inbound-sip-router configuration: {"routes": [{"address", "type", "destination", "comment"}, …], "default": {"type", "destination"}} (config.private.json), or the admin/list response that holds it under "data""#;
+
 fn flex_rows(text: &str, plan: &NumberPlan) -> Result<Rows, ImportError> {
     #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
     struct File<'a> {
         #[serde(borrow, default)]
-        routes: Vec<&'a RawValue>,
+        routes: Option<Vec<&'a RawValue>>,
         #[serde(borrow, default)]
         default: Option<&'a RawValue>,
     }
+    /// FSR's `admin/list` answer: the configuration under `data`, beside fields such as the
+    /// asset `version` that say nothing about routes.
     #[derive(Deserialize)]
+    struct Listed<'a> {
+        #[serde(borrow)]
+        data: &'a RawValue,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
     struct Entry {
         #[serde(default)]
         address: Option<String>,
@@ -363,18 +414,38 @@ fn flex_rows(text: &str, plan: &NumberPlan) -> Result<Rows, ImportError> {
         #[serde(default)]
         destination: Option<String>,
     }
-    let file: File = serde_json::from_str(text).map_err(syntax)?;
+    let inner = match serde_json::from_str::<Listed>(text) {
+        Ok(listed) => listed.data.get(),
+        Err(_) => text,
+    };
+    let file: File = serde_json::from_str(inner).map_err(|e| {
+        if e.is_data() {
+            // The same position the other errors give: the line of the text, then the reason.
+            row_error(
+                line_in(text, inner, e.line()),
+                format!("not {FLEX_EXPECTED}: {}", strip_position(&e)),
+            )
+        } else {
+            syntax(e)
+        }
+    })?;
+    if file.routes.is_none() && file.default.is_none() {
+        return Err(row_error(1, format!("not {FLEX_EXPECTED}: it has neither")));
+    }
+    let text = inner;
     let entries = file
         .routes
+        .unwrap_or_default()
         .into_iter()
         .map(|raw| (raw, false))
         .chain(file.default.map(|raw| (raw, true)));
     let mut rows = Vec::new();
     let mut lines = LineCounter::new(text);
+    let mut written: HashMap<String, (usize, String)> = HashMap::new();
     for (raw, is_default) in entries {
         let line = lines.line_of(raw);
         let row = serde_json::from_str::<Entry>(raw.get())
-            .map_err(|e| e.to_string())
+            .map_err(|e| strip_position(&e))
             .and_then(|entry| {
                 let pattern = if is_default {
                     "*".to_string()
@@ -383,9 +454,25 @@ fn flex_rows(text: &str, plan: &NumberPlan) -> Result<Rows, ImportError> {
                         .address
                         .as_deref()
                         .ok_or("a route needs an `address`")?;
-                    plan.normalize(address)
+                    let key = plan
+                        .normalize(address)
                         .map_err(|e| format!("address `{address}`: {e}"))?
-                        .to_string()
+                        .to_string();
+                    // FSR compared addresses as strings; here they are numbers, so two rows
+                    // written differently can be one route: say so.
+                    match written.get(&key) {
+                        Some((first, first_address)) if first_address != address.trim() => {
+                            return Err(format!(
+                                "route `{key}`: duplicate of line {first} (`{first_address}` and `{}` are the same number once normalized)",
+                                address.trim()
+                            ));
+                        }
+                        Some(_) => {}
+                        None => {
+                            written.insert(key.clone(), (line, address.trim().to_string()));
+                        }
+                    }
+                    key
                 };
                 let destination = entry.destination.clone().unwrap_or_default();
                 let mut record = RouteRecord {
@@ -586,6 +673,53 @@ mod tests {
         assert!(err.errors[0].message.contains("unknown column(s) color"));
         let err = parse("action,url\nredirect,https://x/\n", Format::Csv, &plan()).unwrap_err();
         assert!(err.errors[0].message.contains("no `pattern` column"));
+    }
+
+    #[test]
+    fn only_a_flex_configuration_is_read_as_one() {
+        // FSR's admin/list answer: the live configuration under `data`.
+        let listed = r#"{"data": {"routes": [
+  {"address": "+13175551234", "type": "webhook", "destination": "https://x/main"}
+], "default": {"type": "say", "destination": "Closed"}}, "version": "ZN0123456789abcdef0123456789abcdef", "success": true}"#;
+        assert_eq!(Format::detect("list.json", listed), Format::Flex);
+        let routes = parse(listed, Format::Flex, &plan()).unwrap();
+        assert_eq!(routes.len(), 2);
+        // Any other object is refused, naming what was expected: nothing is read as "no routes".
+        for text in [
+            r#"{"rutes": [{"address": "+13175551234", "type": "webhook", "destination": "https://x"}]}"#,
+            r#"{}"#,
+            r#"{"data": {"items": []}}"#,
+            r#"{"routes": [], "default": {"type": "say", "destination": "x"}, "extra": 1}"#,
+        ] {
+            let err = parse(text, Format::Flex, &plan()).unwrap_err();
+            let message = &err.errors[0].message;
+            assert!(
+                message.contains("not a flex-inbound-sip-router configuration"),
+                "{text}: {message}"
+            );
+        }
+        // Unknown fields of a route are named, with one position: the row's line.
+        let text = "{\"routes\": [\n  {\"address\": \"+13175551234\", \"type\": \"webhook\", \"destination\": \"https://x\", \"enabled\": false}\n]}";
+        let err = parse(text, Format::Flex, &plan()).unwrap_err();
+        assert_eq!(err.errors[0].line, 2);
+        assert!(err.errors[0].message.contains("unknown field `enabled`"));
+        assert!(!err.errors[0].message.contains("column"), "{err}");
+        // Two addresses that are one number say so.
+        let text = r#"{"routes": [
+  {"address": "3175551249", "type": "webhook", "destination": "https://x/a"},
+  {"address": "+13175551249", "type": "webhook", "destination": "https://x/b"}
+]}"#;
+        let err = parse(text, Format::Flex, &plan()).unwrap_err();
+        assert!(
+            err.errors[0]
+                .message
+                .contains("`3175551249` and `+13175551249` are the same number once normalized"),
+            "{err}"
+        );
+        // A `.json` file holding an array is JSON, refused with what a route file is.
+        assert_eq!(Format::detect("r.json", "[]"), Format::Json);
+        let err = parse("[]", Format::Json, &plan()).unwrap_err();
+        assert!(err.errors[0].message.contains("JSON object"), "{err}");
     }
 
     #[test]

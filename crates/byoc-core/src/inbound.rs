@@ -233,6 +233,20 @@ fn flow_of(action: &Action) -> Option<String> {
     }
 }
 
+/// Whether a status callback may be sent to `flow`: as flex-inbound-sip-router does, only for
+/// an inbound call (`Direction=inbound`) of the account the flow belongs to (`AccountSid`). A
+/// `302` to another account's flow, or for an `outbound-dial` leg, would feed a stranger's or
+/// the wrong execution.
+pub fn status_may_return_to(flow: &str, params: &Params) -> bool {
+    let account = params.get_nonblank("AccountSid").unwrap_or("");
+    params.get("Direction") == Some("inbound")
+        && !account.is_empty()
+        && flow
+            .strip_prefix("https://webhooks.twilio.com/v1/Accounts/")
+            .and_then(|rest| rest.strip_prefix(account))
+            .is_some_and(|rest| rest.starts_with("/Flows/"))
+}
+
 /// `https://webhooks.twilio.com/v1/Accounts/AC…/Flows/FW…` (any query string).
 pub fn is_studio_flow_url(url: &str) -> bool {
     let Some(rest) = url.strip_prefix("https://webhooks.twilio.com/v1/Accounts/") else {
@@ -445,5 +459,31 @@ mod tests {
         let d = run(&[], &none);
         assert_eq!(d.outcome, Outcome::BadInput);
         assert_eq!(d.action, "reject");
+    }
+
+    #[test]
+    fn a_status_callback_returns_only_to_the_callers_own_flow() {
+        let flow = "https://webhooks.twilio.com/v1/Accounts/AC0123456789abcdef0123456789abcdef/Flows/FW0123456789abcdef0123456789abcdef";
+        let params = |account: &str, direction: &str| -> Params {
+            [("AccountSid", account), ("Direction", direction)]
+                .into_iter()
+                .collect()
+        };
+        assert!(status_may_return_to(
+            flow,
+            &params("AC0123456789abcdef0123456789abcdef", "inbound")
+        ));
+        assert!(!status_may_return_to(
+            flow,
+            &params("AC11111111111111111111111111111111", "inbound")
+        ));
+        assert!(!status_may_return_to(
+            flow,
+            &params("AC0123456789abcdef0123456789abcdef", "outbound-dial")
+        ));
+        assert!(!status_may_return_to(flow, &params("", "inbound")));
+        assert!(!status_may_return_to(flow, &Params::new()));
+        // A prefix of the account is not the account.
+        assert!(!status_may_return_to(flow, &params("AC0123", "inbound")));
     }
 }

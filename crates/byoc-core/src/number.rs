@@ -937,6 +937,16 @@ mod tests {
         assert_eq!(normalize("caf\u{e9}"), Err(NumberError::BadCharacter));
     }
 
+    /// Found by the fuzzer: this input made the metadata crate's parser slice out of bounds.
+    #[test]
+    fn a_phone_context_after_a_bracketed_zero_does_not_panic() {
+        let input = "+4 \0\0\0;phone-context=ext4;p<si(0)111~02\0\0\0\0\0\0\0;41t~0\u{f48b}~\0\0\0\0tel:\0\0\0;41t~0\u{f48b}~";
+        for plan in [gb(), NumberPlan::default(), NumberPlan::new("61").unwrap()] {
+            let _ = plan.normalize(input);
+            let _ = plan.caller_digits(input);
+        }
+    }
+
     #[test]
     fn country_codes_are_validated() {
         assert!(NumberPlan::new("1").is_ok());

@@ -176,8 +176,37 @@ pub struct Classification {
     pub possible_length: bool,
 }
 
+/// Longest text handed to the crate: a written number with its separators fits easily.
+const CRATE_INPUT_MAX: usize = 48;
+
+/// Whether `text` may be handed to the crate: digits, `+` and the separators people write,
+/// short. The crate parses far more (RFC 3966 parameters, extensions, letters), and the fuzzer
+/// found a slice panic in its `phone-context` handling (`+4 ;phone-context=…tel:…`); the router
+/// reads URIs and parameters itself and gives it only the number.
+fn plain_number(text: &str) -> bool {
+    text.len() <= CRATE_INPUT_MAX
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b' ' | b'(' | b')' | b'-' | b'.'))
+}
+
+/// Runs `f` over the crate; a panic inside it (a bug of the crate) is an unreadable number,
+/// never a failed call.
+fn guarded<T>(f: impl FnOnce() -> Option<T>) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .ok()
+        .flatten()
+}
+
 /// Classifies an E.164 number (`+` and digits). `None` when its country code is unknown.
 pub fn classify(e164: &str) -> Option<Classification> {
+    if !plain_number(e164) {
+        return None;
+    }
+    guarded(|| classify_unguarded(e164))
+}
+
+fn classify_unguarded(e164: &str) -> Option<Classification> {
     let util = &*PHONE_NUMBER_UTIL;
     let number = util.parse(e164, None).ok()?;
     // The parser forgives a trunk `0` after the country code (`+44 07…`); the digits to dial
@@ -228,6 +257,13 @@ pub fn country_code_of(region: RegionCode) -> Option<u16> {
 /// such as `4321` is a local-only length and stays what it is, and so does a reading that keeps
 /// a leading zero after the country code where the country does not dial one.
 pub fn read_as_dialled_in(text: &str, home: RegionCode) -> Option<String> {
+    if !plain_number(text) {
+        return None;
+    }
+    guarded(|| read_unguarded(text, home))
+}
+
+fn read_unguarded(text: &str, home: RegionCode) -> Option<String> {
     let util = &*PHONE_NUMBER_UTIL;
     let number = util.parse(text, Some(home.to_region()?)).ok()?;
     if !matches!(
@@ -323,6 +359,12 @@ mod tests {
         assert_eq!(read("4321"), None);
         assert_eq!(read("0001"), None);
         assert_eq!(read("support"), None);
+        // Only plain numbers reach the crate (its phone-context parsing can panic).
+        assert_eq!(
+            read("+4 ;phone-context=ext4;p<si(0)111~02 tel: ;41t~0"),
+            None
+        );
+        assert_eq!(read(&"1".repeat(60)), None);
         let au = r("AU");
         assert_eq!(
             read_as_dialled_in("0011 44 20 7123 4567", au).as_deref(),

@@ -314,7 +314,8 @@ impl App {
             routed.matched.as_ref(),
             &self.config.inbound,
             &call,
-        );
+        )
+        .filter(|flow| inbound::status_may_return_to(flow, &params));
         let (address, decision, source) = (routed.address, routed.decision, routed.source);
         let mut response = http::Response::new(String::new());
         let outcome = match flow.as_deref().map(HeaderValue::from_str) {
