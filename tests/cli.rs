@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use byoc_e2e::binary;
+use byoc_e2e::{binary, byoc};
 
 fn resolve(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     let output = Command::new(binary("byoc"))
@@ -521,4 +521,90 @@ fn route_commands_need_only_their_own_settings() {
         err.contains("both ROUTES_TABLE and ROUTES_FILE are set"),
         "{err}"
     );
+}
+
+/// The README's first import, as a new user types it: a dry run against a route file that does
+/// not exist yet shows what the import would add and creates nothing; a flex file that is not
+/// an FSR configuration is refused before anything is compared; CRLF line numbers are right.
+#[test]
+fn a_first_dry_run_import_and_files_from_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let mine = dir.path().join("my-routes.json");
+    std::fs::write(
+        &mine,
+        r#"{"routes": [{"pattern": "+13175551234", "url": "https://example.com/main"}]}"#,
+    )
+    .unwrap();
+    let routes = dir.path().join("routes.json");
+    let routes_arg = routes.display().to_string();
+    let mine_arg = mine.display().to_string();
+    let out = byoc(
+        &[
+            "routes",
+            "import",
+            &mine_arg,
+            "--routes",
+            &routes_arg,
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("+13175551234"), "{}", out.stdout);
+    assert!(!routes.exists(), "a dry run created the file");
+    // Without --dry-run the same command creates it.
+    let out = byoc(
+        &["routes", "import", &mine_arg, "--routes", &routes_arg],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(routes.exists());
+
+    // A typo'd FSR file is refused, naming what was expected, and --prune --yes deletes nothing.
+    let typo = dir.path().join("fsr.json");
+    std::fs::write(&typo, r#"{"rutes": [{"address": "+13175550000", "type": "webhook", "destination": "https://x"}]}"#).unwrap();
+    let out = byoc(
+        &[
+            "routes",
+            "import",
+            &typo.display().to_string(),
+            "--format",
+            "flex",
+            "--routes",
+            &routes_arg,
+            "--prune",
+            "--yes",
+        ],
+        &[],
+    );
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains("not a flex-inbound-sip-router configuration"),
+        "{}",
+        out.stderr
+    );
+    let kept = byoc(&["routes", "list", "--routes", &routes_arg], &[]);
+    assert!(kept.stdout.contains("+13175551234"), "{}", kept.stdout);
+
+    // A CSV saved by Excel on Windows: CRLF, the bad row on line 3.
+    let csv = dir.path().join("excel.csv");
+    std::fs::write(
+        &csv,
+        "pattern,url\r\n+13175550001,https://x/a\r\n+13175550002,nope\r\n",
+    )
+    .unwrap();
+    let out = byoc(
+        &[
+            "routes",
+            "import",
+            &csv.display().to_string(),
+            "--routes",
+            &routes_arg,
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("line 3:"), "{}", out.stderr);
 }

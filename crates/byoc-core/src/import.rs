@@ -346,10 +346,29 @@ fn csv_rows(text: &str) -> Result<Rows, ImportError> {
         return Err(row_error(1, "the header row has no `pattern` column"));
     }
     let mut rows = Vec::new();
+    // Lines from byte offsets: the csv crate's own line count is one short per row under
+    // CRLF line endings (Excel, Windows) and counts skipped blank lines oddly. Offsets only
+    // grow, so newlines are counted once.
+    let (mut counted_to, mut counted_lines) = (0usize, 1usize);
+    let mut line_at = |byte: u64| -> usize {
+        let mut byte = (byte as usize).min(text.len());
+        // A record's position can be the start of blank lines the reader skipped before it.
+        while matches!(text.as_bytes().get(byte), Some(b'\r' | b'\n')) {
+            byte += 1;
+        }
+        if byte >= counted_to {
+            counted_lines += text.as_bytes()[counted_to..byte]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
+            counted_to = byte;
+        }
+        counted_lines
+    };
     for result in reader.records() {
         match result {
             Ok(record) => {
-                let line = record.position().map_or(0, |p| p.line() as usize);
+                let line = record.position().map_or(0, |p| line_at(p.byte()));
                 let record: csv::StringRecord = record.iter().map(csv_cell_in).collect();
                 let parsed = record
                     .deserialize::<RouteRecord>(Some(&headers))
@@ -374,7 +393,7 @@ fn csv_rows(text: &str) -> Result<Rows, ImportError> {
                 rows.push((line, parsed));
             }
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
+                let line = e.position().map_or(0, |p| line_at(p.byte()));
                 rows.push((line, Err(format!("unreadable row: {e}"))));
             }
         }
@@ -673,6 +692,25 @@ mod tests {
         assert!(err.errors[0].message.contains("unknown column(s) color"));
         let err = parse("action,url\nredirect,https://x/\n", Format::Csv, &plan()).unwrap_err();
         assert!(err.errors[0].message.contains("no `pattern` column"));
+    }
+
+    #[test]
+    fn csv_line_numbers_are_right_with_crlf_line_endings() {
+        for eol in ["\n", "\r\n"] {
+            let text = [
+                "pattern,url",
+                "+13175551234,https://x/a",
+                "",
+                "+13175551235,nope",
+                "+13175551236,\"https://x/\nb\"",
+                "+13175551237,nope",
+                "",
+            ]
+            .join(eol);
+            let err = parse(&text, Format::Csv, &plan()).unwrap_err();
+            let lines: Vec<usize> = err.errors.iter().map(|e| e.line).collect();
+            assert_eq!(lines, [4, 5, 7], "{eol:?}: {err}");
+        }
     }
 
     #[test]

@@ -471,7 +471,7 @@ async fn put(args: PutArgs) -> CliResult {
     );
     let update = args.replace || args.expect_version.is_some();
     let opened = if args.dry_run {
-        args.source.open_read(&plan, Profile::Admin).await?
+        args.source.open_dry_run(&plan).await?
     } else {
         args.source.open_write(&plan).await?
     };
@@ -644,7 +644,7 @@ async fn import_file(
     let routes = import::parse(&text, format, &plan)
         .with_context(|| format!("{} ({} format)", file.display(), format.name()))?;
     let opened = if dry_run {
-        source.open_read(&plan, Profile::Admin).await?
+        source.open_dry_run(&plan).await?
     } else {
         source.open_write(&plan).await?
     };

@@ -73,6 +73,27 @@ impl Source {
         }
     }
 
+    /// Opens, read-only, the store a write would change, for a dry run: it shows what the
+    /// write would do, so a route file that does not exist yet is the empty file the write
+    /// would create. With no store named, the file is checked against the embedded example.
+    pub async fn open_dry_run(&self, plan: &NumberPlan) -> anyhow::Result<Opened> {
+        let choice = self.choice()?;
+        if let StoreSource::File(path) = &choice {
+            if !path.exists() {
+                let store = Arc::new(MemoryStore::new());
+                return Ok(Opened {
+                    description: format!(
+                        "route file {} (does not exist yet: the write would create it)",
+                        path.display()
+                    ),
+                    store: store.clone(),
+                    admin: store,
+                });
+            }
+        }
+        self.open_read(plan, Profile::Admin).await
+    }
+
     /// Opens the store for writing; one must be named. A missing route file is created.
     pub async fn open_write(&self, plan: &NumberPlan) -> anyhow::Result<Opened> {
         match self.choice()?.open(plan, Profile::Admin, true).await? {
