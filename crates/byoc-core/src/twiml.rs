@@ -402,34 +402,52 @@ fn check_xml_chars(text: &str) -> Result<(), String> {
     }
 }
 
-/// Verbs a `twiml` route may use at the top level.
+/// Verbs a `twiml` route may use at the top level (same source as [`FRAGMENT_NOUNS`]; the
+/// deprecated `<Sms>` verb left out).
 pub const FRAGMENT_VERBS: &[&str] = &[
     "Connect", "Dial", "Echo", "Enqueue", "Gather", "Hangup", "Leave", "Pause", "Pay", "Play",
     "Record", "Redirect", "Refer", "Reject", "Say", "Start", "Stop",
 ];
 
 /// Elements a `twiml` route may use inside a verb (nouns, and SSML inside `<Say>`).
+///
+/// Source: the elements of Twilio's TwiML Voice schema as its helper library generates them
+/// (twilio-ruby `lib/twilio-ruby/twiml/voice_response.rb`, every `@name`, at dd1cc09 of
+/// 2026-08-20), plus `<Connect><Assistant>` from the library's later releases; retired
+/// `Autopilot` left out. Checked 2026-12-05.
 pub const FRAGMENT_NOUNS: &[&str] = &[
+    "AiSession",
     "Application",
     "ApplicationSid",
+    "Assistant",
     "Client",
     "Conference",
+    "Config",
+    "Conversation",
     "ConversationRelay",
+    "ConversationRelaySession",
+    "Header",
+    "Headers",
     "Identity",
     "Language",
     "Number",
     "Parameter",
     "Pause",
     "Play",
+    "Prompt",
     "Queue",
+    "Recording",
     "Room",
     "Say",
+    "Sim",
     "Sip",
     "Siprec",
     "Stream",
     "Task",
     "Transcription",
+    "Uri",
     "VirtualAgent",
+    "WhatsApp",
     "break",
     "emphasis",
     "lang",
@@ -790,6 +808,14 @@ mod tests {
             "<Dial timeout=\"10\"><Queue>support</Queue></Dial>",
             "<Say><prosody rate=\"slow\">Hi</prosody></Say><!-- note -->",
             "<Gather input=\"dtmf\"><Say>Press 1</Say></Gather><Redirect>https://x/y</Redirect>",
+            // Every noun of Twilio's schema that the first checker did not know.
+            "<Connect><Conversation serviceInstanceSid=\"IS0123\"/></Connect>",
+            "<Connect><Assistant id=\"aia_asst_1\"/></Connect>",
+            "<Connect><AiSession aiConnector=\"x\" aiSessionConfiguration=\"y\"/></Connect>",
+            "<Dial><Sim>DE0123456789abcdef0123456789abcdef</Sim></Dial>",
+            "<Dial><WhatsApp>+13175551234</WhatsApp></Dial>",
+            "<Pay><Prompt for=\"payment-card-number\"><Say>Card number</Say></Prompt></Pay>",
+            "<Start><Recording recordingStatusCallback=\"https://x/r\"/></Start>",
         ] {
             assert_eq!(check_fragment(ok), Ok(()), "{ok}");
         }
