@@ -362,6 +362,58 @@ fn resolve_at_shows_the_schedule_branch() {
     // ... except after a holiday Friday, which had no hours at all.
     let out = resolve("2026-12-26T08:00:00Z");
     assert!(out.contains("schedule: closed: outside the hours"), "{out}");
+    // As the console takes it: a local time in a time zone, and `now`.
+    let run = byoc(
+        &[
+            "routes",
+            "resolve",
+            "3175551234",
+            "--routes",
+            &file,
+            "--at",
+            "2026-12-21T10:00",
+            "--tz",
+            "America/New_York",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("local mon 2026-12-21 10:00 EST"),
+        "{}",
+        run.stdout
+    );
+    let run = byoc(
+        &[
+            "routes",
+            "resolve",
+            "3175551234",
+            "--routes",
+            &file,
+            "--at",
+            "now",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = byoc(
+        &[
+            "routes",
+            "resolve",
+            "3175551234",
+            "--routes",
+            &file,
+            "--at",
+            "soon",
+        ],
+        &[],
+    );
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("not an RFC 3339 time"),
+        "{}",
+        run.stderr
+    );
 
     // A caller condition, shown with --from.
     let dir2 = tempfile::tempdir().unwrap();

@@ -619,6 +619,21 @@ async fn the_status_callback_finds_the_flow_the_call_entered() {
         assert_eq!(response.status(), 302, "{to}");
         assert_eq!(response.headers()["location"], FLOW, "{to}");
     }
+    // A Timestamp that cannot be read dates the call "now", and the log says so.
+    let response = status("+13175550002", vec![("Timestamp", "yesterday at five")]).await;
+    assert_eq!(response.status(), 302);
+    assert!(
+        serve
+            .stderr
+            .wait_for(
+                "status callback time unreadable",
+                std::time::Duration::from_secs(10)
+            )
+            .await
+            .is_some(),
+        "{}",
+        serve.stderr.text()
+    );
 }
 
 /// An auth token rotation under load: Twilio signs with the old token, then (once the new one is

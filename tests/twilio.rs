@@ -406,7 +406,8 @@ async fn check_reads_the_domain_back_and_calls_the_deployment() {
     std::fs::write(
         &routes,
         r#"{"routes":[{"pattern":"+13175551234","action":"redirect","url":"https://example.com/main"},
-            {"pattern":"+13175550100","url":"https://webhooks.twilio.com/v1/Accounts/AC0123456789abcdef0123456789abcdef/Flows/FW00000000000000000000000000000000"}]}"#,
+            {"pattern":"+13175550100","url":"https://webhooks.twilio.com/v1/Accounts/AC0123456789abcdef0123456789abcdef/Flows/FW00000000000000000000000000000000"},
+            {"pattern":"4321","url":"https://example.com/extension"}]}"#,
     )
     .unwrap();
     let routes = routes.display().to_string();
@@ -526,6 +527,22 @@ async fn check_reads_the_domain_back_and_calls_the_deployment() {
         "{}",
         out.stdout
     );
+    // An extension route's address is a number too for this purpose.
+    let out = run(
+        &[
+            "twilio",
+            "check",
+            "--domain",
+            DOMAIN,
+            "--base-url",
+            &base,
+            "--number",
+            "4321",
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stdout);
     // Without --number any TwiML answer will do.
     let out = run(
         &["twilio", "check", "--domain", DOMAIN, "--base-url", &base],

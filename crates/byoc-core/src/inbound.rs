@@ -183,16 +183,26 @@ pub fn fallback(config: &InboundConfig, outcome: Outcome, reason: String) -> Dec
     }
 }
 
+/// The status callback's `Timestamp` (RFC 2822): `None` when there is none, an error when it
+/// cannot be read (the caller says so in its log: the call is then dated "now").
+pub fn callback_time(params: &Params) -> Option<Result<Timestamp, String>> {
+    static RFC2822: jiff::fmt::rfc2822::DateTimeParser = jiff::fmt::rfc2822::DateTimeParser::new();
+    params.get_nonblank("Timestamp").map(|t| {
+        RFC2822.parse_timestamp(t).map_err(|e| {
+            format!(
+                "Timestamp `{}` is not an RFC 2822 time: {e}",
+                t.chars().take(60).collect::<String>()
+            )
+        })
+    })
+}
+
 /// When the call started, for a status callback: Twilio's `Timestamp` (RFC 2822, the time of
 /// the callback) minus `CallDuration` (seconds), else `now` minus `CallDuration`. A call's
 /// route is decided as of its start: a call that entered a flow at 16:59 must be handed back
 /// to that flow when it ends after a 17:00 closing time.
 pub fn call_started(params: &Params, now: Timestamp) -> Timestamp {
-    static RFC2822: jiff::fmt::rfc2822::DateTimeParser = jiff::fmt::rfc2822::DateTimeParser::new();
-    let at = params
-        .get_nonblank("Timestamp")
-        .and_then(|t| RFC2822.parse_timestamp(t).ok())
-        .unwrap_or(now);
+    let at = callback_time(params).and_then(Result::ok).unwrap_or(now);
     let duration = params
         .get_nonblank("CallDuration")
         .and_then(|d| d.parse::<i64>().ok())

@@ -17,10 +17,14 @@ pub struct Args {
     /// The called number or address, in any form Twilio or a carrier sends
     /// (e.g. sip:+13175551234@example.sip.twilio.com, 3175551234, +13175551234)
     pub number: String,
-    /// The time of the call, for routes with a schedule (RFC 3339, e.g. 2026-12-25T10:00:00Z;
-    /// default: now)
+    /// The time of the call, for routes with a schedule: `now` (the default), RFC 3339
+    /// (2026-12-25T10:00:00Z, 2026-12-25T10:00:00-05:00), or a local date-time
+    /// (2026-12-25T10:00) in --tz
     #[arg(long, value_parser = parse_at)]
-    pub at: Option<jiff::Timestamp>,
+    pub at: Option<String>,
+    /// The IANA time zone of a local --at (e.g. America/Indiana/Indianapolis; default: UTC)
+    #[arg(long, requires = "at")]
+    pub tz: Option<String>,
     /// The caller (`From`), for routes with caller conditions
     #[arg(long)]
     pub from: Option<String>,
@@ -39,10 +43,32 @@ fn parse_country(s: &str) -> Result<byoc_core::NumberPlan, String> {
     byoc_core::NumberPlan::new(s).map_err(|e| e.to_string())
 }
 
-fn parse_at(s: &str) -> Result<jiff::Timestamp, String> {
-    s.parse().map_err(|e| {
-        format!("`{s}` is not an RFC 3339 time such as 2026-12-25T10:00:00Z or 2026-12-25T10:00:00-05:00: {e}")
-    })
+/// Checks `--at` as clap reads it (a bad one is a usage error, exit 2); its time zone is
+/// applied later.
+fn parse_at(s: &str) -> Result<String, String> {
+    call_time(Some(s), None).map(|_| s.to_string())
+}
+
+/// When a test call happens: `now` (or nothing), an RFC 3339 time, or a local date-time in
+/// `tz` (UTC without one). What `routes resolve --at/--tz` and the console's "Test a call" take.
+pub fn call_time(at: Option<&str>, tz: Option<&str>) -> Result<jiff::Timestamp, String> {
+    let Some(at) = at
+        .map(str::trim)
+        .filter(|a| !a.is_empty() && !a.eq_ignore_ascii_case("now"))
+    else {
+        return Ok(jiff::Timestamp::now());
+    };
+    if let Ok(ts) = at.parse::<jiff::Timestamp>() {
+        return Ok(ts);
+    }
+    let civil: jiff::civil::DateTime = at.parse().map_err(|e| {
+        format!("`{at}` is not an RFC 3339 time such as 2026-12-25T10:00:00Z, `now`, or a local date-time such as 2026-12-24T19:00 (in --tz): {e}")
+    })?;
+    let tz = tz.map(str::trim).filter(|t| !t.is_empty()).unwrap_or("UTC");
+    civil
+        .in_tz(tz)
+        .map(|z| z.timestamp())
+        .map_err(|e| format!("`{at}` in `{tz}`: {e}"))
 }
 
 pub async fn run(args: Args) -> CliResult {
@@ -55,7 +81,8 @@ pub async fn run(args: Args) -> CliResult {
         number: args.number,
         from: args.from,
         scope: args.scope,
-        at: args.at.unwrap_or_else(jiff::Timestamp::now),
+        at: call_time(args.at.as_deref(), args.tz.as_deref())
+            .map_err(|e| anyhow::anyhow!("--at: {e}"))?,
         country: args.country,
     };
     let explained = explain(&opened, &config.inbound, &call).await?;

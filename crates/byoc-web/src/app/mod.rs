@@ -301,6 +301,14 @@ impl App {
         let url = request.url;
         let params = merged(query, body);
         // Decided as of the call's start, so the flow is the one the call entered.
+        if let Some(Err(reason)) = inbound::callback_time(&params) {
+            tracing::warn!(
+                endpoint = Endpoint::InboundStatus.as_str(),
+                call_sid = params.get("CallSid").unwrap_or(""),
+                reason = reason.as_str(),
+                "status callback time unreadable: the call is dated now"
+            );
+        }
         let at = inbound::call_started(&params, jiff::Timestamp::now());
         let routed = self.route(&params, url, at).await;
         let next = next_url(url);

@@ -375,29 +375,12 @@ struct Resolve {
     country: Option<String>,
 }
 
-fn call_time(at: Option<&str>, tz: Option<&str>) -> Result<jiff::Timestamp, String> {
-    let Some(at) = at.map(str::trim).filter(|a| !a.is_empty()) else {
-        return Ok(jiff::Timestamp::now());
-    };
-    if let Ok(ts) = at.parse::<jiff::Timestamp>() {
-        return Ok(ts);
-    }
-    let civil: jiff::civil::DateTime = at
-        .parse()
-        .map_err(|e| format!("`{at}` is not a date-time such as 2026-12-24T19:00: {e}"))?;
-    let tz = tz.map(str::trim).filter(|t| !t.is_empty()).unwrap_or("UTC");
-    civil
-        .in_tz(tz)
-        .map(|z| z.timestamp())
-        .map_err(|e| format!("`{at}` in `{tz}`: {e}"))
-}
-
 async fn resolve_call(console: &Console, bytes: &[u8]) -> Response {
     let call: Resolve = match body(bytes) {
         Ok(c) => c,
         Err(refused) => return refused,
     };
-    let at = match call_time(call.at.as_deref(), call.tz.as_deref()) {
+    let at = match resolve::call_time(call.at.as_deref(), call.tz.as_deref()) {
         Ok(at) => at,
         Err(reason) => {
             return json(

@@ -49,7 +49,8 @@ pub struct CheckArgs {
     pub domain: String,
     #[command(flatten)]
     pub target: Target,
-    /// A DID the test call dials: it must match a route [default: any answer will do]
+    /// A DID, or an extension route's address (4321, support), the test call dials: it must
+    /// match a route [default: any answer will do]
     #[arg(long)]
     pub number: Option<String>,
     /// During a token rotation, the new token: the deployment must accept it too
@@ -318,9 +319,15 @@ async fn check(args: CheckArgs) -> CliResult {
     let number = match &args.number {
         Some(n) => {
             let plan = byoc_web::Config::plan_from_env()?;
+            // A number or an extension route's address (`4321`, `support`): the test call's
+            // `To` is `sip:ADDRESS@domain` either way.
             match plan.normalize(n) {
-                Ok(byoc_core::Address::E164(e164)) => e164,
-                _ => return Err(anyhow!("--number `{n}` is not a phone number").into()),
+                Ok(address) => address.to_string(),
+                Err(e) => {
+                    return Err(
+                        anyhow!("--number `{n}` is neither a number nor an address: {e}").into(),
+                    )
+                }
             }
         }
         // A valid number no route is likely to name: the `*` route or the default answers.
