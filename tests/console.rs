@@ -88,6 +88,17 @@ async fn api_contract(console: &ConsoleProc) {
     assert_eq!(moved.status, 422, "{}", moved.text);
     assert_eq!(moved.json["field"], "pattern");
 
+    // Saving it unchanged, from the version loaded, writes nothing: no version 3, no history.
+    let same = console
+        .post(
+            "/api/route",
+            &json!({"record": {"pattern": "+1999555*", "url": "https://example.com/b"}, "version": 2, "key": "+1999555*"}),
+        )
+        .await;
+    assert_eq!(same.status, 200, "{}", same.text);
+    assert_eq!(same.json["unchanged"], true, "{}", same.text);
+    assert_eq!(same.json["route"]["version"], 2);
+
     // One route; history with before and after.
     let one = console.get("/api/route?key=%2B1999555*").await;
     assert_eq!(one.json["route"]["url"], "https://example.com/b");

@@ -294,6 +294,18 @@ async fn save(console: &Console, bytes: &[u8]) -> Response {
             }),
         );
     }
+    // Saving what is already stored, from the version stored, writes nothing (as the CLI's
+    // "no change: nothing written"): no new version, no empty history entry.
+    if let Some(version) = save.version {
+        if let Ok(Some(current)) = console.opened.admin.get(&key).await {
+            if current.meta.version == version && *current.route == route {
+                return json(
+                    StatusCode::OK,
+                    &json!({ "route": shown(&current), "unchanged": true }),
+                );
+            }
+        }
+    }
     let expect = save.version.map_or(Expect::Absent, Expect::Version);
     match console
         .opened

@@ -234,7 +234,7 @@
       dialog.close();
       await refresh();
       banner("");
-      $("count").textContent = "Saved " + r.data.route.key + " (version " + r.data.route.version + "). " + $("count").textContent;
+      $("count").textContent = (r.data.unchanged ? "No change to " + r.data.route.key + ": nothing written. " : "Saved " + r.data.route.key + " (version " + r.data.route.version + "). ") + $("count").textContent;
       return;
     }
     if (r.status === 409) return conflict(record, r.data);
