@@ -608,3 +608,48 @@ fn a_first_dry_run_import_and_files_from_elsewhere() {
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("line 3:"), "{}", out.stderr);
 }
+
+/// `--clear byoc` (or `timeout`) on a failover chain clears what each target carries: the
+/// chain copies its trunk into every target when it is read, so clearing only the route's own
+/// changed nothing and said so, while the trunk was still dialled.
+#[test]
+fn clearing_a_chains_trunk_clears_it_from_its_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("routes.json");
+    std::fs::write(
+        &file,
+        r#"{"routes": [{"pattern": "+13175551234", "action": "dial", "byoc": "BY0123456789abcdef0123456789abcdef", "timeout": 15,
+            "targets": [{"number": "+13175550001"}, {"number": "+13175550002"}]}]}"#,
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    for field in ["byoc", "timeout"] {
+        let out = byoc(
+            &[
+                "routes",
+                "put",
+                "+13175551234",
+                "--replace",
+                "--clear",
+                field,
+                "--routes",
+                &file,
+            ],
+            &[],
+        );
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        assert!(!out.stdout.contains("no change"), "{field}: {}", out.stdout);
+    }
+    let got = byoc(&["routes", "get", "+13175551234", "--routes", &file], &[]);
+    assert!(
+        !got.stdout.contains("BY0123456789abcdef0123456789abcdef"),
+        "{}",
+        got.stdout
+    );
+    assert!(!got.stdout.contains("\"timeout\""), "{}", got.stdout);
+    let resolved = byoc(
+        &["routes", "resolve", "+13175551234", "--routes", &file],
+        &[],
+    );
+    assert!(!resolved.stdout.contains("byoc="), "{}", resolved.stdout);
+}

@@ -551,6 +551,20 @@ async fn put(args: PutArgs) -> CliResult {
         record
             .set(field.trim(), None)
             .map_err(|e| anyhow::anyhow!("--clear: {e}"))?;
+        // A failover chain copies its `byoc` and `timeout` into each target when it is read,
+        // and stores them there: clearing the route's own means clearing theirs.
+        if matches!(field.trim(), "byoc" | "timeout") {
+            if let Some(text) = &record.targets {
+                let mut targets: serde_json::Value = serde_json::from_str(text)
+                    .map_err(|e| anyhow::anyhow!("--clear {field}: the targets: {e}"))?;
+                for target in targets.as_array_mut().into_iter().flatten() {
+                    if let Some(target) = target.as_object_mut() {
+                        target.remove(field.trim());
+                    }
+                }
+                record.targets = Some(targets.to_string());
+            }
+        }
     }
     let route = Route::from_record(record, &plan)?;
     // The scope is part of the route's key: changing it would write another route than the
