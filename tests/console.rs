@@ -477,6 +477,37 @@ async fn the_console_follows_its_route_file_and_guards_writes() {
     std::fs::write(&path, &good).unwrap();
     assert_eq!(console.get("/api/routes").await.status, 200);
 
+    // A hand edit in an editor that leaves `version` alone is a change all the same: a save
+    // from the version the page loaded is a conflict, and the edit is kept.
+    let loaded = console.get("/api/route?key=*").await;
+    let version = loaded.json["route"]["version"].as_u64().unwrap();
+    let mut file: serde_json::Value = serde_json::from_str(&good).unwrap();
+    for route in file["routes"].as_array_mut().unwrap() {
+        if route["pattern"] == "*" {
+            route["description"] = "edited by hand".into();
+        }
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+    let overwrite = console
+        .post(
+            "/api/route",
+            &json!({"record": {"pattern": "*", "action": "reject"}, "version": version, "key": "*"}),
+        )
+        .await;
+    assert_eq!(overwrite.status, 409, "{}", overwrite.text);
+    assert_eq!(overwrite.json["current"]["description"], "edited by hand");
+    let kept: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let star = kept["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["pattern"] == "*")
+        .unwrap();
+    assert_eq!(star["description"], "edited by hand", "{kept}");
+    assert_ne!(star["action"], "reject", "{kept}");
+    std::fs::write(&path, &good).unwrap();
+
     // A prune that deletes `*` (here: every route) must be confirmed.
     let empty =
         json!({"text": "pattern,action,url\n", "name": "empty.csv", "prune": true, "apply": true});

@@ -76,18 +76,65 @@ impl FileStore {
         Some((meta.modified().ok()?, meta.len()))
     }
 
-    fn reload(&self) -> Result<(), StoreError> {
+    /// Reads the file again; true when it noticed a hand edit (see `notice_hand_edits`).
+    fn reload(&self) -> Result<bool, StoreError> {
         let stamp = self.stamp();
         let text = std::fs::read_to_string(&self.path).map_err(|e| self.io(e))?;
-        let routes =
+        let mut routes =
             load_route_file(&text, &self.plan).map_err(|source| StoreError::RouteFile {
                 path: self.path.clone(),
                 source,
             })?;
+        let edited = self.notice_hand_edits(&mut routes);
         self.inner.replace_all(routes);
         *self.text.lock().unwrap_or_else(|e| e.into_inner()) = text;
         *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = stamp;
-        Ok(())
+        Ok(edited)
+    }
+
+    /// A route edited by hand in the file since this store last read it, with its `version`
+    /// left as it was, is a change all the same: it gets the next version here (and in the file
+    /// at the next save), so a writer holding the version it read before the edit meets a
+    /// conflict instead of overwriting the edit. Noticed by content, not by the version field.
+    fn notice_hand_edits(&self, loaded: &mut byoc_core::route_file::LoadedFile) -> bool {
+        let before: std::collections::HashMap<String, StoredRoute> = self
+            .inner
+            .stored()
+            .into_iter()
+            .map(|s| (s.route.key(), s))
+            .collect();
+        if before.is_empty() {
+            return false;
+        }
+        let mut edited = false;
+        let mut meta: std::collections::HashMap<String, byoc_core::RouteMeta> =
+            std::mem::take(&mut loaded.meta).into_iter().collect();
+        for route in loaded.table.sorted() {
+            let key = route.key();
+            let Some(previous) = before.get(&key) else {
+                continue;
+            };
+            let version = meta.get(&key).map_or(1, |m| m.version);
+            if previous.meta.version > version && *previous.route == *route {
+                // An edit noticed by an earlier read, not saved yet: it keeps its version.
+                meta.insert(key, previous.meta.clone());
+                edited = true;
+                continue;
+            }
+            if previous.meta.version == version && *previous.route != *route {
+                edited = true;
+                meta.insert(
+                    key,
+                    byoc_core::RouteMeta {
+                        version: version + 1,
+                        updated_at: crate::now_rfc3339(),
+                        updated_by: "(edited in the file)".to_string(),
+                    },
+                );
+            }
+        }
+        loaded.meta = meta.into_iter().collect();
+        edited
     }
 
     /// The route file after a change: the routes in the order the file had them (new ones at
@@ -161,7 +208,11 @@ impl FileStore {
             .open(PathBuf::from(lock_name))
             .map_err(|e| self.io(e))?;
         lock.lock().map_err(|e| self.io(e))?;
-        self.reload()?;
+        // A hand edit noticed now is written with its new version before the change is tried,
+        // so that a refused change (a conflict) does not forget it.
+        if self.reload()? {
+            self.save()?;
+        }
         let _ = self.inner.drain_history();
         // On failure nothing is saved: the file keeps its previous routes (an import that fails
         // half-way writes nothing). The next operation reloads from disk.
@@ -299,7 +350,7 @@ impl RouteAdmin for FileStore {
         match self.stamp() {
             Some(now) if Some(now) == seen => Ok(()),
             // Changed (or gone: the read names the problem).
-            _ => self.reload(),
+            _ => self.reload().map(|_| ()),
         }
     }
 
