@@ -712,3 +712,67 @@ async fn listing_skips_the_history_and_old_tables_migrate() {
     let run = byoc(&["routes", "list", "--prefix", "+121"], &env);
     assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
 }
+
+/// A stored item that fails validation (written by another tool or an older version) at
+/// `+13175550000` must not hand its calls to `+1317555*` as if that had matched: the call gets
+/// the degraded answer with the reason `invalid_route`, and other numbers are unaffected.
+#[tokio::test]
+async fn an_invalid_stored_route_is_degraded_not_passed_to_a_broader_route() {
+    let moto = Moto::start();
+    let table = unique_table("invalid");
+    setup_table(&moto, &table);
+    let record: byoc_core::RouteRecord = serde_json::from_str(
+        r#"{"pattern":"+13175550000","action":"teleport","url":"https://example.com/x","version":3}"#,
+    )
+    .unwrap();
+    moto.client()
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(byoc_dynamodb::record_to_item(&record)))
+        .send()
+        .await
+        .unwrap();
+    let env = table_env(&moto, &table);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let serve = Serve::start(&[], &env).await;
+    let call = |to: &'static str| {
+        let url = serve.url("/inbound");
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(byoc_e2e::form(&[("CallSid", "CA1"), ("To", to)]))
+                .send()
+                .await
+                .unwrap();
+            let header = |h: &str| {
+                response
+                    .headers()
+                    .get(h)
+                    .map(|v| v.to_str().unwrap().to_string())
+                    .unwrap_or_default()
+            };
+            (header("x-byoc-outcome"), header("x-byoc-reason"))
+        }
+    };
+    let (outcome, reason) = call("+13175550000").await;
+    assert_eq!(outcome, "degraded");
+    assert!(reason.starts_with("invalid_route"), "{reason}");
+    // The store is not failing: a neighbour is answered from it at once, no back-off.
+    let (outcome, _) = call("+13175551234").await;
+    assert_eq!(outcome, "matched");
+    // The line the template's InvalidRoutes metric filter counts (`$.kind = "invalid_route"`),
+    // naming the pattern to fix.
+    let line = serve
+        .stderr
+        .wait_for(
+            "a stored route cannot be read",
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .unwrap_or_else(|| serve.stderr.text());
+    assert!(line.contains(r#"kind="invalid_route""#), "{line}");
+    assert!(line.contains("+13175550000"), "{line}");
+    let template = std::fs::read_to_string(byoc_e2e::root().join("template.yaml")).unwrap();
+    assert!(template.contains(r#"FilterPattern: '{ $.kind = "invalid_route" }'"#));
+}

@@ -548,6 +548,8 @@ impl RouteStore for DynamoStore {
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let mut found: HashMap<String, Arc<Route>> = HashMap::new();
+        // Items that fail validation (written by another tool or an older version), by key.
+        let mut invalid: HashMap<String, String> = HashMap::new();
         // Normally one round trip; DynamoDB may return keys unprocessed under throttling.
         for attempt in 0..3u32 {
             self.lookups
@@ -570,7 +572,10 @@ impl RouteStore for DynamoStore {
                     Ok(stored) => {
                         found.insert(stored.route.key(), stored.route);
                     }
-                    Err(e) => tracing::error!(error = %e, "skipping an invalid route item"),
+                    Err(StoreError::Corrupt { pattern, reason }) => {
+                        invalid.insert(pattern, reason);
+                    }
+                    Err(e) => tracing::error!(error = %e, "an unreadable route item"),
                 }
             }
             match out.unprocessed_keys.and_then(|mut m| m.remove(&self.table)) {
@@ -579,10 +584,19 @@ impl RouteStore for DynamoStore {
                     tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
                 }
                 _ => {
+                    let matched = best_match_in(address, scope, |k| found.get(k).cloned());
+                    // An invalid item that would win over the match must not hand its calls
+                    // to a broader route as if that had matched: the store cannot answer
+                    // for this call, and the cache answers as for any store failure.
+                    if let Some((pattern, reason)) =
+                        outranking_invalid(address, scope, matched.as_ref(), &invalid)
+                    {
+                        return Err(StoreError::Corrupt { pattern, reason });
+                    }
                     return Ok(Resolution {
-                        matched: best_match_in(address, scope, |k| found.get(k).cloned()),
+                        matched,
                         catch_all: found.get("*").cloned(),
-                    })
+                    });
                 }
             }
         }
@@ -594,6 +608,30 @@ impl RouteStore for DynamoStore {
     fn describe(&self) -> String {
         format!("dynamodb table {}", self.table)
     }
+}
+
+/// The most specific invalid item among a call's candidate keys that ranks above `matched`
+/// (or any, when nothing valid matched).
+fn outranking_invalid(
+    address: &Address,
+    scope: Option<&str>,
+    matched: Option<&byoc_core::Match>,
+    invalid: &HashMap<String, String>,
+) -> Option<(String, String)> {
+    if invalid.is_empty() {
+        return None;
+    }
+    let candidates = candidate_keys_in(address, scope);
+    let rank = |key: &str| candidates.iter().position(|(k, _)| k == key);
+    let matched_rank = matched
+        .and_then(|m| rank(&m.route.key()))
+        .unwrap_or(usize::MAX);
+    invalid
+        .iter()
+        .filter_map(|(key, reason)| rank(key).map(|i| (i, key, reason)))
+        .filter(|(i, _, _)| *i < matched_rank)
+        .min_by_key(|(i, _, _)| *i)
+        .map(|(_, key, reason)| (key.clone(), reason.clone()))
 }
 
 #[async_trait]

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use byoc_core::route::MatchKind;
 use byoc_core::{Address, Match, Route};
 
-use crate::RouteStore;
+use crate::{RouteStore, StoreError};
 
 /// Cache settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +84,9 @@ pub enum StoreFailure {
     Timeout,
     /// The store failed moments ago ([`BACKOFF`]) and was not asked.
     Backoff,
+    /// The store holds a route for this call that it cannot read (an item written by another
+    /// tool or an older version): answered as if the store could not read that route.
+    InvalidRoute,
 }
 
 impl StoreFailure {
@@ -93,6 +96,7 @@ impl StoreFailure {
             StoreFailure::Error => "store_error",
             StoreFailure::Timeout => "store_timeout",
             StoreFailure::Backoff => "store_backoff",
+            StoreFailure::InvalidRoute => "invalid_route",
         }
     }
 }
@@ -173,6 +177,15 @@ impl CachedStore {
                     .await
                 {
                     Ok(Ok(resolution)) => Ok(resolution),
+                    Ok(Err(StoreError::Corrupt { pattern, reason })) => {
+                        tracing::error!(
+                            kind = "invalid_route",
+                            pattern = pattern.as_str(),
+                            reason = reason.as_str(),
+                            "a stored route cannot be read: its calls get the degraded answer until it is fixed (byoc routes put … --replace, or delete)"
+                        );
+                        Err(StoreFailure::InvalidRoute)
+                    }
                     Ok(Err(e)) => {
                         tracing::warn!(kind = "store_error", error = %e, "route store failed");
                         Err(StoreFailure::Error)
@@ -193,7 +206,10 @@ impl CachedStore {
         let mut inflight = lock(&self.inflight);
         if inflight.get(key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
             inflight.remove(key);
-            *lock(&self.failed_at) = fetched.is_err().then(Instant::now);
+            // One unreadable route is not a failing store: no back-off for the others.
+            if fetched != Err(StoreFailure::InvalidRoute) {
+                *lock(&self.failed_at) = fetched.is_err().then(Instant::now);
+            }
         }
         fetched
     }
