@@ -775,4 +775,49 @@ async fn an_invalid_stored_route_is_degraded_not_passed_to_a_broader_route() {
     assert!(line.contains("+13175550000"), "{line}");
     let template = std::fs::read_to_string(byoc_e2e::root().join("template.yaml")).unwrap();
     assert!(template.contains(r#"FilterPattern: '{ $.kind = "invalid_route" }'"#));
+
+    // The fix the log line names works: replace it (at its own version), or delete one that
+    // has no version at all.
+    let cli_env = table_env(&moto, &table);
+    let run = byoc(
+        &[
+            "routes",
+            "put",
+            "+13175550000",
+            "--url",
+            "https://example.com/fixed",
+            "--action",
+            "redirect",
+            "--replace",
+        ],
+        &cli_env,
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let (outcome, _) = call("+13175550000").await;
+    assert_eq!(outcome, "matched");
+    let got = byoc(&["routes", "get", "+13175550000"], &cli_env);
+    assert!(
+        got.stdout.contains("https://example.com/fixed"),
+        "{}",
+        got.stdout
+    );
+    assert!(got.stdout.contains("\"version\": 4"), "{}", got.stdout);
+    let mut no_version = byoc_dynamodb::record_to_item(
+        &serde_json::from_str(r#"{"pattern":"+13175550001","action":"teleport"}"#).unwrap(),
+    );
+    no_version.remove("version");
+    moto.client()
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(no_version))
+        .send()
+        .await
+        .unwrap();
+    let run = byoc(&["routes", "delete", "+13175550001"], &cli_env);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let (outcome, _) = call("+13175550001").await;
+    assert_eq!(
+        outcome, "matched",
+        "the prefix route answers once the item is gone"
+    );
 }

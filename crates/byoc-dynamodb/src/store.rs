@@ -419,6 +419,11 @@ impl DynamoStore {
         let route_write = TransactWriteItem::builder();
         let (condition, values) = match current {
             None => ("attribute_not_exists(pattern)".to_string(), None),
+            // An unreadable item without a version (see `unreadable_current`).
+            Some(c) if c.meta.version == 0 => (
+                "attribute_exists(pattern) AND attribute_not_exists(version)".to_string(),
+                None,
+            ),
             Some(c) => (
                 "version = :v".to_string(),
                 Some(HashMap::from([(
@@ -476,6 +481,56 @@ impl DynamoStore {
             .map(|_| ())
     }
 
+    /// An item that fails validation, as the write path sees it: its raw `version` (0 when it
+    /// has none, which no route written by byoc lacks), and in the history's "before" a
+    /// stand-in that says the item was unreadable and why.
+    async fn unreadable_current(
+        &self,
+        pattern: &str,
+        reason: &str,
+    ) -> Result<StoredRoute, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pattern, SK_ROUTE)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&self.table, e))?;
+        let version = out
+            .item
+            .as_ref()
+            .and_then(|i| match i.get("version") {
+                Some(AttributeValue::N(n)) => n.parse::<u64>().ok(),
+                _ => None,
+            })
+            .unwrap_or(0);
+        let stand_in = RouteRecord {
+            pattern: pattern.to_string(),
+            action: Some("hangup".into()),
+            description: Some(
+                format!("(unreadable item: {reason})")
+                    .chars()
+                    .take(200)
+                    .collect(),
+            ),
+            ..RouteRecord::default()
+        };
+        let route = Route::from_record(stand_in, &self.plan).map_err(|e| StoreError::Corrupt {
+            pattern: pattern.to_string(),
+            reason: format!("{reason}; and its key cannot be written either: {e}"),
+        })?;
+        Ok(StoredRoute {
+            route: Arc::new(route),
+            meta: RouteMeta {
+                version,
+                updated_at: String::new(),
+                updated_by: String::new(),
+            },
+        })
+    }
+
     /// One conditional write, retried on a race when `expect` is `Any`.
     async fn change(
         &self,
@@ -485,7 +540,15 @@ impl DynamoStore {
         actor: &str,
     ) -> Result<StoredRoute, StoreError> {
         for _ in 0..5 {
-            let current = self.get(pattern).await?;
+            let current = match self.get(pattern).await {
+                Ok(current) => current,
+                // An item this version cannot read can still be replaced or deleted: it is the
+                // only way to fix it from here.
+                Err(StoreError::Corrupt { reason, .. }) => {
+                    Some(self.unreadable_current(pattern, &reason).await?)
+                }
+                Err(e) => return Err(e),
+            };
             if route.is_some() || current.is_some() {
                 check_expect(pattern, expect, current.as_ref().map(|c| c.meta.version))?;
             }

@@ -475,15 +475,27 @@ async fn put(args: PutArgs) -> CliResult {
     } else {
         args.source.open_write(&plan).await?
     };
-    let current = opened.admin.get(&key).await?;
     let expect = match (args.replace, args.expect_version) {
         (true, _) => Expect::Any,
         (false, Some(v)) => Expect::Version(v),
         (false, None) => Expect::Absent,
     };
+    let current = match opened.admin.get(&key).await {
+        // A stored item this version cannot read: `--replace` writes over it with what the
+        // flags give (nothing of it can be kept); the store checks its raw version.
+        Err(byoc_store::StoreError::Corrupt { reason, .. }) if args.replace => {
+            outln!(
+                "the stored {key} cannot be read ({reason}): it is replaced by what the flags give"
+            );
+            None
+        }
+        other => other?,
+    };
     // A stale version is reported as such, before the flags are merged into a route that moved
     // on (the store checks again when it writes).
-    byoc_store::admin::check_expect(&key, expect, current.as_ref().map(|c| c.meta.version))?;
+    if current.is_some() || !args.replace {
+        byoc_store::admin::check_expect(&key, expect, current.as_ref().map(|c| c.meta.version))?;
+    }
     let before = current.as_ref().map(|c| c.to_record().without_metadata());
 
     let mut record = match &args.json {
