@@ -79,22 +79,7 @@ fn benches(c: &mut Criterion) {
         })
     });
     c.bench_function("inbound_decision", |b| {
-        b.iter(|| {
-            // What the handler does per call, minus I/O: parse the form, verify, normalize,
-            // match, decide, render.
-            let params = Params::from_form(black_box(body.as_bytes()));
-            signature::verify_with_key(&key, URL, &params, Some(&sig)).unwrap();
-            let address = inbound::called_address(&params, &config.plan);
-            let matched = address.as_ref().ok().and_then(|a| t.lookup(a));
-            inbound::decide(
-                &address,
-                matched.as_ref(),
-                &config,
-                &inbound::Call::at(jiff::Timestamp::UNIX_EPOCH),
-            )
-            .twiml
-            .to_xml()
-        })
+        b.iter(|| common::inbound_decision(black_box(body.as_bytes()), &key, &sig, &t, &config))
     });
 }
 

@@ -5,7 +5,7 @@
 
 use std::hint::black_box;
 
-use byoc_core::inbound::{self, InboundConfig};
+use byoc_core::inbound::InboundConfig;
 use byoc_core::outbound::{self, OutboundConfig, Policy};
 use byoc_core::signature;
 use byoc_core::{NumberPlan, Params};
@@ -25,20 +25,7 @@ fn inbound_decision(c: &mut Criterion, name: &str, plan: NumberPlan, to: &str) {
         ..InboundConfig::default()
     };
     c.bench_function(name, |b| {
-        b.iter(|| {
-            let params = Params::from_form(black_box(body.as_bytes()));
-            signature::verify_with_key(&key, URL, &params, Some(&sig)).unwrap();
-            let address = inbound::called_address(&params, &config.plan);
-            let matched = address.as_ref().ok().and_then(|a| t.lookup(a));
-            inbound::decide(
-                &address,
-                matched.as_ref(),
-                &config,
-                &inbound::Call::at(jiff::Timestamp::UNIX_EPOCH),
-            )
-            .twiml
-            .to_xml()
-        })
+        b.iter(|| common::inbound_decision(black_box(body.as_bytes()), &key, &sig, &t, &config))
     });
 }
 

@@ -333,16 +333,25 @@ impl DynamoStore {
 
     /// Whether `byoc table create` / `migrate` has recorded that the index holds every route.
     async fn index_ready(&self) -> Result<bool, StoreError> {
+        Ok(self.item(INDEX_READY_PK, INDEX_READY_SK).await?.is_some())
+    }
+
+    /// One item, read consistently.
+    async fn item(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(INDEX_READY_PK, INDEX_READY_SK)))
+            .set_key(Some(key(pk, sk)))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| sdk_error(&self.table, e))?;
-        Ok(out.item.is_some())
+        Ok(out.item)
     }
 
     async fn mark_index_ready(&self) -> Result<(), StoreError> {
@@ -489,17 +498,9 @@ impl DynamoStore {
         pattern: &str,
         reason: &str,
     ) -> Result<StoredRoute, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pattern, SK_ROUTE)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error(&self.table, e))?;
-        let version = out
-            .item
+        let version = self
+            .item(pattern, SK_ROUTE)
+            .await?
             .as_ref()
             .and_then(|i| match i.get("version") {
                 Some(AttributeValue::N(n)) => n.parse::<u64>().ok(),
@@ -700,16 +701,8 @@ fn outranking_invalid(
 #[async_trait]
 impl RouteAdmin for DynamoStore {
     async fn get(&self, pattern: &str) -> Result<Option<StoredRoute>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pattern, SK_ROUTE)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error(&self.table, e))?;
-        out.item
+        self.item(pattern, SK_ROUTE)
+            .await?
             .as_ref()
             .map(|i| stored_from_item(i, &self.plan))
             .transpose()

@@ -2,7 +2,9 @@
 
 #![allow(dead_code)]
 
+use byoc_core::inbound::{self, InboundConfig};
 use byoc_core::route::RouteTable;
+use byoc_core::signature::{self, SigningKey};
 use byoc_core::{Action, NumberPlan, Params, Pattern, Route};
 
 pub const TOKEN: &str = "bench-auth-token-0123456789abcdef";
@@ -69,4 +71,27 @@ pub fn form_body(params: &Params) -> String {
     form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params.iter())
         .finish()
+}
+
+/// What the handler does per call, minus I/O: parse the form, verify, normalize, match,
+/// decide, render.
+pub fn inbound_decision(
+    body: &[u8],
+    key: &SigningKey,
+    sig: &str,
+    table: &RouteTable,
+    config: &InboundConfig,
+) -> String {
+    let params = Params::from_form(body);
+    signature::verify_with_key(key, URL, &params, Some(sig)).unwrap();
+    let address = inbound::called_address(&params, &config.plan);
+    let matched = address.as_ref().ok().and_then(|a| table.lookup(a));
+    inbound::decide(
+        &address,
+        matched.as_ref(),
+        config,
+        &inbound::Call::at(jiff::Timestamp::UNIX_EPOCH),
+    )
+    .twiml
+    .to_xml()
 }
