@@ -653,3 +653,39 @@ fn clearing_a_chains_trunk_clears_it_from_its_targets() {
     );
     assert!(!resolved.stdout.contains("byoc="), "{}", resolved.stdout);
 }
+
+/// A `twiml` route moved from flex-inbound-sip-router or a Twilio Function with relative URLs
+/// (`<Gather action="/menu">`, `<Play>/hold.mp3</Play>`) imports, with a warning for each.
+#[test]
+fn relative_urls_in_twiml_routes_are_warned_about_at_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fsr.json");
+    std::fs::write(
+        &file,
+        r#"{"routes": [{"address": "+13175551234", "type": "twiml", "destination": "<Gather action=\"/menu\"><Play>/hold.mp3</Play></Gather>"}]}"#,
+    )
+    .unwrap();
+    let out = byoc(
+        &[
+            "routes",
+            "import",
+            &file.display().to_string(),
+            "--format",
+            "flex",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(r#"warning: route `+13175551234`: relative URL in <Gather action="/menu">"#),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("<Play>/hold.mp3</Play>"),
+        "{}",
+        out.stderr
+    );
+}

@@ -117,6 +117,24 @@ fn row_error(line: usize, message: impl Into<String>) -> ImportError {
     }
 }
 
+/// Warnings about routes that are valid but will not work as their authors expect: relative
+/// URLs inside `twiml` routes (Twilio resolves them against the router's own webhook). Shown
+/// by the import, never refusing it.
+pub fn warnings(routes: &[Route]) -> Vec<String> {
+    routes
+        .iter()
+        .filter_map(|route| match &route.action {
+            crate::Action::Twiml { twiml } => Some((route.key(), twiml)),
+            _ => None,
+        })
+        .flat_map(|(key, twiml)| {
+            crate::twiml::relative_urls(twiml).into_iter().map(move |u| {
+                format!("route `{key}`: relative URL in {u}: Twilio resolves it against the router's webhook, where it does not exist; write it in full (https://…)")
+            })
+        })
+        .collect()
+}
+
 /// Parses and validates `text`; all rows must be valid and patterns unique.
 pub fn parse(text: &str, format: Format, plan: &NumberPlan) -> Result<Vec<Route>, ImportError> {
     let rows = match format {

@@ -491,6 +491,66 @@ pub fn first_redirect(fragment: &str) -> Option<String> {
     }
 }
 
+/// Attributes whose value Twilio fetches or posts to.
+const URL_ATTRIBUTES: &[&str] = &[
+    "action",
+    "url",
+    "statusCallback",
+    "recordingStatusCallback",
+    "waitUrl",
+    "transcribeCallback",
+    "partialResultCallback",
+    "amdStatusCallback",
+];
+
+/// The relative URLs in a checked fragment (`<Gather action="/menu">`, `<Play>/hold.mp3</Play>`,
+/// `<Redirect>next</Redirect>`): Twilio resolves them against the URL that answered, here the
+/// router's own webhook, where they do not exist. A fragment moved from a Twilio Function or
+/// flex-inbound-sip-router, where they named that service's own paths, breaks silently.
+pub fn relative_urls(fragment: &str) -> Vec<String> {
+    use quick_xml::events::Event;
+
+    let absolute = |u: &str| {
+        let u = u.trim();
+        u.is_empty()
+            || ["https://", "http://", "wss://", "ws://"]
+                .iter()
+                .any(|s| u.starts_with(s))
+    };
+    let mut found = Vec::new();
+    let mut reader = quick_xml::Reader::from_str(fragment);
+    let mut text_of: Option<String> = None;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                for attr in e.attributes().flatten() {
+                    let key = String::from_utf8_lossy(attr.key.as_ref()).into_owned();
+                    if URL_ATTRIBUTES.contains(&key.as_str()) {
+                        if let Ok(value) = attr.unescape_value() {
+                            if !absolute(&value) {
+                                found.push(format!("<{name} {key}=\"{value}\">"));
+                            }
+                        }
+                    }
+                }
+                text_of = matches!(name.as_str(), "Play" | "Redirect").then_some(name);
+            }
+            Ok(Event::Text(t)) => {
+                if let (Some(name), Ok(text)) = (&text_of, t.unescape()) {
+                    if !absolute(&text) {
+                        found.push(format!("<{name}>{}</{name}>", text.trim()));
+                    }
+                }
+            }
+            Ok(Event::End(_)) => text_of = None,
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    found
+}
+
 /// Checks a TwiML fragment for a `twiml` route: well-formed XML (known entities only, no
 /// DOCTYPE or processing instructions), one or more top-level verbs of [`FRAGMENT_VERBS`],
 /// elements inside them from [`FRAGMENT_NOUNS`], no text outside the verbs. Such a fragment can
@@ -798,6 +858,21 @@ mod tests {
             xml.contains(r#"<Say voice="x&#10;y">a&#13;&#10;b&#9;c</Say>"#),
             "{xml}"
         );
+    }
+
+    #[test]
+    fn relative_urls_are_found() {
+        let fragment = r#"<Gather action="/menu" method="POST"><Play>/hold.mp3</Play></Gather><Play>https://x/a.mp3</Play><Redirect>next</Redirect><Dial action="https://x/done"><Number url="whisper">+13175551234</Number></Dial>"#;
+        assert_eq!(
+            relative_urls(fragment),
+            [
+                r#"<Gather action="/menu">"#,
+                "<Play>/hold.mp3</Play>",
+                "<Redirect>next</Redirect>",
+                r#"<Number url="whisper">"#,
+            ]
+        );
+        assert!(relative_urls("<Say>Hi</Say><Play>https://x/a.mp3</Play>").is_empty());
     }
 
     #[test]

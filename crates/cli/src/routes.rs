@@ -669,6 +669,9 @@ async fn import_file(
     };
     let routes = import::parse(&text, format, &plan)
         .with_context(|| format!("{} ({} format)", file.display(), format.name()))?;
+    for warning in import::warnings(&routes) {
+        eprintln!("warning: {warning}");
+    }
     let opened = if dry_run {
         source.open_dry_run(&plan).await?
     } else {

@@ -344,6 +344,7 @@
       el("p", { text: d.read + " routes read (" + d.format + "): " + d.added.length + " added, " + d.changed.length + " changed, " + d.unchanged + " unchanged, " + d.absent.length + (d.prune ? " removed" : " not in the file (kept)") }),
       el("ul", {}, list(d.added, "diff-add", "+"), list(d.changed, "diff-chg", "~"), list(d.absent, d.prune ? "diff-del" : "", d.prune ? "−" : "=")),
       d.prune_risk ? el("p", { class: "error", text: "Careful: this prune deletes " + d.prune_risk + "." }) : "",
+      el("ul", {}, (d.warnings || []).map((w) => el("li", { class: "error", text: "Warning: " + w }))),
       d.writes ? el("button", { type: "button", id: "i-apply", class: d.prune_risk ? "danger" : "", text: "Apply " + d.writes + " change(s)", onclick: apply }) : el("p", { text: "Nothing to write." }));
     pending.risk = d.prune_risk;
   });
