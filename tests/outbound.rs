@@ -585,6 +585,17 @@ async fn a_uk_home_refuses_what_the_uk_bills_as_premium_or_abroad() {
             Ok(("+442071234567", Some("wwww12"))),
         ),
         ("020 7123 4567", "+266696687", Ok(("+442071234567", None))),
+        // The trunk 0 written after the country code; a space before a national number.
+        (
+            "+44 020 7123 4567",
+            "+442071230000",
+            Ok(("+442071234567", None)),
+        ),
+        (
+            " 07700 912345",
+            "+442071230000",
+            Ok(("+447700912345", None)),
+        ),
     ];
     let check = |did: &str,
                  from: &str,

@@ -117,11 +117,25 @@ fn row_error(line: usize, message: impl Into<String>) -> ImportError {
     }
 }
 
-/// Warnings about routes that are valid but will not work as their authors expect: relative
-/// URLs inside `twiml` routes (Twilio resolves them against the router's own webhook). Shown
-/// by the import, never refusing it.
-pub fn warnings(routes: &[Route]) -> Vec<String> {
-    routes
+/// Warnings about routes that are valid but will not work as their authors expect: a pattern
+/// of digits read as a literal address, not a number of the home country (an import with the
+/// wrong `DEFAULT_COUNTRY_CODE`: `01612345678` under `+1`), and relative URLs inside `twiml`
+/// routes (Twilio resolves them against the router's own webhook). Shown by the import, never
+/// refusing it.
+pub fn warnings(routes: &[Route], plan: &NumberPlan) -> Vec<String> {
+    let literals = routes.iter().filter_map(|route| {
+        let key = route.key();
+        let digits = key.split('@').next().unwrap_or("");
+        (digits.len() >= crate::number::NATIONAL_MIN_DIGITS
+            && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| {
+            format!(
+                "route `{key}` is a literal address, not a number: its digits are not a number as dialled in the home country {} (DEFAULT_COUNTRY_CODE); a carrier's `To` will not match it unless it sends exactly these characters",
+                plan.describe()
+            )
+        })
+    });
+    let relative = routes
         .iter()
         .filter_map(|route| match &route.action {
             crate::Action::Twiml { twiml } => Some((route.key(), twiml)),
@@ -131,8 +145,8 @@ pub fn warnings(routes: &[Route]) -> Vec<String> {
             crate::twiml::relative_urls(twiml).into_iter().map(move |u| {
                 format!("route `{key}`: relative URL in {u}: Twilio resolves it against the router's webhook, where it does not exist; write it in full (https://…)")
             })
-        })
-        .collect()
+        });
+    literals.chain(relative).collect()
 }
 
 /// Parses and validates `text`; all rows must be valid and patterns unique.

@@ -19,7 +19,8 @@
 //! 4. Percent-decode (`%2B` → `+`).
 //! 5. `(0)` in an international number (`+44 (0)121 …`) is the trunk prefix shown for national
 //!    callers: libphonenumber's metadata reads it (it drops it, except where the country keeps its
-//!    leading zero).
+//!    leading zero). So it does a written international number outside `+1` whose digits as
+//!    given are not a full number of its country (`+44 020 7123 4567`).
 //! 6. Remove visual separators: space, `-`, `.`, `(`, `)`. If what remains is `+digits` or `digits`,
 //!    it is a number; otherwise the decoded user part is kept as a **literal** address (an
 //!    extension like `support` or `sales-team`), so routes can match those too.
@@ -131,8 +132,16 @@ pub struct NumberPlan {
 
 /// Why a home country was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a country code (such as 1 or 44) or a country (such as US or GB) that libphonenumber knows")]
+#[error("`{}` is not a country code (such as 1 or 44) or a country (such as US or GB) that libphonenumber knows{}", .0, uk_hint(.0))]
 pub struct CountryCodeError(pub String);
+
+fn uk_hint(given: &str) -> &'static str {
+    if given.trim().eq_ignore_ascii_case("UK") {
+        " (the United Kingdom is GB)"
+    } else {
+        ""
+    }
+}
 
 impl NumberPlan {
     /// A country calling code without `+` (`1`, `44`; a leading `+` is tolerated), or a region
@@ -228,6 +237,17 @@ impl NumberPlan {
         let compact = strip_separators(decoded);
         if let Some(digits) = compact.strip_prefix('+') {
             if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                // A written international number outside +1 whose digits are not a full
+                // number may carry its trunk prefix (`+44 020 7123 4567`): the metadata reads
+                // it as written. The NANP's own rules stand for +1 (no metadata is loaded).
+                if !digits.starts_with('1') && compact.len() != decoded.len() {
+                    let as_given = phone::classify(&compact);
+                    if as_given.is_some_and(|c| !c.possible_length) {
+                        if let Some(n) = phone::read_as_dialled_in(decoded, self.home) {
+                            return e164(&n[1..]);
+                        }
+                    }
+                }
                 return e164(digits);
             }
             return Err(NumberError::NotANumber(truncate(decoded)));
@@ -368,7 +388,8 @@ pub fn restore_lost_plus(value: &str) -> Cow<'_, str> {
         .map_or(0, |s| s.len());
     let (scheme, rest) = value.split_at(scheme_len);
     let digits = rest.trim_start_matches(' ');
-    if digits.len() < rest.len() && digits.starts_with(|c: char| c.is_ascii_digit()) {
+    // A country code never starts with 0: ` 07700 900123` is a national number after a space.
+    if digits.len() < rest.len() && digits.starts_with(|c: char| c.is_ascii_digit() && c != '0') {
         Cow::Owned(format!("{scheme}+{digits}"))
     } else {
         Cow::Borrowed(value)
@@ -668,6 +689,7 @@ mod tests {
         );
         assert_eq!(restore_lost_plus("TEL: 6562345678"), "TEL:+6562345678");
         assert_eq!(restore_lost_plus("sip:alice@pbx"), "sip:alice@pbx");
+        assert_eq!(restore_lost_plus(" 07700900123"), " 07700900123");
         assert_eq!(
             normalize(&restore_lost_plus("sip: 6562345678@203.0.113.10")),
             Ok(e("+6562345678"))
@@ -827,6 +849,16 @@ mod tests {
                 Ok(e("+441212345678"))
             );
         }
+        // The trunk 0 written after the country code, as UK numbers often are.
+        for plan in [gb(), NumberPlan::default()] {
+            assert_eq!(plan.normalize("+44 020 7123 4567"), Ok(e("+442071234567")));
+            assert_eq!(
+                plan.normalize("sip:+44 020 7123 4567@x"),
+                Ok(e("+442071234567"))
+            );
+        }
+        // As given, without separators, the digits are what they say.
+        assert_eq!(gb().normalize("+4402071234567"), Ok(e("+4402071234567")));
         // Extensions stay extensions.
         assert_eq!(gb().normalize("4321"), Ok(lit("4321")));
         assert_eq!(gb().normalize("0114321"), Ok(e("+44114321")));
@@ -958,6 +990,10 @@ mod tests {
         // Country codes and regions libphonenumber does not know are refused.
         assert!(NumberPlan::new("999").is_err());
         assert!(NumberPlan::new("ZZ").is_err());
+        assert!(NumberPlan::new("UK")
+            .unwrap_err()
+            .to_string()
+            .contains("the United Kingdom is GB"));
         // A region stands for its country code; a NANP country other than the US and Canada
         // cannot be home.
         assert_eq!(NumberPlan::new("gb").unwrap().country_code(), "44");

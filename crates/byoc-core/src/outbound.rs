@@ -323,7 +323,7 @@ pub enum OutboundError {
     Denied { number: String, prefix: String },
     #[error("{number} is outside the allowed destinations ({allowed})")]
     NotAllowed { number: String, allowed: String },
-    #[error("{number} is {}{} (denied number type {kind}: OUTBOUND_DENIED_NUMBER_TYPES)", kind.describe(), region.map(|r| format!(" of {r}")).unwrap_or_default())]
+    #[error("{number} is {}{} (refused number type {kind}: built in, or OUTBOUND_DENIED_NUMBER_TYPES)", kind.describe(), region.map(|r| format!(" of {r}")).unwrap_or_default())]
     DeniedType {
         number: String,
         kind: NumberKind,
@@ -677,7 +677,7 @@ fn dial(source: &Source, config: &OutboundConfig) -> Result<Dial, OutboundError>
     let trunk = match source.get(PARAM_TRUNK) {
         Some(s) if s.len() >= 2 && s[..2].eq_ignore_ascii_case("SD") => {
             return Err(OutboundError::BadTrunk(format!(
-                "`{}` is a SIP domain SID (SD…), not a BYOC trunk SID (BY…): copy the trunk's SID from Voice > BYOC Trunks",
+                "`{}` is a SIP domain SID (SD...), not a BYOC trunk SID (BY...): copy the trunk's SID from Voice > BYOC Trunks",
                 shorten(s)
             )));
         }

@@ -459,11 +459,35 @@ impl Config {
                         && !defaults.home_regions.contains(region)
                 });
                 region.ok_or_else(|| {
+                    let others: Vec<String> = plan
+                        .country_code()
+                        .parse::<u16>()
+                        .map(byoc_core::phone::regions)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|t| !defaults.home_regions.contains(t))
+                        .map(|t| t.to_string())
+                        .collect();
+                    let what = if RegionCode::parse(r)
+                        .is_some_and(|t| defaults.home_regions.contains(&t))
+                    {
+                        "is the home country itself, always allowed".to_string()
+                    } else {
+                        format!(
+                            "is not a territory sharing +{} with the home country",
+                            plan.country_code()
+                        )
+                    };
                     err(
                         "OUTBOUND_ALLOWED_REGIONS",
                         format!(
-                            "`{r}` is not a territory sharing +{} with the home country",
-                            plan.country_code()
+                            "`{r}` {what} (the others sharing +{}: {})",
+                            plan.country_code(),
+                            if others.is_empty() {
+                                "none".to_string()
+                            } else {
+                                others.join(", ")
+                            }
                         ),
                     )
                 })

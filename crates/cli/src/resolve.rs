@@ -22,8 +22,8 @@ pub struct Args {
     /// (2026-12-25T10:00) in --tz
     #[arg(long, value_parser = parse_at)]
     pub at: Option<String>,
-    /// The IANA time zone of a local --at (e.g. America/Indiana/Indianapolis; default: UTC)
-    #[arg(long, requires = "at")]
+    /// The IANA time zone of a local --at (e.g. Europe/London; default: UTC)
+    #[arg(long)]
     pub tz: Option<String>,
     /// The caller (`From`), for routes with caller conditions
     #[arg(long)]

@@ -669,7 +669,7 @@ async fn import_file(
     };
     let routes = import::parse(&text, format, &plan)
         .with_context(|| format!("{} ({} format)", file.display(), format.name()))?;
-    for warning in import::warnings(&routes) {
+    for warning in import::warnings(&routes, &plan) {
         eprintln!("warning: {warning}");
     }
     let opened = if dry_run {

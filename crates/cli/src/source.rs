@@ -80,6 +80,17 @@ impl Source {
         let choice = self.choice()?;
         if let StoreSource::File(path) = &choice {
             if !path.exists() {
+                let parent = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new("."));
+                if !parent.is_dir() {
+                    bail!(
+                        "the route file {} cannot be created: its directory {} does not exist",
+                        path.display(),
+                        parent.display()
+                    );
+                }
                 let store = Arc::new(MemoryStore::new());
                 return Ok(Opened {
                     description: format!(

@@ -531,7 +531,7 @@ async fn import_routes(console: &Console, bytes: &[u8]) -> Response {
         "prune": request.prune,
         "writes": plan.ops.len(),
         "prune_risk": plan.prune_risk(),
-        "warnings": byoc_core::import::warnings(&routes),
+        "warnings": byoc_core::import::warnings(&routes, &console.config.inbound.plan),
     });
     if !request.apply {
         return json(StatusCode::OK, &answer);
