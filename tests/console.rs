@@ -506,6 +506,22 @@ async fn the_console_follows_its_route_file_and_guards_writes() {
         .unwrap();
     assert_eq!(star["description"], "edited by hand", "{kept}");
     assert_ne!(star["action"], "reject", "{kept}");
+    // A second hand edit, still at the file's version: the stale save is refused again.
+    let mut twice = kept.clone();
+    for route in twice["routes"].as_array_mut().unwrap() {
+        if route["pattern"] == "*" {
+            route["description"] = "edited twice".into();
+        }
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&twice).unwrap()).unwrap();
+    let stale = console
+        .post(
+            "/api/route",
+            &json!({"record": {"pattern": "*", "action": "reject"}, "version": version, "key": "*"}),
+        )
+        .await;
+    assert_eq!(stale.status, 409, "{}", stale.text);
+    assert_eq!(stale.json["current"]["description"], "edited twice");
     std::fs::write(&path, &good).unwrap();
 
     // A prune that deletes `*` (here: every route) must be confirmed.

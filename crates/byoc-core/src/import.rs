@@ -483,7 +483,6 @@ fn flex_rows(text: &str, plan: &NumberPlan) -> Result<Rows, ImportError> {
     if file.routes.is_none() && file.default.is_none() {
         return Err(row_error(1, format!("not {FLEX_EXPECTED}: it has neither")));
     }
-    let text = inner;
     let entries = file
         .routes
         .unwrap_or_default()
@@ -754,6 +753,10 @@ mod tests {
         assert_eq!(Format::detect("list.json", listed), Format::Flex);
         let routes = parse(listed, Format::Flex, &plan()).unwrap();
         assert_eq!(routes.len(), 2);
+        // Line numbers are the answer's own, wherever `data` starts.
+        let pretty = "{\n  \"success\": true,\n  \"data\": {\n    \"routes\": [\n      {\"address\": \"+13175551234\", \"type\": \"fax\"}\n    ]\n  }\n}";
+        let err = parse(pretty, Format::Flex, &plan()).unwrap_err();
+        assert_eq!(err.errors[0].line, 5, "{err}");
         // Any other object is refused, naming what was expected: nothing is read as "no routes".
         for text in [
             r#"{"rutes": [{"address": "+13175551234", "type": "webhook", "destination": "https://x"}]}"#,

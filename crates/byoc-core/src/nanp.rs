@@ -99,6 +99,16 @@ fn personal_prefixes() -> impl Iterator<Item = String> {
         .map(|code| format!("+1{code}"))
 }
 
+/// Whether `number` (E.164) is a NANP personal number (see [`PERSONAL_AREA_CODES`]).
+pub fn is_personal(number: &str) -> bool {
+    number
+        .strip_prefix("+1")
+        .and_then(|d| d.get(..3))
+        .is_some_and(|code| {
+            PERSONAL_AREA_CODES.contains(&code) || PERSONAL_AREA_CODES_6XX.contains(&code)
+        })
+}
+
 /// The built-in prefixes of a NANP country other than the US and Canada (`JM` →
 /// `+1658`, `+1876`), so that `OUTBOUND_ALLOWED_REGIONS` can lift them.
 pub fn prefixes_of_region(region: &str) -> Vec<String> {

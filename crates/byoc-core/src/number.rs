@@ -155,6 +155,10 @@ impl NumberPlan {
             return Ok(Self::default());
         }
         if let Some(region) = RegionCode::parse(cc) {
+            // The NANP's home regions need no metadata (a +1 home never loads it).
+            if crate::nanp::HOME_REGIONS.contains(&region.as_str()) {
+                return Ok(Self::default());
+            }
             let code = phone::country_code_of(region).ok_or_else(refuse)?;
             if code == 1 && !crate::nanp::HOME_REGIONS.contains(&region.as_str()) {
                 // The NANP tables treat the US and Canada as home; another +1 country as home

@@ -211,6 +211,25 @@ impl Policy {
             // The built-in NANP tables decided above; the metadata is asked only for what they
             // do not cover: a denied type they do not know, or a NANP country whose denial an
             // operator lifted (its own premium ranges still count).
+            // The tables' own types, by prefix: when their built-in prefix was replaced or
+            // lifted, a type still denied refuses the number all the same.
+            for (kind, listed) in [
+                (
+                    NumberKind::PremiumRate,
+                    crate::nanp::PREMIUM_PREFIXES
+                        .iter()
+                        .any(|(p, _)| crate::nanp::prefix_matches(number, p)),
+                ),
+                (NumberKind::PersonalNumber, crate::nanp::is_personal(number)),
+            ] {
+                if listed && self.denied_kinds.contains(&kind) {
+                    return Err(OutboundError::DeniedType {
+                        number: number.to_string(),
+                        kind,
+                        region: None,
+                    });
+                }
+            }
             let lifted_country = crate::nanp::OTHER_COUNTRIES
                 .iter()
                 .any(|(code, _, _)| number.get(2..5) == Some(code));
@@ -669,13 +688,17 @@ fn dial(source: &Source, config: &OutboundConfig) -> Result<Dial, OutboundError>
     let mut extensions: Vec<Option<String>> = Vec::with_capacity(raw_numbers.len());
     for raw in &raw_numbers {
         let (number, extension) = check_destination(raw, config)?;
-        if !numbers.contains(&number) {
+        let seen = numbers
+            .iter()
+            .zip(&extensions)
+            .any(|(n, e)| *n == number && *e == extension);
+        if !seen {
             numbers.push(number);
             extensions.push(extension);
         }
     }
     let trunk = match source.get(PARAM_TRUNK) {
-        Some(s) if s.len() >= 2 && s[..2].eq_ignore_ascii_case("SD") => {
+        Some(s) if s.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("SD")) => {
             return Err(OutboundError::BadTrunk(format!(
                 "`{}` is a SIP domain SID (SD...), not a BYOC trunk SID (BY...): copy the trunk's SID from Voice > BYOC Trunks",
                 shorten(s)
@@ -1241,6 +1264,44 @@ mod tests {
             })
         ));
         assert!(dial_one("+13175551234", &no_toll_free).is_ok());
+    }
+
+    #[test]
+    fn a_type_still_denied_refuses_a_nanp_number_whose_prefix_was_lifted() {
+        let lifted = OutboundConfig {
+            policy: Policy {
+                denied_prefixes: vec![],
+                ..Policy::default()
+            },
+            ..OutboundConfig::default()
+        };
+        for did in ["+19005551234", "+12129761234", "+15005551234"] {
+            assert!(
+                matches!(
+                    dial_one(did, &lifted),
+                    Err(OutboundError::DeniedType { .. })
+                ),
+                "{did}"
+            );
+        }
+        let open = OutboundConfig {
+            policy: Policy {
+                denied_prefixes: vec![],
+                denied_kinds: vec![],
+                ..Policy::default()
+            },
+            ..OutboundConfig::default()
+        };
+        assert!(dial_one("+19005551234", &open).is_ok());
+        // A trunk SID that is not ASCII is refused, never a panic.
+        for trunk in ["€", "S€0123", "\u{e9}\u{e9}"] {
+            let d = run(
+                &[("OUTBOUND_DID", "+13175551234"), ("BYOC_TRUNK_SID", trunk)],
+                &[],
+                &OutboundConfig::default(),
+            );
+            assert_eq!(d.result.unwrap_err().kind(), "bad_trunk", "{trunk}");
+        }
     }
 
     #[test]

@@ -78,6 +78,12 @@ impl FileStore {
 
     /// Reads the file again; true when it noticed a hand edit (see `notice_hand_edits`).
     fn reload(&self) -> Result<bool, StoreError> {
+        self.read_file(true)
+    }
+
+    /// Reads the file; `notice`: compare with what memory holds for hand edits (not after a
+    /// failed change, when memory holds that change, not the file as last seen).
+    fn read_file(&self, notice: bool) -> Result<bool, StoreError> {
         let stamp = self.stamp();
         let text = std::fs::read_to_string(&self.path).map_err(|e| self.io(e))?;
         let mut routes =
@@ -85,7 +91,7 @@ impl FileStore {
                 path: self.path.clone(),
                 source,
             })?;
-        let edited = self.notice_hand_edits(&mut routes);
+        let edited = notice && self.notice_hand_edits(&mut routes);
         self.inner.replace_all(routes);
         *self.text.lock().unwrap_or_else(|e| e.into_inner()) = text;
         *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = stamp;
@@ -115,18 +121,22 @@ impl FileStore {
                 continue;
             };
             let version = meta.get(&key).map_or(1, |m| m.version);
-            if previous.meta.version > version && *previous.route == *route {
-                // An edit noticed by an earlier read, not saved yet: it keeps its version.
-                meta.insert(key, previous.meta.clone());
-                edited = true;
+            if *previous.route == *route {
+                if previous.meta.version > version {
+                    // An edit noticed by an earlier read, not saved yet: it keeps its version.
+                    meta.insert(key, previous.meta.clone());
+                    edited = true;
+                }
                 continue;
             }
-            if previous.meta.version == version && *previous.route != *route {
+            // Changed, at a version this store has already seen (or below one it gave): a
+            // hand edit. It gets a version above both, even after an earlier unsaved one.
+            if previous.meta.version >= version {
                 edited = true;
                 meta.insert(
                     key,
                     byoc_core::RouteMeta {
-                        version: version + 1,
+                        version: previous.meta.version + 1,
                         updated_at: crate::now_rfc3339(),
                         updated_by: "(edited in the file)".to_string(),
                     },
@@ -220,7 +230,7 @@ impl FileStore {
         let value = match change(&self.inner).and_then(|value| self.save().map(|()| value)) {
             Ok(value) => value,
             Err(e) => {
-                let _ = self.reload();
+                let _ = self.read_file(false);
                 return Err(e);
             }
         };
@@ -349,8 +359,15 @@ impl RouteAdmin for FileStore {
         let seen = *self.seen.lock().unwrap_or_else(|e| e.into_inner());
         match self.stamp() {
             Some(now) if Some(now) == seen => Ok(()),
-            // Changed (or gone: the read names the problem).
-            _ => self.reload().map(|_| ()),
+            // Changed (or gone: the read names the problem). A hand edit noticed here is
+            // written with its new version at once, under the write lock, so that every
+            // process sees the same version for it.
+            _ => {
+                if self.reload()? {
+                    self.locked(|_| Ok(()))?;
+                }
+                Ok(())
+            }
         }
     }
 
