@@ -402,6 +402,7 @@ async fn sam_local_start_api_serves_every_route_of_the_template() {
     // /inbound/status: a Studio call's status callback returns to its flow.
     let mut status_params = call(to);
     status_params.push(("CallStatus", "completed".into()));
+    status_params.push(("Direction", "inbound".into()));
     let (status, _, location, body) = text(
         post("/inbound/status", "", status_params)
             .send()
