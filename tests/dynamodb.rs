@@ -776,9 +776,19 @@ async fn an_invalid_stored_route_is_degraded_not_passed_to_a_broader_route() {
     let template = std::fs::read_to_string(byoc_e2e::root().join("template.yaml")).unwrap();
     assert!(template.contains(r#"FilterPattern: '{ $.kind = "invalid_route" }'"#));
 
-    // The fix the log line names works: replace it (at its own version), or delete one that
-    // has no version at all.
+    // `get` names the problem and the fix; the fix works: replace it (at its own version), or
+    // delete one that has no version at all.
     let cli_env = table_env(&moto, &table);
+    let got = byoc(&["routes", "get", "+13175550000"], &cli_env);
+    assert_ne!(got.code, 0);
+    assert!(
+        got.stderr.contains("unknown action `teleport`")
+            && got
+                .stderr
+                .contains("byoc routes put +13175550000 --action … --replace"),
+        "{}",
+        got.stderr
+    );
     let run = byoc(
         &[
             "routes",

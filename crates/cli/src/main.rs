@@ -116,6 +116,9 @@ fn hint(error: &byoc_store::StoreError) -> Option<String> {
         StoreError::Exists { version, .. } => Some(format!(
             "pass --replace, or --expect-version {version} to update that version"
         )),
+        StoreError::Corrupt { pattern, .. } => Some(format!(
+            "its calls get the degraded answer until it is fixed: write it anew with              `byoc routes put {pattern} --action … --replace`, or `byoc routes delete {pattern}`"
+        )),
         _ => None,
     }
 }
