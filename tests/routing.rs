@@ -363,51 +363,20 @@ fn resolve_at_shows_the_schedule_branch() {
     let out = resolve("2026-12-26T08:00:00Z");
     assert!(out.contains("schedule: closed: outside the hours"), "{out}");
     // As the console takes it: a local time in a time zone, and `now`.
-    let run = byoc(
-        &[
-            "routes",
-            "resolve",
-            "3175551234",
-            "--routes",
-            &file,
-            "--at",
-            "2026-12-21T10:00",
-            "--tz",
-            "America/New_York",
-        ],
-        &[],
-    );
+    let resolve_with = |extra: &[&str]| {
+        let mut args = vec!["routes", "resolve", "3175551234", "--routes", &file];
+        args.extend_from_slice(extra);
+        byoc(&args, &[])
+    };
+    let run = resolve_with(&["--at", "2026-12-21T10:00", "--tz", "America/New_York"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout.contains("local mon 2026-12-21 10:00 EST"),
         "{}",
         run.stdout
     );
-    let run = byoc(
-        &[
-            "routes",
-            "resolve",
-            "3175551234",
-            "--routes",
-            &file,
-            "--at",
-            "now",
-        ],
-        &[],
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let run = byoc(
-        &[
-            "routes",
-            "resolve",
-            "3175551234",
-            "--routes",
-            &file,
-            "--at",
-            "soon",
-        ],
-        &[],
-    );
+    assert_eq!(resolve_with(&["--at", "now"]).code, 0);
+    let run = resolve_with(&["--at", "soon"]);
     assert_ne!(run.code, 0);
     assert!(
         run.stderr.contains("not an RFC 3339 time"),
