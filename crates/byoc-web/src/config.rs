@@ -736,6 +736,63 @@ mod tests {
     }
 
     #[test]
+    fn number_types_and_territories_for_any_home() {
+        let c = config(
+            Runtime::Lambda,
+            &[
+                ("DEFAULT_COUNTRY_CODE", "44"),
+                ("OUTBOUND_DENIED_NUMBER_TYPES", "shared_cost, UAN"),
+                ("OUTBOUND_ALLOWED_REGIONS", "je"),
+            ],
+        )
+        .unwrap();
+        let p = &c.outbound.policy;
+        let names: Vec<&str> = p.denied_kinds.iter().map(|k| k.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "premium_rate",
+                "personal_number",
+                "pager",
+                "shared_cost",
+                "uan"
+            ]
+        );
+        assert_eq!(p.allowed_regions[0].as_str(), "JE");
+        assert_eq!(p.home_regions[0].as_str(), "GB");
+        assert!(p.emergency_numbers.contains(&"999".to_string()));
+        let err = |env: &[(&str, &str)]| config(Runtime::Lambda, env).unwrap_err().to_string();
+        assert!(err(&[("OUTBOUND_DENIED_NUMBER_TYPES", "premium")]).contains("not a number type"));
+        let home = err(&[
+            ("DEFAULT_COUNTRY_CODE", "44"),
+            ("OUTBOUND_ALLOWED_REGIONS", "GB"),
+        ]);
+        assert!(
+            home.contains("the home country itself") && home.contains("GG, IM, JE"),
+            "{home}"
+        );
+        let other = err(&[
+            ("DEFAULT_COUNTRY_CODE", "44"),
+            ("OUTBOUND_ALLOWED_REGIONS", "JM"),
+        ]);
+        assert!(other.contains("not a territory sharing +44"), "{other}");
+        assert!(err(&[("DEFAULT_COUNTRY_CODE", "UK")]).contains("the United Kingdom is GB"));
+        // Replacing the defaults keeps only the listed types.
+        let c = config(
+            Runtime::Lambda,
+            &[
+                ("OUTBOUND_REPLACE_DEFAULT_DENIALS", "true"),
+                ("OUTBOUND_DENIED_NUMBER_TYPES", "premium_rate"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.outbound.policy.denied_kinds,
+            [byoc_core::phone::NumberKind::PremiumRate]
+        );
+    }
+
+    #[test]
     fn denied_prefixes_add_to_the_built_in_ones_unless_replaced_loudly() {
         let built_in = byoc_core::nanp::default_denied_prefixes();
         let c = config(
