@@ -329,6 +329,23 @@ async fn use_the_console(console: &ConsoleProc, dir: &std::path::Path, screensho
         "{result}"
     );
     shoot(&a, "test-a-call").await;
+    // The same test for a UK home: a national number, read as dialled in GB.
+    a.execute(
+        "document.getElementById('t-result').textContent = '';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    fill(&a, "#t-number", "sip:07700900123@carrier.example").await;
+    fill(&a, "#t-country", "GB").await;
+    click(&a, "#test-form button[type=submit]").await;
+    let uk = until(&a, "document.getElementById('t-result').textContent").await;
+    let uk = uk.as_str().unwrap();
+    assert!(
+        uk.contains("GB (+44)") && uk.contains("+447700900123"),
+        "{uk}"
+    );
+    fill(&a, "#t-country", "").await;
 
     // Import a CSV: the difference first, then apply.
     let csv = dir.join("more.csv");
