@@ -27,12 +27,85 @@ pub enum Format {
     Flex,
 }
 
+/// A format name that is not one of ours, or a format routes cannot be written in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    #[error("format `{given}`: expected {expected}")]
+    Unknown {
+        given: String,
+        expected: &'static str,
+    },
+    #[error("routes cannot be exported in the {} format: export json or csv", .0.name())]
+    NotWritable(Format),
+}
+
 impl Format {
+    /// Every format, in the order help texts list them.
+    pub const ALL: [Format; 3] = [Format::Json, Format::Csv, Format::Flex];
+    /// The names an import takes (`auto` detects the format).
+    pub const IMPORT_NAMES: [&'static str; 4] = ["auto", "json", "csv", "flex"];
+    /// The names an export takes.
+    pub const EXPORT_NAMES: [&'static str; 2] = ["json", "csv"];
+
     pub fn name(self) -> &'static str {
         match self {
             Format::Json => "json",
             Format::Csv => "csv",
             Format::Flex => "flex",
+        }
+    }
+
+    /// The format named `name` (any case).
+    pub fn named(name: &str) -> Option<Format> {
+        let name = name.trim();
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name))
+    }
+
+    /// The format an import reads: the one named, else (`auto`, blank, nothing) the one
+    /// [`Format::detect`] sees in the file name and text.
+    pub fn for_import(
+        name: Option<&str>,
+        file_name: &str,
+        text: &str,
+    ) -> Result<Format, FormatError> {
+        match name.map(str::trim) {
+            None | Some("") => Ok(Format::detect(file_name, text)),
+            Some(n) if n.eq_ignore_ascii_case("auto") => Ok(Format::detect(file_name, text)),
+            Some(n) => Format::named(n).ok_or_else(|| FormatError::Unknown {
+                given: n.to_string(),
+                expected: "auto, json, csv or flex",
+            }),
+        }
+    }
+
+    /// The format an export writes (json or csv).
+    pub fn for_export(name: &str) -> Result<Format, FormatError> {
+        match Format::named(name) {
+            Some(Format::Flex) => Err(FormatError::NotWritable(Format::Flex)),
+            Some(format) => Ok(format),
+            None => Err(FormatError::Unknown {
+                given: name.trim().to_string(),
+                expected: "json or csv",
+            }),
+        }
+    }
+
+    /// Routes written in this format: what an import reads back.
+    pub fn write(self, routes: &[Arc<Route>]) -> Result<String, FormatError> {
+        match self {
+            Format::Json => Ok(crate::route_file::to_route_file(routes)),
+            Format::Csv => Ok(to_csv(routes)),
+            Format::Flex => Err(FormatError::NotWritable(self)),
+        }
+    }
+
+    /// The media type of a file in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Json | Format::Flex => "application/json",
+            Format::Csv => "text/csv; charset=utf-8",
         }
     }
 
@@ -680,6 +753,54 @@ mod tests {
             Format::Flex
         );
         assert_eq!(Format::detect("r.txt", "pattern,url\n"), Format::Csv);
+    }
+
+    #[test]
+    fn formats_are_chosen_by_name_or_detected() {
+        let csv = "pattern,url\n";
+        assert_eq!(Format::for_import(None, "r.txt", csv), Ok(Format::Csv));
+        assert_eq!(
+            Format::for_import(Some(" AUTO "), "r.txt", csv),
+            Ok(Format::Csv)
+        );
+        assert_eq!(Format::for_import(Some(""), "r.txt", csv), Ok(Format::Csv));
+        assert_eq!(
+            Format::for_import(Some("Flex"), "r.txt", csv),
+            Ok(Format::Flex)
+        );
+        let unknown = Format::for_import(Some("xml"), "r.xml", "").unwrap_err();
+        assert_eq!(
+            unknown.to_string(),
+            "format `xml`: expected auto, json, csv or flex"
+        );
+        assert_eq!(Format::for_export("CSV"), Ok(Format::Csv));
+        assert_eq!(
+            Format::for_export("flex"),
+            Err(FormatError::NotWritable(Format::Flex))
+        );
+        assert!(Format::for_export("auto").is_err());
+        // What an export writes, the import of that name reads back.
+        let routes: Vec<Arc<Route>> = parse(
+            r#"{"routes":[{"pattern":"+13175551234","url":"https://example.com/a"},{"pattern":"*","action":"reject"}]}"#,
+            Format::Json,
+            &plan(),
+        )
+        .unwrap()
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+        for name in Format::EXPORT_NAMES {
+            let format = Format::for_export(name).unwrap();
+            let text = format.write(&routes).unwrap();
+            let back = parse(
+                &text,
+                Format::for_import(None, &format!("r.{name}"), &text).unwrap(),
+                &plan(),
+            )
+            .unwrap();
+            assert_eq!(back.len(), 2, "{name}");
+            assert_eq!(*routes[0], back[0], "{name}");
+        }
     }
 
     #[test]

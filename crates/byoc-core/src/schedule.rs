@@ -413,6 +413,47 @@ impl Schedule {
     }
 }
 
+/// Why a call time given by a person (`byoc routes resolve --at`, the console's "Test a call")
+/// was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallTimeError {
+    #[error("`{at}` is not an RFC 3339 time such as 2026-12-25T10:00:00Z, `now`, or a local date-time such as 2026-12-24T19:00 (in --tz): {reason}")]
+    NotATime { at: String, reason: String },
+    #[error("`{at}` in `{tz}`: {reason}")]
+    Zone {
+        at: String,
+        tz: String,
+        reason: String,
+    },
+}
+
+/// When a test call happens: `now` (or nothing), an RFC 3339 time, or a local date-time in the
+/// IANA zone `tz` (UTC without one). The one reading of a call time for the CLI and the console.
+pub fn call_time(at: Option<&str>, tz: Option<&str>) -> Result<Timestamp, CallTimeError> {
+    let Some(at) = at
+        .map(str::trim)
+        .filter(|a| !a.is_empty() && !a.eq_ignore_ascii_case("now"))
+    else {
+        return Ok(Timestamp::now());
+    };
+    if let Ok(ts) = at.parse::<Timestamp>() {
+        return Ok(ts);
+    }
+    let civil: jiff::civil::DateTime = at.parse().map_err(|e| CallTimeError::NotATime {
+        at: at.to_string(),
+        reason: format!("{e}"),
+    })?;
+    let tz = tz.map(str::trim).filter(|t| !t.is_empty()).unwrap_or("UTC");
+    civil
+        .in_tz(tz)
+        .map(|z| z.timestamp())
+        .map_err(|e| CallTimeError::Zone {
+            at: at.to_string(),
+            tz: tz.to_string(),
+            reason: format!("{e}"),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -575,5 +616,31 @@ mod tests {
         assert_eq!(branch(&s, "2026-11-29T12:00:00Z"), Branch::Open); // Sunday
         assert_eq!(branch(&s, "2026-11-30T23:59:00Z"), Branch::Open); // Monday
         assert_eq!(branch(&s, "2026-12-01T00:00:00Z"), Branch::Closed); // Tuesday
+    }
+
+    #[test]
+    fn call_times_are_now_rfc3339_or_local_in_a_zone() {
+        let before = Timestamp::now();
+        assert!(call_time(None, None).unwrap() >= before);
+        assert!(call_time(Some(" NOW "), Some("Europe/London")).unwrap() >= before);
+        assert_eq!(
+            call_time(Some("2026-12-25T10:00:00-05:00"), Some("Asia/Tokyo")).unwrap(),
+            "2026-12-25T15:00:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert_eq!(
+            call_time(Some("2026-12-24T19:00"), None).unwrap(),
+            "2026-12-24T19:00:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert_eq!(
+            call_time(Some("2026-07-01T09:00"), Some("Europe/London")).unwrap(),
+            "2026-07-01T08:00:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert!(matches!(
+            call_time(Some("tomorrow"), None),
+            Err(CallTimeError::NotATime { .. })
+        ));
+        let zone = call_time(Some("2026-12-24T19:00"), Some("Mars/Olympus")).unwrap_err();
+        assert!(matches!(zone, CallTimeError::Zone { .. }));
+        assert!(zone.to_string().contains("Mars/Olympus"), "{zone}");
     }
 }

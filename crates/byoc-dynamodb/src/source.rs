@@ -118,6 +118,8 @@ impl StoreSource {
 /// The call path's store, opened and warmed up: what the inbound function answers from.
 pub struct CallStore {
     pub store: Arc<CachedStore>,
+    /// What the store is, for logs (`DynamoDB table routes`, `route file r.json (12 routes)`).
+    pub description: String,
     /// Creating the client (or loading the file), in milliseconds.
     pub open_ms: u64,
     /// `ok`, or why the warm-up lookup did not get an answer from the store.
@@ -139,12 +141,27 @@ impl StoreSource {
         plan: &NumberPlan,
         cache: CacheConfig,
     ) -> Result<CallStore, StoreError> {
+        self.open_for_calls_or(plan, cache, None).await
+    }
+
+    /// [`StoreSource::open_for_calls`], with `none` answering when no store is named (`byoc
+    /// serve`'s embedded example) instead of an empty store.
+    pub async fn open_for_calls_or(
+        &self,
+        plan: &NumberPlan,
+        cache: CacheConfig,
+        none: Option<OpenedStore>,
+    ) -> Result<CallStore, StoreError> {
         let started = Instant::now();
         let profile = Profile::CallPath {
             budget: cache.budget,
         };
-        let store: Arc<dyn RouteStore> = match self.open(plan, profile, false).await? {
-            Some(opened) => opened.store,
+        let (store, description): (Arc<dyn RouteStore>, String) = match self
+            .open(plan, profile, false)
+            .await?
+            .or(none)
+        {
+            Some(opened) => (opened.store, opened.description),
             None => {
                 match self {
                     Self::SamPlaceholder => tracing::warn!(
@@ -157,7 +174,9 @@ impl StoreSource {
                         "neither ROUTES_TABLE nor ROUTES_FILE is set: every call gets the default route"
                     ),
                 }
-                Arc::new(MemoryStore::new())
+                let empty = MemoryStore::new();
+                let description = empty.describe();
+                (Arc::new(empty), description)
             }
         };
         let open_ms = started.elapsed().as_millis() as u64;
@@ -167,6 +186,7 @@ impl StoreSource {
             .await;
         Ok(CallStore {
             store,
+            description,
             open_ms,
             warmup: warm.degraded.map_or("ok", |f| f.as_str()),
         })

@@ -23,7 +23,8 @@ use byoc_core::route_file::RouteFileError;
 use byoc_core::{Address, Match, Route};
 
 pub use admin::{
-    plan_import, Applied, Change, Expect, ImportPlan, RouteAdmin, StoredRoute, WriteOp,
+    AdminError, Applied, Change, Edit, Expect, ImportPlan, PlannedEdit, RouteAdmin, StoredRoute,
+    WriteOp,
 };
 pub use cache::{CacheConfig, CachedStore, Lookup, StoreFailure};
 pub use file::FileStore;

@@ -10,8 +10,8 @@ use byoc_core::twiml::{Response, Verb};
 use byoc_core::Address;
 use byoc_web::{Config, Runtime};
 
+use crate::error::{CliResult, Exit, Failure};
 use crate::twilio::api::{Credentials, Twilio};
-use crate::{CliResult, Failure};
 
 /// What the call does when answered, unless `--url` or `--twiml` says otherwise.
 const DEFAULT_MESSAGE: &str = "This is a byoc-router test call over your BYOC trunk. Goodbye.";
@@ -38,10 +38,10 @@ pub struct Args {
 }
 
 fn refused(e: OutboundError) -> Failure {
-    Failure {
-        code: 2,
-        error: anyhow!("refused by policy before calling Twilio: {e}"),
-    }
+    Failure::new(
+        Exit::Invalid,
+        anyhow!("refused by policy before calling Twilio: {e}"),
+    )
 }
 
 pub async fn run(args: Args) -> CliResult {

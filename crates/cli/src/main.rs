@@ -1,9 +1,7 @@
 //! `byoc`: manage byoc-router routes (in a DynamoDB table or a JSON route file) and run both
 //! webhooks locally.
 //!
-//! Exit codes: 0 success; 1 not found / unusable number / `byoc twilio check` found a problem; 2 invalid input or configuration
-//! (including a call refused by policy); 3 a conflicting edit (exists, version mismatch); 4 the
-//! store or Twilio is unreachable; 5 Twilio refused the request.
+//! Exit codes are named in `error.rs` ([`error::Exit`]) and listed by `byoc --help`.
 
 /// `println!` for command output: a reader that goes away (`byoc routes list | head`) ends the
 /// command quietly instead of a "Broken pipe" panic.
@@ -21,6 +19,7 @@ macro_rules! outln {
 mod batched_log;
 mod call;
 mod console;
+mod error;
 mod resolve;
 mod routes;
 mod serve;
@@ -31,6 +30,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::error::{report, Failure};
+
 /// The route file `byoc` uses when none is given (a copy of `infra/routes.example.json`).
 pub const EMBEDDED_ROUTES: &str = include_str!("../../../infra/routes.example.json");
 
@@ -38,7 +39,8 @@ pub const EMBEDDED_ROUTES: &str = include_str!("../../../infra/routes.example.js
 #[command(
     name = "byoc",
     version,
-    about = "byoc-router: route Twilio BYOC calls by DID"
+    about = "byoc-router: route Twilio BYOC calls by DID",
+    after_help = error::EXIT_CODES_HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -70,59 +72,6 @@ enum Command {
     },
 }
 
-/// A failure with its exit code.
-#[derive(Debug)]
-pub struct Failure {
-    pub code: u8,
-    pub error: anyhow::Error,
-}
-
-impl<E: Into<anyhow::Error>> From<E> for Failure {
-    fn from(e: E) -> Self {
-        let error: anyhow::Error = e.into();
-        if let Some(e) = error.downcast_ref::<twilio::api::TwilioError>() {
-            return Self {
-                code: e.exit_code(),
-                error,
-            };
-        }
-        let code = match error.downcast_ref::<byoc_store::StoreError>() {
-            Some(byoc_store::StoreError::NotFound { .. }) => 1,
-            Some(
-                byoc_store::StoreError::Exists { .. }
-                | byoc_store::StoreError::VersionMismatch { .. }
-                | byoc_store::StoreError::Conflict { .. },
-            ) => 3,
-            Some(byoc_store::StoreError::Unavailable(_)) => 4,
-            Some(byoc_store::StoreError::NoTable { .. }) => 2,
-            _ => 2,
-        };
-        Self { code, error }
-    }
-}
-
-pub type CliResult = Result<ExitCode, Failure>;
-
-/// What to do about a store error, in terms of this CLI (the store's own messages say only what
-/// happened, so the console and the Lambda logs can use them too).
-fn hint(error: &byoc_store::StoreError) -> Option<String> {
-    use byoc_store::StoreError;
-    match error {
-        StoreError::NoTable { table } => Some(format!(
-            "create it with `byoc table create --table {table}` (or deploy template.yaml), \
-             or check --table / ROUTES_TABLE, AWS_REGION and any local endpoint \
-             (AWS_ENDPOINT_URL_DYNAMODB, DYNAMODB_ENDPOINT_URL)"
-        )),
-        StoreError::Exists { version, .. } => Some(format!(
-            "pass --replace, or --expect-version {version} to update that version"
-        )),
-        StoreError::Corrupt { pattern, .. } => Some(format!(
-            "its calls get the degraded answer until it is fixed: write it anew with              `byoc routes put {pattern} --action … --replace`, or `byoc routes delete {pattern}`"
-        )),
-        _ => None,
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Serve(_)) {
@@ -150,25 +99,6 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        // The reader of our output went away (`| head`): not an error of ours.
-        Err(Failure { error, .. })
-            if error
-                .downcast_ref::<std::io::Error>()
-                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
-        {
-            ExitCode::SUCCESS
-        }
-        Err(Failure { code, error }) => {
-            eprintln!("byoc: error: {error:#}");
-            let hint = error.downcast_ref().and_then(hint).or_else(|| {
-                error
-                    .downcast_ref::<twilio::api::TwilioError>()
-                    .and_then(|e| e.hint())
-            });
-            if let Some(hint) = hint {
-                eprintln!("byoc: hint: {hint}");
-            }
-            ExitCode::from(code)
-        }
+        Err(failure) => report(failure),
     }
 }

@@ -6,11 +6,12 @@ use anyhow::Context;
 use byoc_core::inbound::{self, InboundConfig};
 use byoc_core::{Address, Route};
 
-use byoc_dynamodb::Profile;
+use byoc_core::schedule::call_time;
+use byoc_dynamodb::{OpenedStore, Profile};
 use byoc_web::{Config, Runtime};
 
-use crate::source::{Opened, Source};
-use crate::CliResult;
+use crate::error::{CliResult, Exit};
+use crate::source::Source;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -46,29 +47,9 @@ fn parse_country(s: &str) -> Result<byoc_core::NumberPlan, String> {
 /// Checks `--at` as clap reads it (a bad one is a usage error, exit 2); its time zone is
 /// applied later.
 fn parse_at(s: &str) -> Result<String, String> {
-    call_time(Some(s), None).map(|_| s.to_string())
-}
-
-/// When a test call happens: `now` (or nothing), an RFC 3339 time, or a local date-time in
-/// `tz` (UTC without one). What `routes resolve --at/--tz` and the console's "Test a call" take.
-pub fn call_time(at: Option<&str>, tz: Option<&str>) -> Result<jiff::Timestamp, String> {
-    let Some(at) = at
-        .map(str::trim)
-        .filter(|a| !a.is_empty() && !a.eq_ignore_ascii_case("now"))
-    else {
-        return Ok(jiff::Timestamp::now());
-    };
-    if let Ok(ts) = at.parse::<jiff::Timestamp>() {
-        return Ok(ts);
-    }
-    let civil: jiff::civil::DateTime = at.parse().map_err(|e| {
-        format!("`{at}` is not an RFC 3339 time such as 2026-12-25T10:00:00Z, `now`, or a local date-time such as 2026-12-24T19:00 (in --tz): {e}")
-    })?;
-    let tz = tz.map(str::trim).filter(|t| !t.is_empty()).unwrap_or("UTC");
-    civil
-        .in_tz(tz)
-        .map(|z| z.timestamp())
-        .map_err(|e| format!("`{at}` in `{tz}`: {e}"))
+    call_time(Some(s), None)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
 }
 
 pub async fn run(args: Args) -> CliResult {
@@ -92,7 +73,7 @@ pub async fn run(args: Args) -> CliResult {
     Ok(if explained.address_ok {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(1)
+        Exit::NotFound.into()
     })
 }
 
@@ -119,7 +100,7 @@ pub struct Explained {
 /// The same steps as the server's: read the address as `To`, look up its key (the `*` route
 /// for an unusable address), decide.
 pub async fn explain(
-    opened: &Opened,
+    opened: &OpenedStore,
     config: &InboundConfig,
     call: &Query,
 ) -> Result<Explained, byoc_store::StoreError> {

@@ -8,15 +8,16 @@ use std::time::Instant;
 
 use anyhow::Context;
 use byoc_core::import::{self, Format};
-use byoc_core::route_file::to_route_file;
 use byoc_core::{NumberPlan, Route, RouteRecord};
 use byoc_dynamodb::{DynamoStore, Profile};
+use byoc_store::admin::{self, AdminError, Edit, ImportPlan};
 use byoc_store::{Expect, StoredRoute};
 use byoc_web::Config;
+use clap::builder::PossibleValuesParser;
 
+use crate::error::{CliResult, Exit};
 use crate::resolve::{self, summary};
 use crate::source::Source;
-use crate::CliResult;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -60,8 +61,8 @@ pub enum Command {
     /// Import routes from a JSON route file, CSV, or a flex-inbound-sip-router config.
     Import {
         file: PathBuf,
-        #[arg(long, value_enum, default_value_t = ImportFormat::Auto)]
-        format: ImportFormat,
+        #[arg(long, default_value = "auto", value_parser = PossibleValuesParser::new(Format::IMPORT_NAMES))]
+        format: String,
         /// Print what would change, write nothing
         #[arg(long)]
         dry_run: bool,
@@ -78,8 +79,8 @@ pub enum Command {
     },
     /// Export every route as JSON or CSV (what `import` reads back).
     Export {
-        #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
-        format: ExportFormat,
+        #[arg(long, default_value = "json", value_parser = PossibleValuesParser::new(Format::EXPORT_NAMES))]
+        format: String,
         /// Write here instead of standard output
         #[arg(long, short)]
         output: Option<PathBuf>,
@@ -106,20 +107,6 @@ pub enum TableCommand {
 #[derive(clap::ValueEnum, Clone, Copy)]
 pub enum ListFormat {
     Text,
-    Json,
-    Csv,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy)]
-pub enum ImportFormat {
-    Auto,
-    Json,
-    Csv,
-    Flex,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy)]
-pub enum ExportFormat {
     Json,
     Csv,
 }
@@ -298,16 +285,6 @@ fn print_json(record: &RouteRecord) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn all_routes(opened: &crate::source::Opened) -> anyhow::Result<Vec<Arc<Route>>> {
-    Ok(opened
-        .admin
-        .list(None)
-        .await?
-        .into_iter()
-        .map(|r| r.route)
-        .collect())
-}
-
 fn line(r: &StoredRoute) -> String {
     format!("v{:<4} {}", r.meta.version, summary(&r.route))
 }
@@ -326,7 +303,7 @@ pub async fn run(command: Command) -> CliResult {
                 }
                 None => {
                     eprintln!("byoc: no route `{pattern}` in {}", opened.description);
-                    Ok(ExitCode::from(1))
+                    Ok(Exit::NotFound.into())
                 }
             }
         }
@@ -391,7 +368,7 @@ pub async fn run(command: Command) -> CliResult {
             let changes = opened.admin.history(&pattern).await?;
             if changes.is_empty() {
                 eprintln!("byoc: no history for `{pattern}` in {}", opened.description);
-                return Ok(ExitCode::from(1));
+                return Ok(Exit::NotFound.into());
             }
             for c in changes {
                 outln!("{} v{} {} by {}", c.at, c.version, c.op, c.by);
@@ -420,20 +397,17 @@ pub async fn run(command: Command) -> CliResult {
             source,
         } => {
             let opened = source.open_read(&plan()?, Profile::Admin).await?;
-            let routes = all_routes(&opened).await?;
-            let text = match format {
-                ExportFormat::Json => to_route_file(&routes),
-                ExportFormat::Csv => import::to_csv(&routes),
-            };
+            let exported = admin::export(opened.admin.as_ref(), &format).await?;
             match output {
-                Some(path) => std::fs::write(&path, text)
+                Some(path) => std::fs::write(&path, &exported.text)
                     .with_context(|| format!("cannot write {}", path.display()))?,
-                None => std::io::stdout().lock().write_all(text.as_bytes())?,
+                None => std::io::stdout()
+                    .lock()
+                    .write_all(exported.text.as_bytes())?,
             }
             eprintln!(
                 "exported {} route(s) from {}",
-                routes.len(),
-                opened.description
+                exported.routes, opened.description
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -442,215 +416,87 @@ pub async fn run(command: Command) -> CliResult {
 
 async fn put(args: PutArgs) -> CliResult {
     let plan = plan()?;
-    let (pattern, scope_in_pattern) = match args.pattern.trim().rsplit_once('@') {
-        Some((p, scope)) if !p.is_empty() => (p.to_string(), Some(scope.to_string())),
-        _ => (args.pattern.trim().to_string(), None),
+    let whole = match &args.json {
+        Some(json) => {
+            let text = flag_value("json", json)?;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("--json: not JSON: {e}"))?;
+            Some(value)
+        }
+        None => None,
     };
-    if let (Some(a), Some(b)) = (&args.scope, &scope_in_pattern) {
-        if !a.trim().eq_ignore_ascii_case(b.trim()) {
-            return Err(anyhow::anyhow!(
-                "the pattern names the scope `{b}` and --scope `{a}`: name one"
-            )
-            .into());
+    let mut set = Vec::new();
+    for (field, value) in args.fields() {
+        if let Some(value) = value {
+            set.push((field.to_string(), flag_value(field, value)?));
         }
     }
-    if let Some(field) = args.clear.iter().find(|f| {
-        args.fields()
-            .iter()
-            .any(|(name, v)| name == &f.trim() && v.is_some())
-    }) {
-        return Err(anyhow::anyhow!("--{field} and --clear {field} both given: which one?").into());
-    }
-    let scope = args.scope.clone().or(scope_in_pattern);
-    let key = byoc_core::route::route_key(
-        &match &scope {
-            Some(s) => format!("{pattern}@{s}"),
-            None => pattern.clone(),
-        },
-        &plan,
-    );
     let update = args.replace || args.expect_version.is_some();
+    let edit = Edit {
+        key: args.pattern.clone(),
+        scope: args.scope.clone(),
+        whole,
+        action: args.action.clone(),
+        set,
+        clear: args.clear.clone(),
+        expect: match (args.replace, args.expect_version) {
+            (true, _) => Expect::Any,
+            (false, Some(v)) => Expect::Version(v),
+            (false, None) => Expect::Absent,
+        },
+        // An update changes only what the flags name.
+        merge: update && args.json.is_none(),
+        over_unreadable: args.replace,
+    };
     let opened = if args.dry_run {
         args.source.open_dry_run(&plan).await?
     } else {
         args.source.open_write(&plan).await?
     };
-    let expect = match (args.replace, args.expect_version) {
-        (true, _) => Expect::Any,
-        (false, Some(v)) => Expect::Version(v),
-        (false, None) => Expect::Absent,
-    };
-    let current = match opened.admin.get(&key).await {
-        // A stored item this version cannot read: `--replace` writes over it with what the
-        // flags give (nothing of it can be kept); the store checks its raw version.
-        Err(byoc_store::StoreError::Corrupt { reason, .. }) if args.replace => {
-            outln!(
-                "the stored {key} cannot be read ({reason}): it is replaced by what the flags give"
-            );
-            None
-        }
-        other => other?,
-    };
-    // A stale version is reported as such, before the flags are merged into a route that moved
-    // on (the store checks again when it writes).
-    if current.is_some() || !args.replace {
-        byoc_store::admin::check_expect(&key, expect, current.as_ref().map(|c| c.meta.version))?;
+    let planned = admin::plan_edit(opened.admin.as_ref(), &plan, edit)
+        .await
+        .map_err(|e| match e {
+            AdminError::Route(e) if args.json.is_some() => anyhow::anyhow!("--json: {}", e.kind),
+            e => e.into(),
+        })?;
+    let key = &planned.key;
+    if let Some(reason) = &planned.unreadable {
+        outln!("the stored {key} cannot be read ({reason}): it is replaced by what the flags give");
     }
-    let before = current.as_ref().map(|c| c.to_record().without_metadata());
-
-    let mut record = match &args.json {
-        Some(json) => {
-            let text = flag_value("json", json)?;
-            let mut value: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| anyhow::anyhow!("--json: not JSON: {e}"))?;
-            if let Some(object) = value.as_object_mut() {
-                object.entry("pattern").or_insert_with(|| "".into());
-            }
-            let mut r = byoc_core::route::record_from_json(&value.to_string())
-                .map_err(|e| anyhow::anyhow!("--json: {}", e.kind))?;
-            if r.pattern.trim().is_empty() {
-                r.pattern = pattern.clone();
-            } else if byoc_core::route::route_key(&r.pattern, &plan)
-                != byoc_core::route::route_key(&pattern, &plan)
-            {
-                return Err(anyhow::anyhow!(
-                    "--json names the pattern `{}`, the command `{pattern}`",
-                    r.pattern
-                )
-                .into());
-            }
-            r.without_metadata()
-        }
-        // An update changes only what the flags name.
-        None if update => match &before {
-            Some(b) => b.clone(),
-            None => RouteRecord {
-                pattern: pattern.clone(),
-                ..RouteRecord::default()
-            },
-        },
-        None => RouteRecord {
-            pattern: pattern.clone(),
-            ..RouteRecord::default()
-        },
-    };
-    if let Some(action) = &args.action {
-        // A new kind of action: the old action's own fields no longer apply.
-        let old = record.action.as_deref().unwrap_or("redirect").to_string();
-        if !old.trim().eq_ignore_ascii_case(action.trim()) {
-            if let Some(fields) = byoc_core::route::action_fields(&old) {
-                for field in fields {
-                    record.set(field, None).map_err(anyhow::Error::msg)?;
-                }
-            }
-        }
-        record.action = Some(action.clone());
+    let changes = planned.changes();
+    if planned.current.is_none() {
+        outln!("new route {key}:");
+    } else if planned.unchanged() {
+        // Writing the same route again would only bump its version under other editors.
+        outln!("no change to {key}: nothing written");
+    } else {
+        outln!("changes to {key}:");
     }
-    for (field, value) in args.fields() {
-        if let Some(value) = value {
-            record
-                .set(field, Some(flag_value(field, value)?))
-                .map_err(anyhow::Error::msg)?;
+    for change in &changes {
+        match (&change.before, &change.after) {
+            (None, Some(v)) => outln!("  + {}: {v}", change.field),
+            (Some(v), None) => outln!("  - {}: {v}", change.field),
+            (Some(a), Some(b)) => outln!("  ~ {}: {a} -> {b}", change.field),
+            (None, None) => {}
         }
     }
-    if args.scope.is_none() && scope_is_given(&args.pattern) {
-        record.scope = scope.clone();
-    }
-    for field in &args.clear {
-        if field == "pattern" {
-            return Err(anyhow::anyhow!("--clear pattern: a route always has a pattern").into());
-        }
-        record
-            .set(field.trim(), None)
-            .map_err(|e| anyhow::anyhow!("--clear: {e}"))?;
-        // A failover chain copies its `byoc` and `timeout` into each target when it is read,
-        // and stores them there: clearing the route's own means clearing theirs.
-        if matches!(field.trim(), "byoc" | "timeout") {
-            if let Some(text) = &record.targets {
-                let mut targets: serde_json::Value = serde_json::from_str(text)
-                    .map_err(|e| anyhow::anyhow!("--clear {field}: the targets: {e}"))?;
-                for target in targets.as_array_mut().into_iter().flatten() {
-                    if let Some(target) = target.as_object_mut() {
-                        target.remove(field.trim());
-                    }
-                }
-                record.targets = Some(targets.to_string());
-            }
-        }
-    }
-    let route = Route::from_record(record, &plan)?;
-    // The scope is part of the route's key: changing it would write another route than the
-    // one shown (and could overwrite the unscoped one).
-    if route.key() != key {
-        return Err(anyhow::anyhow!(
-            "this would write the route `{}`, not `{key}`: the scope is part of the route's key; to move a route, put the new one and delete the old",
-            route.key()
-        )
-        .into());
-    }
-    let after = route.to_record();
-    let changed = print_changes(&key, before.as_ref(), &after);
     if args.dry_run {
         outln!("dry run: nothing written");
         return Ok(ExitCode::SUCCESS);
     }
-    if !changed {
-        // Writing the same route again would only bump its version under other editors.
+    if planned.unchanged() {
         return Ok(ExitCode::SUCCESS);
     }
-    // Merged into the version read: written only if it is still that version, even with
-    // --replace (which waives the check on the version named, not a lost update).
-    let expect = match (&args.json, &current) {
-        (None, Some(c)) if update => Expect::Version(c.meta.version),
-        _ => expect,
-    };
-    let stored = opened.admin.put(route, expect, &args.actor.get()).await?;
+    let stored = planned
+        .apply(opened.admin.as_ref(), &args.actor.get())
+        .await?;
     outln!("saved {}", line(&stored));
     Ok(ExitCode::SUCCESS)
 }
 
-fn scope_is_given(pattern: &str) -> bool {
-    pattern
-        .trim()
-        .rsplit_once('@')
-        .is_some_and(|(p, _)| !p.is_empty())
-}
-
-/// What a write changes, field by field (`+` new, `-` removed, `~` changed); false when it
-/// changes nothing.
-fn print_changes(key: &str, before: Option<&RouteRecord>, after: &RouteRecord) -> bool {
-    let fields = |r: Option<&RouteRecord>| -> serde_json::Map<String, serde_json::Value> {
-        match r.map(serde_json::to_value) {
-            Some(Ok(serde_json::Value::Object(map))) => map,
-            _ => serde_json::Map::new(),
-        }
-    };
-    let (old, new) = (fields(before), fields(Some(after)));
-    if before.is_none() {
-        outln!("new route {key}:");
-    } else if old == new {
-        outln!("no change to {key}: nothing written");
-        return false;
-    } else {
-        outln!("changes to {key}:");
-    }
-    let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
-    names.sort();
-    names.dedup();
-    for name in names {
-        match (old.get(name), new.get(name)) {
-            (None, Some(v)) => outln!("  + {name}: {v}"),
-            (Some(v), None) => outln!("  - {name}: {v}"),
-            (Some(a), Some(b)) if a != b => outln!("  ~ {name}: {a} -> {b}"),
-            _ => {}
-        }
-    }
-    true
-}
-
 async fn import_file(
     file: PathBuf,
-    format: ImportFormat,
+    format: String,
     dry_run: bool,
     prune: bool,
     yes: bool,
@@ -661,15 +507,10 @@ async fn import_file(
     let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
     let text = import::decode_text(&bytes)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-    let format = match format {
-        ImportFormat::Auto => Format::detect(&file.display().to_string(), &text),
-        ImportFormat::Json => Format::Json,
-        ImportFormat::Csv => Format::Csv,
-        ImportFormat::Flex => Format::Flex,
-    };
-    let routes = import::parse(&text, format, &plan)
-        .with_context(|| format!("{} ({} format)", file.display(), format.name()))?;
-    for warning in import::warnings(&routes, &plan) {
+    let name = file.display().to_string();
+    let input = admin::read_import(&text, &name, Some(&format), &plan)
+        .with_context(|| name.clone())?;
+    for warning in &input.warnings {
         eprintln!("warning: {warning}");
     }
     let opened = if dry_run {
@@ -677,19 +518,17 @@ async fn import_file(
     } else {
         source.open_write(&plan).await?
     };
-    let stored = opened.admin.list(None).await?;
-    let plan = byoc_store::plan_import(stored, &routes, prune);
-    let diff = &plan.diff;
+    let planned = ImportPlan::against(opened.admin.as_ref(), &input.routes, prune).await?;
+    let diff = &planned.diff;
     let absent_note = if prune {
         "removed"
     } else {
         "kept; --prune removes them"
     };
     eprintln!(
-        "{}: {} route(s) read ({} format); against {}: {} added, {} changed, {} unchanged, {} not in the file ({absent_note})",
-        file.display(),
-        routes.len(),
-        format.name(),
+        "{name}: {} route(s) read ({} format); against {}: {} added, {} changed, {} unchanged, {} not in the file ({absent_note})",
+        input.routes.len(),
+        input.format.name(),
         opened.description,
         diff.added.len(),
         diff.changed.len(),
@@ -709,18 +548,17 @@ async fn import_file(
         return Ok(ExitCode::SUCCESS);
     }
     // A prune that empties the table (a header-only file) or drops the catch-all must be meant.
-    if let Some(what) = plan.prune_risk().filter(|_| !yes) {
+    if let Some(what) = planned.prune_risk().filter(|_| !yes) {
         eprintln!(
             "byoc: --prune would delete {what}; nothing written. Check with --dry-run, then add --yes"
         );
-        return Ok(ExitCode::from(2));
+        return Ok(Exit::Invalid.into());
     }
-    let ops = plan.ops;
-    if ops.is_empty() {
+    let total = planned.ops.len();
+    if total == 0 {
         eprintln!("nothing to write");
         return Ok(ExitCode::SUCCESS);
     }
-    let total = ops.len();
     // Drawn only when stderr is a terminal.
     let bar = indicatif::ProgressBar::new(total as u64);
     if let Ok(style) =
@@ -730,9 +568,8 @@ async fn import_file(
     }
     let started = Instant::now();
     let progress_bar = bar.clone();
-    let applied = opened
-        .admin
-        .apply(ops, &actor.get(), &move |n| {
+    let applied = planned
+        .apply(opened.admin.as_ref(), &actor.get(), yes, &move |n| {
             progress_bar.set_position(n as u64)
         })
         .await?;
@@ -752,7 +589,7 @@ async fn import_file(
     for conflict in &applied.conflicts {
         eprintln!("  {conflict}");
     }
-    Ok(ExitCode::from(3))
+    Ok(Exit::Conflict.into())
 }
 
 pub async fn run_table(command: TableCommand) -> CliResult {

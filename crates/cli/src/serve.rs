@@ -10,12 +10,11 @@ use anyhow::Context;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use byoc_dynamodb::Profile;
-use byoc_store::CachedStore;
 use byoc_web::{App, Auth, Config, Endpoints, LogFormat, Runtime, MAX_BODY_BYTES};
 
 use crate::batched_log;
+use crate::error::CliResult;
 use crate::source::Source;
-use crate::CliResult;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -76,11 +75,7 @@ pub fn run(args: Args) -> CliResult {
 async fn serve(args: Args) -> anyhow::Result<()> {
     let config = Config::from_env(Runtime::Local).context("invalid configuration")?;
     config.announce("byoc serve");
-    let profile = Profile::CallPath {
-        budget: config.cache.budget,
-    };
-    let is_table = args.source.choice()?.is_table();
-    let opened = args.source.open_read(&config.inbound.plan, profile).await?;
+    let choice = args.source.choice()?;
     if matches!(config.auth, Auth::Unsigned) {
         eprintln!(
             "byoc serve: WARNING: TWILIO_AUTH_TOKEN is not set, so X-Twilio-Signature is NOT checked. \
@@ -88,7 +83,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         );
     }
     // A route file is read once at start; a table is read through the same cache as in Lambda.
-    let cache = if is_table {
+    let cache = if choice.is_table() {
         config.cache
     } else {
         byoc_store::CacheConfig {
@@ -96,7 +91,19 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             ..config.cache
         }
     };
-    let store = Arc::new(CachedStore::new(opened.store, cache));
+    // No store named: the embedded example, as every read-only `byoc` command.
+    let embedded = match choice {
+        byoc_dynamodb::StoreSource::None => Some(
+            args.source
+                .open_read(&config.inbound.plan, Profile::Admin)
+                .await?,
+        ),
+        _ => None,
+    };
+    let opened = choice
+        .open_for_calls_or(&config.inbound.plan, cache, embedded)
+        .await?;
+    let store = opened.store;
     let app = Arc::new(App::new(config, store, Endpoints::ALL));
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port))
         .await

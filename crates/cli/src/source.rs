@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use byoc_core::NumberPlan;
 use byoc_dynamodb::{OpenedStore, Profile, StoreSource};
-use byoc_store::{MemoryStore, RouteAdmin, RouteStore};
+use byoc_store::{MemoryStore, RouteStore};
 
 use crate::EMBEDDED_ROUTES;
 
@@ -24,23 +24,6 @@ pub struct Source {
     pub table: Option<String>,
 }
 
-/// An opened store.
-pub struct Opened {
-    pub store: Arc<dyn RouteStore>,
-    pub admin: Arc<dyn RouteAdmin>,
-    pub description: String,
-}
-
-impl From<OpenedStore> for Opened {
-    fn from(o: OpenedStore) -> Self {
-        Self {
-            store: o.store,
-            admin: o.admin,
-            description: o.description,
-        }
-    }
-}
-
 impl Source {
     /// The store these flags (else the environment) name.
     pub fn choice(&self) -> anyhow::Result<StoreSource> {
@@ -52,9 +35,13 @@ impl Source {
     }
 
     /// Opens the store for reading; with none named, the embedded example route file.
-    pub async fn open_read(&self, plan: &NumberPlan, profile: Profile) -> anyhow::Result<Opened> {
+    pub async fn open_read(
+        &self,
+        plan: &NumberPlan,
+        profile: Profile,
+    ) -> anyhow::Result<OpenedStore> {
         match self.choice()?.open(plan, profile, false).await? {
-            Some(opened) => Ok(opened.into()),
+            Some(opened) => Ok(opened),
             None => {
                 let store = Arc::new(
                     MemoryStore::from_json(
@@ -64,7 +51,7 @@ impl Source {
                     )
                     .context("embedded route file")?,
                 );
-                Ok(Opened {
+                Ok(OpenedStore {
                     description: store.describe(),
                     store: store.clone(),
                     admin: store,
@@ -76,7 +63,7 @@ impl Source {
     /// Opens, read-only, the store a write would change, for a dry run: it shows what the
     /// write would do, so a route file that does not exist yet is the empty file the write
     /// would create. With no store named, the file is checked against the embedded example.
-    pub async fn open_dry_run(&self, plan: &NumberPlan) -> anyhow::Result<Opened> {
+    pub async fn open_dry_run(&self, plan: &NumberPlan) -> anyhow::Result<OpenedStore> {
         let choice = self.choice()?;
         if let StoreSource::File(path) = &choice {
             if !path.exists() {
@@ -92,7 +79,7 @@ impl Source {
                     );
                 }
                 let store = Arc::new(MemoryStore::new());
-                return Ok(Opened {
+                return Ok(OpenedStore {
                     description: format!(
                         "route file {} (does not exist yet: the write would create it)",
                         path.display()
@@ -106,9 +93,9 @@ impl Source {
     }
 
     /// Opens the store for writing; one must be named. A missing route file is created.
-    pub async fn open_write(&self, plan: &NumberPlan) -> anyhow::Result<Opened> {
+    pub async fn open_write(&self, plan: &NumberPlan) -> anyhow::Result<OpenedStore> {
         match self.choice()?.open(plan, Profile::Admin, true).await? {
-            Some(opened) => Ok(opened.into()),
+            Some(opened) => Ok(opened),
             None => bail!("name the store to change: --table NAME or --routes FILE"),
         }
     }

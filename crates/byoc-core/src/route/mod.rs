@@ -112,6 +112,12 @@ impl Route {
         }
     }
 
+    /// The matcher's precedence as a sort key, first wins: [`Pattern::precedence`], and for
+    /// one pattern the scoped route before the unscoped one (a call from its domain gets it).
+    pub fn precedence(&self) -> ((u8, std::cmp::Reverse<usize>, String), bool) {
+        (self.pattern.precedence(), self.scope.is_none())
+    }
+
     /// The action for a call at `at` from the caller whose digits are `from` (see
     /// [`NumberPlan::caller_digits`]). Precedence: the caller condition with the longest prefix
     /// of those digits, then the schedule, then the route's action.
@@ -239,11 +245,7 @@ pub(crate) fn check_scope(s: &str) -> Result<String, RouteErrorKind> {
 /// The store key for a route as a person types it: the pattern in any form `put` explains
 /// (`3175551234` is `+13175551234`), then optionally `@` and the SIP domain in any case.
 pub fn route_key(input: &str, plan: &NumberPlan) -> String {
-    let input = input.trim();
-    let (pattern, scope) = match input.rsplit_once('@') {
-        Some((p, scope)) if !p.is_empty() => (p, Some(scope)),
-        _ => (input, None),
-    };
+    let (pattern, scope) = split_scope(input);
     let key = match Pattern::parse(pattern, plan) {
         Ok(p) => p.key(),
         Err(RouteErrorKind::NotCanonical { canonical, .. }) => canonical,

@@ -77,6 +77,39 @@ impl Pattern {
             Pattern::CatchAll => "*".to_string(),
         }
     }
+
+    /// What kind of pattern this is: `exact`, `literal`, `prefix` or `catch_all` (the names
+    /// [`MatchKind::as_str`] gives a match on it).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Pattern::Exact(_) => "exact",
+            Pattern::Literal(_) => "literal",
+            Pattern::Prefix(_) => "prefix",
+            Pattern::CatchAll => "catch_all",
+        }
+    }
+
+    /// The matcher's precedence as a sort key, first wins: exact numbers and literals, then
+    /// prefixes longest first, then `*`; ties by key.
+    pub fn precedence(&self) -> (u8, std::cmp::Reverse<usize>, String) {
+        let (class, len) = match self {
+            Pattern::Exact(_) | Pattern::Literal(_) => (0, 0),
+            Pattern::Prefix(p) => (1, p.len()),
+            Pattern::CatchAll => (2, 0),
+        };
+        (class, std::cmp::Reverse(len), self.key())
+    }
+}
+
+/// A route key as a person types it, split at its last `@`: the pattern and the SIP domain it
+/// is scoped to (`+13175551234@example.sip.twilio.com`), trimmed. `@` at the very start is part
+/// of a literal, not a scope.
+pub fn split_scope(input: &str) -> (&str, Option<&str>) {
+    let input = input.trim();
+    match input.rsplit_once('@') {
+        Some((pattern, scope)) if !pattern.is_empty() => (pattern.trim(), Some(scope.trim())),
+        _ => (input, None),
+    }
 }
 
 /// `13175550804.0`, `3175550805.00`: digits, a point, digits.

@@ -719,3 +719,71 @@ proptest::proptest! {
         }
     }
 }
+
+/// Routes sorted by `precedence` list them in the matcher's order: for every number, the first
+/// sorted route whose pattern covers it is the one the matcher picks, with the same kind.
+#[test]
+fn precedence_sorts_routes_in_the_matchers_order() {
+    let patterns = ["*", "+1*", "+1317*", "+1317555*", "+13175551234", "support"];
+    let t = table(&patterns);
+    let mut routes: Vec<Route> = patterns
+        .iter()
+        .map(|p| {
+            route(&format!(
+                r#"{{"pattern":"{p}","url":"https://example.com/x"}}"#
+            ))
+        })
+        .collect();
+    routes.sort_by_cached_key(Route::precedence);
+    let sorted: Vec<String> = routes.iter().map(Route::key).collect();
+    assert_eq!(
+        sorted,
+        ["+13175551234", "support", "+1317555*", "+1317*", "+1*", "*"]
+    );
+    for number in [
+        "+13175551234",
+        "+13175559999",
+        "+13179999999",
+        "+12125551234",
+        "+442071234567",
+        "support",
+        "sales",
+    ] {
+        let address = plan().normalize(number).unwrap();
+        let covers = |r: &&Route| match (&r.pattern, &address) {
+            (Pattern::Exact(n), Address::E164(a)) | (Pattern::Literal(n), Address::Literal(a)) => {
+                n == a
+            }
+            (Pattern::Prefix(p), Address::E164(a)) => a.starts_with(p.as_str()),
+            (Pattern::CatchAll, _) => true,
+            _ => false,
+        };
+        let first = routes.iter().find(covers).unwrap();
+        let m = matched(&t, number).unwrap();
+        assert_eq!(first.key(), m.0, "{number}");
+        assert_eq!(first.pattern.kind(), m.1.as_str(), "{number}");
+    }
+    // A scoped route sorts before the unscoped one of its pattern.
+    let scoped =
+        route(r#"{"pattern":"+1317*","scope":"a.sip.twilio.com","url":"https://example.com/x"}"#);
+    let unscoped = route(r#"{"pattern":"+1317*","url":"https://example.com/x"}"#);
+    assert!(scoped.precedence() < unscoped.precedence());
+}
+
+#[test]
+fn keys_split_at_their_last_at_sign() {
+    assert_eq!(
+        split_scope(" +1317* @ A.sip.twilio.com "),
+        ("+1317*", Some("A.sip.twilio.com"))
+    );
+    assert_eq!(
+        split_scope("sip:a@b@c.sip.twilio.com"),
+        ("sip:a@b", Some("c.sip.twilio.com"))
+    );
+    assert_eq!(split_scope("@support"), ("@support", None));
+    assert_eq!(split_scope("+13175551234"), ("+13175551234", None));
+    assert_eq!(
+        route_key("3175551234@Example.SIP.twilio.com", &plan()),
+        "+13175551234@example.sip.twilio.com"
+    );
+}

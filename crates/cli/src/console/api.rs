@@ -1,5 +1,6 @@
-//! The console's JSON API. Every answer is JSON; errors are `{"error": …}` (plus `field` for a
-//! route field, `current` for a conflict, `errors` for an import's bad rows).
+//! The console's JSON API, over the admin layer `byoc routes` uses (`byoc_store::admin`).
+//! Every answer is JSON; errors are `{"error": …}` (plus `field` for a route field, `current`
+//! for a conflict, `errors` for an import's bad rows, `fix` for a missing table).
 //!
 //! | request | answer |
 //! |---|---|
@@ -17,94 +18,79 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use axum::extract::{FromRequest, RawQuery, Request, State};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use byoc_core::import::{self, Format};
-use byoc_core::route::{record_from_json, Pattern, ACTIONS, RECORD_COLUMNS};
+use byoc_core::route::{route_key, ACTIONS, RECORD_COLUMNS};
+use byoc_core::schedule::call_time;
 use byoc_core::Route;
+use byoc_store::admin::{self, AdminError, Edit, ImportPlan};
 use byoc_store::{Expect, StoreError, StoredRoute};
-use http::{header, Method, StatusCode};
+use http::{header, StatusCode};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{json, refuse, Console};
+use super::{json, refuse, Console, BODY_MAX, IMPORT_BODY_MAX};
 use crate::resolve::{self, summary};
 
-pub(crate) async fn handle(
-    console: &Console,
-    method: &Method,
-    path: &str,
-    query: &str,
-    body: &[u8],
-) -> Response {
-    let param = |name: &str| byoc_core::params::query_param(query, name).map(|v| v.into_owned());
-    // A route file changed by someone else (the CLI, an editor) is read again first.
-    if path != "/api/import/progress" {
-        if let Err(e) = console.opened.admin.refresh().await {
-            return store_error(&e);
-        }
-    }
-    let plan = &console.config.inbound.plan;
-    // Keys as the CLI takes them: `+1 317…` forms, `PATTERN@DOMAIN` in any case.
-    let key = || {
-        param("key")
-            .filter(|k| !k.trim().is_empty())
-            .map(|k| byoc_core::route::route_key(&k, plan))
-    };
-    let needs_key = || {
-        refuse(
-            StatusCode::BAD_REQUEST,
-            "the `key` query parameter is missing (a pattern such as %2B13175551234 or %2B1317*)",
-        )
-    };
-    match (method.clone(), path) {
-        (Method::GET, "/api/info") => info(console),
-        (Method::GET, "/api/routes") => list(console).await,
-        (Method::GET, "/api/route") => match key() {
-            Some(key) => get(console, &key).await,
-            None => needs_key(),
-        },
-        (Method::POST, "/api/route") => save(console, body).await,
-        (Method::POST, "/api/route/delete") => delete(console, body).await,
-        (Method::GET, "/api/history") => match key() {
-            Some(key) => history(console, &key).await,
-            None => needs_key(),
-        },
-        (Method::POST, "/api/resolve") => resolve_call(console, body).await,
-        (Method::POST, "/api/import") => import_routes(console, body).await,
-        (Method::GET, "/api/import/progress") => json(
-            StatusCode::OK,
-            &json!({
-                "done": console.import_done.load(Ordering::Relaxed),
-                "total": console.import_total.load(Ordering::Relaxed),
-            }),
-        ),
-        (Method::GET, "/api/export") => {
-            export(console, param("format").as_deref().unwrap_or("json")).await
-        }
-        (_, "/api/info" | "/api/routes" | "/api/route" | "/api/route/delete" | "/api/history")
-        | (_, "/api/resolve" | "/api/import" | "/api/export") => {
-            refuse(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
-        }
-        _ => refuse(StatusCode::NOT_FOUND, "no such API"),
+/// A JSON body of type `T` (unknown fields refused) of at most `MAX` bytes; else the 413 or
+/// 400 that says why not.
+pub(super) struct Body<T, const MAX: usize = BODY_MAX>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned, const MAX: usize> FromRequest<S> for Body<T, MAX> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, _: &S) -> Result<Self, Response> {
+        let Ok(bytes) = axum::body::to_bytes(request.into_body(), MAX).await else {
+            return Err(refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("the request body is over {MAX} bytes"),
+            ));
+        };
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(&mut de)
+            .map(Body)
+            .map_err(|e| {
+                let at = e.path().to_string();
+                let at = if at == "." {
+                    String::new()
+                } else {
+                    format!(" at `{at}`")
+                };
+                refuse(
+                    StatusCode::BAD_REQUEST,
+                    &format!("bad JSON body{at}: {}", e.inner()),
+                )
+            })
     }
 }
 
-/// A JSON body of type `T` (unknown fields refused), or the 400 that says why not.
+type Shared = State<Arc<Console>>;
+
+/// A route file changed by someone else (the CLI, an editor) is read again before a request.
+pub(super) async fn refresh(State(console): Shared, request: Request, next: Next) -> Response {
+    match console.opened.admin.refresh().await {
+        Ok(()) => next.run(request).await,
+        Err(e) => store_error(&e),
+    }
+}
+
+/// The `key` query parameter as the CLI takes keys (`+1 317…` forms, `PATTERN@DOMAIN` in any
+/// case), or the 400 that asks for it.
 #[allow(clippy::result_large_err)]
-fn body<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, Response> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let at = e.path().to_string();
-        let at = if at == "." {
-            String::new()
-        } else {
-            format!(" at `{at}`")
-        };
-        refuse(
-            StatusCode::BAD_REQUEST,
-            &format!("bad JSON body{at}: {}", e.inner()),
-        )
-    })
+fn key(console: &Console, query: Option<String>) -> Result<String, Response> {
+    query
+        .as_deref()
+        .and_then(|q| byoc_core::params::query_param(q, "key"))
+        .filter(|k| !k.trim().is_empty())
+        .map(|k| route_key(&k, &console.config.inbound.plan))
+        .ok_or_else(|| {
+            refuse(
+                StatusCode::BAD_REQUEST,
+                "the `key` query parameter is missing (a pattern such as %2B13175551234 or %2B1317*)",
+            )
+        })
 }
 
 /// A store error as an HTTP answer: conflicts 409, a missing route 404, the store itself 503.
@@ -120,21 +106,30 @@ fn store_error(e: &StoreError) -> Response {
         | StoreError::RouteFile { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    let mut value = json!({ "error": text });
-    if let StoreError::NoTable { table } = e {
-        value["fix"] = format!(
-            "byoc table create --table {table}  (or deploy template.yaml; check AWS_REGION)"
-        )
-        .into();
+    let mut value = json!({ "error": admin::cause_chain(e) });
+    if let Some(fix) = admin::hint(e).filter(|_| matches!(e, StoreError::NoTable { .. })) {
+        value["fix"] = fix.into();
     }
     json(status, &value)
+}
+
+/// An admin error as an HTTP answer: the store's as [`store_error`], bad input 422 with the
+/// field it is about.
+fn admin_error(e: &AdminError) -> Response {
+    match e {
+        AdminError::Store(e) => store_error(e),
+        AdminError::Format(e) => refuse(StatusCode::BAD_REQUEST, &e.to_string()),
+        e => {
+            let mut value = json!({ "error": e.to_string() });
+            if let Some(field) = e.field() {
+                value["field"] = field.into();
+            }
+            if let AdminError::Route(route) = e {
+                value["message"] = route.kind.to_string().into();
+            }
+            json(StatusCode::UNPROCESSABLE_ENTITY, &value)
+        }
+    }
 }
 
 fn read_only(console: &Console) -> Option<Response> {
@@ -146,7 +141,7 @@ fn read_only(console: &Console) -> Option<Response> {
     })
 }
 
-fn info(console: &Console) -> Response {
+pub(super) async fn info(State(console): Shared) -> Response {
     let actions: Vec<Value> = ACTIONS
         .iter()
         .map(|(name, fields)| json!({ "name": name, "fields": fields }))
@@ -165,45 +160,20 @@ fn info(console: &Console) -> Response {
     )
 }
 
-/// The matcher's precedence as a sort key: exact numbers and literals, then prefixes longest
-/// first, then `*`; a scoped route before the unscoped one of the same pattern.
-fn rank(route: &Route) -> (u8, std::cmp::Reverse<usize>, String, bool) {
-    let (class, len) = match &route.pattern {
-        Pattern::Exact(_) | Pattern::Literal(_) => (0, 0),
-        Pattern::Prefix(p) => (1, p.len()),
-        Pattern::CatchAll => (2, 0),
-    };
-    (
-        class,
-        std::cmp::Reverse(len),
-        route.pattern.key(),
-        route.scope.is_none(),
-    )
-}
-
-fn kind(route: &Route) -> &'static str {
-    match &route.pattern {
-        Pattern::Exact(_) => "exact",
-        Pattern::Literal(_) => "literal",
-        Pattern::Prefix(_) => "prefix",
-        Pattern::CatchAll => "catch_all",
-    }
-}
-
 /// A stored route as the API shows it: its record with metadata, plus `key`, `kind`, `summary`.
 fn shown(stored: &StoredRoute) -> Value {
     let mut value = serde_json::to_value(stored.to_record()).unwrap_or_default();
     value["key"] = stored.route.key().into();
-    value["kind"] = kind(&stored.route).into();
+    value["kind"] = stored.route.pattern.kind().into();
     value["summary"] = summary(&stored.route).into();
     value["target"] = resolve::target(&stored.route).into();
     value
 }
 
-async fn list(console: &Console) -> Response {
+pub(super) async fn list(State(console): Shared) -> Response {
     match console.opened.admin.list(None).await {
         Ok(mut routes) => {
-            routes.sort_by_cached_key(|r| rank(&r.route));
+            routes.sort_by_cached_key(|r| r.route.precedence());
             let shown: Vec<Value> = routes.iter().map(shown).collect();
             json(
                 StatusCode::OK,
@@ -214,8 +184,12 @@ async fn list(console: &Console) -> Response {
     }
 }
 
-async fn get(console: &Console, key: &str) -> Response {
-    match console.opened.admin.get(key).await {
+pub(super) async fn get(State(console): Shared, RawQuery(query): RawQuery) -> Response {
+    let key = match key(&console, query) {
+        Ok(key) => key,
+        Err(refused) => return refused,
+    };
+    match console.opened.admin.get(&key).await {
         Ok(Some(stored)) => json(StatusCode::OK, &json!({ "route": shown(&stored) })),
         Ok(None) => refuse(
             StatusCode::NOT_FOUND,
@@ -227,7 +201,7 @@ async fn get(console: &Console, key: &str) -> Response {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Save {
+pub(super) struct Save {
     record: Value,
     /// `null`: create; a number: update exactly that version.
     version: Option<u64>,
@@ -236,85 +210,41 @@ struct Save {
     key: Option<String>,
 }
 
-async fn save(console: &Console, bytes: &[u8]) -> Response {
-    if let Some(refused) = read_only(console) {
+pub(super) async fn save(State(console): Shared, Body(save): Body<Save>) -> Response {
+    if let Some(refused) = read_only(&console) {
         return refused;
     }
-    let save: Save = match body(bytes) {
-        Ok(save) => save,
-        Err(refused) => return refused,
+    let edit = Edit {
+        key: save.key.unwrap_or_default(),
+        whole: Some(save.record),
+        expect: save.version.map_or(Expect::Absent, Expect::Version),
+        ..Edit::default()
     };
-    let mut record_value = save.record;
-    // What the page shows beside the record is not part of it.
-    if let Some(map) = record_value.as_object_mut() {
-        // `PATTERN@DOMAIN`, as the CLI takes it, names the scope.
-        if let Some(Value::String(pattern)) = map.get("pattern").cloned() {
-            let scope_given = map.get("scope").is_some_and(|s| !s.is_null());
-            match pattern.rsplit_once('@') {
-                Some((p, scope)) if !p.is_empty() && !scope_given => {
-                    map.insert("pattern".into(), p.into());
-                    map.insert("scope".into(), scope.into());
-                }
-                _ => {}
-            }
+    let admin = console.opened.admin.as_ref();
+    let planned = match admin::plan_edit(admin, &console.config.inbound.plan, edit).await {
+        Ok(planned) => planned,
+        Err(AdminError::Store(e)) => {
+            let key = match &e {
+                StoreError::Exists { pattern, .. }
+                | StoreError::VersionMismatch { pattern, .. }
+                | StoreError::NotFound { pattern } => pattern.clone(),
+                _ => return store_error(&e),
+            };
+            return conflict_or_error(&console, &key, &e).await;
         }
-        for extra in [
-            "key",
-            "kind",
-            "summary",
-            "version",
-            "updated_at",
-            "updated_by",
-        ] {
-            map.remove(extra);
-        }
-    }
-    let route = match record_from_json(&record_value.to_string())
-        .and_then(|record| Route::from_record(record, &console.config.inbound.plan))
-    {
-        Ok(route) => route,
-        Err(e) => {
-            return json(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &json!({ "error": e.to_string(), "field": e.kind.field(), "message": e.kind.to_string() }),
-            )
-        }
+        Err(e) => return admin_error(&e),
     };
-    let key = route.key();
-    let loaded = save
-        .key
-        .as_deref()
-        .map(|k| byoc_core::route::route_key(k, &console.config.inbound.plan));
-    if let Some(loaded) = loaded.filter(|k| *k != key) {
-        return json(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &json!({
-                "error": format!("an edit cannot move route `{loaded}` to `{key}`: create the new route, then delete this one"),
-                "field": "pattern",
-            }),
-        );
-    }
-    // Saving what is already stored, from the version stored, writes nothing (as the CLI's
-    // "no change: nothing written"): no new version, no empty history entry.
-    if let Some(version) = save.version {
-        if let Ok(Some(current)) = console.opened.admin.get(&key).await {
-            if current.meta.version == version && *current.route == route {
-                return json(
-                    StatusCode::OK,
-                    &json!({ "route": shown(&current), "unchanged": true }),
-                );
-            }
-        }
-    }
-    let expect = save.version.map_or(Expect::Absent, Expect::Version);
-    match console
-        .opened
-        .admin
-        .put(route, expect, &console.actor)
-        .await
-    {
+    // Saving what is already stored writes nothing (as the CLI's "no change: nothing
+    // written"): no new version, no empty history entry.
+    let unchanged = planned.unchanged();
+    let key = planned.key.clone();
+    match planned.apply(admin, &console.actor).await {
+        Ok(stored) if unchanged => json(
+            StatusCode::OK,
+            &json!({ "route": shown(&stored), "unchanged": true }),
+        ),
         Ok(stored) => json(StatusCode::OK, &json!({ "route": shown(&stored) })),
-        Err(e) => conflict_or_error(console, &key, &e).await,
+        Err(e) => conflict_or_error(&console, &key, &e).await,
     }
 }
 
@@ -335,20 +265,16 @@ async fn conflict_or_error(console: &Console, key: &str, e: &StoreError) -> Resp
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Delete {
+pub(super) struct Delete {
     key: String,
     version: u64,
 }
 
-async fn delete(console: &Console, bytes: &[u8]) -> Response {
-    if let Some(refused) = read_only(console) {
+pub(super) async fn delete(State(console): Shared, Body(delete): Body<Delete>) -> Response {
+    if let Some(refused) = read_only(&console) {
         return refused;
     }
-    let delete: Delete = match body(bytes) {
-        Ok(d) => d,
-        Err(refused) => return refused,
-    };
-    let key = byoc_core::route::route_key(&delete.key, &console.config.inbound.plan);
+    let key = route_key(&delete.key, &console.config.inbound.plan);
     match console
         .opened
         .admin
@@ -357,12 +283,16 @@ async fn delete(console: &Console, bytes: &[u8]) -> Response {
     {
         Ok(removed) => json(StatusCode::OK, &json!({ "deleted": shown(&removed) })),
         Err(e @ StoreError::NotFound { .. }) => store_error(&e),
-        Err(e) => conflict_or_error(console, &key, &e).await,
+        Err(e) => conflict_or_error(&console, &key, &e).await,
     }
 }
 
-async fn history(console: &Console, key: &str) -> Response {
-    match console.opened.admin.history(key).await {
+pub(super) async fn history(State(console): Shared, RawQuery(query): RawQuery) -> Response {
+    let key = match key(&console, query) {
+        Ok(key) => key,
+        Err(refused) => return refused,
+    };
+    match console.opened.admin.history(&key).await {
         Ok(changes) => json(StatusCode::OK, &json!({ "key": key, "changes": changes })),
         Err(e) => store_error(&e),
     }
@@ -370,7 +300,7 @@ async fn history(console: &Console, key: &str) -> Response {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Resolve {
+pub(super) struct Resolve {
     number: String,
     #[serde(default)]
     from: Option<String>,
@@ -387,17 +317,13 @@ struct Resolve {
     country: Option<String>,
 }
 
-async fn resolve_call(console: &Console, bytes: &[u8]) -> Response {
-    let call: Resolve = match body(bytes) {
-        Ok(c) => c,
-        Err(refused) => return refused,
-    };
-    let at = match resolve::call_time(call.at.as_deref(), call.tz.as_deref()) {
+pub(super) async fn resolve_call(State(console): Shared, Body(call): Body<Resolve>) -> Response {
+    let at = match call_time(call.at.as_deref(), call.tz.as_deref()) {
         Ok(at) => at,
         Err(reason) => {
             return json(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &json!({ "error": reason, "field": "at" }),
+                &json!({ "error": reason.to_string(), "field": "at" }),
             )
         }
     };
@@ -438,7 +364,7 @@ async fn resolve_call(console: &Console, bytes: &[u8]) -> Response {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Import {
+pub(super) struct Import {
     text: String,
     /// The file's name, for format detection and messages.
     #[serde(default)]
@@ -456,47 +382,41 @@ struct Import {
     confirm_prune: bool,
 }
 
-async fn import_routes(console: &Console, bytes: &[u8]) -> Response {
-    let request: Import = match body(bytes) {
-        Ok(i) => i,
-        Err(refused) => return refused,
-    };
+pub(super) async fn import_routes(
+    State(console): Shared,
+    Body(request): Body<Import, IMPORT_BODY_MAX>,
+) -> Response {
     if request.apply {
-        if let Some(refused) = read_only(console) {
+        if let Some(refused) = read_only(&console) {
             return refused;
         }
     }
-    let format = match request.format.as_deref().unwrap_or("auto") {
-        "auto" => Format::detect(&request.name, &request.text),
-        "json" => Format::Json,
-        "csv" => Format::Csv,
-        "flex" => Format::Flex,
-        other => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                &format!("format `{other}`: expected auto, json, csv or flex"),
-            )
-        }
-    };
-    let routes = match import::parse(&request.text, format, &console.config.inbound.plan) {
-        Ok(routes) => routes,
-        Err(e) => {
-            let errors: Vec<Value> = e
+    let plan = &console.config.inbound.plan;
+    let input = match admin::read_import(
+        &request.text,
+        &request.name,
+        request.format.as_deref(),
+        plan,
+    ) {
+        Ok(input) => input,
+        Err(AdminError::Rows { format, rows }) => {
+            let errors: Vec<Value> = rows
                 .errors
                 .iter()
                 .map(|r| json!({ "line": r.line, "message": r.message }))
                 .collect();
             return json(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &json!({ "error": e.to_string(), "format": format.name(), "errors": errors }),
+                &json!({ "error": rows.to_string(), "format": format, "errors": errors }),
             );
         }
+        Err(e) => return admin_error(&e),
     };
-    let stored = match console.opened.admin.list(None).await {
-        Ok(stored) => stored,
+    let admin = console.opened.admin.as_ref();
+    let planned = match ImportPlan::against(admin, &input.routes, request.prune).await {
+        Ok(planned) => planned,
         Err(e) => return store_error(&e),
     };
-    let plan = byoc_store::plan_import(stored, &routes, request.prune);
     let records = |routes: &[Route]| -> Vec<Value> {
         routes
             .iter()
@@ -508,7 +428,7 @@ async fn import_routes(console: &Console, bytes: &[u8]) -> Response {
             })
             .collect()
     };
-    let changed: Vec<Value> = plan
+    let changed: Vec<Value> = planned
         .diff
         .changed
         .iter()
@@ -522,33 +442,26 @@ async fn import_routes(console: &Console, bytes: &[u8]) -> Response {
         })
         .collect();
     let mut answer = json!({
-        "format": format.name(),
-        "read": routes.len(),
-        "added": records(&plan.diff.added),
+        "format": input.format.name(),
+        "read": input.routes.len(),
+        "added": records(&planned.diff.added),
         "changed": changed,
-        "absent": records(&plan.diff.absent),
-        "unchanged": plan.diff.unchanged,
+        "absent": records(&planned.diff.absent),
+        "unchanged": planned.diff.unchanged,
         "prune": request.prune,
-        "writes": plan.ops.len(),
-        "prune_risk": plan.prune_risk(),
-        "warnings": byoc_core::import::warnings(&routes, &console.config.inbound.plan),
+        "writes": planned.ops.len(),
+        "prune_risk": planned.prune_risk(),
+        "warnings": input.warnings,
     });
     if !request.apply {
         return json(StatusCode::OK, &answer);
     }
-    if let Some(risk) = plan.prune_risk().filter(|_| !request.confirm_prune) {
-        answer["error"] =
-            format!("the prune would delete {risk}; nothing written: confirm it to go on").into();
-        return json(StatusCode::CONFLICT, &answer);
-    }
     console.import_done.store(0, Ordering::Relaxed);
     console
         .import_total
-        .store(plan.ops.len(), Ordering::Relaxed);
-    let applied = console
-        .opened
-        .admin
-        .apply(plan.ops, &console.actor, &|n| {
+        .store(planned.ops.len(), Ordering::Relaxed);
+    let applied = planned
+        .apply(admin, &console.actor, request.confirm_prune, &|n| {
             console.import_done.store(n, Ordering::Relaxed)
         })
         .await;
@@ -556,7 +469,13 @@ async fn import_routes(console: &Console, bytes: &[u8]) -> Response {
     console.import_done.store(0, Ordering::Relaxed);
     let applied = match applied {
         Ok(applied) => applied,
-        Err(e) => return store_error(&e),
+        Err(AdminError::PruneUnconfirmed(risk)) => {
+            answer["error"] =
+                format!("the prune would delete {risk}; nothing written: confirm it to go on")
+                    .into();
+            return json(StatusCode::CONFLICT, &answer);
+        }
+        Err(e) => return admin_error(&e),
     };
     answer["written"] = applied.written.into();
     answer["conflicts"] = applied
@@ -568,38 +487,38 @@ async fn import_routes(console: &Console, bytes: &[u8]) -> Response {
     json(StatusCode::OK, &answer)
 }
 
-async fn export(console: &Console, format: &str) -> Response {
-    let routes: Vec<Arc<Route>> = match console.opened.admin.list(None).await {
-        Ok(stored) => stored.into_iter().map(|r| r.route).collect(),
-        Err(e) => return store_error(&e),
+pub(super) async fn progress(State(console): Shared) -> Response {
+    json(
+        StatusCode::OK,
+        &json!({
+            "done": console.import_done.load(Ordering::Relaxed),
+            "total": console.import_total.load(Ordering::Relaxed),
+        }),
+    )
+}
+
+pub(super) async fn export(State(console): Shared, RawQuery(query): RawQuery) -> Response {
+    let format = query
+        .as_deref()
+        .and_then(|q| byoc_core::params::query_param(q, "format"))
+        .map_or_else(|| "json".to_string(), |f| f.into_owned());
+    let exported = match admin::export(console.opened.admin.as_ref(), &format).await {
+        Ok(exported) => exported,
+        Err(e) => return admin_error(&e),
     };
-    let (text, content_type, file) = match format {
-        "json" => (
-            byoc_core::route_file::to_route_file(&routes),
-            "application/json",
-            "routes.json",
-        ),
-        "csv" => (
-            import::to_csv(&routes),
-            "text/csv; charset=utf-8",
-            "routes.csv",
-        ),
-        other => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                &format!("format `{other}`: expected json or csv"),
-            )
-        }
-    };
+    let file = format!("routes.{}", exported.format.name());
     (
         [
-            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_TYPE,
+                exported.format.content_type().to_string(),
+            ),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{file}\""),
             ),
         ],
-        text,
+        exported.text,
     )
         .into_response()
 }

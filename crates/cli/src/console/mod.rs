@@ -13,8 +13,9 @@
 //!
 //! | file | holds |
 //! |---|---|
-//! | `mod.rs` | arguments, start-up, the security checks, static assets |
-//! | `api.rs` | the JSON API |
+//! | `mod.rs` | arguments, start-up, the router, static assets |
+//! | `guard.rs` | the security rules, as middleware layers |
+//! | `api.rs` | the JSON API's handlers |
 //! | `assets/` | the page: `index.html`, `console.css`, `console.js` (embedded at build time) |
 
 use std::io::Read;
@@ -23,17 +24,21 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::extract::{Request, State};
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
 use base64::Engine as _;
+use byoc_dynamodb::OpenedStore;
 use byoc_web::{Config, Runtime};
-use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use http::{header, Method, StatusCode};
 
+use crate::error::CliResult;
 use crate::routes::Actor;
-use crate::source::{Opened, Source};
-use crate::CliResult;
+use crate::source::Source;
 
 mod api;
+mod guard;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -65,12 +70,9 @@ const INDEX_HTML: &str = include_str!("assets/index.html");
 const CONSOLE_JS: &str = include_str!("assets/console.js");
 const CONSOLE_CSS: &str = include_str!("assets/console.css");
 
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                   connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
 /// Everything a request needs.
 pub(crate) struct Console {
-    pub opened: Opened,
+    pub opened: OpenedStore,
     pub config: Config,
     pub actor: String,
     /// No store was named: the embedded example, read-only.
@@ -160,8 +162,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         hosts,
         origins,
     });
-    let router = axum::Router::new().fallback(handle).with_state(console);
-    axum::serve(listener, router)
+    axum::serve(listener, router(console))
         .with_graceful_shutdown(crate::serve::shutdown())
         .await
         .context("server failed")
@@ -191,122 +192,67 @@ fn open_browser(url: &str) {
         .spawn();
 }
 
-/// Equal in time independent of where `a` and `b` differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// The page and the API, behind the security layers of `guard.rs` (outermost first: headers
+/// on every answer, the `Host` check, then for `/api/` the token, methods and origin).
+fn router(console: Arc<Console>) -> Router {
+    // A route file changed by someone else (the CLI, an editor) is read again first.
+    let refreshed = Router::new()
+        .route("/info", get(api::info).fallback(wrong_method))
+        .route("/routes", get(api::list).fallback(wrong_method))
+        .route(
+            "/route",
+            get(api::get).post(api::save).fallback(wrong_method),
+        )
+        .route("/route/delete", post(api::delete).fallback(wrong_method))
+        .route("/history", get(api::history).fallback(wrong_method))
+        .route("/resolve", post(api::resolve_call).fallback(wrong_method))
+        .route("/import", post(api::import_routes).fallback(wrong_method))
+        .route("/export", get(api::export).fallback(wrong_method))
+        .route_layer(from_fn_with_state(console.clone(), api::refresh));
+    let api = refreshed
+        .route(
+            "/import/progress",
+            get(api::progress).fallback(wrong_method),
+        )
+        .fallback(no_such_api)
+        .layer(from_fn_with_state(console.clone(), guard::api));
+    let page = |body: &'static str, content_type: &'static str| -> MethodRouter<Arc<Console>> {
+        get(move || async move { ([(header::CONTENT_TYPE, content_type)], body) })
+            .fallback(page_method)
+    };
+    Router::new()
+        .route("/", page(INDEX_HTML, "text/html; charset=utf-8"))
+        .route("/index.html", page(INDEX_HTML, "text/html; charset=utf-8"))
+        .route(
+            "/console.js",
+            page(CONSOLE_JS, "text/javascript; charset=utf-8"),
+        )
+        .route("/console.css", page(CONSOLE_CSS, "text/css; charset=utf-8"))
+        .nest("/api", api)
+        .fallback(no_such_page)
+        .layer(from_fn_with_state(console.clone(), guard::host))
+        .layer(from_fn(guard::headers))
+        .with_state(console)
 }
 
-async fn handle(State(console): State<Arc<Console>>, request: Request) -> Response {
-    let mut response = route(&console, request).await;
-    let headers = response.headers_mut();
-    for (name, value) in [
-        (header::CONTENT_SECURITY_POLICY, CSP),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::CACHE_CONTROL, "no-store"),
-    ] {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
-    response
+async fn wrong_method() -> Response {
+    refuse(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
 }
 
-async fn route(console: &Console, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    if !console.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
-        return refuse(
-            StatusCode::MISDIRECTED_REQUEST,
-            &format!("unexpected Host `{host}`: open the console at the address it printed"),
-        );
-    }
-    let path = parts.uri.path();
-    if !path.starts_with("/api/") {
-        return match (parts.method.clone(), path) {
-            (Method::GET, "/") | (Method::GET, "/index.html") => {
-                asset(INDEX_HTML, "text/html; charset=utf-8")
-            }
-            (Method::GET, "/console.js") => asset(CONSOLE_JS, "text/javascript; charset=utf-8"),
-            (Method::GET, "/console.css") => asset(CONSOLE_CSS, "text/css; charset=utf-8"),
-            (Method::GET, _) => refuse(StatusCode::NOT_FOUND, "no such page"),
-            _ => refuse(StatusCode::METHOD_NOT_ALLOWED, "the page is read with GET"),
-        };
-    }
-    if !authorized(console, &parts.headers) {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong token: open the console with the URL `byoc console` printed",
-        );
-    }
-    if parts.method != Method::GET && parts.method != Method::POST {
-        return refuse(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "the API takes GET (reads) and POST (changes)",
-        );
-    }
-    if parts.method == Method::POST {
-        if let Err(reason) = same_origin_json(console, &parts.headers) {
-            return refuse(StatusCode::FORBIDDEN, &reason);
-        }
-    }
-    let limit = if path == "/api/import" {
-        IMPORT_BODY_MAX
+async fn no_such_api() -> Response {
+    refuse(StatusCode::NOT_FOUND, "no such API")
+}
+
+async fn page_method() -> Response {
+    refuse(StatusCode::METHOD_NOT_ALLOWED, "the page is read with GET")
+}
+
+async fn no_such_page(method: Method) -> Response {
+    if method == Method::GET {
+        refuse(StatusCode::NOT_FOUND, "no such page")
     } else {
-        BODY_MAX
-    };
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("the request body is over {} bytes", limit),
-        );
-    };
-    let query = parts.uri.query().unwrap_or_default();
-    api::handle(console, &parts.method, path, query, &bytes).await
-}
-
-fn authorized(console: &Console, headers: &HeaderMap) -> bool {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|token| constant_time_eq(token.trim().as_bytes(), console.token.as_bytes()))
-}
-
-/// A change must come from the console's own page: JSON (which a cross-site form cannot send
-/// without a CORS preflight this server never answers) and the console's own `Origin`.
-fn same_origin_json(console: &Console, headers: &HeaderMap) -> Result<(), String> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if !content_type
-        .split(';')
-        .next()
-        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-    {
-        return Err(format!(
-            "changes must be sent as application/json, not `{content_type}`"
-        ));
+        page_method().await
     }
-    let origin = headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if !console.origins.iter().any(|o| o == origin) {
-        return Err(format!("cross-origin change refused (Origin `{origin}`)"));
-    }
-    Ok(())
-}
-
-fn asset(body: &'static str, content_type: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 /// An error as JSON: `{"error": reason}`.
@@ -325,6 +271,7 @@ pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use super::guard::constant_time_eq;
     use super::*;
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use byoc_core::sid::{Sid, SidKind};
 use serde::Deserialize;
 
-use crate::Failure;
+use crate::error::{Exit, Failure};
 
 /// The account and credentials, as every command that talks to Twilio takes them.
 #[derive(clap::Args, Clone)]
@@ -72,12 +72,12 @@ pub enum TwilioError {
 }
 
 impl TwilioError {
-    /// The CLI's exit code: 4 Twilio not reached, 5 Twilio refused, 2 bad input.
-    pub fn exit_code(&self) -> u8 {
+    /// The CLI's exit code.
+    pub fn exit(&self) -> Exit {
         match self {
-            Self::Unreachable { .. } | Self::NotTwilio { .. } => 4,
-            Self::Refused { .. } => 5,
-            Self::NoCredentials => 2,
+            Self::Unreachable { .. } | Self::NotTwilio { .. } => Exit::Unreachable,
+            Self::Refused { .. } => Exit::Refused,
+            Self::NoCredentials => Exit::Invalid,
         }
     }
 
@@ -195,10 +195,7 @@ impl Twilio {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
-            .map_err(|e| Failure {
-                code: 2,
-                error: e.into(),
-            })?;
+            .map_err(|e| Failure::new(Exit::Invalid, e))?;
         Ok(Self {
             http,
             account,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use byoc_core::params::Params;
 
-use crate::Failure;
+use crate::error::{Exit, Failure};
 
 /// Where the deployment (and the region that takes over when it fails) is.
 #[derive(clap::Args, Clone)]
@@ -133,7 +133,11 @@ async fn stack_urls(stack: &str, region: Option<&str>) -> Result<Urls, Failure> 
             let text = aws_sdk_cloudformation::error::DisplayErrorContext(&e).to_string();
             let missing = text.contains("does not exist");
             Failure {
-                code: if missing { 1 } else { 4 },
+                exit: if missing {
+                    Exit::NotFound
+                } else {
+                    Exit::Unreachable
+                },
                 error: anyhow!(
                     "stack `{stack}`{}: {}",
                     region.map(|r| format!(" in {r}")).unwrap_or_default(),

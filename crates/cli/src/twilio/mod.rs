@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 
-use crate::{CliResult, Failure};
+use crate::error::{CliResult, Exit, Failure};
 use api::{Credentials, SipDomain, Twilio};
 use deployment::{probe, Target, Urls};
 
@@ -175,7 +175,7 @@ async fn find_domain(twilio: &Twilio, name: &str) -> Result<SipDomain, Failure> 
         Err(_) => Vec::new(),
     };
     Err(Failure {
-        code: 1,
+        exit: Exit::NotFound,
         error: anyhow!(
             "no SIP domain `{name}` in account {}{}",
             twilio.account(),
@@ -249,7 +249,7 @@ async fn connect(args: ConnectArgs) -> CliResult {
         ) => {
             let failure = Failure::from(e);
             return Err(Failure {
-                code: failure.code,
+                exit: failure.exit,
                 error: failure.error.context("nothing was changed"),
             });
         }
@@ -258,7 +258,7 @@ async fn connect(args: ConnectArgs) -> CliResult {
         Err(e) => {
             let failure = Failure::from(e);
             return Err(Failure {
-                code: failure.code,
+                exit: failure.exit,
                 error: failure.error.context(format!(
                     "the update of {} may or may not have been applied: run `byoc twilio check --domain {}`",
                     domain.domain_name, domain.domain_name
@@ -273,7 +273,7 @@ async fn connect(args: ConnectArgs) -> CliResult {
         .collect();
     if !wrong.is_empty() {
         return Err(Failure {
-            code: 1,
+            exit: Exit::NotFound,
             error: anyhow!(
                 "Twilio accepted the update but reads back other values for {}",
                 wrong.join(", ")
@@ -376,7 +376,7 @@ async fn check(args: CheckArgs) -> CliResult {
             "not sent: the account's auth token signs webhooks (TWILIO_AUTH_TOKEN)",
         );
         outln!("{problems} problem(s): see the WRONG lines");
-        return Ok(ExitCode::from(1));
+        return Ok(Exit::NotFound.into());
     };
     let call = test_call(&domain, &number, twilio.account().as_str());
     let mut tokens = vec![("TWILIO_AUTH_TOKEN", token)];
@@ -440,6 +440,6 @@ async fn check(args: CheckArgs) -> CliResult {
         Ok(ExitCode::SUCCESS)
     } else {
         outln!("{problems} problem(s): see the WRONG lines");
-        Ok(ExitCode::from(1))
+        Ok(Exit::NotFound.into())
     }
 }

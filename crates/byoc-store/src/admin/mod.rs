@@ -1,4 +1,11 @@
-//! Managing routes: the operations `byoc routes …` runs against any store.
+//! Managing routes: the one admin layer under `byoc routes …` and `byoc console`.
+//!
+//! | file | holds |
+//! |---|---|
+//! | `mod.rs` | [`RouteAdmin`], what a store offers people: reads, versioned writes, history, bulk apply |
+//! | `import.rs` | an import: read the input, plan it against the store, apply it; an export |
+//! | `edit.rs` | one route's change: a whole record or some fields merged into the stored route |
+//! | `error.rs` | [`AdminError`], and what to do about a store error |
 
 use std::sync::Arc;
 
@@ -8,10 +15,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::StoreError;
 
+mod edit;
+mod error;
+mod import;
+
+pub use edit::{plan_edit, Edit, FieldChange, PlannedEdit};
+pub use error::{cause_chain, hint, AdminError};
+pub use import::{export, read_import, Exported, ImportInput, ImportPlan};
+
 /// What a write expects to find, so two people editing at once cannot lose an update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Expect {
     /// Create only: refuse if the pattern exists.
+    #[default]
     Absent,
     /// Update or delete only that version.
     Version(u64),
@@ -133,83 +149,6 @@ pub trait RouteAdmin: Send + Sync {
         actor: &str,
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<Applied, StoreError>;
-}
-
-/// An import, planned: what it changes and the writes that do it.
-pub struct ImportPlan {
-    pub diff: byoc_core::import::Diff,
-    /// Each write expects the version read now, so a route someone changes before the import
-    /// writes it is reported as a conflict, not overwritten.
-    pub ops: Vec<WriteOp>,
-    /// How many routes the store had.
-    pub stored: usize,
-    pub prune: bool,
-}
-
-/// A prune deleting more than this many routes (and over a tenth of them) must be confirmed.
-const PRUNE_UNCONFIRMED_MAX: usize = 10;
-
-impl ImportPlan {
-    /// What a prune would delete that must be confirmed first (the `*` route, or many routes:
-    /// a header-only or truncated file), e.g. "12 of 40 routes"; `None` when nothing risky.
-    pub fn prune_risk(&self) -> Option<String> {
-        let absent = self.diff.absent.len();
-        let catch_all = self.diff.absent.iter().any(|r| r.key() == "*");
-        let many = absent > PRUNE_UNCONFIRMED_MAX && absent * 10 > self.stored;
-        if !self.prune {
-            return None;
-        }
-        match (catch_all, many) {
-            (true, true) => Some(format!(
-                "{absent} routes, the * route among them (calls no route matches would be rejected)"
-            )),
-            (true, false) => {
-                Some("the * route (calls no route matches would be rejected)".to_string())
-            }
-            (false, true) => Some(format!("{absent} of {} routes", self.stored)),
-            (false, false) => None,
-        }
-    }
-}
-
-/// Plans importing `routes` over `stored` (the store's routes as just listed); with `prune`,
-/// routes absent from the input are deleted.
-pub fn plan_import(stored: Vec<StoredRoute>, routes: &[Route], prune: bool) -> ImportPlan {
-    let versions: std::collections::HashMap<String, u64> = stored
-        .iter()
-        .map(|r| (r.route.key(), r.meta.version))
-        .collect();
-    let count = stored.len();
-    let current: Vec<Arc<Route>> = stored.into_iter().map(|r| r.route).collect();
-    let diff = byoc_core::import::diff(&current, routes);
-    let read = |key: &str| {
-        versions
-            .get(key)
-            .map_or(Expect::Absent, |v| Expect::Version(*v))
-    };
-    let mut ops: Vec<WriteOp> = diff
-        .added
-        .iter()
-        .map(|r| WriteOp::Put(r.clone(), Expect::Absent))
-        .collect();
-    ops.extend(
-        diff.changed
-            .iter()
-            .map(|(_, new)| WriteOp::Put(new.clone(), read(&new.key()))),
-    );
-    if prune {
-        ops.extend(
-            diff.absent
-                .iter()
-                .map(|r| WriteOp::Delete(r.key(), read(&r.key()))),
-        );
-    }
-    ImportPlan {
-        diff,
-        ops,
-        stored: count,
-        prune,
-    }
 }
 
 /// Checks `expect` against what is stored (`current` = its version, if any).

@@ -1,0 +1,301 @@
+//! One route's change, as `byoc routes put` and the console's form make it: a whole record, or
+//! some fields set and cleared on the stored route; planned (shown, checked) before written.
+
+use byoc_core::route::{action_fields, record_from_json, route_key, split_scope};
+use byoc_core::{NumberPlan, Route, RouteRecord};
+use serde_json::Value;
+
+use super::{check_expect, AdminError, Expect, RouteAdmin, StoredRoute};
+use crate::StoreError;
+
+/// What a person asks to change.
+#[derive(Debug, Clone, Default)]
+pub struct Edit {
+    /// The route's key as typed: a pattern in any form `route_key` reads, optionally
+    /// `@SIP-DOMAIN` (its scope). Blank: the key of the `whole` record.
+    pub key: String,
+    /// The scope given on its own (`--scope`); it must agree with one in `key`.
+    pub scope: Option<String>,
+    /// The whole route as a flat JSON object, as in a route file. Fields the page shows beside
+    /// a record (`key`, `kind`, `summary`, `target`, `version`, `updated_*`) are ignored; a
+    /// missing `pattern` is the key's; `PATTERN@DOMAIN` in `pattern` names the scope.
+    pub whole: Option<Value>,
+    /// A new kind of action: the old action's own fields are dropped.
+    pub action: Option<String>,
+    /// Fields to set, by record field name.
+    pub set: Vec<(String, String)>,
+    /// Fields to remove.
+    pub clear: Vec<String>,
+    pub expect: Expect,
+    /// Start from the stored route, changing only what `action`, `set` and `clear` name.
+    pub merge: bool,
+    /// A stored item this version cannot read is written over (`--replace`): nothing of it can
+    /// be kept.
+    pub over_unreadable: bool,
+}
+
+/// One field a write changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// An edit, checked against the store and ready to write.
+#[derive(Debug)]
+pub struct PlannedEdit {
+    /// The key of the route written.
+    pub key: String,
+    /// The stored route read, if any.
+    pub current: Option<StoredRoute>,
+    /// Why the stored item could not be read, when it is written over.
+    pub unreadable: Option<String>,
+    pub route: Route,
+    /// What the write expects to find: a merge expects the version it merged into.
+    pub expect: Expect,
+}
+
+/// Extra fields a page shows beside a record.
+const SHOWN_FIELDS: [&str; 7] = [
+    "key",
+    "kind",
+    "summary",
+    "target",
+    "version",
+    "updated_at",
+    "updated_by",
+];
+
+fn edit_error(field: &str, message: impl Into<String>) -> AdminError {
+    AdminError::Edit {
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Reads the stored route `edit` changes and builds the route it would write; nothing is
+/// written. A stale `expect` is reported here, before anything is merged into a route that
+/// moved on (the store checks again when it writes).
+pub async fn plan_edit(
+    admin: &dyn RouteAdmin,
+    plan: &NumberPlan,
+    edit: Edit,
+) -> Result<PlannedEdit, AdminError> {
+    let typed = match &edit.whole {
+        Some(whole) if edit.key.trim().is_empty() => key_of(whole),
+        _ => edit.key.clone(),
+    };
+    let (pattern, key_scope) = split_scope(&typed);
+    let pattern = pattern.to_string();
+    if let (Some(a), Some(b)) = (&edit.scope, key_scope) {
+        if !a.trim().eq_ignore_ascii_case(b) {
+            return Err(edit_error(
+                "scope",
+                format!("the key names the scope `{b}` and the scope given is `{a}`: name one"),
+            ));
+        }
+    }
+    if let Some((field, _)) = edit
+        .set
+        .iter()
+        .find(|(f, _)| edit.clear.iter().any(|c| c.trim() == f))
+    {
+        return Err(edit_error(
+            field,
+            format!("--{field} and --clear {field} both given: which one?"),
+        ));
+    }
+    let scope = edit
+        .scope
+        .clone()
+        .or(key_scope.map(str::to_string))
+        .filter(|s| !s.trim().is_empty());
+    let key = route_key(
+        &match &scope {
+            Some(s) => format!("{pattern}@{s}"),
+            None => pattern.clone(),
+        },
+        plan,
+    );
+    let (current, unreadable) = match admin.get(&key).await {
+        Err(StoreError::Corrupt { reason, .. }) if edit.over_unreadable => (None, Some(reason)),
+        other => (other?, None),
+    };
+    if current.is_some() || edit.expect != Expect::Any {
+        check_expect(&key, edit.expect, current.as_ref().map(|c| c.meta.version))?;
+    }
+    let before = current.as_ref().map(|c| c.to_record().without_metadata());
+    let fresh = || RouteRecord {
+        pattern: pattern.clone(),
+        ..RouteRecord::default()
+    };
+    let mut record = match edit.whole {
+        Some(whole) => whole_record(whole, &pattern, plan)?,
+        None if edit.merge => before.clone().unwrap_or_else(fresh),
+        None => fresh(),
+    };
+    if let Some(action) = &edit.action {
+        let old = record.action.as_deref().unwrap_or("redirect").to_string();
+        if !old.trim().eq_ignore_ascii_case(action.trim()) {
+            for field in action_fields(&old).unwrap_or_default() {
+                record.set(field, None).map_err(|e| edit_error(field, e))?;
+            }
+        }
+        record.action = Some(action.clone());
+    }
+    for (field, value) in &edit.set {
+        record
+            .set(field, Some(value.clone()))
+            .map_err(|e| edit_error(field, e))?;
+    }
+    if edit.scope.is_none() && key_scope.is_some() {
+        record.scope = scope.clone();
+    }
+    for field in edit.clear.iter().map(|f| f.trim()) {
+        clear(&mut record, field)?;
+    }
+    let route = Route::from_record(record, plan)?;
+    // The scope is part of the route's key: changing it would write another route than the
+    // one read (and could overwrite the unscoped one).
+    if route.key() != key {
+        return Err(AdminError::Moved {
+            from: key,
+            to: route.key(),
+        });
+    }
+    // Merged into the version read: written only if it is still that version, even with
+    // `Expect::Any` (which waives the check on a version named, not a lost update).
+    let expect = match &current {
+        Some(c) if edit.merge => Expect::Version(c.meta.version),
+        _ => edit.expect,
+    };
+    Ok(PlannedEdit {
+        key,
+        current,
+        unreadable,
+        route,
+        expect,
+    })
+}
+
+/// The key a whole record names: its `pattern`, and `@` its `scope` if it has one.
+fn key_of(whole: &Value) -> String {
+    let text = |name: &str| whole.get(name).and_then(Value::as_str).map(str::trim);
+    match (text("pattern").unwrap_or_default(), text("scope")) {
+        (pattern, Some(scope)) if !scope.is_empty() && !pattern.contains('@') => {
+            format!("{pattern}@{scope}")
+        }
+        (pattern, _) => pattern.to_string(),
+    }
+}
+
+/// A whole record given as JSON, read as the page and `--json` give it.
+fn whole_record(
+    mut value: Value,
+    pattern: &str,
+    plan: &NumberPlan,
+) -> Result<RouteRecord, AdminError> {
+    if let Some(map) = value.as_object_mut() {
+        for shown in SHOWN_FIELDS {
+            map.remove(shown);
+        }
+        map.entry("pattern").or_insert_with(|| pattern.into());
+        // `PATTERN@DOMAIN`, as a key is typed, names the scope.
+        if let Some(Value::String(given)) = map.get("pattern").cloned() {
+            let scope_given = map.get("scope").is_some_and(|s| !s.is_null());
+            if let (p, Some(scope)) = split_scope(&given) {
+                if !scope_given {
+                    map.insert("pattern".into(), p.into());
+                    map.insert("scope".into(), scope.into());
+                }
+            }
+        }
+    }
+    let mut record = record_from_json(&value.to_string())?;
+    if record.pattern.trim().is_empty() {
+        record.pattern = pattern.to_string();
+    } else if route_key(&record.pattern, plan) != route_key(pattern, plan) {
+        return Err(edit_error(
+            "pattern",
+            format!(
+                "the route names the pattern `{}`, the key `{pattern}`",
+                record.pattern
+            ),
+        ));
+    }
+    Ok(record.without_metadata())
+}
+
+fn clear(record: &mut RouteRecord, field: &str) -> Result<(), AdminError> {
+    if field == "pattern" {
+        return Err(edit_error("pattern", "a route always has a pattern"));
+    }
+    record
+        .set(field, None)
+        .map_err(|e| edit_error(field, format!("clear: {e}")))?;
+    // A failover chain copies its `byoc` and `timeout` into each target when it is read, and
+    // stores them there: clearing the route's own means clearing theirs.
+    if matches!(field, "byoc" | "timeout") {
+        if let Some(text) = &record.targets {
+            let mut targets: Value = serde_json::from_str(text)
+                .map_err(|e| edit_error("targets", format!("clear {field}: the targets: {e}")))?;
+            for target in targets.as_array_mut().into_iter().flatten() {
+                if let Some(target) = target.as_object_mut() {
+                    target.remove(field);
+                }
+            }
+            record.targets = Some(targets.to_string());
+        }
+    }
+    Ok(())
+}
+
+impl PlannedEdit {
+    /// What the write changes, field by field, sorted by field; empty when nothing.
+    pub fn changes(&self) -> Vec<FieldChange> {
+        let fields = |r: Option<RouteRecord>| match r.map(serde_json::to_value) {
+            Some(Ok(Value::Object(map))) => map,
+            _ => serde_json::Map::new(),
+        };
+        let old = fields(
+            self.current
+                .as_ref()
+                .map(|c| c.to_record().without_metadata()),
+        );
+        let new = fields(Some(self.route.to_record()));
+        let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
+        names.sort();
+        names.dedup();
+        names
+            .into_iter()
+            .filter(|n| old.get(*n) != new.get(*n))
+            .map(|n| FieldChange {
+                field: n.clone(),
+                before: old.get(n).cloned(),
+                after: new.get(n).cloned(),
+            })
+            .collect()
+    }
+
+    /// Whether the route stored is already the route to write: writing it again would only
+    /// bump its version under other editors.
+    pub fn unchanged(&self) -> bool {
+        self.current
+            .as_ref()
+            .is_some_and(|c| *c.route == self.route)
+    }
+
+    /// Writes the route (unless [`PlannedEdit::unchanged`]: then the stored route comes back
+    /// as it is), recording the change as `actor`'s.
+    pub async fn apply(
+        self,
+        admin: &dyn RouteAdmin,
+        actor: &str,
+    ) -> Result<StoredRoute, StoreError> {
+        match self.current {
+            Some(current) if *current.route == self.route => Ok(current),
+            _ => admin.put(self.route, self.expect, actor).await,
+        }
+    }
+}

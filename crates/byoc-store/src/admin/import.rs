@@ -1,0 +1,169 @@
+//! Imports and exports: read an input in any format, plan it against the store, apply it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use byoc_core::import::{self, Diff, Format};
+use byoc_core::{NumberPlan, Route};
+
+use super::{AdminError, Applied, Expect, RouteAdmin, StoredRoute, WriteOp};
+use crate::StoreError;
+
+/// An import's input, read and validated: nothing has touched the store yet.
+#[derive(Debug)]
+pub struct ImportInput {
+    pub format: Format,
+    pub routes: Vec<Route>,
+    /// Routes that are valid but will not work as their authors expect ([`import::warnings`]).
+    pub warnings: Vec<String>,
+}
+
+/// Reads an import: `format` names one (`auto`, blank or `None` detects it from `file_name`
+/// and `text`); every bad row is reported at once.
+pub fn read_import(
+    text: &str,
+    file_name: &str,
+    format: Option<&str>,
+    plan: &NumberPlan,
+) -> Result<ImportInput, AdminError> {
+    let format = Format::for_import(format, file_name, text)?;
+    let routes = import::parse(text, format, plan).map_err(|rows| AdminError::Rows {
+        format: format.name(),
+        rows,
+    })?;
+    let warnings = import::warnings(&routes, plan);
+    Ok(ImportInput {
+        format,
+        routes,
+        warnings,
+    })
+}
+
+/// An import, planned: what it changes and the writes that do it.
+#[derive(Debug)]
+pub struct ImportPlan {
+    pub diff: Diff,
+    /// Each write expects the version read now, so a route someone changes before the import
+    /// writes it is reported as a conflict, not overwritten.
+    pub ops: Vec<WriteOp>,
+    /// How many routes the store had.
+    pub stored: usize,
+    pub prune: bool,
+}
+
+/// A prune deleting more than this many routes (and over a tenth of them) must be confirmed.
+const PRUNE_UNCONFIRMED_MAX: usize = 10;
+
+impl ImportPlan {
+    /// Plans importing `routes` over `stored` (the store's routes as just listed); with
+    /// `prune`, routes absent from the input are deleted.
+    pub fn new(stored: Vec<StoredRoute>, routes: &[Route], prune: bool) -> ImportPlan {
+        let versions: HashMap<String, u64> = stored
+            .iter()
+            .map(|r| (r.route.key(), r.meta.version))
+            .collect();
+        let count = stored.len();
+        let current: Vec<Arc<Route>> = stored.into_iter().map(|r| r.route).collect();
+        let diff = import::diff(&current, routes);
+        let read = |key: &str| {
+            versions
+                .get(key)
+                .map_or(Expect::Absent, |v| Expect::Version(*v))
+        };
+        let mut ops: Vec<WriteOp> = diff
+            .added
+            .iter()
+            .map(|r| WriteOp::Put(r.clone(), Expect::Absent))
+            .collect();
+        ops.extend(
+            diff.changed
+                .iter()
+                .map(|(_, new)| WriteOp::Put(new.clone(), read(&new.key()))),
+        );
+        if prune {
+            ops.extend(
+                diff.absent
+                    .iter()
+                    .map(|r| WriteOp::Delete(r.key(), read(&r.key()))),
+            );
+        }
+        ImportPlan {
+            diff,
+            ops,
+            stored: count,
+            prune,
+        }
+    }
+
+    /// Plans importing `routes` against what `admin` holds now.
+    pub async fn against(
+        admin: &dyn RouteAdmin,
+        routes: &[Route],
+        prune: bool,
+    ) -> Result<ImportPlan, StoreError> {
+        Ok(Self::new(admin.list(None).await?, routes, prune))
+    }
+
+    /// What a prune would delete that must be confirmed first (the `*` route, or many routes:
+    /// a header-only or truncated file), e.g. "12 of 40 routes"; `None` when nothing risky.
+    pub fn prune_risk(&self) -> Option<String> {
+        let absent = self.diff.absent.len();
+        let catch_all = self.diff.absent.iter().any(|r| r.key() == "*");
+        let many = absent > PRUNE_UNCONFIRMED_MAX && absent * 10 > self.stored;
+        if !self.prune {
+            return None;
+        }
+        match (catch_all, many) {
+            (true, true) => Some(format!(
+                "{absent} routes, the * route among them (calls no route matches would be rejected)"
+            )),
+            (true, false) => {
+                Some("the * route (calls no route matches would be rejected)".to_string())
+            }
+            (false, true) => Some(format!("{absent} of {} routes", self.stored)),
+            (false, false) => None,
+        }
+    }
+
+    /// Writes the plan. A risky prune ([`ImportPlan::prune_risk`]) is refused unless
+    /// `confirmed`; routes changed since the plan was read come back as conflicts.
+    pub async fn apply(
+        self,
+        admin: &dyn RouteAdmin,
+        actor: &str,
+        confirmed: bool,
+        progress: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<Applied, AdminError> {
+        if let Some(risk) = self.prune_risk().filter(|_| !confirmed) {
+            return Err(AdminError::PruneUnconfirmed(risk));
+        }
+        if self.ops.is_empty() {
+            return Ok(Applied::default());
+        }
+        Ok(admin.apply(self.ops, actor, progress).await?)
+    }
+}
+
+/// Every route of a store, written in one format.
+#[derive(Debug)]
+pub struct Exported {
+    pub format: Format,
+    pub text: String,
+    pub routes: usize,
+}
+
+/// Exports every route of `admin` as `format` (`json` or `csv`): what an import reads back.
+pub async fn export(admin: &dyn RouteAdmin, format: &str) -> Result<Exported, AdminError> {
+    let format = Format::for_export(format)?;
+    let routes: Vec<Arc<Route>> = admin
+        .list(None)
+        .await?
+        .into_iter()
+        .map(|r| r.route)
+        .collect();
+    Ok(Exported {
+        format,
+        text: format.write(&routes)?,
+        routes: routes.len(),
+    })
+}
