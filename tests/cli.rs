@@ -689,3 +689,51 @@ fn relative_urls_in_twiml_routes_are_warned_about_at_import() {
         out.stderr
     );
 }
+
+/// `byoc --help` lists the exit codes scripts branch on, and a missing route exits with the
+/// one it names "not found".
+#[test]
+fn help_lists_the_exit_codes_the_commands_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, help) = byoc_in(dir.path(), &["--help"]);
+    assert_eq!(code, 0, "{help}");
+    for line in [
+        "Exit codes:",
+        "1  not found",
+        "2  invalid input",
+        "3  conflict",
+        "4  unreachable",
+        "5  refused by Twilio",
+    ] {
+        assert!(help.contains(line), "{line}: {help}");
+    }
+    let (code, out) = byoc_in(dir.path(), &["routes", "get", "+19995550000"]);
+    assert_eq!(code, 1, "{out}");
+    std::fs::write(dir.path().join("r.json"), r#"{"routes":[]}"#).unwrap();
+    let args = [
+        "routes",
+        "put",
+        "+13175551234",
+        "--routes",
+        "r.json",
+        "--action",
+        "hangup",
+    ];
+    assert_eq!(byoc_in(dir.path(), &args).0, 0);
+    let (code, out) = byoc_in(dir.path(), &args);
+    assert_eq!(code, 3, "{out}");
+    let (code, out) = byoc_in(
+        dir.path(),
+        &[
+            "routes",
+            "put",
+            "+13175551234",
+            "--routes",
+            "r.json",
+            "--action",
+            "nonsense",
+            "--replace",
+        ],
+    );
+    assert_eq!(code, 2, "{out}");
+}

@@ -508,8 +508,8 @@ async fn import_file(
     let text = import::decode_text(&bytes)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
     let name = file.display().to_string();
-    let input = admin::read_import(&text, &name, Some(&format), &plan)
-        .with_context(|| name.clone())?;
+    let input =
+        admin::read_import(&text, &name, Some(&format), &plan).with_context(|| name.clone())?;
     for warning in &input.warnings {
         eprintln!("warning: {warning}");
     }
