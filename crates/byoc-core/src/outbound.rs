@@ -45,6 +45,10 @@ use crate::route::check_url;
 use crate::sid::{Sid, SidKind};
 use crate::twiml::{self, DialOptions, Method, Noun, Verb};
 
+pub mod settings;
+
+pub use settings::{PolicySettings, SettingError};
+
 /// The parameter naming the number(s) to dial.
 pub const PARAM_DID: &str = "OUTBOUND_DID";
 /// The parameter naming the BYOC trunk.

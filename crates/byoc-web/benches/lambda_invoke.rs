@@ -36,7 +36,7 @@ fn benches(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let subscriber = byoc_web::logging::subscriber_to(true, std::io::sink);
+    let subscriber = byoc_web::logging::subscriber_to(byoc_web::LogFormat::Json, std::io::sink);
     tracing::subscriber::with_default(subscriber, || {
         for (name, event, endpoints) in [
             ("warm_invoke/inbound", "inbound.json", Endpoints::INBOUND),

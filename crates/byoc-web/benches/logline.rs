@@ -4,34 +4,40 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
-/// The inbound call line as `App` logs it (crates/byoc-web/src/app/mod.rs, `log_call`).
+use byoc_web::app::CallLine;
+use byoc_web::auth::SignedBy;
+use byoc_web::LogFormat;
+
+/// An inbound call's line, written as `App` writes it ([`CallLine::write`]).
 fn call_line() {
-    tracing::info!(
-        endpoint = "inbound",
-        call_sid = "CA00000000000000000000000000000042",
-        did = "+12120000042",
-        pattern = "+12120000042",
-        action = "redirect",
-        outcome = "matched",
-        reason = "",
-        schedule = "",
-        caller_rule = "",
-        source = "memory",
-        signed_by = "token",
-        latency_us = 12u64,
-        "call answered"
-    );
+    CallLine {
+        endpoint: "inbound",
+        call_sid: "CA00000000000000000000000000000042",
+        did: Some("+12120000042"),
+        pattern: Some("+12120000042"),
+        action: Some("redirect"),
+        outcome: "matched",
+        reason: Some(""),
+        schedule: Some(""),
+        caller_rule: Some(""),
+        source: Some("memory"),
+        ..CallLine::default()
+    }
+    .write(SignedBy::Token, std::time::Instant::now());
 }
 
 fn benches(c: &mut Criterion) {
-    for (name, json) in [("call_line/json_emf", true), ("call_line/text", false)] {
-        let subscriber = byoc_web::logging::subscriber_to(json, std::io::sink);
+    for (name, format) in [
+        ("call_line/json_emf", LogFormat::Json),
+        ("call_line/text", LogFormat::Text),
+    ] {
+        let subscriber = byoc_web::logging::subscriber_to(format, std::io::sink);
         tracing::subscriber::with_default(subscriber, || {
             c.bench_function(name, |b| b.iter(call_line));
         });
     }
     // The call line filtered out (RUST_LOG=warn): the cost of the macro alone.
-    let subscriber = byoc_web::logging::subscriber_to(true, std::io::sink);
+    let subscriber = byoc_web::logging::subscriber_to(LogFormat::Json, std::io::sink);
     let quiet = tracing_subscriber::layer::SubscriberExt::with(
         tracing_subscriber::registry(),
         tracing_subscriber::filter::LevelFilter::WARN,

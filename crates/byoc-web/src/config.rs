@@ -30,16 +30,17 @@
 //! `USER`. The AWS SDK
 //! reads its own (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_DYNAMODB`).
 
-use std::fmt;
-
 use byoc_core::inbound::InboundConfig;
-use byoc_core::outbound::{OutboundConfig, Policy, DEFAULT_REFUSAL_MESSAGE};
-use byoc_core::phone::{NumberKind, RegionCode};
+use byoc_core::outbound::{
+    settings, OutboundConfig, Policy, PolicySettings, DEFAULT_REFUSAL_MESSAGE,
+};
 use byoc_core::route::Action;
 use byoc_core::sid::{Sid, SidKind};
 use byoc_core::twiml::Method;
 use byoc_core::NumberPlan;
 use byoc_store::CacheConfig;
+
+pub use crate::auth::{Auth, AuthToken, SignedBy, Tokens};
 
 /// Every environment variable the functions read (this crate's configuration, the inbound
 /// function's store selection, logging). The template drift test checks `template.yaml` sets
@@ -95,125 +96,6 @@ pub fn log_filter() -> Option<String> {
 /// `snap-start`), for the ready log line; empty outside Lambda.
 pub fn lambda_initialization_type() -> String {
     var("AWS_LAMBDA_INITIALIZATION_TYPE").unwrap_or_default()
-}
-
-/// The auth token. Its `Debug` never shows the value, so it cannot leak into logs.
-#[derive(Clone)]
-pub struct AuthToken(String, byoc_core::signature::SigningKey);
-
-impl AuthToken {
-    pub fn new(token: impl Into<String>) -> Self {
-        let token = token.into();
-        let key = byoc_core::signature::SigningKey::new(&token);
-        Self(token, key)
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// The token ready to verify with, prepared once.
-    pub fn key(&self) -> &byoc_core::signature::SigningKey {
-        &self.1
-    }
-}
-
-impl fmt::Debug for AuthToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AuthToken(<redacted>)")
-    }
-}
-
-/// The tokens a signature may be made with: the account's auth token and, while it is being
-/// rotated, the one replacing it (Twilio's secondary token, then its new primary).
-#[derive(Debug, Clone)]
-pub struct Tokens {
-    pub current: AuthToken,
-    /// Boxed: set only during a rotation, and it keeps `Auth` small.
-    pub next: Option<Box<AuthToken>>,
-}
-
-/// Which token signed a request, for the call's log line (never the token itself).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignedBy {
-    /// Not checked (`Auth::Unsigned`).
-    Unchecked,
-    /// `TWILIO_AUTH_TOKEN`.
-    Token,
-    /// `TWILIO_AUTH_TOKEN_NEXT`.
-    TokenNext,
-}
-
-impl SignedBy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SignedBy::Unchecked => "unchecked",
-            SignedBy::Token => "token",
-            SignedBy::TokenNext => "token_next",
-        }
-    }
-}
-
-impl Tokens {
-    pub fn new(current: AuthToken) -> Self {
-        Self {
-            current,
-            next: None,
-        }
-    }
-
-    /// Checks a form (or GET) request; each token is tried once per form of the URL.
-    pub fn verify(
-        &self,
-        url: &str,
-        params: &byoc_core::params::Params,
-        signature: Option<&str>,
-    ) -> Result<SignedBy, byoc_core::signature::SignatureError> {
-        use byoc_core::signature::verify_with_keys;
-        match &self.next {
-            None => verify_with_keys(&[self.current.key()], url, params, signature),
-            Some(next) => {
-                verify_with_keys(&[self.current.key(), next.key()], url, params, signature)
-            }
-        }
-        .map(Self::signer)
-    }
-
-    /// Checks a request whose body (JSON) is covered by `bodySHA256` in the URL.
-    pub fn verify_body(
-        &self,
-        url: &str,
-        body: &[u8],
-        signature: Option<&str>,
-    ) -> Result<SignedBy, byoc_core::signature::SignatureError> {
-        use byoc_core::signature::verify_body_with_keys;
-        match &self.next {
-            None => verify_body_with_keys(&[self.current.key()], url, body, signature),
-            Some(next) => {
-                verify_body_with_keys(&[self.current.key(), next.key()], url, body, signature)
-            }
-        }
-        .map(Self::signer)
-    }
-
-    fn signer(index: usize) -> SignedBy {
-        if index == 0 {
-            SignedBy::Token
-        } else {
-            SignedBy::TokenNext
-        }
-    }
-}
-
-/// How requests are authenticated.
-#[derive(Debug, Clone)]
-pub enum Auth {
-    /// Verify `X-Twilio-Signature` with these tokens.
-    Verify(Tokens),
-    /// Accept unsigned requests (local use, or `ALLOW_UNSIGNED=true`).
-    Unsigned,
-    /// No token and unsigned requests not allowed: refuse everything (a deployment mistake).
-    Misconfigured,
 }
 
 /// Where the process runs; decides what a missing token means.
@@ -295,24 +177,7 @@ impl Config {
             Some(v) => Err(err(name, format!("`{v}` is not true or false"))),
         };
         let allow_unsigned = flag("ALLOW_UNSIGNED")?;
-        let next = get("TWILIO_AUTH_TOKEN_NEXT").map(|t| Box::new(AuthToken::new(t)));
-        let auth = match (get("TWILIO_AUTH_TOKEN"), runtime, allow_unsigned) {
-            (Some(token), _, _) => Auth::Verify(Tokens {
-                current: AuthToken::new(token),
-                next,
-            }),
-            // A half-done rotation: refusing beats verifying with a token nobody meant alone.
-            (None, _, _) if next.is_some() => {
-                return Err(err(
-                    "TWILIO_AUTH_TOKEN_NEXT",
-                    "is set but TWILIO_AUTH_TOKEN is not: set both during a rotation, \
-                     then the new token as TWILIO_AUTH_TOKEN alone"
-                        .into(),
-                ))
-            }
-            (None, Runtime::Local, _) | (None, Runtime::Lambda, true) => Auth::Unsigned,
-            (None, Runtime::Lambda, false) => Auth::Misconfigured,
-        };
+        let auth = Auth::from_lookup(runtime, get, allow_unsigned)?;
 
         let public_base_url = get("PUBLIC_BASE_URL")
             .map(|url| {
@@ -389,174 +254,30 @@ impl Config {
         };
         let refusal_message =
             get("OUTBOUND_REFUSAL_MESSAGE").unwrap_or_else(|| DEFAULT_REFUSAL_MESSAGE.to_string());
-        let e164 = |name: &'static str, v: &str| -> Result<String, ConfigError> {
-            match plan.normalize(v) {
-                Ok(byoc_core::Address::E164(n)) => Ok(n),
-                _ => Err(err(name, format!("`{v}` is not an E.164 number"))),
-            }
+        let settings = PolicySettings {
+            allowed_prefixes: get("OUTBOUND_ALLOWED_PREFIXES"),
+            denied_prefixes: get("OUTBOUND_DENIED_PREFIXES"),
+            denied_number_types: get("OUTBOUND_DENIED_NUMBER_TYPES"),
+            allowed_regions: get("OUTBOUND_ALLOWED_REGIONS"),
+            replace_default_denials: flag("OUTBOUND_REPLACE_DEFAULT_DENIALS")?,
+            allow_emergency: flag("OUTBOUND_ALLOW_EMERGENCY")?,
+            emergency_numbers: get("OUTBOUND_EMERGENCY_NUMBERS"),
+            allowed_caller_ids: get("OUTBOUND_ALLOWED_CALLER_IDS"),
         };
-        let list = |name: &'static str| -> Option<Vec<String>> {
-            get(name).map(|v| {
-                v.split(',')
-                    .map(|x| x.trim().to_string())
-                    .filter(|x| !x.is_empty())
-                    .collect()
-            })
-        };
-        let prefixes = |name: &'static str| -> Result<Option<Vec<String>>, ConfigError> {
-            list(name)
-                .map(|items| {
-                    items
-                        .into_iter()
-                        .map(|p| {
-                            let digits = p.strip_prefix('+').unwrap_or("");
-                            // `X` (any digit) is for denials such as the 976 exchange.
-                            let wildcard = name == "OUTBOUND_DENIED_PREFIXES";
-                            if p.starts_with('+')
-                                && (1..=15).contains(&digits.len())
-                                && !digits.starts_with('0')
-                                && digits.bytes().all(|b| {
-                                    b.is_ascii_digit() || (wildcard && matches!(b, b'X' | b'x'))
-                                })
-                            {
-                                Ok(p.to_ascii_uppercase())
-                            } else {
-                                Err(err(
-                                    name,
-                                    format!("`{p}` is not an E.164 prefix such as +1 or +44"),
-                                ))
-                            }
-                        })
-                        .collect()
-                })
-                .transpose()
-        };
-        let defaults = Policy::for_plan(&plan);
-        let allowed = prefixes("OUTBOUND_ALLOWED_PREFIXES")?;
-        let denied = prefixes("OUTBOUND_DENIED_PREFIXES")?.unwrap_or_default();
-        let denied_types = list("OUTBOUND_DENIED_NUMBER_TYPES")
-            .unwrap_or_default()
-            .iter()
-            .map(|t| {
-                NumberKind::from_name(t).ok_or_else(|| {
-                    err(
-                        "OUTBOUND_DENIED_NUMBER_TYPES",
-                        format!(
-                            "`{t}` is not a number type (one of {})",
-                            NumberKind::ALL.map(NumberKind::name).join(", ")
-                        ),
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let allowed_regions = list("OUTBOUND_ALLOWED_REGIONS")
-            .unwrap_or_default()
-            .iter()
-            .map(|r| {
-                let region = RegionCode::parse(r).filter(|region| {
-                    byoc_core::phone::country_code_of(*region)
-                        .is_some_and(|cc| cc.to_string() == plan.country_code())
-                        && !defaults.home_regions.contains(region)
-                });
-                region.ok_or_else(|| {
-                    let others: Vec<String> = plan
-                        .country_code()
-                        .parse::<u16>()
-                        .map(byoc_core::phone::regions)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter(|t| !defaults.home_regions.contains(t))
-                        .map(|t| t.to_string())
-                        .collect();
-                    let what = if RegionCode::parse(r)
-                        .is_some_and(|t| defaults.home_regions.contains(&t))
-                    {
-                        "is the home country itself, always allowed".to_string()
-                    } else {
-                        format!(
-                            "is not a territory sharing +{} with the home country",
-                            plan.country_code()
-                        )
-                    };
-                    err(
-                        "OUTBOUND_ALLOWED_REGIONS",
-                        format!(
-                            "`{r}` {what} (the others sharing +{}: {})",
-                            plan.country_code(),
-                            if others.is_empty() {
-                                "none".to_string()
-                            } else {
-                                others.join(", ")
-                            }
-                        ),
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let replace = flag("OUTBOUND_REPLACE_DEFAULT_DENIALS")?;
-        let denied_kinds = if replace {
-            denied_types
-        } else {
-            let mut all = defaults.denied_kinds.clone();
-            all.extend(
-                denied_types
-                    .into_iter()
-                    .filter(|k| !defaults.denied_kinds.contains(k)),
-            );
-            all
-        };
-        // A NANP country allowed by region is lifted like its exact prefixes.
-        let region_prefixes: Vec<String> = allowed_regions
-            .iter()
-            .flat_map(|r| byoc_core::nanp::prefixes_of_region(r.as_str()))
-            .collect();
-        let denied_prefixes = if replace {
+        let policy =
+            Policy::from_settings(&plan, &settings).map_err(|e| err(e.setting, e.reason))?;
+        if settings.replace_default_denials {
             tracing::warn!(
-                denied = denied.join(",").as_str(),
-                denied_types = denied_kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(",").as_str(),
+                denied = policy.denied_prefixes.join(",").as_str(),
+                denied_types = policy.denied_kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(",").as_str(),
                 "OUTBOUND_REPLACE_DEFAULT_DENIALS=true: the built-in outbound denials (NANP premium rate +1900 and the 976 exchange, NANP personal numbers, the NANP countries outside the US and Canada; premium-rate, personal and pager numbers everywhere) are OFF; only OUTBOUND_DENIED_PREFIXES and OUTBOUND_DENIED_NUMBER_TYPES are denied"
             );
-            denied
-        } else {
-            // A built-in denial is lifted only by an allowed prefix written exactly as it
-            // (`OUTBOUND_ALLOWED_PREFIXES=+1,+1876` serves Jamaica). A longer one must not lift
-            // it: `+18765550100` (one number) would otherwise open all of +1876 under `+1`.
-            // The operator's own denials always win.
-            let lifted = |d: &String| {
-                allowed.iter().flatten().any(|a| a == d) || region_prefixes.contains(d)
-            };
-            let mut all: Vec<String> = defaults
-                .denied_prefixes
-                .into_iter()
-                .filter(|d| !lifted(d))
-                .collect();
-            for d in denied {
-                if !all.contains(&d) {
-                    all.push(d);
-                }
-            }
-            all
-        };
-        let policy = Policy {
-            allowed_prefixes: allowed.unwrap_or(defaults.allowed_prefixes),
-            denied_prefixes,
-            denied_kinds,
-            home_country_code: defaults.home_country_code,
-            home_regions: defaults.home_regions,
-            allowed_regions,
-            allow_emergency: flag("OUTBOUND_ALLOW_EMERGENCY")?,
-            emergency_numbers: list("OUTBOUND_EMERGENCY_NUMBERS")
-                .unwrap_or(defaults.emergency_numbers),
-            allowed_caller_ids: list("OUTBOUND_ALLOWED_CALLER_IDS")
-                .map(|ids| {
-                    ids.iter()
-                        .map(|c| e164("OUTBOUND_ALLOWED_CALLER_IDS", c))
-                        .collect()
-                })
-                .transpose()?,
-        };
+        }
         let default_caller_id = get("OUTBOUND_CALLER_ID")
-            .map(|c| e164("OUTBOUND_CALLER_ID", &c))
+            .map(|c| {
+                settings::e164(&plan, "OUTBOUND_CALLER_ID", &c)
+                    .map_err(|e| err(e.setting, e.reason))
+            })
             .transpose()?;
 
         Ok(Self {

@@ -18,19 +18,17 @@ use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayV
 use lambda_http::request::{LambdaRequest, RequestOrigin};
 use lambda_http::{lambda_runtime, Body, LambdaEvent};
 
-use byoc_store::CachedStore;
-
 use crate::app::{bad_event, HttpResponse};
-use crate::{App, Config, Endpoints, Runtime};
+use crate::{App, Config, Runtime};
 
-/// The whole of a Lambda function's `main` besides choosing its route store: JSON logs, the
-/// configuration, `store` to open the route store (given the configuration), then the Runtime
-/// API loop with `endpoints`. A failure at any step is one JSON error line with the whole cause
-/// chain (so the reason shows in CloudWatch) and exit status 1.
-pub fn main<F, Fut, E>(name: &'static str, endpoints: Endpoints, store: F) -> !
+/// The whole of a Lambda function's `main` besides building its [`App`]: JSON logs, the
+/// configuration, `app` to build the app from it (the inbound function opens its route store
+/// there; outbound needs none), then the Runtime API loop. A failure at any step is one JSON
+/// error line with the whole cause chain (so the reason shows in CloudWatch) and exit status 1.
+pub fn main<F, Fut, E>(name: &'static str, app: F) -> !
 where
     F: FnOnce(Config) -> Fut,
-    Fut: Future<Output = Result<Arc<CachedStore>, E>>,
+    Fut: Future<Output = Result<App, E>>,
     E: Into<BoxError>,
 {
     crate::init_logging(crate::LogFormat::Json);
@@ -51,10 +49,8 @@ where
     };
     config.announce(name);
     let result = runtime.block_on(async move {
-        let store = store(config.clone()).await.map_err(|e| chain(&*e.into()))?;
-        run(Arc::new(App::new(config, store, endpoints)))
-            .await
-            .map_err(|e| chain(&*e))
+        let app = app(config).await.map_err(|e| chain(&*e.into()))?;
+        run(Arc::new(app)).await.map_err(|e| chain(&*e))
     });
     match result {
         Ok(()) => std::process::exit(0),
@@ -192,6 +188,8 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
+    use crate::Endpoints;
+    use byoc_store::CachedStore;
 
     const TOKEN: &str = "byoc-events-test-token";
     const FLOW: &str = "https://webhooks.twilio.com/v1/Accounts/AC00000000000000000000000000000000/Flows/FW00000000000000000000000000000000";

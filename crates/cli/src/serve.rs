@@ -27,14 +27,13 @@ pub struct Args {
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: std::net::IpAddr,
     /// Log format
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub log_format: Format,
+    #[arg(long, default_value = "text", value_parser = log_format)]
+    pub log_format: LogFormat,
 }
 
-#[derive(clap::ValueEnum, Clone, Copy)]
-pub enum Format {
-    Text,
-    Json,
+fn log_format(name: &str) -> Result<LogFormat, String> {
+    LogFormat::named(name)
+        .ok_or_else(|| format!("`{name}`: expected {}", LogFormat::SERVE_NAMES.join(" or ")))
 }
 
 pub fn run(args: Args) -> CliResult {
@@ -46,13 +45,7 @@ pub fn run(args: Args) -> CliResult {
         batched_log::start(std::io::stderr(), batched_log::LIMIT, batched_log::WINDOW)
             .context("cannot start the log writer")?;
     let dropped = writer.handle();
-    byoc_web::init_logging_to(
-        match args.log_format {
-            Format::Text => LogFormat::Text,
-            Format::Json => LogFormat::Json,
-        },
-        writer,
-    );
+    byoc_web::init_logging_to(args.log_format, writer);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use byoc_dynamodb::StoreSource;
-use byoc_web::{config, Endpoints};
+use byoc_web::{config, App, Endpoints};
 
 fn main() {
     let started = Instant::now();
@@ -17,7 +17,7 @@ fn main() {
     // instead of a scan of the certificate directories at the first TLS connection.
     let trust =
         matches!(source, Ok(StoreSource::Table { .. })).then(byoc_dynamodb::use_system_ca_bundle);
-    byoc_web::lambda::main("inbound", Endpoints::INBOUND, |config| async move {
+    byoc_web::lambda::main("inbound", |config| async move {
         // A bad route file names itself and every invalid route.
         let opened = source?
             .open_for_calls(&config.inbound.plan, config.cache)
@@ -31,6 +31,6 @@ fn main() {
             ca_certificates = trust.map_or("not used".to_string(), |t| t.to_string()),
             "inbound ready"
         );
-        anyhow::Ok(opened.store)
+        anyhow::Ok(App::new(config, opened.store, Endpoints::INBOUND))
     })
 }

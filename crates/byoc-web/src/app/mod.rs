@@ -1,9 +1,15 @@
 //! The webhook handler shared by the Lambda functions and `byoc serve`: one `http::Request` in,
 //! one `http::Response` out, so both runtimes behave identically.
 //!
-//! `mod.rs` holds [`App`]: request checks, the signature, and the handlers of each endpoint;
-//! `endpoint.rs` the webhooks by path; `url.rs` the public URL Twilio signed and the URLs built
-//! from it; `response.rs` TwiML answers and refusals.
+//! | file | holds |
+//! |---|---|
+//! | `mod.rs` | [`App`]: request checks, the signature, dispatch to an endpoint |
+//! | `inbound_endpoints.rs` | the inbound endpoints: routing a call, the fallback, the status callback, a chain's next step |
+//! | `outbound_endpoint.rs` | the outbound endpoint |
+//! | `call_line.rs` | [`CallLine`], the one log line per request |
+//! | `endpoint.rs` | the webhooks by path |
+//! | `url.rs` | the public URL Twilio signed, and the URLs built from it |
+//! | `response.rs` | TwiML answers and refusals |
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,25 +17,12 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, StatusCode};
 
-use byoc_core::chain::{chain_from_state, Chain};
-use byoc_core::inbound::{self, Decision, InboundError, Outcome};
-use byoc_core::outbound;
 use byoc_core::params::{Params, ParamsError};
-use byoc_core::route::call_scope;
 use byoc_core::signature::{self, SignatureError};
 use byoc_core::twiml::CONTENT_TYPE;
-use byoc_core::Address;
 use byoc_store::CachedStore;
 
 use crate::config::{Auth, Config, SignedBy};
-
-/// The one line per request. Its message is what the metrics key on
-/// ([`crate::logging::CALL_MESSAGE`]), so it is written here once.
-macro_rules! call_answered {
-    ($level:ident, $($field:tt)*) => {
-        tracing::$level!($($field)*, "call answered")
-    };
-}
 
 /// Largest body accepted (Twilio's webhook forms are a few kB; 64 KiB leaves room for many
 /// `SipHeader_X-…` parameters while bounding the work an anonymous sender can cause).
@@ -53,9 +46,14 @@ const REASON: header::HeaderName = header::HeaderName::from_static(REASON_HEADER
 pub type HttpRequest = http::Request<Bytes>;
 pub type HttpResponse = http::Response<String>;
 
+mod call_line;
 mod endpoint;
+mod inbound_endpoints;
+mod outbound_endpoint;
 mod response;
 mod url;
+
+pub use call_line::CallLine;
 
 pub use endpoint::*;
 pub use response::*;
@@ -64,7 +62,8 @@ pub use url::*;
 /// The application: configuration, the route store (behind its cache) and the endpoints served.
 pub struct App {
     config: Config,
-    store: Arc<CachedStore>,
+    /// `None` for the outbound function, which never reads routes.
+    store: Option<Arc<CachedStore>>,
     endpoints: Endpoints,
 }
 
@@ -72,8 +71,17 @@ impl App {
     pub fn new(config: Config, store: Arc<CachedStore>, endpoints: Endpoints) -> Self {
         Self {
             config,
-            store,
+            store: Some(store),
             endpoints,
+        }
+    }
+
+    /// The outbound function's app: `/outbound` alone, and no route store.
+    pub fn for_outbound(config: Config) -> Self {
+        Self {
+            config,
+            store: None,
+            endpoints: Endpoints::OUTBOUND,
         }
     }
 
@@ -81,8 +89,8 @@ impl App {
         &self.config
     }
 
-    pub fn store(&self) -> &Arc<CachedStore> {
-        &self.store
+    pub fn store(&self) -> Option<&Arc<CachedStore>> {
+        self.store.as_ref()
     }
 
     /// Answers one request. Never panics on input; every outcome is logged in one line.
@@ -157,12 +165,15 @@ impl App {
             url: &url,
             signed_by,
         };
-        match endpoint {
-            Endpoint::Inbound => self.inbound(&query, body_params, &request).await,
-            Endpoint::InboundStatus => self.status(&query, body_params, &request).await,
-            Endpoint::InboundNext => self.next(&query, body_params, &request),
-            Endpoint::InboundFallback => self.fallback(&query, body_params, &request).await,
-            Endpoint::Outbound => self.outbound(&query, &body_params, &request),
+        let routes = || self.store.as_deref().map(|store| (store, &request));
+        match (endpoint, routes()) {
+            (Endpoint::Outbound, _) => self.outbound(&query, &body_params, &request),
+            (Endpoint::InboundNext, _) => self.next(&query, body_params, &request),
+            (Endpoint::Inbound, Some(r)) => self.inbound(&query, body_params, r).await,
+            (Endpoint::InboundStatus, Some(r)) => self.status(&query, body_params, r).await,
+            (Endpoint::InboundFallback, Some(r)) => self.fallback(&query, body_params, r).await,
+            // An app without routes serves no endpoint that needs them (`App::for_outbound`).
+            (_, None) => plain(StatusCode::NOT_FOUND, "Not found: no routes here"),
         }
     }
 
@@ -199,311 +210,14 @@ impl App {
             Some(e)
         })
     }
-
-    /// The inbound decision for a call: route lookup through the cache, with every fallback.
-    async fn route(&self, params: &Params, url: &str, at: jiff::Timestamp) -> Routed {
-        let config = &self.config.inbound;
-        let address = inbound::called_address(params, &config.plan);
-        // An unusable `To` is still a call: the `*` route answers it (looked up like any key,
-        // so the cache and its fallbacks apply), then the configured default.
-        let key = inbound::lookup_key(&address);
-        // Routes scoped to the call's SIP domain win over unscoped ones of the same pattern.
-        let scope = call_scope(params.get("SipDomain"));
-        let lookup = self.store.lookup(&key, scope.as_deref()).await;
-        let source = lookup.source.as_str();
-        let next = next_url(url);
-        // The caller matters only to a route with caller conditions: most calls skip the work.
-        let has_callers = lookup
-            .matched
-            .as_ref()
-            .is_some_and(|m| !m.route.callers.is_empty());
-        let from = params
-            .get("From")
-            .filter(|_| has_callers)
-            .and_then(|f| config.plan.caller_digits(f));
-        let call = inbound::Call {
-            at,
-            next_url: &next,
-            from: from.as_deref(),
-        };
-        let decision = match lookup.degraded_reason() {
-            None => inbound::decide(&address, lookup.matched.as_ref(), config, &call),
-            // The store failed: a cached route if there is one, else the default.
-            Some(reason) => match &lookup.matched {
-                Some(m) => Decision {
-                    outcome: Outcome::Degraded,
-                    reason: Some(reason),
-                    ..inbound::decide(&address, Some(m), config, &call)
-                },
-                None => inbound::fallback(config, Outcome::Degraded, reason),
-            },
-        };
-        Routed {
-            address,
-            decision,
-            source,
-            matched: lookup.matched,
-            from,
-        }
-    }
-
-    async fn inbound(&self, query: &Params, body: Params, request: &Request<'_>) -> HttpResponse {
-        let params = merged(query, body);
-        let Routed {
-            address,
-            decision,
-            source,
-            ..
-        } = self
-            .route(&params, request.url, jiff::Timestamp::now())
-            .await;
-        log_call(&params, &address, &decision, source, request);
-        routed_response(&decision)
-    }
-
-    /// Twilio's fallback URL, called when the primary handler failed (an error, a timeout, a
-    /// throttled function, or the whole other region down when the domain's fallback URL points
-    /// here from there). The call is routed exactly as `/inbound` would route it, through the
-    /// same cache and its degraded answers, so a broken store still answers at once.
-    async fn fallback(&self, query: &Params, body: Params, request: &Request<'_>) -> HttpResponse {
-        let params = merged(query, body);
-        let Routed {
-            address,
-            decision,
-            source,
-            ..
-        } = self
-            .route(&params, request.url, jiff::Timestamp::now())
-            .await;
-        call_answered!(
-            warn,
-            endpoint = Endpoint::InboundFallback.as_str(),
-            call_sid = params.get("CallSid").unwrap_or(""),
-            did = address.as_ref().map(|a| a.as_str()).unwrap_or(""),
-            pattern = decision.pattern.as_deref().unwrap_or(""),
-            action = decision.action,
-            outcome = decision.outcome.as_str(),
-            reason = decision.reason.as_deref().unwrap_or(""),
-            schedule = decision.schedule.as_ref().map_or("", |e| e.why.as_str()),
-            caller_rule = decision.caller_rule.as_deref().unwrap_or(""),
-            error_code = params.get("ErrorCode").unwrap_or(""),
-            error_url = params.get("ErrorUrl").unwrap_or(""),
-            source,
-            signed_by = request.signed_by.as_str(),
-            latency_us = request.started.elapsed().as_micros() as u64
-        );
-        routed_response(&decision)
-    }
-
-    /// The call status callback: a call routed into a Studio flow is handed back to the flow
-    /// (`302` to its webhook) so Studio ends the execution; any other call gets `204`.
-    async fn status(&self, query: &Params, body: Params, request: &Request<'_>) -> HttpResponse {
-        let url = request.url;
-        let params = merged(query, body);
-        // Decided as of the call's start, so the flow is the one the call entered.
-        if let Some(Err(reason)) = inbound::callback_time(&params) {
-            tracing::warn!(
-                endpoint = Endpoint::InboundStatus.as_str(),
-                call_sid = params.get("CallSid").unwrap_or(""),
-                reason = reason.as_str(),
-                "status callback time unreadable: the call is dated now"
-            );
-        }
-        let at = inbound::call_started(&params, jiff::Timestamp::now());
-        let routed = self.route(&params, url, at).await;
-        let next = next_url(url);
-        let call = inbound::Call {
-            at,
-            next_url: &next,
-            from: routed.from.as_deref(),
-        };
-        let flow = inbound::studio_flow(
-            &routed.address,
-            routed.matched.as_ref(),
-            &self.config.inbound,
-            &call,
-        )
-        .filter(|flow| inbound::status_may_return_to(flow, &params));
-        let (address, decision, source) = (routed.address, routed.decision, routed.source);
-        let mut response = http::Response::new(String::new());
-        let outcome = match flow.as_deref().map(HeaderValue::from_str) {
-            Some(Ok(location)) => {
-                *response.status_mut() = StatusCode::FOUND;
-                response.headers_mut().insert(header::LOCATION, location);
-                "flow_return"
-            }
-            _ => {
-                *response.status_mut() = StatusCode::NO_CONTENT;
-                "ignored"
-            }
-        };
-        call_answered!(
-            info,
-            endpoint = Endpoint::InboundStatus.as_str(),
-            call_sid = params.get("CallSid").unwrap_or(""),
-            did = address.as_ref().map(|a| a.as_str()).unwrap_or(""),
-            call_status = params.get("CallStatus").unwrap_or(""),
-            pattern = decision.pattern.as_deref().unwrap_or(""),
-            outcome,
-            source,
-            signed_by = request.signed_by.as_str(),
-            latency_us = request.started.elapsed().as_micros() as u64
-        );
-        response
-            .headers_mut()
-            .insert(OUTCOME, HeaderValue::from_static(outcome));
-        response
-    }
-
-    /// A failover chain's post-back: the next target, the final action, or the end of the call.
-    /// A state that cannot be read still gets an answer: the configured default.
-    fn next(&self, query: &Params, body: Params, request: &Request<'_>) -> HttpResponse {
-        let (started, url) = (request.started, request.url);
-        let plan = &self.config.inbound.plan;
-        let call_sid = body.get("CallSid").unwrap_or("").to_string();
-        let status = body.get("DialCallStatus").unwrap_or("").to_string();
-        match Chain::next(query, &body, &next_url(url), |state| {
-            chain_from_state(state, plan)
-        }) {
-            Ok(step) => {
-                call_answered!(
-                    info,
-                    endpoint = Endpoint::InboundNext.as_str(),
-                    call_sid,
-                    dial_call_status = status,
-                    step = step.index.map_or(-1, |i| i as i64),
-                    outcome = step.outcome,
-                    signed_by = request.signed_by.as_str(),
-                    latency_us = started.elapsed().as_micros() as u64
-                );
-                twiml(step.twiml.to_xml(), step.outcome)
-            }
-            Err(e) => {
-                let decision =
-                    inbound::fallback(&self.config.inbound, Outcome::BadInput, e.to_string());
-                call_answered!(warn, endpoint = Endpoint::InboundNext.as_str(),
-                    call_sid,
-                    dial_call_status = status,
-                    action = decision.action,
-                    outcome = decision.outcome.as_str(),
-                    reason = %e,
-                    signed_by = request.signed_by.as_str(),
-                    latency_us = started.elapsed().as_micros() as u64);
-                let mut response = twiml(decision.twiml.to_xml(), decision.outcome.as_str());
-                set_reason(&mut response, &e.to_string());
-                response
-            }
-        }
-    }
-
-    fn outbound(&self, query: &Params, body: &Params, request: &Request<'_>) -> HttpResponse {
-        let started = request.started;
-        let decision = outbound::decide(query, body, &self.config.outbound);
-        let call_sid = body
-            .get("CallSid")
-            .or_else(|| query.get("CallSid"))
-            .unwrap_or("");
-        match &decision.result {
-            Ok(dial) => call_answered!(
-                info,
-                endpoint = "outbound",
-                call_sid,
-                did = dial.numbers.join(",").as_str(),
-                action = "dial",
-                outcome = "dialed",
-                signed_by = request.signed_by.as_str(),
-                latency_us = started.elapsed().as_micros() as u64
-            ),
-            Err(e) => call_answered!(warn, endpoint = "outbound",
-                call_sid,
-                action = "say",
-                outcome = "refused",
-                refusal = e.kind(),
-                reason = %e,
-                signed_by = request.signed_by.as_str(),
-                latency_us = started.elapsed().as_micros() as u64),
-        }
-        let outcome = if decision.result.is_ok() {
-            "dialed"
-        } else {
-            "refused"
-        };
-        let mut response = twiml(decision.twiml.to_xml(), outcome);
-        if let Err(e) = &decision.result {
-            set_reason(&mut response, &e.to_string());
-        }
-        response
-    }
 }
 
 /// What every handler knows of its request besides the parameters.
-struct Request<'a> {
+pub(crate) struct Request<'a> {
     started: Instant,
     /// The public URL Twilio signed.
     url: &'a str,
     signed_by: SignedBy,
-}
-
-/// The TwiML answer to a routed call, with the headers that say how it was routed.
-fn routed_response(decision: &Decision) -> HttpResponse {
-    let mut response = twiml(decision.twiml.to_xml(), decision.outcome.as_str());
-    if let Some(reason) = &decision.reason {
-        set_reason(&mut response, reason);
-    }
-    if let Some(e) = &decision.schedule {
-        response
-            .headers_mut()
-            .insert(SCHEDULE, HeaderValue::from_static(e.branch.as_str()));
-    }
-    if let Some(Ok(prefix)) = decision.caller_rule.as_deref().map(HeaderValue::from_str) {
-        response.headers_mut().insert(CALLER_RULE, prefix);
-    }
-    response
-}
-
-/// What the route lookup for one call found and decided.
-struct Routed {
-    address: Result<Address, InboundError>,
-    decision: Decision,
-    source: &'static str,
-    matched: Option<byoc_core::Match>,
-    /// The caller's digits, when the matched route has caller conditions.
-    from: Option<String>,
-}
-
-/// Twilio's call parameters are in the body of a POST; a GET webhook carries them in the query
-/// string. The body wins when both name a parameter.
-fn merged(query: &Params, body: Params) -> Params {
-    let mut params = body;
-    for (k, v) in query.iter() {
-        params.push(k, v);
-    }
-    params
-}
-
-/// The one log line per inbound call.
-fn log_call(
-    params: &Params,
-    address: &Result<Address, InboundError>,
-    decision: &Decision,
-    source: &str,
-    request: &Request<'_>,
-) {
-    call_answered!(
-        info,
-        endpoint = Endpoint::Inbound.as_str(),
-        call_sid = params.get("CallSid").unwrap_or(""),
-        did = address.as_ref().map(|a| a.as_str()).unwrap_or(""),
-        pattern = decision.pattern.as_deref().unwrap_or(""),
-        action = decision.action,
-        outcome = decision.outcome.as_str(),
-        reason = decision.reason.as_deref().unwrap_or(""),
-        schedule = decision.schedule.as_ref().map_or("", |e| e.why.as_str()),
-        caller_rule = decision.caller_rule.as_deref().unwrap_or(""),
-        source,
-        signed_by = request.signed_by.as_str(),
-        latency_us = request.started.elapsed().as_micros() as u64
-    );
 }
 
 #[cfg(test)]
