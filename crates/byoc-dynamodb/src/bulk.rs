@@ -1,6 +1,16 @@
 //! Bulk writes (imports): one conditional write per route, history entries in batches.
 
-use super::*;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::Client;
+use byoc_store::{Applied, StoreError};
+
+use crate::{
+    key, sdk_error, DynamoStore, BATCH_WRITE_MAX, IMPORT_CONCURRENCY, SK_ROUTE,
+    UNPROCESSED_ATTEMPTS,
+};
 
 impl DynamoStore {
     /// Writes the planned changes, several at once: each route write is conditional on the

@@ -1,6 +1,14 @@
 //! The SDK client: call-path and admin profiles, credentials, the trusted CA bundle.
 
-use super::*;
+use std::time::Duration;
+
+use aws_config::default_provider::credentials::DefaultCredentialsChain;
+use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use aws_credential_types::provider::{future, ProvideCredentials};
+use aws_sdk_dynamodb::Client;
 
 /// How the SDK client behaves.
 #[derive(Debug, Clone, Copy)]

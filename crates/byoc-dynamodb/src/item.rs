@@ -1,6 +1,13 @@
 //! Routes and their history as DynamoDB items: keys, attribute mapping, list shards.
 
-use super::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use byoc_core::route::scoped_key;
+use byoc_core::{NumberPlan, Route, RouteMeta, RouteRecord};
+use byoc_store::{Change, StoreError, StoredRoute};
 
 /// The sort key of a route item.
 pub const SK_ROUTE: &str = "route";

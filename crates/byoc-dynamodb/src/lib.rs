@@ -31,40 +31,12 @@
 //! | `bulk.rs` | imports' writes |
 //! | `source.rs` | which store a process uses (flags, then `ROUTES_TABLE` / `ROUTES_FILE`) |
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use async_trait::async_trait;
-use aws_config::default_provider::credentials::DefaultCredentialsChain;
-use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::BehaviorVersion;
-use aws_credential_types::provider::{future, ProvideCredentials};
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType,
-    KeysAndAttributes, Put, PutRequest, ScalarAttributeType, TableStatus, TransactWriteItem,
-    WriteRequest,
-};
-use aws_sdk_dynamodb::Client;
-use byoc_core::route::{best_match_in, candidate_keys_in, scoped_key};
-use byoc_core::{Address, NumberPlan, Route, RouteMeta, RouteRecord};
-use byoc_store::admin::check_expect;
-use byoc_store::{
-    now_rfc3339, Applied, Change, Expect, Resolution, RouteAdmin, RouteStore, StoreError,
-    StoredRoute, WriteOp,
-};
-
 mod bulk;
 mod client;
 mod item;
 mod source;
 mod store;
 
-use bulk::*;
 pub use client::*;
 pub use item::*;
 pub use source::*;
@@ -72,7 +44,11 @@ pub use store::*;
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use aws_credential_types::provider::ProvideCredentials as _;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use byoc_core::RouteRecord;
+
+    use super::{item_to_record, record_to_item, s, EnvThenDefault, SK_ROUTE};
 
     #[tokio::test]
     async fn credentials_from_the_environment_never_build_the_default_chain() {
@@ -107,8 +83,10 @@ mod tests {
 
 #[cfg(test)]
 mod properties {
-    use super::*;
+    use byoc_core::{NumberPlan, Route};
     use proptest::prelude::*;
+
+    use super::{item_to_record, record_to_item};
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(500))]
@@ -134,7 +112,7 @@ mod properties {
 
 #[cfg(test)]
 mod shards {
-    use super::*;
+    use super::{list_shard, LIST_SHARDS};
 
     /// The shard of a key is stored in the table: it must never change between versions.
     #[test]

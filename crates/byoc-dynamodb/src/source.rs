@@ -212,7 +212,9 @@ fn opened<T: RouteStore + RouteAdmin + 'static>(store: T) -> OpenedStore {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::path::PathBuf;
+
+    use super::{BothStores, StoreSource};
 
     #[test]
     fn flags_beat_the_environment_and_both_in_the_environment_is_an_error() {

@@ -1,6 +1,31 @@
 //! [`DynamoStore`]: lookups, admin reads and conditional writes, the routes index.
 
-use super::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType,
+    KeysAndAttributes, Put, ScalarAttributeType, TableStatus, TransactWriteItem,
+};
+use aws_sdk_dynamodb::Client;
+use byoc_core::route::{best_match_in, candidate_keys_in};
+use byoc_core::{Address, NumberPlan, Route, RouteMeta, RouteRecord};
+use byoc_store::admin::check_expect;
+use byoc_store::{
+    now_rfc3339, Applied, Change, Expect, Resolution, RouteAdmin, RouteStore, StoreError,
+    StoredRoute, WriteOp,
+};
+
+use crate::bulk::Planned;
+use crate::{
+    change_from_item, history_item, key, list_shard, plan_change, record_to_item, s,
+    stored_from_item, INDEX_READY_PK, INDEX_READY_SK, LIST_SHARD, LIST_SHARDS, ROUTES_INDEX,
+    SK_HISTORY_PREFIX, SK_ROUTE,
+};
 
 /// Routes in a DynamoDB table.
 #[derive(Debug, Clone)]

@@ -1,7 +1,10 @@
 //! What a route does: the actions, their TwiML, their flat fields, and which fields each
 //! action may use.
 
-use super::*;
+use crate::route::{check_url, Chain, RouteErrorKind, DEFAULT_NEXT_URL};
+use crate::sid::Sid;
+use crate::twiml::{DialOptions, Method, Noun, RejectReason, Verb};
+use crate::{twiml, RouteRecord};
 
 /// What a route does with the call.
 #[derive(Debug, Clone, PartialEq, Eq)]

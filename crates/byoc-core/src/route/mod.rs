@@ -24,17 +24,8 @@
 //! | `table.rs` | candidate keys, match precedence, [`RouteTable`] |
 //! | `targets.rs` | a `dial` route's failover [`Chain`]: targets, URL state, first dial |
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
-use std::fmt;
-use std::sync::Arc;
-
-use serde::{Deserialize, Serialize};
-
-use crate::number::{Address, NumberPlan, E164_MAX_DIGITS};
+use crate::number::NumberPlan;
 use crate::schedule::{Branch, Evaluation, Schedule};
-use crate::sid::{Sid, SidKind};
-use crate::twiml::{self, DialOptions, Method, Noun, RejectReason, Verb};
 
 /// Longest URL accepted in a route (Twilio's own limit for webhook URLs is 4,000 characters, but
 /// nothing legitimate comes close; a short bound keeps TwiML small).

@@ -1,6 +1,9 @@
 //! Route patterns: exact numbers, literals, prefixes, the catch-all; parsing and keys.
 
-use super::*;
+use std::fmt;
+
+use crate::number::{Address, NumberPlan, E164_MAX_DIGITS};
+use crate::route::{check_nanp_length, RouteErrorKind};
 
 /// A route key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,7 +1,12 @@
 //! The flat record a route is exchanged as (route files, CSV rows, DynamoDB items): its
 //! fields, their serde forms, and the column list.
 
-use super::*;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::route::RouteErrorKind;
+use crate::RouteError;
 
 /// The flat, serializable form of a route: one JSON object in a route file, one CSV row, one
 /// DynamoDB item. Fields that an action does not use must be absent.

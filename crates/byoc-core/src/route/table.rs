@@ -1,6 +1,12 @@
 //! Finding a route: candidate keys, match precedence, and the in-memory `RouteTable`.
 
-use super::*;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::number::Address;
+use crate::route::{scoped_key, RouteErrorKind};
+use crate::{Pattern, Route, RouteError};
 
 /// Why a route matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

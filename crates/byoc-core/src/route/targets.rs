@@ -4,8 +4,16 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use serde::{Deserialize, Serialize};
 
-use super::*;
+use crate::number::NumberPlan;
+use crate::route::{
+    branch_action, check_e164, check_identity, check_sip_caller_id, check_sip_uri, check_timeout,
+    invalid, RouteErrorKind,
+};
+use crate::sid::{Sid, SidKind};
+use crate::twiml::{DialOptions, Method, Noun, Verb};
+use crate::{twiml, Action, RouteRecord};
 
 /// Most targets in one chain (each adds to the action URL; Twilio caps URLs at 4 KB).
 pub const MAX_TARGETS: usize = 5;

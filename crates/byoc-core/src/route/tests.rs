@@ -1,5 +1,12 @@
-use super::*;
+use crate::number::{Address, NumberPlan};
+use crate::route::{
+    candidate_keys, candidate_keys_in, check_e164, check_url_fully, is_plain_http_url, route_key,
+    split_scope, RouteErrorKind,
+};
 use crate::route_file::{parse_route_file, to_route_file, RouteFileError};
+use crate::sid::{Sid, SidKind};
+use crate::twiml::{Method, RejectReason};
+use crate::{Action, MatchKind, Pattern, Route, RouteRecord, RouteTable};
 
 fn plan() -> NumberPlan {
     NumberPlan::default()

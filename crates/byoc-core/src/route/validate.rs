@@ -1,7 +1,15 @@
 //! From a record to a validated route and back: every field check with its message, the
 //! schedule, caller-rule and failover-chain decoding.
 
-use super::*;
+use crate::number::{Address, NumberPlan, E164_MAX_DIGITS};
+use crate::route::{
+    chain_from, check_scope, CallerRule, RouteErrorKind, Scheduled, ACTIONS, DESCRIPTION_MAX_CHARS,
+    MAX_CALLER_RULES, SAY_MAX_CHARS, URL_MAX_LEN,
+};
+use crate::schedule::Schedule;
+use crate::sid::{Sid, SidKind};
+use crate::twiml::{Method, RejectReason};
+use crate::{twiml, Action, Pattern, Route, RouteError, RouteRecord};
 
 impl Route {
     /// Validates a record.
