@@ -108,6 +108,20 @@ impl Moto {
     pub fn client(&self) -> aws_sdk_dynamodb::Client {
         byoc_dynamodb::local_client(&self.endpoint())
     }
+
+    /// A server shared by the tests running at the same time (each on its own tables): started
+    /// by the first, stopped when the last one using it is done.
+    pub fn shared() -> std::sync::Arc<Moto> {
+        use std::sync::{Arc, Mutex, Weak};
+        static SHARED: Mutex<Weak<Moto>> = Mutex::new(Weak::new());
+        let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(moto) = shared.upgrade() {
+            return moto;
+        }
+        let moto = Arc::new(Moto::start());
+        *shared = Arc::downgrade(&moto);
+        moto
+    }
 }
 
 impl Drop for Moto {

@@ -12,6 +12,8 @@
 
 pub mod admin;
 pub mod cache;
+#[cfg(any(test, feature = "testing"))]
+pub mod contract;
 pub mod file;
 pub mod memory;
 
