@@ -104,7 +104,7 @@ fn byoc_in(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
     )
 }
 
-/// Field finding 2: an update changes only the fields its flags name; `--clear` removes one;
+/// An update changes only the fields its flags name; `--clear` removes one;
 /// `--dry-run` shows the change and writes nothing; `--json @file` gives a whole route.
 #[test]
 fn put_updates_only_what_it_names() {
@@ -230,7 +230,32 @@ fn put_updates_only_what_it_names() {
         got.get("callers").is_none(),
         "--json is the whole route: {got}"
     );
+}
 
+/// A field that does not exist, or one both given and cleared, is refused, never guessed.
+#[test]
+fn put_refuses_unknown_and_contradictory_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (code, out) = byoc_in(
+        d,
+        &[
+            "routes",
+            "put",
+            "+13175551234",
+            "--routes",
+            "r.json",
+            "--action",
+            "enqueue",
+            "--workflow",
+            "WW0123456789abcdef0123456789abcdef",
+            "--task-attributes",
+            r#"{"skill":"es"}"#,
+            "--description",
+            "Main line",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
     let (code, out) = byoc_in(
         d,
         &[
@@ -265,6 +290,32 @@ fn put_updates_only_what_it_names() {
     );
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("both given"), "{out}");
+}
+
+/// A put that changes nothing writes nothing: no version bump under other editors.
+#[test]
+fn put_that_changes_nothing_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (code, out) = byoc_in(
+        d,
+        &[
+            "routes",
+            "put",
+            "+13175551234",
+            "--routes",
+            "r.json",
+            "--action",
+            "enqueue",
+            "--workflow",
+            "WW0123456789abcdef0123456789abcdef",
+            "--task-attributes",
+            r#"{"skill":"es"}"#,
+            "--description",
+            "Main line",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
     // A put that changes nothing writes nothing (no version bump under other editors).
     let (code, out) = byoc_in(
         d,
@@ -275,7 +326,7 @@ fn put_updates_only_what_it_names() {
             "--routes",
             "r.json",
             "--expect-version",
-            "4",
+            "1",
             "--task-attributes",
             r#"{"skill":"es"}"#,
         ],
@@ -284,9 +335,14 @@ fn put_updates_only_what_it_names() {
     assert!(out.contains("no change to +13175551234"), "{out}");
     let (_, got) = byoc_in(d, &["routes", "get", "+13175551234", "--routes", "r.json"]);
     let got: serde_json::Value = serde_json::from_str(&got).unwrap();
-    assert_eq!(got["version"], 4);
+    assert_eq!(got["version"], 1);
+}
 
-    // The scope is part of the key: an update cannot move a route onto another one.
+/// The scope is part of a route's key: an update cannot move a route onto another one.
+#[test]
+fn the_scope_is_part_of_a_routes_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
     let (code, out) = byoc_in(
         d,
         &[
@@ -336,7 +392,7 @@ fn put_updates_only_what_it_names() {
     );
 }
 
-/// Field finding 13: a prune that would delete the `*` route (or many routes) asks for `--yes`.
+/// A prune that would delete the `*` route (or many routes) asks for `--yes`.
 #[test]
 fn a_header_only_prune_needs_yes() {
     let dir = tempfile::tempdir().unwrap();
@@ -380,7 +436,7 @@ fn a_header_only_prune_needs_yes() {
     assert!(listed.contains("0 route(s) in file r.json"), "{listed}");
 }
 
-/// Field finding 20: one route per line whatever its text; a flag beats the environment; the
+/// One route per line whatever its text; a flag beats the environment; the
 /// route count said once.
 #[test]
 fn list_papercuts() {
@@ -497,7 +553,7 @@ fn fill_placeholders(block: &str) -> String {
     out
 }
 
-/// Issue 16: route management does not read the webhooks' settings, and one rule picks the
+/// Route management does not read the webhooks' settings, and one rule picks the
 /// store (both stores in the environment is an error, never a silent choice).
 #[test]
 fn route_commands_need_only_their_own_settings() {

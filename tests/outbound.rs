@@ -491,7 +491,7 @@ async fn byoc_call_places_a_call_through_the_calls_api_after_the_policy() {
     assert!(out.contains("HTTP 401"), "{out}");
     assert!(!out.contains("wrong"), "the token is never printed: {out}");
 
-    // Field finding 20: a proxy's 502 is not "Twilio refused"; --twiml is checked and sent as
+    // A proxy's 502 is not "Twilio refused"; --twiml is checked and sent as
     // a document.
     let base_args = ["--from", "+13175550000", "--trunk", TRUNK];
     let token = vec![("TWILIO_AUTH_TOKEN", "secret-token")];

@@ -424,11 +424,11 @@ async fn serve_mounts_the_status_callback_and_the_fallback() {
     assert_eq!(response.status(), 403, "signature-checked like /inbound");
 }
 
-/// Field findings 1, 4, 7 and 8 over real HTTP: an unencoded `+`, an unreadable `To` answered
+/// Over real HTTP: an unencoded `+`, an unreadable `To` answered
 /// like `byoc routes resolve` says, a caller rule that a garbled `From` cannot dodge, and a
 /// request value that cannot forge a log line.
 #[tokio::test]
-async fn field_findings_over_real_http() {
+async fn hostile_call_parameters_over_real_http() {
     let dir = tempfile::tempdir().unwrap();
     let routes = dir.path().join("routes.json");
     std::fs::write(
@@ -543,7 +543,7 @@ async fn field_findings_over_real_http() {
     );
 }
 
-/// Field finding 3: the status callback hands the call back to the flow it entered, as of the
+/// The status callback hands the call back to the flow it entered, as of the
 /// call's start and on every path (schedule branch, chain `final`, twiml fragment).
 #[tokio::test]
 async fn the_status_callback_finds_the_flow_the_call_entered() {

@@ -107,7 +107,7 @@ async fn dynamodb_lookups_cost_one_round_trip_cold_and_none_warm() {
     assert_eq!(store.lookup_round_trips() - before, 2);
 }
 
-/// Field finding 14: a change made while an import is writing is reported as a conflict, never
+/// A change made while an import is writing is reported as a conflict, never
 /// silently overwritten. The edit is made from the progress callback, after the import has
 /// read the routes and while its writes are under way, so the interleaving is certain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

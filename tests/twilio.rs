@@ -276,6 +276,23 @@ async fn connect_points_the_domain_at_a_deployment_in_one_request() {
     assert!(!out.stdout.contains("s3cret"), "{}", out.stdout);
     let out = run(&["twilio", "domains"], &env).await;
     assert!(!out.stdout.contains("s3cret"), "{}", out.stdout);
+}
+
+/// A domain the account does not have, Twilio's refusal and a proxy's page are each named for
+/// what they are, with their exit codes, and nothing is changed.
+#[tokio::test]
+async fn connect_names_a_missing_domain_a_refusal_and_a_proxy() {
+    let fake = FakeTwilio::start(
+        &[
+            DOMAIN,
+            "locked.sip.twilio.com",
+            "behind-proxy.sip.twilio.com",
+        ],
+        &[],
+    )
+    .await;
+    let env = with_token(&fake, TOKEN);
+    let base = "https://abc123.execute-api.us-east-1.amazonaws.com";
 
     // A domain the account does not have: exit 1, naming those it has. A SID that is not there:
     // Twilio's 404, exit 1.
@@ -350,8 +367,23 @@ async fn connect_points_the_domain_at_a_deployment_in_one_request() {
         "{}",
         out.stderr
     );
+}
 
-    // Bad input never reaches Twilio.
+/// Bad input never reaches Twilio.
+#[tokio::test]
+async fn connect_refuses_bad_input_before_calling_twilio() {
+    let fake = FakeTwilio::start(
+        &[
+            DOMAIN,
+            "locked.sip.twilio.com",
+            "behind-proxy.sip.twilio.com",
+        ],
+        &[],
+    )
+    .await;
+    let env = with_token(&fake, TOKEN);
+    let base = "https://abc123.execute-api.us-east-1.amazonaws.com";
+
     let before = fake.requests().len();
     for args in [
         vec![

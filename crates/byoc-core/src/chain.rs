@@ -330,7 +330,7 @@ mod size {
     use crate::route::{Route, RouteRecord};
     use crate::NumberPlan;
 
-    /// Field finding 11: a chain whose state cannot fit in an API Gateway request is refused
+    /// A chain whose state cannot fit in an API Gateway request is refused
     /// when it is written, not at the first failover.
     #[test]
     fn a_chain_too_big_for_its_action_url_is_refused() {

@@ -324,7 +324,7 @@ mod tests {
 mod schema {
     use super::*;
 
-    /// Field finding 19: schema errors name the route index, the pattern and the field, in
+    /// Schema errors name the route index, the pattern and the field, in
     /// words, not serde's internals.
     #[test]
     fn schema_errors_name_the_route_and_the_field() {

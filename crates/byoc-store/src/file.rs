@@ -398,7 +398,7 @@ impl RouteAdmin for FileStore {
 mod tests {
     use super::*;
 
-    /// Field finding 18: a write keeps the file's order and the text of the routes it did not
+    /// A write keeps the file's order and the text of the routes it did not
     /// change, and writes no empty metadata.
     #[tokio::test]
     async fn a_write_is_a_small_diff() {
