@@ -16,7 +16,7 @@
 //!   `list_shard` (`byoc table create`, `byoc table migrate`); without it listings scan.
 //!
 //! A call costs at most one `BatchGetItem` (the exact key, every `prefix*` of the number and `*`:
-//! at most 17 keys of the 100 allowed), whatever the size of the table.
+//! at most 17 keys of the 100 allowed, 34 for a call with a scope), whatever the size of the table.
 //!
 //! Writes are conditional: a create requires the pattern to be absent, an update or delete
 //! requires the version read. A single change writes the route and its history entry in one

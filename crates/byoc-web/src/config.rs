@@ -74,7 +74,10 @@ pub const ENV_VARS: &[&str] = &[
     "RUST_LOG",
 ];
 
-/// The one reader of the process environment: the value of `name`, trimmed; blank is unset.
+/// The one reader of the process environment for the settings above and the store choice: the
+/// value of `name`, trimmed; blank is unset. (The AWS SDK reads its own variables, which
+/// `byoc_dynamodb::client` also looks at to pick a credentials provider; the CLI's flags read
+/// theirs through clap's `env` attributes.)
 pub fn var(name: &str) -> Option<String> {
     std::env::var(name)
         .ok()

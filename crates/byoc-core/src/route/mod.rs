@@ -7,8 +7,9 @@
 //! - `*`: the catch-all.
 //!
 //! Precedence is exact/literal, then the longest matching prefix, then `*`. A number has at most
-//! 15 digits, so a lookup tries at most 17 keys whatever the number of routes: the cost is the
-//! same for 10 routes or 1,000,000, and the same key list fits one DynamoDB `BatchGetItem`.
+//! 15 digits, so a lookup tries at most 17 keys (34 for a call with a scope: each key scoped and
+//! unscoped) whatever the number of routes: the cost is the same for 10 routes or 1,000,000,
+//! and the key list fits one DynamoDB `BatchGetItem`.
 //!
 //! Routes are exchanged as flat records ([`RouteRecord`]): JSON objects in a route file, CSV rows,
 //! DynamoDB items. A record is validated when it is loaded or written and a bad URL, SID or number
