@@ -166,23 +166,82 @@ impl Config {
         runtime: Runtime,
         get: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let get = |name: &str| {
-            get(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
+        let settings = Settings(get);
+        let auth = Auth::from_lookup(
+            runtime,
+            |name| settings.text(name),
+            settings.flag("ALLOW_UNSIGNED")?,
+        )?;
+        let plan = match settings.text("DEFAULT_COUNTRY_CODE") {
+            None => NumberPlan::default(),
+            Some(cc) => {
+                NumberPlan::new(&cc).map_err(|e| err("DEFAULT_COUNTRY_CODE", e.to_string()))?
+            }
         };
-        let err = |name: &'static str, reason: String| ConfigError { name, reason };
+        Ok(Self {
+            auth,
+            public_base_url: settings.public_base_url()?,
+            inbound: settings.inbound(plan.clone())?,
+            outbound: settings.outbound(plan)?,
+            cache: settings.cache()?,
+        })
+    }
+}
 
-        let flag = |name: &'static str| match get(name).map(|v| v.to_ascii_lowercase()) {
+fn err(name: &'static str, reason: String) -> ConfigError {
+    ConfigError { name, reason }
+}
+
+/// The settings, read through a lookup (the environment, or a map in tests).
+struct Settings<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Settings<F> {
+    /// A setting's text, trimmed; blank is unset.
+    fn text(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// `true` or `false` (any case); unset is `false`.
+    fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self.text(name).map(|v| v.to_ascii_lowercase()) {
             None => Ok(false),
             Some(v) if v == "true" => Ok(true),
             Some(v) if v == "false" => Ok(false),
             Some(v) => Err(err(name, format!("`{v}` is not true or false"))),
-        };
-        let allow_unsigned = flag("ALLOW_UNSIGNED")?;
-        let auth = Auth::from_lookup(runtime, get, allow_unsigned)?;
+        }
+    }
 
-        let public_base_url = get("PUBLIC_BASE_URL")
+    /// A whole number in `range`; unset is `default`.
+    fn number(
+        &self,
+        name: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, ConfigError> {
+        match self.text(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| {
+                    err(
+                        name,
+                        format!(
+                            "`{v}` is not a whole number from {} to {}",
+                            range.start(),
+                            range.end()
+                        ),
+                    )
+                }),
+        }
+    }
+
+    /// `PUBLIC_BASE_URL`: scheme, host and an optional path prefix, without a trailing `/`.
+    fn public_base_url(&self) -> Result<Option<String>, ConfigError> {
+        self.text("PUBLIC_BASE_URL")
             .map(|url| {
                 let ok = (url.starts_with("https://") || url.starts_with("http://"))
                     && !url.contains(['?', '#'])
@@ -197,107 +256,92 @@ impl Config {
                     ))
                 }
             })
-            .transpose()?;
+            .transpose()
+    }
 
-        let plan = match get("DEFAULT_COUNTRY_CODE") {
-            None => NumberPlan::default(),
-            Some(cc) => {
-                NumberPlan::new(&cc).map_err(|e| err("DEFAULT_COUNTRY_CODE", e.to_string()))?
-            }
-        };
-
-        let method = match get("DEFAULT_ROUTE_METHOD") {
+    /// The default route of calls no route answers (`DEFAULT_ROUTE_URL`, `_METHOD`).
+    fn inbound(&self, plan: NumberPlan) -> Result<InboundConfig, ConfigError> {
+        let method = match self.text("DEFAULT_ROUTE_METHOD") {
             None => Method::Post,
             Some(m) => Method::parse(&m)
                 .ok_or_else(|| err("DEFAULT_ROUTE_METHOD", format!("`{m}` is not GET or POST")))?,
         };
-        let default_action = get("DEFAULT_ROUTE_URL")
+        let default_action = self
+            .text("DEFAULT_ROUTE_URL")
             .map(|url| {
                 Action::redirect_to(&url, method)
                     .map_err(|e| err("DEFAULT_ROUTE_URL", e.to_string()))
             })
             .transpose()?;
+        Ok(InboundConfig {
+            plan,
+            default_action,
+        })
+    }
 
-        let default_trunk = get("BYOC_TRUNK_SID")
+    /// The outbound defaults and its policy ([`Policy::from_settings`] holds the rules).
+    fn outbound(&self, plan: NumberPlan) -> Result<OutboundConfig, ConfigError> {
+        let default_trunk = self
+            .text("BYOC_TRUNK_SID")
             .map(|sid| {
                 Sid::parse(SidKind::ByocTrunk, &sid)
                     .map_err(|e| err("BYOC_TRUNK_SID", e.to_string()))
             })
             .transpose()?;
-        let number = |name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| range.contains(n))
-                    .ok_or_else(|| {
-                        err(
-                            name,
-                            format!(
-                                "`{v}` is not a whole number from {} to {}",
-                                range.start(),
-                                range.end()
-                            ),
-                        )
-                    }),
-            }
-        };
-        let cache = CacheConfig {
-            ttl: std::time::Duration::from_secs(number("ROUTE_CACHE_TTL_SECONDS", 30, 0..=86_400)?),
-            // Twilio waits 15 s in all; a store slower than a few seconds is down for our
-            // purposes. Below 10 ms even a healthy DynamoDB misses, and every call would be
-            // answered degraded.
-            budget: std::time::Duration::from_millis(number(
-                "STORE_TIMEOUT_MS",
-                1000,
-                10..=10_000,
-            )?),
-            ..CacheConfig::default()
-        };
-        let refusal_message =
-            get("OUTBOUND_REFUSAL_MESSAGE").unwrap_or_else(|| DEFAULT_REFUSAL_MESSAGE.to_string());
-        let settings = PolicySettings {
-            allowed_prefixes: get("OUTBOUND_ALLOWED_PREFIXES"),
-            denied_prefixes: get("OUTBOUND_DENIED_PREFIXES"),
-            denied_number_types: get("OUTBOUND_DENIED_NUMBER_TYPES"),
-            allowed_regions: get("OUTBOUND_ALLOWED_REGIONS"),
-            replace_default_denials: flag("OUTBOUND_REPLACE_DEFAULT_DENIALS")?,
-            allow_emergency: flag("OUTBOUND_ALLOW_EMERGENCY")?,
-            emergency_numbers: get("OUTBOUND_EMERGENCY_NUMBERS"),
-            allowed_caller_ids: get("OUTBOUND_ALLOWED_CALLER_IDS"),
+        let policy_settings = PolicySettings {
+            allowed_prefixes: self.text("OUTBOUND_ALLOWED_PREFIXES"),
+            denied_prefixes: self.text("OUTBOUND_DENIED_PREFIXES"),
+            denied_number_types: self.text("OUTBOUND_DENIED_NUMBER_TYPES"),
+            allowed_regions: self.text("OUTBOUND_ALLOWED_REGIONS"),
+            replace_default_denials: self.flag("OUTBOUND_REPLACE_DEFAULT_DENIALS")?,
+            allow_emergency: self.flag("OUTBOUND_ALLOW_EMERGENCY")?,
+            emergency_numbers: self.text("OUTBOUND_EMERGENCY_NUMBERS"),
+            allowed_caller_ids: self.text("OUTBOUND_ALLOWED_CALLER_IDS"),
         };
         let policy =
-            Policy::from_settings(&plan, &settings).map_err(|e| err(e.setting, e.reason))?;
-        if settings.replace_default_denials {
+            Policy::from_settings(&plan, &policy_settings).map_err(|e| err(e.setting, e.reason))?;
+        if policy_settings.replace_default_denials {
             tracing::warn!(
                 denied = policy.denied_prefixes.join(",").as_str(),
                 denied_types = policy.denied_kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(",").as_str(),
                 "OUTBOUND_REPLACE_DEFAULT_DENIALS=true: the built-in outbound denials (NANP premium rate +1900 and the 976 exchange, NANP personal numbers, the NANP countries outside the US and Canada; premium-rate, personal and pager numbers everywhere) are OFF; only OUTBOUND_DENIED_PREFIXES and OUTBOUND_DENIED_NUMBER_TYPES are denied"
             );
         }
-        let default_caller_id = get("OUTBOUND_CALLER_ID")
+        let default_caller_id = self
+            .text("OUTBOUND_CALLER_ID")
             .map(|c| {
                 settings::e164(&plan, "OUTBOUND_CALLER_ID", &c)
                     .map_err(|e| err(e.setting, e.reason))
             })
             .transpose()?;
+        Ok(OutboundConfig {
+            plan,
+            default_trunk,
+            default_caller_id,
+            refusal_message: self
+                .text("OUTBOUND_REFUSAL_MESSAGE")
+                .unwrap_or_else(|| DEFAULT_REFUSAL_MESSAGE.to_string()),
+            policy,
+        })
+    }
 
-        Ok(Self {
-            auth,
-            public_base_url,
-            inbound: InboundConfig {
-                plan: plan.clone(),
-                default_action,
-            },
-            outbound: OutboundConfig {
-                plan,
-                default_trunk,
-                default_caller_id,
-                refusal_message,
-                policy,
-            },
-            cache,
+    /// The call path's cache: how long a route is reused, how long a call waits for the store.
+    fn cache(&self) -> Result<CacheConfig, ConfigError> {
+        Ok(CacheConfig {
+            ttl: std::time::Duration::from_secs(self.number(
+                "ROUTE_CACHE_TTL_SECONDS",
+                30,
+                0..=86_400,
+            )?),
+            // Twilio waits 15 s in all; a store slower than a few seconds is down for our
+            // purposes. Below 10 ms even a healthy DynamoDB misses, and every call would be
+            // answered degraded.
+            budget: std::time::Duration::from_millis(self.number(
+                "STORE_TIMEOUT_MS",
+                1000,
+                10..=10_000,
+            )?),
+            ..CacheConfig::default()
         })
     }
 }
