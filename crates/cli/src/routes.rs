@@ -447,6 +447,7 @@ async fn put(args: PutArgs) -> CliResult {
         // An update changes only what the flags name.
         merge: update && args.json.is_none(),
         over_unreadable: args.replace,
+        loaded: None,
     };
     let opened = if args.dry_run {
         args.source.open_dry_run(&plan).await?

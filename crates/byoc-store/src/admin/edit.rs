@@ -27,6 +27,9 @@ pub struct Edit {
     /// Fields to remove.
     pub clear: Vec<String>,
     pub expect: Expect,
+    /// The key the route was loaded with (a form's edit): the route written must keep it, as
+    /// the pattern and scope are its key.
+    pub loaded: Option<String>,
     /// Start from the stored route, changing only what `action`, `set` and `clear` name.
     pub merge: bool,
     /// A stored item this version cannot read is written over (`--replace`): nothing of it can
@@ -118,6 +121,15 @@ pub async fn plan_edit(
         },
         plan,
     );
+    let loaded = edit.loaded.as_deref().filter(|k| !k.trim().is_empty());
+    if let Some(loaded) = loaded.map(|k| route_key(k, plan)) {
+        if loaded != key {
+            return Err(AdminError::Moved {
+                from: loaded,
+                to: key,
+            });
+        }
+    }
     let (current, unreadable) = match admin.get(&key).await {
         Err(StoreError::Corrupt { reason, .. }) if edit.over_unreadable => (None, Some(reason)),
         other => (other?, None),
@@ -297,5 +309,226 @@ impl PlannedEdit {
             Some(current) if *current.route == self.route => Ok(current),
             _ => admin.put(self.route, self.expect, actor).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::MemoryStore;
+
+    fn plan() -> NumberPlan {
+        NumberPlan::default()
+    }
+
+    async fn seeded() -> MemoryStore {
+        let store = MemoryStore::new();
+        let edit = Edit {
+            key: "+13175551234".into(),
+            set: vec![
+                ("url".into(), "https://example.com/a".into()),
+                ("description".into(), "Main line".into()),
+                (
+                    "callers".into(),
+                    r#"[{"from":"+1900","action":"reject"}]"#.into(),
+                ),
+            ],
+            ..Edit::default()
+        };
+        let planned = plan_edit(&store, &plan(), edit).await.unwrap();
+        assert!(planned.current.is_none());
+        planned.apply(&store, "ana").await.unwrap();
+        store
+    }
+
+    fn set(field: &str, value: &str) -> (String, String) {
+        (field.into(), value.into())
+    }
+
+    #[tokio::test]
+    async fn a_merge_changes_only_what_it_names_and_expects_the_version_it_read() {
+        let store = seeded().await;
+        let edit = Edit {
+            key: "3175551234".into(),
+            set: vec![set("url", "https://example.com/b")],
+            expect: Expect::Any,
+            merge: true,
+            ..Edit::default()
+        };
+        let planned = plan_edit(&store, &plan(), edit).await.unwrap();
+        assert_eq!(planned.key, "+13175551234");
+        assert_eq!(planned.expect, Expect::Version(1));
+        let changes = planned.changes();
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].field, "url");
+        let stored = planned.apply(&store, "bo").await.unwrap();
+        let record = stored.to_record();
+        assert_eq!(record.description.as_deref(), Some("Main line"));
+        assert!(record.callers.is_some());
+        assert_eq!(stored.meta.version, 2);
+    }
+
+    #[tokio::test]
+    async fn a_new_action_drops_the_old_actions_fields_and_the_same_route_writes_nothing() {
+        let store = seeded().await;
+        let edit = Edit {
+            key: "+13175551234".into(),
+            action: Some("say".into()),
+            set: vec![set("text", "Hello")],
+            expect: Expect::Version(1),
+            merge: true,
+            ..Edit::default()
+        };
+        let planned = plan_edit(&store, &plan(), edit.clone()).await.unwrap();
+        let record = planned.route.to_record();
+        assert!(record.url.is_none(), "{record:?}");
+        assert_eq!(record.text.as_deref(), Some("Hello"));
+        planned.apply(&store, "bo").await.unwrap();
+        let again = plan_edit(
+            &store,
+            &plan(),
+            Edit {
+                expect: Expect::Version(2),
+                ..edit
+            },
+        )
+        .await
+        .unwrap();
+        assert!(again.unchanged());
+        assert!(again.changes().is_empty());
+        assert_eq!(again.apply(&store, "cy").await.unwrap().meta.version, 2);
+    }
+
+    #[tokio::test]
+    async fn contradictions_and_stale_versions_are_refused_before_anything_is_written() {
+        let store = seeded().await;
+        let refused = |edit: Edit| {
+            let store = &store;
+            async move { plan_edit(store, &plan(), edit).await.unwrap_err() }
+        };
+        let both = refused(Edit {
+            key: "+13175551234".into(),
+            set: vec![set("description", "x")],
+            clear: vec!["description".into()],
+            expect: Expect::Any,
+            merge: true,
+            ..Edit::default()
+        })
+        .await;
+        assert_eq!(both.field(), Some("description"));
+        assert!(both.to_string().contains("both given"), "{both}");
+        let pattern = refused(Edit {
+            key: "+13175551234".into(),
+            clear: vec!["pattern".into()],
+            expect: Expect::Any,
+            merge: true,
+            ..Edit::default()
+        })
+        .await;
+        assert_eq!(pattern.field(), Some("pattern"));
+        let stale = refused(Edit {
+            key: "+13175551234".into(),
+            set: vec![set("url", "https://example.com/c")],
+            expect: Expect::Version(7),
+            merge: true,
+            ..Edit::default()
+        })
+        .await;
+        assert!(
+            matches!(
+                stale,
+                AdminError::Store(StoreError::VersionMismatch { actual: 1, .. })
+            ),
+            "{stale}"
+        );
+        let exists = refused(Edit {
+            key: "+13175551234".into(),
+            set: vec![set("url", "https://example.com/c")],
+            ..Edit::default()
+        })
+        .await;
+        assert!(
+            matches!(exists, AdminError::Store(StoreError::Exists { .. })),
+            "{exists}"
+        );
+        let two_scopes = refused(Edit {
+            key: "+1317*@a.sip.twilio.com".into(),
+            scope: Some("b.sip.twilio.com".into()),
+            action: Some("hangup".into()),
+            ..Edit::default()
+        })
+        .await;
+        assert_eq!(two_scopes.field(), Some("scope"));
+        let invalid = refused(Edit {
+            key: "+1317*".into(),
+            set: vec![set("url", "ftp://example.com")],
+            ..Edit::default()
+        })
+        .await;
+        assert_eq!(invalid.field(), Some("url"), "{invalid}");
+        assert_eq!(
+            store
+                .get("+13175551234")
+                .await
+                .unwrap()
+                .unwrap()
+                .meta
+                .version,
+            1
+        );
+        assert!(store.get("+1317*").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_whole_record_names_its_key_and_cannot_move_a_route() {
+        let store = seeded().await;
+        // As the console sends it: the fields it shows beside the record, `PATTERN@DOMAIN`.
+        let record = json!({
+            "pattern": "+1317*@Tenant-A.sip.twilio.com",
+            "action": "hangup",
+            "key": "ignored", "kind": "prefix", "summary": "s", "target": "", "version": 9,
+        });
+        let planned = plan_edit(
+            &store,
+            &plan(),
+            Edit {
+                whole: Some(record),
+                ..Edit::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(planned.key, "+1317*@tenant-a.sip.twilio.com");
+        planned.apply(&store, "ana").await.unwrap();
+        // Loaded as one route, saved as another: refused, naming both.
+        let moved = plan_edit(
+            &store,
+            &plan(),
+            Edit {
+                loaded: Some("+1317*@tenant-a.sip.twilio.com".into()),
+                whole: Some(json!({"pattern": "+1317*", "action": "reject"})),
+                expect: Expect::Version(1),
+                ..Edit::default()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(moved, AdminError::Moved { .. }), "{moved}");
+        assert_eq!(moved.field(), Some("pattern"));
+        let other = plan_edit(
+            &store,
+            &plan(),
+            Edit {
+                key: "+13175551234".into(),
+                whole: Some(json!({"pattern": "+13175559999", "action": "reject"})),
+                expect: Expect::Version(1),
+                ..Edit::default()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(other.field(), Some("pattern"), "{other}");
     }
 }

@@ -167,3 +167,80 @@ pub async fn export(admin: &dyn RouteAdmin, format: &str) -> Result<Exported, Ad
         routes: routes.len(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use byoc_core::import::FormatError;
+
+    use super::*;
+    use crate::MemoryStore;
+
+    fn plan() -> NumberPlan {
+        NumberPlan::default()
+    }
+
+    #[tokio::test]
+    async fn an_import_is_read_planned_confirmed_and_exported_back() {
+        let store = MemoryStore::new();
+        let csv = "pattern,action,url\n+13175551234,redirect,https://example.com/a\n*,reject,\n";
+        let input = read_import(csv, "routes.csv", None, &plan()).unwrap();
+        assert_eq!(input.format, Format::Csv);
+        let planned = ImportPlan::against(&store, &input.routes, false)
+            .await
+            .unwrap();
+        assert_eq!((planned.diff.added.len(), planned.ops.len()), (2, 2));
+        let applied = planned.apply(&store, "ana", false, &|_| {}).await.unwrap();
+        assert_eq!(applied.written, 2);
+
+        // A prune that drops the `*` route must be confirmed.
+        let only = read_import(
+            r#"{"routes":[{"pattern":"+13175551234","url":"https://example.com/a"}]}"#,
+            "r.json",
+            Some("auto"),
+            &plan(),
+        )
+        .unwrap();
+        let planned = ImportPlan::against(&store, &only.routes, true)
+            .await
+            .unwrap();
+        assert!(planned.prune_risk().unwrap().contains("the * route"));
+        let refused = planned
+            .apply(&store, "ana", false, &|_| {})
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, AdminError::PruneUnconfirmed(_)),
+            "{refused}"
+        );
+        assert_eq!(store.list(None).await.unwrap().len(), 2);
+        let planned = ImportPlan::against(&store, &only.routes, true)
+            .await
+            .unwrap();
+        let applied = planned.apply(&store, "ana", true, &|_| {}).await.unwrap();
+        assert_eq!(applied.written, 1);
+
+        let exported = export(&store, "json").await.unwrap();
+        assert_eq!(exported.routes, 1);
+        let back = read_import(&exported.text, "export.json", None, &plan()).unwrap();
+        assert_eq!(back.routes, only.routes);
+        assert!(matches!(
+            export(&store, "flex").await,
+            Err(AdminError::Format(FormatError::NotWritable(Format::Flex)))
+        ));
+    }
+
+    #[test]
+    fn every_bad_row_is_reported_with_its_format() {
+        let csv = "pattern,action,url\nnot a number,redirect,https://example.com\n+1317*,dial,\n";
+        let err = read_import(csv, "r.csv", Some("csv"), &plan()).unwrap_err();
+        let AdminError::Rows { format, rows } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(*format, "csv");
+        assert_eq!(rows.errors.len(), 2, "{err}");
+        assert!(matches!(
+            read_import(csv, "r.csv", Some("xml"), &plan()),
+            Err(AdminError::Format(FormatError::Unknown { .. }))
+        ));
+    }
+}

@@ -215,8 +215,8 @@ pub(super) async fn save(State(console): Shared, Body(save): Body<Save>) -> Resp
         return refused;
     }
     let edit = Edit {
-        key: save.key.unwrap_or_default(),
         whole: Some(save.record),
+        loaded: save.key,
         expect: save.version.map_or(Expect::Absent, Expect::Version),
         ..Edit::default()
     };
