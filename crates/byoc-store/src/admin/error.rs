@@ -67,7 +67,7 @@ pub fn hint(error: &StoreError) -> Option<String> {
 }
 
 /// An error and its causes on one line, `outer: cause: root cause`.
-pub fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub fn cause_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -72,35 +72,30 @@ impl App {
         &self,
         query: &Params,
         body: Params,
-        (store, request): (&CachedStore, &Request<'_>),
+        routes: (&CachedStore, &Request<'_>),
     ) -> HttpResponse {
-        let params = merged(query, body);
-        let Routed {
-            address,
-            decision,
-            source,
-            ..
-        } = self
-            .route(store, &params, request.url, jiff::Timestamp::now())
-            .await;
-        let call_sid = params.get("CallSid").unwrap_or("");
-        CallLine::routed(
-            Endpoint::Inbound.as_str(),
-            call_sid,
-            &address,
-            &decision,
-            source,
-        )
-        .write(request.signed_by, request.started);
-        routed_response(&decision)
+        self.routed_call(Endpoint::Inbound, query, body, routes)
+            .await
     }
 
     /// Twilio's fallback URL, called when the primary handler failed (an error, a timeout, a
     /// throttled function, or the whole other region down when the domain's fallback URL points
     /// here from there). The call is routed exactly as `/inbound` would route it, through the
-    /// same cache and its degraded answers, so a broken store still answers at once.
+    /// same cache and its degraded answers, so a broken store still answers at once; its line
+    /// is a warning with Twilio's error code and URL.
     pub(super) async fn fallback(
         &self,
+        query: &Params,
+        body: Params,
+        routes: (&CachedStore, &Request<'_>),
+    ) -> HttpResponse {
+        self.routed_call(Endpoint::InboundFallback, query, body, routes)
+            .await
+    }
+
+    async fn routed_call(
+        &self,
+        endpoint: Endpoint,
         query: &Params,
         body: Params,
         (store, request): (&CachedStore, &Request<'_>),
@@ -115,19 +110,13 @@ impl App {
             .route(store, &params, request.url, jiff::Timestamp::now())
             .await;
         let call_sid = params.get("CallSid").unwrap_or("");
-        CallLine {
-            warn: true,
-            error_code: Some(params.get("ErrorCode").unwrap_or("")),
-            error_url: Some(params.get("ErrorUrl").unwrap_or("")),
-            ..CallLine::routed(
-                Endpoint::InboundFallback.as_str(),
-                call_sid,
-                &address,
-                &decision,
-                source,
-            )
+        let mut line = CallLine::routed(endpoint.as_str(), call_sid, &address, &decision, source);
+        if endpoint == Endpoint::InboundFallback {
+            line.warn = true;
+            line.error_code = Some(params.get("ErrorCode").unwrap_or(""));
+            line.error_url = Some(params.get("ErrorUrl").unwrap_or(""));
         }
-        .write(request.signed_by, request.started);
+        line.write(request.signed_by, request.started);
         routed_response(&decision)
     }
 

@@ -159,18 +159,6 @@ struct TrunkMeta {
 /// Pages read at most when listing (50 per page): a guard against a server that loops.
 const MAX_PAGES: usize = 200;
 
-/// An error and its causes on one line ("error sending request: … Connection refused").
-fn causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 pub struct Twilio {
     http: reqwest::Client,
     account: Sid,
@@ -229,7 +217,7 @@ impl Twilio {
             .await
             .map_err(|e| TwilioError::Unreachable {
                 url: url.to_string(),
-                reason: causes(&e.without_url()),
+                reason: byoc_store::admin::cause_chain(&e.without_url()),
             })?;
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
