@@ -856,3 +856,135 @@ async fn an_invalid_stored_route_is_degraded_not_passed_to_a_broader_route() {
         "the prefix route answers once the item is gone"
     );
 }
+
+/// Writes a route item straight into the table, as another tool or an older version might.
+async fn put_raw_item(moto: &Moto, table: &str, json: &str) {
+    let record: byoc_core::RouteRecord = serde_json::from_str(json).unwrap();
+    moto.client()
+        .put_item()
+        .table_name(table)
+        .set_item(Some(byoc_dynamodb::record_to_item(&record)))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A stored item this version cannot read is listed flagged with its reason (never hidden),
+/// left out of exports with a warning (its stand-in must not come back as a real route), and
+/// an import or a console save over it, at the version shown, replaces it.
+#[tokio::test]
+async fn an_unreadable_item_is_listed_flagged_and_an_import_or_the_console_replaces_it() {
+    let moto = Moto::start();
+    let table = unique_table("unreadable");
+    setup_table(&moto, &table);
+    let bad = r#"{"pattern":"+13175550000","action":"teleport","version":3}"#;
+    put_raw_item(&moto, &table, bad).await;
+    put_raw_item(
+        &moto,
+        &table,
+        r#"{"pattern":"+13175550002","action":"redirect","url":"ftp://example.com","version":7}"#,
+    )
+    .await;
+    let env = table_env(&moto, &table);
+
+    let list = byoc(&["routes", "list"], &env);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let flagged = list
+        .stdout
+        .lines()
+        .find(|l| l.contains("+13175550000"))
+        .unwrap_or_else(|| panic!("not listed:\n{}", list.stdout));
+    assert!(flagged.starts_with("v3 "), "{flagged}");
+    assert!(flagged.contains("UNREADABLE"), "{flagged}");
+    assert!(flagged.contains("unknown action `teleport`"), "{flagged}");
+    for format in ["json", "csv"] {
+        let out = byoc(&["routes", "export", "--format", format], &env);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(
+            !out.stdout.contains("+13175550000"),
+            "{format}: {}",
+            out.stdout
+        );
+        assert!(
+            out.stderr.contains("+13175550000 (v3) is left out"),
+            "{format}: {}",
+            out.stderr
+        );
+    }
+    // An update by flags starts from nothing (nothing of the item can be kept): flags that do
+    // not make a whole route are refused, and the item stays as it is.
+    let merge = byoc(
+        &[
+            "routes",
+            "put",
+            "+13175550000",
+            "--description",
+            "x",
+            "--replace",
+        ],
+        &env,
+    );
+    assert_eq!(merge.code, 2, "{}{}", merge.stdout, merge.stderr);
+    assert!(
+        merge.stderr.contains("cannot be read") && merge.stderr.contains("give the whole route"),
+        "{}",
+        merge.stderr
+    );
+    let got = byoc(&["routes", "get", "+13175550000"], &env);
+    assert!(got.stderr.contains("teleport"), "{}", got.stderr);
+
+    // An import of a file naming it replaces it (the version it read, 3, is expected).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fix.csv");
+    std::fs::write(
+        &file,
+        "pattern,action,text\n+13175550000,say,Fixed by import\n",
+    )
+    .unwrap();
+    let run = byoc(&["routes", "import", file.to_str().unwrap()], &env);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("1 changed"), "{}", run.stderr);
+    let got = byoc(&["routes", "get", "+13175550000"], &env);
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert!(got.stdout.contains("Fixed by import"), "{}", got.stdout);
+    assert!(got.stdout.contains("\"version\": 4"), "{}", got.stdout);
+
+    // The console lists the other one flagged, opens it at its version, and a save replaces it.
+    let console = byoc_e2e::console::ConsoleProc::start(&[], &env).await;
+    let routes = console.get("/api/routes").await;
+    assert_eq!(routes.status, 200, "{}", routes.text);
+    let shown = routes.json["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "+13175550002")
+        .cloned()
+        .unwrap_or_else(|| panic!("not listed: {}", routes.text));
+    assert!(
+        shown["unreadable"].as_str().unwrap().contains("url"),
+        "{shown}"
+    );
+    assert_eq!(shown["version"], 7);
+    let one = console.get("/api/route?key=%2B13175550002").await;
+    assert_eq!(one.status, 200, "{}", one.text);
+    assert_eq!(one.json["route"]["version"], 7);
+    let saved = console
+        .post(
+            "/api/route",
+            &serde_json::json!({
+                "record": {"pattern": "+13175550002", "action": "redirect", "url": "https://example.com/fixed"},
+                "version": 7,
+                "key": "+13175550002",
+            }),
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.text);
+    assert_eq!(saved.json["route"]["version"], 8);
+    assert!(
+        saved.json["route"].get("unreadable").is_none(),
+        "{}",
+        saved.text
+    );
+    let list = byoc(&["routes", "list"], &env);
+    assert!(!list.stdout.contains("UNREADABLE"), "{}", list.stdout);
+}

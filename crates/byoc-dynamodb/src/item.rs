@@ -123,10 +123,26 @@ pub(crate) fn stored_from_item(
     let mut record = item_to_record(item).map_err(corrupt)?;
     let meta = record.take_meta().unwrap_or_else(RouteMeta::unrecorded);
     let route = Route::from_record(record, plan).map_err(|e| corrupt(e.to_string()))?;
-    Ok(StoredRoute {
-        route: Arc::new(route),
-        meta,
-    })
+    Ok(StoredRoute::new(Arc::new(route), meta))
+}
+
+/// A route item as people see it (`get`, `list`): one this version cannot read is its
+/// flagged stand-in ([`StoredRoute::unreadable`]) with the item's own version, so that it can
+/// be shown, replaced and deleted.
+pub(crate) fn shown_from_item(
+    item: &HashMap<String, AttributeValue>,
+    plan: &NumberPlan,
+) -> Result<StoredRoute, StoreError> {
+    match stored_from_item(item, plan) {
+        Err(StoreError::Corrupt { pattern, reason }) => {
+            let version = match item.get("version") {
+                Some(AttributeValue::N(n)) => n.parse::<u64>().unwrap_or(0),
+                _ => 0,
+            };
+            StoredRoute::unreadable(&pattern, version, &reason, plan)
+        }
+        other => other,
+    }
 }
 
 pub(crate) fn history_sk(version: u64) -> String {
@@ -197,13 +213,15 @@ pub(crate) fn plan_change(
             })
         }
     };
-    let after = route.map(|r| StoredRoute {
-        route: Arc::new(r),
-        meta: RouteMeta {
-            version,
-            updated_at: at.to_string(),
-            updated_by: actor.to_string(),
-        },
+    let after = route.map(|r| {
+        StoredRoute::new(
+            Arc::new(r),
+            RouteMeta {
+                version,
+                updated_at: at.to_string(),
+                updated_by: actor.to_string(),
+            },
+        )
     });
     let change = Change {
         pattern: pattern.to_string(),

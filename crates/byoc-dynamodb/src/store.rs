@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use byoc_core::route::{best_match_in, candidate_keys_in};
-use byoc_core::{Address, NumberPlan, Route, RouteMeta, RouteRecord};
+use byoc_core::{Address, NumberPlan, Route};
 use byoc_store::admin::check_expect;
 use byoc_store::{
     now_rfc3339, Applied, Change, Expect, Resolution, RouteAdmin, RouteStore, StoreError,
@@ -23,8 +23,8 @@ use byoc_store::{
 use crate::bulk::Planned;
 use crate::{
     change_from_item, history_item, key, list_shard, plan_change, record_to_item, s,
-    stored_from_item, INDEX_READY_PK, INDEX_READY_SK, LIST_SHARD, LIST_SHARDS, ROUTES_INDEX,
-    SK_HISTORY_PREFIX, SK_ROUTE,
+    shown_from_item, stored_from_item, INDEX_READY_PK, INDEX_READY_SK, LIST_SHARD, LIST_SHARDS,
+    ROUTES_INDEX, SK_HISTORY_PREFIX, SK_ROUTE,
 };
 
 /// Routes in a DynamoDB table.
@@ -515,48 +515,6 @@ impl DynamoStore {
             .map(|_| ())
     }
 
-    /// An item that fails validation, as the write path sees it: its raw `version` (0 when it
-    /// has none, which no route written by byoc lacks), and in the history's "before" a
-    /// stand-in that says the item was unreadable and why.
-    async fn unreadable_current(
-        &self,
-        pattern: &str,
-        reason: &str,
-    ) -> Result<StoredRoute, StoreError> {
-        let version = self
-            .item(pattern, SK_ROUTE)
-            .await?
-            .as_ref()
-            .and_then(|i| match i.get("version") {
-                Some(AttributeValue::N(n)) => n.parse::<u64>().ok(),
-                _ => None,
-            })
-            .unwrap_or(0);
-        let stand_in = RouteRecord {
-            pattern: pattern.to_string(),
-            action: Some("hangup".into()),
-            description: Some(
-                format!("(unreadable item: {reason})")
-                    .chars()
-                    .take(200)
-                    .collect(),
-            ),
-            ..RouteRecord::default()
-        };
-        let route = Route::from_record(stand_in, &self.plan).map_err(|e| StoreError::Corrupt {
-            pattern: pattern.to_string(),
-            reason: format!("{reason}; and its key cannot be written either: {e}"),
-        })?;
-        Ok(StoredRoute {
-            route: Arc::new(route),
-            meta: RouteMeta {
-                version,
-                updated_at: String::new(),
-                updated_by: String::new(),
-            },
-        })
-    }
-
     /// One conditional write, retried on a race when `expect` is `Any`.
     async fn change(
         &self,
@@ -566,15 +524,9 @@ impl DynamoStore {
         actor: &str,
     ) -> Result<StoredRoute, StoreError> {
         for _ in 0..5 {
-            let current = match self.get(pattern).await {
-                Ok(current) => current,
-                // An item this version cannot read can still be replaced or deleted: it is the
-                // only way to fix it from here.
-                Err(StoreError::Corrupt { reason, .. }) => {
-                    Some(self.unreadable_current(pattern, &reason).await?)
-                }
-                Err(e) => return Err(e),
-            };
+            // An item this version cannot read comes as its stand-in, with its own version:
+            // it can still be replaced or deleted, the only way to fix it from here.
+            let current = self.get(pattern).await?;
             if route.is_some() || current.is_some() {
                 check_expect(pattern, expect, current.as_ref().map(|c| c.meta.version))?;
             }
@@ -605,18 +557,19 @@ impl DynamoStore {
 }
 
 /// A listed item: a route that this version no longer accepts (validation grew stricter, or the
-/// item was edited by hand) is named in a warning and left out, so one bad item cannot make the
-/// whole table unlistable. (The call path skips it the same way.)
+/// item was edited by hand) is listed as its flagged stand-in, so one bad item can neither make
+/// the whole table unlistable nor hide; an item whose very key is unusable is named in a
+/// warning and left out.
 pub(crate) fn push_listed(
     routes: &mut Vec<StoredRoute>,
     item: &HashMap<String, AttributeValue>,
     plan: &NumberPlan,
 ) {
-    match stored_from_item(item, plan) {
+    match shown_from_item(item, plan) {
         Ok(route) => routes.push(route),
         Err(e) => tracing::warn!(
             error = %e,
-            "listing: an invalid route item is left out; fix it with `byoc routes put … --replace` or delete it"
+            "listing: a route item with an unusable key is left out; delete it with the AWS console or CLI"
         ),
     }
 }
@@ -729,7 +682,7 @@ impl RouteAdmin for DynamoStore {
         self.item(pattern, SK_ROUTE)
             .await?
             .as_ref()
-            .map(|i| stored_from_item(i, &self.plan))
+            .map(|i| shown_from_item(i, &self.plan))
             .transpose()
     }
 

@@ -72,7 +72,7 @@ impl MemoryStore {
                     .get(&route.key())
                     .cloned()
                     .unwrap_or_else(RouteMeta::unrecorded);
-                StoredRoute { route, meta }
+                StoredRoute::new(route, meta)
             })
             .collect()
     }
@@ -153,7 +153,7 @@ impl MemoryStore {
             .get(pattern)
             .cloned()
             .unwrap_or_else(RouteMeta::unrecorded);
-        Some(StoredRoute { route, meta })
+        Some(StoredRoute::new(route, meta))
     }
 
     fn put_locked(
@@ -171,10 +171,7 @@ impl MemoryStore {
             updated_at: now_rfc3339(),
             updated_by: actor.to_string(),
         };
-        let stored = StoredRoute {
-            route: Arc::new(route.clone()),
-            meta: meta.clone(),
-        };
+        let stored = StoredRoute::new(Arc::new(route.clone()), meta.clone());
         state.history.push(Change {
             pattern: key.clone(),
             at: meta.updated_at.clone(),

@@ -286,7 +286,36 @@ fn print_json(record: &RouteRecord) -> anyhow::Result<()> {
 }
 
 fn line(r: &StoredRoute) -> String {
-    format!("v{:<4} {}", r.meta.version, summary(&r.route))
+    match &r.unreadable {
+        Some(reason) => format!(
+            "v{:<4} {} -> UNREADABLE ({}); replace it with `byoc routes put {} … --replace`, or delete it",
+            r.meta.version,
+            r.route.key(),
+            resolve::printable(reason),
+            r.route.key()
+        ),
+        None => format!("v{:<4} {}", r.meta.version, summary(&r.route)),
+    }
+}
+
+/// Routes that can be written to a file: an unreadable item's stand-in would come back as a
+/// real route, so those are left out, each named on stderr.
+fn writable(routes: Vec<StoredRoute>) -> Vec<StoredRoute> {
+    let (left_out, routes): (Vec<StoredRoute>, Vec<StoredRoute>) =
+        routes.into_iter().partition(|r| r.unreadable.is_some());
+    warn_left_out(&left_out);
+    routes
+}
+
+fn warn_left_out(left_out: &[StoredRoute]) {
+    for r in left_out {
+        eprintln!(
+            "warning: {} (v{}) is left out: the stored item cannot be read ({})",
+            r.route.key(),
+            r.meta.version,
+            resolve::printable(r.unreadable.as_deref().unwrap_or_default())
+        );
+    }
 }
 
 pub async fn run(command: Command) -> CliResult {
@@ -296,7 +325,14 @@ pub async fn run(command: Command) -> CliResult {
             let plan = plan()?;
             let opened = source.open_read(&plan, Profile::Admin).await?;
             let pattern = byoc_core::route::route_key(&pattern, &plan);
-            match opened.admin.get(&pattern).await? {
+            // An item this version cannot read is an error naming it and the fix.
+            match opened
+                .admin
+                .get(&pattern)
+                .await?
+                .map(StoredRoute::readable)
+                .transpose()?
+            {
                 Some(r) => {
                     print_json(&r.to_record())?;
                     Ok(ExitCode::SUCCESS)
@@ -332,6 +368,7 @@ pub async fn run(command: Command) -> CliResult {
                     eprintln!("{} route(s){only} in {source}", routes.len());
                 }
                 ListFormat::Json => {
+                    let routes = writable(routes);
                     let records = routes.iter().map(StoredRoute::to_record).collect();
                     write!(
                         out,
@@ -340,6 +377,7 @@ pub async fn run(command: Command) -> CliResult {
                     )?;
                 }
                 ListFormat::Csv => {
+                    let routes = writable(routes);
                     let plain: Vec<Arc<Route>> = routes.iter().map(|r| r.route.clone()).collect();
                     write!(out, "{}", import::to_csv(&plain))?;
                 }
@@ -405,6 +443,7 @@ pub async fn run(command: Command) -> CliResult {
                     .lock()
                     .write_all(exported.text.as_bytes())?,
             }
+            warn_left_out(&exported.left_out);
             eprintln!(
                 "exported {} route(s) from {}",
                 exported.routes, opened.description
@@ -446,7 +485,7 @@ async fn put(args: PutArgs) -> CliResult {
         },
         // An update changes only what the flags name.
         merge: update && args.json.is_none(),
-        over_unreadable: args.replace,
+        over_unreadable: update,
         loaded: None,
     };
     let opened = if args.dry_run {

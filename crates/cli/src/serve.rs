@@ -27,13 +27,15 @@ pub struct Args {
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: std::net::IpAddr,
     /// Log format
-    #[arg(long, default_value = "text", value_parser = log_format)]
+    #[arg(long, default_value = "text", value_parser = log_format())]
     pub log_format: LogFormat,
 }
 
-fn log_format(name: &str) -> Result<LogFormat, String> {
-    LogFormat::named(name)
-        .ok_or_else(|| format!("`{name}`: expected {}", LogFormat::SERVE_NAMES.join(" or ")))
+/// `--log-format`: the names `byoc serve` takes, listed by `--help`.
+fn log_format() -> impl clap::builder::TypedValueParser<Value = LogFormat> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(LogFormat::SERVE_NAMES)
+        .map(|name| LogFormat::named(&name).unwrap_or(LogFormat::Text))
 }
 
 pub fn run(args: Args) -> CliResult {
@@ -86,7 +88,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     };
     // No store named: the embedded example, as every read-only `byoc` command.
     let embedded = match choice {
-        byoc_dynamodb::StoreSource::None => Some(
+        byoc_dynamodb::StoreSource::None | byoc_dynamodb::StoreSource::SamPlaceholder => Some(
             args.source
                 .open_read(&config.inbound.plan, Profile::Admin)
                 .await?,

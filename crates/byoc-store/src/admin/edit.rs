@@ -17,7 +17,7 @@ pub struct Edit {
     /// The scope given on its own (`--scope`); it must agree with one in `key`.
     pub scope: Option<String>,
     /// The whole route as a flat JSON object, as in a route file. Fields the page shows beside
-    /// a record (`key`, `kind`, `summary`, `target`, `version`, `updated_*`) are ignored; a
+    /// a record (`key`, `kind`, `summary`, `version`, `updated_*`) are ignored; a
     /// missing `pattern` is the key's; `PATTERN@DOMAIN` in `pattern` names the scope.
     pub whole: Option<Value>,
     /// A new kind of action: the old action's own fields are dropped.
@@ -32,8 +32,8 @@ pub struct Edit {
     pub loaded: Option<String>,
     /// Start from the stored route, changing only what `action`, `set` and `clear` name.
     pub merge: bool,
-    /// A stored item this version cannot read is written over (`--replace`): nothing of it can
-    /// be kept.
+    /// A stored item this version cannot read may be written over (`--replace`, an expected
+    /// version, a form's save of the flagged item): nothing of it can be kept.
     pub over_unreadable: bool,
 }
 
@@ -60,11 +60,12 @@ pub struct PlannedEdit {
 }
 
 /// Extra fields a page shows beside a record.
-const SHOWN_FIELDS: [&str; 7] = [
+/// (`target`, the page's one-line summary of a route, is not among them: it is one letter from
+/// the `targets` field, and a typo must be refused, not dropped.)
+const SHOWN_FIELDS: [&str; 6] = [
     "key",
     "kind",
     "summary",
-    "target",
     "version",
     "updated_at",
     "updated_by",
@@ -130,20 +131,42 @@ pub async fn plan_edit(
             });
         }
     }
-    let (current, unreadable) = match admin.get(&key).await {
-        Err(StoreError::Corrupt { reason, .. }) if edit.over_unreadable => (None, Some(reason)),
-        other => (other?, None),
-    };
+    // What can be checked without the store is, first: a route with no pattern, a record
+    // that is not one.
+    if pattern.trim().is_empty() {
+        return Err(AdminError::Route(byoc_core::RouteError {
+            pattern: String::new(),
+            kind: byoc_core::route::RouteErrorKind::EmptyPattern,
+        }));
+    }
+    let whole = edit
+        .whole
+        .map(|whole| whole_record(whole, &pattern, plan))
+        .transpose()?;
+    let current = admin.get(&key).await?;
+    // A stored item this version cannot read: an overwrite replaces it (nothing of it can be
+    // kept); anything else must not merge into its stand-in.
+    let unreadable = current.as_ref().and_then(|c| c.unreadable.clone());
+    if let Some(reason) = unreadable.clone().filter(|_| !edit.over_unreadable) {
+        return Err(StoreError::Corrupt {
+            pattern: key,
+            reason,
+        }
+        .into());
+    }
     if current.is_some() || edit.expect != Expect::Any {
         check_expect(&key, edit.expect, current.as_ref().map(|c| c.meta.version))?;
     }
-    let before = current.as_ref().map(|c| c.to_record().without_metadata());
+    let before = current
+        .as_ref()
+        .filter(|c| c.unreadable.is_none())
+        .map(|c| c.to_record().without_metadata());
     let fresh = || RouteRecord {
         pattern: pattern.clone(),
         ..RouteRecord::default()
     };
-    let mut record = match edit.whole {
-        Some(whole) => whole_record(whole, &pattern, plan)?,
+    let mut record = match whole {
+        Some(whole) => whole,
         None if edit.merge => before.clone().unwrap_or_else(fresh),
         None => fresh(),
     };
@@ -167,7 +190,16 @@ pub async fn plan_edit(
     for field in edit.clear.iter().map(|f| f.trim()) {
         clear(&mut record, field)?;
     }
-    let route = Route::from_record(record, plan)?;
+    let route = Route::from_record(record, plan).map_err(|e| match &unreadable {
+        // Nothing of the item could be kept: say why the flags alone are not a route.
+        Some(reason) => edit_error(
+            e.kind.field(),
+            format!(
+                "the stored `{key}` cannot be read ({reason}), so nothing of it is kept: give the whole route; {e}"
+            ),
+        ),
+        None => AdminError::Route(e),
+    })?;
     // The scope is part of the route's key: changing it would write another route than the
     // one read (and could overwrite the unscoped one).
     if route.key() != key {
@@ -273,6 +305,7 @@ impl PlannedEdit {
         let old = fields(
             self.current
                 .as_ref()
+                .filter(|c| c.unreadable.is_none())
                 .map(|c| c.to_record().without_metadata()),
         );
         let new = fields(Some(self.route.to_record()));
@@ -295,7 +328,7 @@ impl PlannedEdit {
     pub fn unchanged(&self) -> bool {
         self.current
             .as_ref()
-            .is_some_and(|c| *c.route == self.route)
+            .is_some_and(|c| c.unreadable.is_none() && *c.route == self.route)
     }
 
     /// Writes the route (unless [`PlannedEdit::unchanged`]: then the stored route comes back
@@ -305,10 +338,12 @@ impl PlannedEdit {
         admin: &dyn RouteAdmin,
         actor: &str,
     ) -> Result<StoredRoute, StoreError> {
-        match self.current {
-            Some(current) if *current.route == self.route => Ok(current),
-            _ => admin.put(self.route, self.expect, actor).await,
+        if self.unchanged() {
+            if let Some(current) = self.current {
+                return Ok(current);
+            }
         }
+        admin.put(self.route, self.expect, actor).await
     }
 }
 
@@ -488,7 +523,7 @@ mod tests {
         let record = json!({
             "pattern": "+1317*@Tenant-A.sip.twilio.com",
             "action": "hangup",
-            "key": "ignored", "kind": "prefix", "summary": "s", "target": "", "version": 9,
+            "key": "ignored", "kind": "prefix", "summary": "s", "version": 9,
         });
         let planned = plan_edit(
             &store,
@@ -502,6 +537,18 @@ mod tests {
         .unwrap();
         assert_eq!(planned.key, "+1317*@tenant-a.sip.twilio.com");
         planned.apply(&store, "ana").await.unwrap();
+        // `target` (what the page shows) is one letter from `targets`: refused, never dropped.
+        let typo = plan_edit(
+            &store,
+            &plan(),
+            Edit {
+                whole: Some(json!({"pattern": "+1318*", "action": "dial", "target": []})),
+                ..Edit::default()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(typo.field(), Some("target"), "{typo}");
         // Loaded as one route, saved as another: refused, naming both.
         let moved = plan_edit(
             &store,

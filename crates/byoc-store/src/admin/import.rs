@@ -150,21 +150,25 @@ pub struct Exported {
     pub format: Format,
     pub text: String,
     pub routes: usize,
+    /// Stored items this version cannot read, left out (their stand-ins would come back as
+    /// real routes): each key, version and reason.
+    pub left_out: Vec<StoredRoute>,
 }
 
 /// Exports every route of `admin` as `format` (`json` or `csv`): what an import reads back.
 pub async fn export(admin: &dyn RouteAdmin, format: &str) -> Result<Exported, AdminError> {
     let format = Format::for_export(format)?;
-    let routes: Vec<Arc<Route>> = admin
+    let (left_out, stored): (Vec<StoredRoute>, Vec<StoredRoute>) = admin
         .list(None)
         .await?
         .into_iter()
-        .map(|r| r.route)
-        .collect();
+        .partition(|r| r.unreadable.is_some());
+    let routes: Vec<Arc<Route>> = stored.into_iter().map(|r| r.route).collect();
     Ok(Exported {
         format,
         text: format.write(&routes)?,
         routes: routes.len(),
+        left_out,
     })
 }
 

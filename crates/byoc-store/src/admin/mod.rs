@@ -40,9 +40,69 @@ pub enum Expect {
 pub struct StoredRoute {
     pub route: Arc<Route>,
     pub meta: RouteMeta,
+    /// Why the stored item cannot be read by this version (written by another tool or an older
+    /// version), when it cannot: then `route` is a stand-in (`hangup`, the reason as its
+    /// description) and only its key and `meta.version` are the item's, so that it can be
+    /// listed, flagged, replaced and deleted like any route.
+    pub unreadable: Option<String>,
 }
 
 impl StoredRoute {
+    pub fn new(route: Arc<Route>, meta: RouteMeta) -> Self {
+        Self {
+            route,
+            meta,
+            unreadable: None,
+        }
+    }
+
+    /// The stand-in for an item at `key` this version cannot read, for `reason`; `version` is
+    /// the item's own (0 when it has none).
+    pub fn unreadable(
+        key: &str,
+        version: u64,
+        reason: &str,
+        plan: &byoc_core::NumberPlan,
+    ) -> Result<Self, StoreError> {
+        let (pattern, scope) = byoc_core::route::split_scope(key);
+        let stand_in = RouteRecord {
+            pattern: pattern.to_string(),
+            scope: scope.map(str::to_string),
+            action: Some("hangup".into()),
+            description: Some(
+                format!("(unreadable item: {reason})")
+                    .chars()
+                    .take(200)
+                    .collect(),
+            ),
+            ..RouteRecord::default()
+        };
+        let route = Route::from_record(stand_in, plan).map_err(|e| StoreError::Corrupt {
+            pattern: key.to_string(),
+            reason: format!("{reason}; and its key cannot be written either: {e}"),
+        })?;
+        Ok(Self {
+            route: Arc::new(route),
+            meta: RouteMeta {
+                version,
+                updated_at: String::new(),
+                updated_by: String::new(),
+            },
+            unreadable: Some(reason.to_string()),
+        })
+    }
+
+    /// The error of reading this route as a route, when it is an unreadable item's stand-in.
+    pub fn readable(self) -> Result<Self, StoreError> {
+        match &self.unreadable {
+            Some(reason) => Err(StoreError::Corrupt {
+                pattern: self.route.key(),
+                reason: reason.clone(),
+            }),
+            None => Ok(self),
+        }
+    }
+
     /// The flat record with metadata (what `get` prints and DynamoDB stores).
     pub fn to_record(&self) -> RouteRecord {
         self.route.to_record().with_meta(&self.meta)

@@ -42,12 +42,20 @@ impl<S: Send + Sync, T: DeserializeOwned, const MAX: usize> FromRequest<S> for B
     type Rejection = Response;
 
     async fn from_request(request: Request, _: &S) -> Result<Self, Response> {
-        let Ok(bytes) = axum::body::to_bytes(request.into_body(), MAX).await else {
-            return Err(refuse(
+        // A body somewhat over the limit is still read to its end before the 413, so that the
+        // client, still sending, gets the answer rather than a closed connection.
+        let too_large = || {
+            refuse(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &format!("the request body is over {MAX} bytes"),
-            ));
+            )
         };
+        let bytes = axum::body::to_bytes(request.into_body(), MAX + DRAIN_MAX)
+            .await
+            .map_err(|_| too_large())?;
+        if bytes.len() > MAX {
+            return Err(too_large());
+        }
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(&mut de)
             .map(Body)
@@ -65,6 +73,9 @@ impl<S: Send + Sync, T: DeserializeOwned, const MAX: usize> FromRequest<S> for B
             })
     }
 }
+
+/// How far past its limit a body is still read (and dropped) to answer 413 cleanly.
+const DRAIN_MAX: usize = 1024 * 1024;
 
 type Shared = State<Arc<Console>>;
 
@@ -160,13 +171,17 @@ pub(super) async fn info(State(console): Shared) -> Response {
     )
 }
 
-/// A stored route as the API shows it: its record with metadata, plus `key`, `kind`, `summary`.
+/// A stored route as the API shows it: its record with metadata, plus `key`, `kind`, `summary`,
+/// `target`, and `unreadable` (the reason) for an item this version cannot read.
 fn shown(stored: &StoredRoute) -> Value {
     let mut value = serde_json::to_value(stored.to_record()).unwrap_or_default();
     value["key"] = stored.route.key().into();
     value["kind"] = stored.route.pattern.kind().into();
     value["summary"] = summary(&stored.route).into();
     value["target"] = resolve::target(&stored.route).into();
+    if let Some(reason) = &stored.unreadable {
+        value["unreadable"] = reason.as_str().into();
+    }
     value
 }
 
@@ -217,6 +232,9 @@ pub(super) async fn save(State(console): Shared, Body(save): Body<Save>) -> Resp
     let edit = Edit {
         whole: Some(save.record),
         loaded: save.key,
+        // The page shows an unreadable item flagged, with its version: saving the form over
+        // it is how it is fixed.
+        over_unreadable: true,
         expect: save.version.map_or(Expect::Absent, Expect::Version),
         ..Edit::default()
     };

@@ -119,7 +119,9 @@
       el("td", {}, el("button", { type: "button", class: "link", text: r.pattern, "aria-label": "Edit route " + r.key, onclick: () => edit(r.key) })),
       el("td", { text: r.scope || "" }),
       el("td", { text: r.action || "redirect" }),
-      el("td", { class: "target", text: r.target }),
+      r.unreadable
+        ? el("td", { class: "target unreadable", text: "Unreadable stored item (" + r.unreadable + "): its calls get the degraded answer. Open it and save a route over it, or delete it." })
+        : el("td", { class: "target", text: r.target }),
       el("td", { text: r.description || "" }),
       el("td", { text: String(r.version) }),
       el("td", { text: (r.updated_by || "") + (r.updated_at ? " · " + when(r.updated_at) : "") }),
@@ -198,11 +200,12 @@
     if (!dialog.open) dialog.showModal();
     dialog.querySelector("[data-field]").focus();
   }
-  const strip = (r) => { const c = { ...r }; ["key", "kind", "summary", "target", "version", "updated_at", "updated_by"].forEach((k) => delete c[k]); return c; };
+  const strip = (r) => { const c = { ...r }; ["key", "kind", "summary", "target", "unreadable", "version", "updated_at", "updated_by"].forEach((k) => delete c[k]); return c; };
   async function edit(key) {
     const r = await api("GET", "/api/route?key=" + encodeURIComponent(key));
     if (!r.ok) return fail(r);
     open(strip(r.data.route), r.data.route.version, r.data.route.key);
+    if (r.data.route.unreadable) showError("The stored item cannot be read (" + r.data.route.unreadable + "): nothing of it can be kept. What you save replaces it; Delete removes it.");
   }
   $("new-route").addEventListener("click", () => open({ action: "redirect", method: "POST" }, null, null));
   $("e-cancel").addEventListener("click", () => dialog.close());
