@@ -212,43 +212,6 @@ async fn connect_points_the_domain_at_a_deployment_in_one_request() {
         &vec![("VoiceMethod".to_string(), "POST".to_string())]
     );
 
-    // The fallback in another region, by base URL; by the domain's SID.
-    let other = "https://xyz789.execute-api.us-west-2.amazonaws.com/";
-    let sid = fake.domain(DOMAIN)["sid"].as_str().unwrap().to_string();
-    let out = run(
-        &[
-            "twilio",
-            "connect",
-            "--domain",
-            &sid,
-            "--base-url",
-            base,
-            "--fallback-url",
-            other,
-        ],
-        &env,
-    )
-    .await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(
-        fake.domain(DOMAIN)["voice_fallback_url"],
-        "https://xyz789.execute-api.us-west-2.amazonaws.com/inbound/fallback"
-    );
-
-    // Connected again without naming the fallback: the other region's fallback is kept.
-    let out = run(
-        &["twilio", "connect", "--domain", DOMAIN, "--base-url", base],
-        &env,
-    )
-    .await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stdout
-            .contains("keeping the fallback URL in another deployment"),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stdout.contains("already connected"), "{}", out.stdout);
     // Credentials in a URL (Twilio accepts user:password@host) are never printed.
     fake.set(
         DOMAIN,
@@ -806,4 +769,149 @@ async fn connect_reads_the_urls_from_deployed_stacks() {
         out.stderr
     );
     let _ = ACCOUNT;
+}
+
+/// `connect` keeps a fallback URL in another deployment only when it answers from the same
+/// routes (another region of this deployment), and says so; a fallback left behind by a dev
+/// tunnel or a deployment on other routes is replaced by the new deployment's own. `check`
+/// sends the same call to the voice and the fallback URL and reports a difference.
+#[tokio::test]
+async fn connect_keeps_another_regions_fallback_only_on_the_same_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let routes = dir.path().join("routes.json");
+    std::fs::write(
+        &routes,
+        r#"{"routes":[{"pattern":"*","action":"say","text":"Production"}]}"#,
+    )
+    .unwrap();
+    let tunnel_routes = dir.path().join("tunnel.json");
+    std::fs::write(
+        &tunnel_routes,
+        r#"{"routes":[{"pattern":"*","action":"say","text":"My laptop"}]}"#,
+    )
+    .unwrap();
+    let token = [("TWILIO_AUTH_TOKEN", TOKEN)];
+    let on = |file: &std::path::Path| ["--routes".to_string(), file.display().to_string()];
+    let args = on(&routes);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let east = Serve::start(&args, &token).await;
+    let west = Serve::start(&args, &token).await;
+    let tunnel_args = on(&tunnel_routes);
+    let tunnel_args: Vec<&str> = tunnel_args.iter().map(String::as_str).collect();
+    let tunnel = Serve::start(&tunnel_args, &token).await;
+    let fake = FakeTwilio::start(&[DOMAIN], &[]).await;
+    let env = with_token(&fake, TOKEN);
+    let connect = |base: &str, fallback: Option<&str>| {
+        let mut args = vec!["twilio", "connect", "--domain", DOMAIN, "--base-url", base];
+        args.extend(
+            fallback
+                .map(|f| ["--fallback-url", f])
+                .into_iter()
+                .flatten(),
+        );
+        let args: Vec<String> = args.into_iter().map(str::to_string).collect();
+        let env = env.clone();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run(&args, &env).await
+        }
+    };
+    let fallback = || {
+        fake.domain(DOMAIN)["voice_fallback_url"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+
+    // East, with west (the same routes) as its fallback; connected again: west is kept.
+    let out = connect(&east.base_url, Some(&west.base_url)).await;
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(fallback(), format!("{}/inbound/fallback", west.base_url));
+    let out = connect(&east.base_url, None).await;
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("KEEPING the fallback URL"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("already connected"), "{}", out.stdout);
+    assert_eq!(fallback(), format!("{}/inbound/fallback", west.base_url));
+    let out = run(
+        &[
+            "twilio",
+            "check",
+            "--domain",
+            DOMAIN,
+            "--base-url",
+            &east.base_url,
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("ok     fallback answers as the voice URL"),
+        "{}",
+        out.stdout
+    );
+
+    // A dev tunnel on other routes: its own fallback replaces west's, loudly.
+    let out = connect(&tunnel.base_url, None).await;
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("REPLACING the fallback URL")
+            && out.stdout.contains("it answers from other routes"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(fallback(), format!("{}/inbound/fallback", tunnel.base_url));
+    // Back to production: the tunnel's fallback (other routes) is not kept either.
+    let out = connect(&east.base_url, None).await;
+    assert!(
+        out.stdout.contains("REPLACING the fallback URL"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(fallback(), format!("{}/inbound/fallback", east.base_url));
+    // A fallback that does not answer cannot be shown to serve the same routes.
+    fake.set(
+        DOMAIN,
+        "voice_fallback_url",
+        "http://127.0.0.1:9/inbound/fallback".into(),
+    );
+    let out = connect(&east.base_url, None).await;
+    assert!(
+        out.stdout.contains("REPLACING") && out.stdout.contains("cannot be compared"),
+        "{}",
+        out.stdout
+    );
+
+    // A fallback named on purpose is never second-guessed, but check shows the difference.
+    let out = connect(&east.base_url, Some(&tunnel.base_url)).await;
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let out = run(
+        &[
+            "twilio",
+            "check",
+            "--domain",
+            DOMAIN,
+            "--base-url",
+            &east.base_url,
+            "--fallback-url",
+            &tunnel.base_url,
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let wrong = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("WRONG  fallback answers as the voice URL"))
+        .unwrap_or_else(|| panic!("{}", out.stdout));
+    assert!(
+        wrong.contains("Production") && wrong.contains("My laptop"),
+        "{wrong}"
+    );
 }

@@ -325,6 +325,10 @@ impl RouteStore for FileStore {
     fn describe(&self) -> String {
         self.inner.describe()
     }
+
+    fn routes_id(&self) -> String {
+        self.inner.routes_id()
+    }
 }
 
 #[async_trait]

@@ -103,7 +103,27 @@ pub trait RouteStore: Send + Sync {
 
     /// A short description for logs, e.g. `file infra/routes.example.json (3 routes)`.
     fn describe(&self) -> String;
+
+    /// What identifies the routes this store answers with, for comparing two deployments
+    /// (`byoc twilio connect` and `check`: is the fallback region's deployment on the same
+    /// routes?): the table for DynamoDB (a global table has one name in every region), a hash
+    /// of every route for routes held in memory. Default: [`RouteStore::describe`].
+    fn routes_id(&self) -> String {
+        self.describe()
+    }
 }
+
+/// FNV-1a, 64 bits: a stable fingerprint (the same in every process and version), not a
+/// defence against anyone.
+pub(crate) fn fnv1a(bytes: impl IntoIterator<Item = u8>, mut hash: u64) -> u64 {
+    for b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
 /// Now, as RFC 3339 with milliseconds (`updated_at`, history).
 pub fn now_rfc3339() -> String {

@@ -19,6 +19,8 @@ struct State {
     table: RouteTable,
     meta: HashMap<String, RouteMeta>,
     history: Vec<Change>,
+    /// [`RouteStore::routes_id`], computed when first asked after a change.
+    routes_id: Option<String>,
 }
 
 /// Routes held in memory.
@@ -97,7 +99,9 @@ impl MemoryStore {
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
-        self.state.write().unwrap_or_else(|e| e.into_inner())
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        state.routes_id = None;
+        state
     }
 
     pub(crate) fn put_now(
@@ -238,6 +242,23 @@ impl RouteStore for MemoryStore {
 
     fn describe(&self) -> String {
         format!("{} ({} routes)", self.source, self.len())
+    }
+
+    /// `routes:N:HASH`: the number of routes and a hash of every route's record, in key order.
+    fn routes_id(&self) -> String {
+        // Under the write lock, so a change cannot slip between the hash and its caching.
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(id) = &state.routes_id {
+            return id.clone();
+        }
+        let routes = state.table.sorted();
+        let hash = routes.iter().fold(crate::FNV_OFFSET, |hash, route| {
+            let record = serde_json::to_vec(&route.to_record()).unwrap_or_default();
+            crate::fnv1a(record, hash)
+        });
+        let id = format!("routes:{}:{hash:016x}", routes.len());
+        state.routes_id = Some(id.clone());
+        id
     }
 }
 

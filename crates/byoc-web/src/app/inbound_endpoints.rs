@@ -11,7 +11,7 @@ use http::{header, HeaderValue, StatusCode};
 
 use super::{
     next_url, set_reason, twiml, App, CallLine, Endpoint, HttpResponse, Request, CALLER_RULE,
-    OUTCOME, SCHEDULE,
+    OUTCOME, ROUTES_HEADER, SCHEDULE,
 };
 
 impl App {
@@ -117,7 +117,13 @@ impl App {
             line.error_url = Some(params.get("ErrorUrl").unwrap_or(""));
         }
         line.write(request.signed_by, request.started);
-        routed_response(&decision)
+        let mut response = routed_response(&decision);
+        if endpoint == Endpoint::InboundFallback {
+            if let Ok(id) = HeaderValue::from_str(&store.inner().routes_id()) {
+                response.headers_mut().insert(ROUTES_HEADER, id);
+            }
+        }
+        response
     }
 
     /// The call status callback: a call routed into a Studio flow is handed back to the flow

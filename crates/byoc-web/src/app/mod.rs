@@ -36,6 +36,11 @@ pub const SCHEDULE_HEADER: &str = "x-byoc-schedule";
 pub const CALLER_RULE_HEADER: &str = "x-byoc-caller-rule";
 /// Response header that states why a call was not routed as asked, for operators.
 pub const REASON_HEADER: &str = "x-byoc-reason";
+/// Response header of `/inbound/fallback` answers identifying the routes they come from
+/// ([`byoc_store::RouteStore::routes_id`]): `byoc twilio connect` and `check` compare two
+/// regions' deployments with it. Only on the fallback URL, which calls reach only when the
+/// primary failed, so the common call pays nothing for it.
+pub const ROUTES_HEADER: &str = "x-byoc-routes";
 
 // The same names as `HeaderName`s, checked once at compile time rather than on every insert.
 const OUTCOME: header::HeaderName = header::HeaderName::from_static(OUTCOME_HEADER);

@@ -186,6 +186,8 @@ pub struct Probe {
     pub outcome: String,
     /// `X-Byoc-Reason`, when it says why.
     pub reason: String,
+    /// `X-Byoc-Routes` (fallback answers): which routes the deployment answers from.
+    pub routes: String,
     pub body: String,
     pub content_type: String,
 }
@@ -218,18 +220,28 @@ pub async fn probe(
     };
     let (outcome, content_type) = (header("x-byoc-outcome"), header("content-type"));
     let reason = header("x-byoc-reason");
+    let routes = header("x-byoc-routes");
     let status = response.status().as_u16();
     let body = response.text().await.unwrap_or_default();
     Ok(Probe {
         status,
         outcome,
         reason,
+        routes,
         body,
         content_type,
     })
 }
 
 impl Probe {
+    /// The TwiML with the deployment's own base URL (in a failover chain's `<Dial action>`,
+    /// for one) written as `{base}`: what two regions on the same routes answer alike.
+    pub fn answer_from(&self, base: &str) -> String {
+        crate::call::response_body(&self.body)
+            .trim()
+            .replace(base, "{base}")
+    }
+
     /// `Ok(first verb)` when this is a TwiML answer Twilio can run.
     pub fn twiml(&self) -> Result<String, String> {
         if self.status != 200 {

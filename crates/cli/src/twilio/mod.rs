@@ -127,9 +127,18 @@ fn shown_or_unset(url: &str) -> String {
 }
 
 /// Without `--fallback-…`, a fallback URL that already points at another deployment's
-/// `/inbound/fallback` (a second region) is kept: re-running `connect` after a deploy must not
-/// silently move the fallback back into the primary region.
-fn keep_other_region(urls: &mut Urls, target: &Target, domain: &SipDomain) -> Option<String> {
+/// `/inbound/fallback` is kept only when that deployment answers from the same routes as this
+/// one (another region of the same deployment: re-running `connect` after a deploy must not
+/// move the fallback back into the primary region). Anything else (a dev tunnel's fallback
+/// left behind, a deployment on other routes, one that does not answer, no token to sign the
+/// test call with) is replaced by this deployment's own fallback URL. Either way, said loudly.
+async fn choose_fallback(
+    urls: &mut Urls,
+    target: &Target,
+    domain: &SipDomain,
+    twilio: &Twilio,
+    token: Option<&str>,
+) -> Option<String> {
     if target.fallback_url.is_some() || target.fallback_stack.is_some() {
         return None;
     }
@@ -139,11 +148,62 @@ fn keep_other_region(urls: &mut Urls, target: &Target, domain: &SipDomain) -> Op
     if base == own || !(base.starts_with("https://") || base.starts_with("http://")) {
         return None;
     }
-    urls.fallback = current.to_string();
-    Some(format!(
-        "keeping the fallback URL in another deployment ({}); pass --fallback-url or --fallback-stack to change it",
-        shown(current)
-    ))
+    let replaced = |why: String| {
+        Some(format!(
+            "REPLACING the fallback URL {}: {why}; the fallback is now this deployment's own",
+            shown(current)
+        ))
+    };
+    let Some(token) = token else {
+        return replaced(
+            "without TWILIO_AUTH_TOKEN to sign a test call, nothing tells that it serves the same routes"
+                .into(),
+        );
+    };
+    let http = match reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(http) => http,
+        Err(e) => return replaced(format!("no HTTP client: {e}")),
+    };
+    let mut call = test_call(domain, DEFAULT_TEST_NUMBER, twilio.account().as_str());
+    call.push(("ErrorCode", "11200".into()));
+    call.push(("ErrorUrl", urls.voice.clone()));
+    let routes = |url: String| {
+        let (http, call) = (&http, &call);
+        async move {
+            match probe(http, &url, token, call).await {
+                Ok(p) if p.status == 200 && !p.routes.is_empty() => Ok(p.routes),
+                Ok(p) => Err(format!(
+                    "{} answered HTTP {} without naming its routes",
+                    shown(&url),
+                    p.status
+                )),
+                Err(e) => Err(format!("{}: {e}", shown(&url))),
+            }
+        }
+    };
+    let (theirs, ours) = (
+        routes(current.to_string()).await,
+        routes(urls.fallback.clone()).await,
+    );
+    match (theirs, ours) {
+        (Ok(theirs), Ok(ours)) if theirs == ours => {
+            urls.fallback = current.to_string();
+            Some(format!(
+                "KEEPING the fallback URL {}: another deployment on the same routes ({ours}); pass --fallback-url or --fallback-stack to change it",
+                shown(current)
+            ))
+        }
+        (Ok(theirs), Ok(ours)) => replaced(format!(
+            "it answers from other routes ({theirs}; this deployment: {ours})"
+        )),
+        (Err(e), _) => replaced(format!("it cannot be compared with this deployment ({e})")),
+        (_, Err(e)) => replaced(format!(
+            "this deployment's own fallback cannot be compared with it ({e})"
+        )),
+    }
 }
 
 /// The domain, or exit 1 naming the ones there are. A `--domain` that cannot be one is bad input
@@ -211,7 +271,15 @@ async fn connect(args: ConnectArgs) -> CliResult {
     let twilio = Twilio::new(&args.credentials)?;
     let domain = find_domain(&twilio, &args.domain).await?;
     outln!("SIP domain {} ({})", domain.domain_name, domain.sid);
-    if let Some(note) = keep_other_region(&mut urls, &args.target, &domain) {
+    if let Some(note) = choose_fallback(
+        &mut urls,
+        &args.target,
+        &domain,
+        &twilio,
+        args.credentials.auth_token.as_deref(),
+    )
+    .await
+    {
         outln!("  note: {note}");
     }
     let mut changes = Vec::new();
@@ -288,6 +356,14 @@ async fn connect(args: ConnectArgs) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A webhook URL without its endpoint's path: the deployment's base URL.
+fn base_of<'a>(url: &'a str, path: &str) -> &'a str {
+    url.strip_suffix(path).unwrap_or(url)
+}
+
+/// A valid number no route is likely to name: the `*` route or the default answers it.
+const DEFAULT_TEST_NUMBER: &str = "+15005550006";
+
 /// A test call's parameters, as Twilio sends them for a call to a SIP domain.
 fn test_call(domain: &SipDomain, number: &str, account: &str) -> Vec<(&'static str, String)> {
     let nanos = std::time::SystemTime::now()
@@ -330,13 +406,19 @@ async fn check(args: CheckArgs) -> CliResult {
                 }
             }
         }
-        // A valid number no route is likely to name: the `*` route or the default answers.
-        None => "+15005550006".to_string(),
+        None => DEFAULT_TEST_NUMBER.to_string(),
     };
     let mut urls = args.target.urls().await?;
     let twilio = Twilio::new(&args.credentials)?;
     let domain = find_domain(&twilio, &args.domain).await?;
-    let kept = keep_other_region(&mut urls, &args.target, &domain);
+    let kept = choose_fallback(
+        &mut urls,
+        &args.target,
+        &domain,
+        &twilio,
+        args.credentials.auth_token.as_deref(),
+    )
+    .await;
     let mut problems = 0;
     let mut line = |ok: bool, what: &str, detail: &str| {
         if !ok {
@@ -383,9 +465,16 @@ async fn check(args: CheckArgs) -> CliResult {
     if let Some(next) = args.next_token.as_deref() {
         tokens.push(("TWILIO_AUTH_TOKEN_NEXT", next));
     }
+    let mut voice_answer = None;
     for (name, token) in tokens {
         let what = format!("voice URL, signed with {name}");
-        let (ok, detail) = match probe(&http, &urls.voice, token, &call).await {
+        let probed = probe(&http, &urls.voice, token, &call).await;
+        if let (None, Ok(p)) = (&voice_answer, &probed) {
+            if p.twiml().is_ok() {
+                voice_answer = Some(p.answer_from(base_of(&urls.voice, "/inbound")));
+            }
+        }
+        let (ok, detail) = match probed {
             Ok(p) => match p.twiml() {
                 // The store failed, or the call would be turned away.
                 Ok(verb) if matches!(p.outcome.as_str(), "degraded" | "rejected" | "bad_input") => {
@@ -408,7 +497,26 @@ async fn check(args: CheckArgs) -> CliResult {
     let mut failed = call.clone();
     failed.push(("ErrorCode", "11200".into()));
     failed.push(("ErrorUrl", urls.voice.clone()));
-    let (ok, detail) = match probe(&http, &urls.fallback, token, &failed).await {
+    let fallback = probe(&http, &urls.fallback, token, &failed).await;
+    // The same call on both: another region on the same routes answers alike (the deployment's
+    // own base URL, as in a chain's `<Dial action>`, aside).
+    if let (Some(voice), Ok(p)) = (&voice_answer, &fallback) {
+        if p.twiml().is_ok() {
+            let theirs = p.answer_from(base_of(&urls.fallback, "/inbound/fallback"));
+            if theirs == *voice {
+                line(true, "fallback answers as the voice URL", "the same TwiML");
+            } else {
+                let excerpt = |s: &str| s.chars().take(160).collect::<String>();
+                let detail = format!(
+                    "voice URL: {} | fallback URL: {}",
+                    excerpt(voice),
+                    excerpt(&theirs)
+                );
+                line(false, "fallback answers as the voice URL", &detail);
+            }
+        }
+    }
+    let (ok, detail) = match fallback {
         Ok(p) => match p.twiml() {
             Ok(verb) if p.outcome == "degraded" => {
                 (false, format!("200 degraded <{verb}> {}", p.reason))
