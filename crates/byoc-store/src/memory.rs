@@ -356,3 +356,32 @@ mod tests {
         assert!(store.get("+13175551234").await.unwrap().is_none());
     }
 }
+
+#[cfg(test)]
+mod routes_id {
+    use super::*;
+
+    const ROUTES: &str =
+        r#"{"routes":[{"pattern":"*","action":"hangup"},{"pattern":"+1317*","action":"reject"}]}"#;
+
+    /// The same routes give the same id whatever their source and order; a change gives
+    /// another, at once.
+    #[tokio::test]
+    async fn the_same_routes_give_the_same_id_and_a_change_another() {
+        let plan = NumberPlan::default();
+        let a = MemoryStore::from_json(ROUTES, "a.json", &plan).unwrap();
+        let reordered = r#"{"routes":[{"pattern":"+1317*","action":"reject"},{"pattern":"*","action":"hangup"}]}"#;
+        let b = MemoryStore::from_json(reordered, "b.json", &plan).unwrap();
+        assert_eq!(a.routes_id(), b.routes_id());
+        assert!(a.routes_id().starts_with("routes:2:"), "{}", a.routes_id());
+        let before = a.routes_id();
+        let route = Route::from_record(
+            serde_json::from_str(r#"{"pattern":"+1317*","action":"hangup"}"#).unwrap(),
+            &plan,
+        )
+        .unwrap();
+        a.put(route, Expect::Any, "ana").await.unwrap();
+        assert_ne!(a.routes_id(), before);
+        assert_ne!(a.routes_id(), b.routes_id());
+    }
+}
