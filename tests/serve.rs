@@ -820,3 +820,166 @@ async fn a_stalled_log_reader_never_holds_up_a_call() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// twilio-python's own `RequestValidator.compute_signature(url, params, algorithm)` (pinned,
+/// installed by `infra/twilio-python.sh`): signatures exactly as Twilio's helper library makes
+/// them.
+fn twilio_python_signature(
+    secret: &str,
+    url: &str,
+    pairs: &[(&str, &str)],
+    algorithm: &str,
+) -> String {
+    let python = std::process::Command::new(byoc_e2e::root().join("infra/twilio-python.sh"))
+        .output()
+        .expect("run infra/twilio-python.sh");
+    assert!(
+        python.status.success(),
+        "{}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+    let python = String::from_utf8(python.stdout).unwrap();
+    let params: serde_json::Map<String, serde_json::Value> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), (*v).into()))
+        .collect();
+    let out = std::process::Command::new(python.trim())
+        .args([
+            "-c",
+            "import json, sys\n\
+             from twilio.request_validator import RequestValidator\n\
+             secret, url, params, algorithm = sys.argv[1:5]\n\
+             print(RequestValidator(secret).compute_signature(url, json.loads(params), algorithm))",
+            secret,
+            url,
+            &serde_json::Value::Object(params).to_string(),
+            algorithm,
+        ])
+        .output()
+        .expect("run twilio-python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Webhooks signed with a shared key (`X-Twilio-Webhooks-Signature-Settings`) are verified with
+/// its secret, HMAC-SHA256 or HMAC-SHA1, beside the auth token; the call line names the key,
+/// never its secret; an unknown key or algorithm is refused with the reason.
+#[tokio::test]
+async fn webhooks_signed_with_a_shared_key_are_verified_with_it() {
+    const KEY_ID: &str = "webhooks_sharedkey_0123";
+    const SECRET: &str = "shared-secret-with=padding=";
+    let keys = format!("{KEY_ID}={SECRET}, other_key=another-secret");
+    let serve = Serve::start(
+        &[],
+        &[
+            ("TWILIO_AUTH_TOKEN", TOKEN),
+            ("TWILIO_WEBHOOK_SHARED_KEYS", keys.as_str()),
+        ],
+    )
+    .await;
+    let pairs = [("To", "+13175551234"), ("CallSid", "CA77")];
+    let url = serve.url("/inbound");
+    let send = |signature: String, settings: Option<String>| {
+        let request = client()
+            .post(url.clone())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", signature)
+            .body(form(&pairs));
+        let request = match settings {
+            Some(s) => request.header("x-twilio-webhooks-signature-settings", s),
+            None => request,
+        };
+        async move {
+            let response = request.send().await.expect("request");
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    for algorithm in ["HMAC_SHA256", "HMAC_SHA1"] {
+        let signature = twilio_python_signature(SECRET, &url, &pairs, algorithm);
+        let settings = format!("key={KEY_ID},algorithm={algorithm}");
+        let (status, body) = send(signature.clone(), Some(settings)).await;
+        assert_eq!(status, 200, "{algorithm}: {body}");
+        // The key's signature without the header is not the auth token's.
+        let (status, _) = send(signature, None).await;
+        assert_eq!(status, 403, "{algorithm}");
+    }
+    let line = serve
+        .stderr
+        .wait_for(
+            "signed_by=\"key:webhooks_sharedkey_0123\"",
+            Duration::from_secs(5),
+        )
+        .await;
+    assert!(line.is_some(), "{}", serve.stderr.text());
+    assert!(!serve.stderr.text().contains(SECRET));
+    // The auth token keeps working beside the keys.
+    let (status, _) = send(sign(TOKEN, &url, &pairs), None).await;
+    assert_eq!(status, 200);
+    // A key this deployment does not have, an algorithm it does not know: refused, saying so.
+    let signature = twilio_python_signature(SECRET, &url, &pairs, "HMAC_SHA256");
+    let (status, body) = send(
+        signature.clone(),
+        Some("key=unknown_key,algorithm=HMAC_SHA256".into()),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(body.contains("unknown_key"), "{body}");
+    let (status, body) = send(
+        signature,
+        Some(format!("key={KEY_ID},algorithm=HMAC_SHA512")),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(body.contains("HMAC_SHA512"), "{body}");
+}
+
+/// A URL signed for a JSON body (`bodySHA256`) cannot be replayed as a form, a GET or with
+/// another body: whenever `bodySHA256` is in the URL, the body must match it.
+#[tokio::test]
+async fn a_json_signed_url_cannot_be_replayed_without_its_body() {
+    let serve = signed_serve().await;
+    let body = format!(r#"{{"OUTBOUND_DID":"+13175550000","BYOC_TRUNK_SID":"{TRUNK}"}}"#);
+    let hash = byoc_core::signature::body_sha256(body.as_bytes());
+    let url = format!("{}?bodySHA256={hash}", serve.url("/outbound"));
+    let signature = sign(TOKEN, &url, &[]);
+    let json = client()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("x-twilio-signature", &signature)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), 200);
+    for (method, content_type, replayed) in [
+        (reqwest::Method::GET, None, String::new()),
+        (
+            reqwest::Method::POST,
+            Some("application/x-www-form-urlencoded"),
+            String::new(),
+        ),
+        (
+            reqwest::Method::POST,
+            Some("application/x-www-form-urlencoded"),
+            form(&[("OUTBOUND_DID", "+19005550000")]),
+        ),
+    ] {
+        let mut request = client()
+            .request(method.clone(), &url)
+            .header("x-twilio-signature", &signature)
+            .body(replayed);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 403, "{method} {content_type:?}");
+        assert!(
+            response.text().await.unwrap().contains("bodySHA256"),
+            "{method}"
+        );
+    }
+}

@@ -205,11 +205,13 @@ impl App {
         let given = headers
             .get(signature::HEADER)
             .map(|v| v.to_str().unwrap_or("\u{0}invalid"));
-        let result = if is_json {
-            tokens.verify_body(url, body, given)
-        } else {
-            tokens.verify(url, form, given)
+        let settings = || {
+            headers
+                .get(signature::SETTINGS_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
         };
+        let result = tokens.check(url, form, body, is_json, given, settings);
         result.map_err(|e: SignatureError| {
             tracing::warn!(url, reason = %e, "signature refused");
             Some(e)
@@ -273,7 +275,7 @@ mod tests {
             ("CallSid", "CA1"),
         ];
         let sig = sign(TOKEN, "http://router.example.com/inbound", &params(&form));
-        let app = app(Auth::Verify(Tokens::new(AuthToken::new(TOKEN))));
+        let app = app(Auth::Verify(Box::new(Tokens::new(AuthToken::new(TOKEN)))));
         let response = app.handle(form_request("/inbound", &form, Some(sig))).await;
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()[header::CONTENT_TYPE], CONTENT_TYPE);
@@ -284,7 +286,7 @@ mod tests {
     #[tokio::test]
     async fn forged_and_missing_signatures_get_403() {
         let form = [("To", "+13175551234")];
-        let app = app(Auth::Verify(Tokens::new(AuthToken::new(TOKEN))));
+        let app = app(Auth::Verify(Box::new(Tokens::new(AuthToken::new(TOKEN)))));
         let forged = sign("other", "http://router.example.com/inbound", &params(&form));
         let response = app
             .handle(form_request("/inbound", &form, Some(forged)))
