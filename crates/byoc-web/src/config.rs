@@ -74,6 +74,7 @@ pub const ENV_VARS: &[&str] = &[
     "METRICS_NAMESPACE",
     "LOG_LEVEL",
     "RUST_LOG",
+    "AWS_SAM_LOCAL",
 ];
 
 /// The one reader of the process environment for the settings above and the store choice: the
@@ -127,6 +128,10 @@ pub struct Config {
     pub inbound: InboundConfig,
     pub outbound: OutboundConfig,
     pub cache: CacheConfig,
+    /// The URL a signature covers comes from API Gateway's request context, never from the
+    /// client's `Host` and `X-Forwarded-Proto` headers: in Lambda, except under `sam local`
+    /// (`AWS_SAM_LOCAL`), which has no API Gateway in front.
+    pub url_from_context: bool,
 }
 
 impl Config {
@@ -187,6 +192,8 @@ impl Config {
             inbound: settings.inbound(plan.clone())?,
             outbound: settings.outbound(plan)?,
             cache: settings.cache()?,
+            url_from_context: runtime == Runtime::Lambda
+                && settings.text("AWS_SAM_LOCAL").is_none(),
         })
     }
 }

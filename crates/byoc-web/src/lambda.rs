@@ -114,15 +114,55 @@ impl<'de> serde::Deserialize<'de> for GatewayEvent {
 /// format (as `serde_json::Value`, which is what the runtime posts back).
 pub async fn handle_event(app: &App, event: LambdaRequest) -> serde_json::Value {
     let origin = event.request_origin();
-    let response = match into_request(event) {
+    let response = match into_request(event, app.config().url_from_context) {
         Ok(request) => app.handle(request).await,
         Err(reason) => bad_event(reason),
     };
     to_gateway(&origin, response)
 }
 
-/// The event as an `http::Request`, or why it cannot be read as one.
-fn into_request(mut event: LambdaRequest) -> Result<http::Request<Bytes>, &'static str> {
+/// The URL API Gateway was called on, from its request context (never from client headers):
+/// `https://` + `domainName` + the path as called (an HTTP API's `rawPath`, stage included
+/// when the stage is in the URL; a REST API's `requestContext.path`, stage or base-path
+/// mapping included) + for an HTTP API its `rawQueryString`. `None` without a context.
+fn context_url(event: &LambdaRequest) -> Option<(String, bool)> {
+    match event {
+        LambdaRequest::ApiGatewayV2(e) => {
+            let domain = e.request_context.domain_name.as_deref()?;
+            let path = e.raw_path.as_deref().filter(|p| p.starts_with('/'))?;
+            let query = e.raw_query_string.as_deref().unwrap_or("");
+            let sep = if query.is_empty() { "" } else { "?" };
+            Some((format!("https://{domain}{path}{sep}{query}"), false))
+        }
+        LambdaRequest::ApiGatewayV1(e) => {
+            let domain = e.request_context.domain_name.as_deref()?;
+            let path = e
+                .request_context
+                .path
+                .as_deref()
+                .filter(|p| p.starts_with('/'))?;
+            // A REST API passes no raw query string: `lambda_http`'s own encoding of it is kept.
+            Some((format!("https://{domain}{path}"), true))
+        }
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+/// The event as an `http::Request`, or why it cannot be read as one. `from_context`: its URI
+/// is the one API Gateway was called on ([`context_url`]), not one `lambda_http` builds from
+/// `Host` and `X-Forwarded-Proto`, which a client sets.
+fn into_request(
+    mut event: LambdaRequest,
+    from_context: bool,
+) -> Result<http::Request<Bytes>, &'static str> {
+    let called = if from_context {
+        Some(context_url(&event).ok_or(
+            "the event has no request context (domainName and path): the URL Twilio signed cannot be known",
+        )?)
+    } else {
+        None
+    };
     // Decode the body here rather than in `lambda_http`, whose decoder panics on bad base64.
     let body = match &mut event {
         LambdaRequest::ApiGatewayV2(e) => take_body(&mut e.body, &mut e.is_base64_encoded)?,
@@ -134,7 +174,16 @@ fn into_request(mut event: LambdaRequest) -> Result<http::Request<Bytes>, &'stat
     // still panic on a URI that `http` refuses (e.g. spaces in the query string).
     let request = catch_unwind(AssertUnwindSafe(|| http::Request::<Body>::from(event)))
         .map_err(|_| "the request line or headers cannot be read as an HTTP request")?;
-    let (parts, _) = request.into_parts();
+    let (mut parts, _) = request.into_parts();
+    if let Some((url, add_query)) = called {
+        let url = match parts.uri.query().filter(|_| add_query) {
+            Some(query) => format!("{url}?{query}"),
+            None => url,
+        };
+        parts.uri = url
+            .parse()
+            .map_err(|_| "the request context's domain or path cannot be read as a URL")?;
+    }
     Ok(http::Request::from_parts(parts, body))
 }
 
@@ -244,6 +293,102 @@ mod tests {
         let bad: Result<GatewayEvent, _> =
             serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(b"[1]"));
         assert!(bad.is_err());
+    }
+
+    /// An inbound call's event of either payload version, its form body signed for `signed`.
+    fn signed_event(mut event: Value, signed: &str) -> Value {
+        let body = "To=%2B13175551234&CallSid=CA9";
+        let params = byoc_core::params::Params::from_form(body.as_bytes());
+        event["body"] = body.into();
+        event["isBase64Encoded"] = false.into();
+        let signature = byoc_core::signature::sign(TOKEN, signed, &params);
+        for headers in ["headers", "multiValueHeaders"] {
+            if let Some(map) = event[headers].as_object_mut() {
+                map.retain(|k, _| !k.eq_ignore_ascii_case("x-twilio-signature"));
+            }
+        }
+        event["headers"]["x-twilio-signature"] = signature.clone().into();
+        if event["multiValueHeaders"].is_object() {
+            event["multiValueHeaders"]["x-twilio-signature"] = serde_json::json!([signature]);
+        }
+        event
+    }
+
+    fn set_header(event: &mut Value, name: &str, value: &str) {
+        event["headers"][name] = value.into();
+        if event["multiValueHeaders"].is_object() {
+            event["multiValueHeaders"][name] = serde_json::json!([value]);
+        }
+    }
+
+    /// The URL a signature covers comes from API Gateway's request context, for every shape:
+    /// HTTP API stages, REST APIs behind a custom domain's base-path mapping; a client's `Host`
+    /// or `X-Forwarded-Proto` never chooses it.
+    #[tokio::test]
+    async fn the_signed_url_is_the_one_api_gateway_was_called_on() {
+        let app = app(Endpoints::INBOUND);
+        let api = "abc123xyz0.execute-api.us-east-1.amazonaws.com";
+        let status = |r: &Value| r["statusCode"].as_i64().unwrap();
+
+        // HTTP API, `$default`: as before.
+        let v2 = event("inbound.json");
+        let ok = invoke(
+            &app,
+            signed_event(v2.clone(), &format!("https://{api}/inbound")),
+        )
+        .await;
+        assert_eq!(status(&ok), 200, "{ok}");
+        // HTTP API, a named stage in the URL: `rawPath` has it, once.
+        let mut staged = v2.clone();
+        staged["rawPath"] = "/prod/inbound".into();
+        staged["requestContext"]["stage"] = "prod".into();
+        let r = invoke(
+            &app,
+            signed_event(staged, &format!("https://{api}/prod/inbound")),
+        )
+        .await;
+        assert_eq!(status(&r), 200, "{r}");
+        // REST API behind a custom domain's base-path mapping: `requestContext.path` holds it.
+        let mut rest = event("inbound-rest-v1.json");
+        rest["requestContext"]["domainName"] = "voice.example.com".into();
+        rest["requestContext"]["path"] = "/router/inbound".into();
+        let r = invoke(
+            &app,
+            signed_event(rest.clone(), "https://voice.example.com/router/inbound"),
+        )
+        .await;
+        assert_eq!(status(&r), 200, "{r}");
+
+        // Forged: a Host, an X-Forwarded-Proto carrying another URL, or `http`: each signature
+        // made for what the header claims is refused.
+        for (name, value, claimed) in [
+            (
+                "host",
+                "dev-tunnel.example",
+                "https://dev-tunnel.example/inbound".to_string(),
+            ),
+            (
+                "x-forwarded-proto",
+                "https://dev-tunnel.example/inbound?x=1#",
+                "https://dev-tunnel.example/inbound?x=1#://abc/inbound".to_string(),
+            ),
+            ("x-forwarded-proto", "http", format!("http://{api}/inbound")),
+        ] {
+            for base in [v2.clone(), event("inbound-rest-v1.json")] {
+                let mut forged = signed_event(base, &claimed);
+                set_header(&mut forged, name, value);
+                let r = invoke(&app, forged).await;
+                assert_eq!(status(&r), 403, "{name}: {value}: {r}");
+            }
+        }
+        // No request context: the URL cannot be known; refused, not guessed from headers.
+        let mut bare = signed_event(v2, &format!("https://{api}/inbound"));
+        bare["requestContext"]
+            .as_object_mut()
+            .unwrap()
+            .remove("domainName");
+        let r = invoke(&app, bare).await;
+        assert_eq!(status(&r), 400, "{r}");
     }
 
     async fn invoke(app: &App, event: Value) -> Value {
