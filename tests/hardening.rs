@@ -539,6 +539,21 @@ async fn bad_input_through_the_lambda_binaries() {
         let after = invoke(&mut inbound, &good).await;
         assert_eq!(after.status, 200, "after {name}: {}", after.body);
     }
+    // Headers HTTP cannot carry (a control byte or DEL in a value, a space in a name): the event
+    // is still read (not a Lambda DeserializeError, which API Gateway answers 500) and the
+    // request answered for what it is: without a readable signature, 403.
+    let mut odd = good.clone();
+    odd["headers"]["x-twilio-signature"] = "abc\u{1}def".into();
+    odd["headers"]["x-del"] = "\u{7f}".into();
+    odd["headers"]["bad name"] = "x".into();
+    let resp = invoke(&mut inbound, &odd).await;
+    assert_eq!(resp.status, 403, "{}", resp.body);
+    // Refused before lambda_http could panic: no panic message in the log.
+    assert!(
+        !inbound.stderr.text().contains("panicked"),
+        "{}",
+        inbound.stderr.text()
+    );
     // A REST API (payload 1.0) event with bad base64 gets the REST response format.
     let mut rest = byoc_e2e::event("inbound-rest-v1.json");
     rest["body"] = "%%%".into();

@@ -106,8 +106,53 @@ impl<'de> serde::Deserialize<'de> for GatewayEvent {
             }
             _ => serde_json::from_str(raw.get()),
         };
-        event.map(GatewayEvent).map_err(D::Error::custom)
+        match event {
+            Ok(event) => Ok(GatewayEvent(event)),
+            // A header HTTP cannot carry (a control byte or DEL in a value, a space in a name)
+            // fails the whole event, which Lambda answers 500. Only on that path: such headers
+            // are dropped, and the request is answered for what it is without them (no
+            // signature: 403).
+            Err(first) => {
+                let mut value: serde_json::Value =
+                    serde_json::from_str(raw.get()).map_err(D::Error::custom)?;
+                if !drop_bad_headers(&mut value) {
+                    return Err(D::Error::custom(first));
+                }
+                serde_json::from_value(value)
+                    .map(GatewayEvent)
+                    .map_err(D::Error::custom)
+            }
+        }
     }
+}
+
+/// Removes from an event's `headers` and `multiValueHeaders` the names and values HTTP cannot
+/// carry; whether any was.
+fn drop_bad_headers(event: &mut serde_json::Value) -> bool {
+    use http::{HeaderName, HeaderValue};
+    let good_name = |n: &str| HeaderName::from_bytes(n.as_bytes()).is_ok();
+    let good_value =
+        |v: &serde_json::Value| v.as_str().is_some_and(|v| HeaderValue::from_str(v).is_ok());
+    let mut dropped = false;
+    if let Some(map) = event.get_mut("headers").and_then(|h| h.as_object_mut()) {
+        let before = map.len();
+        map.retain(|name, value| good_name(name) && good_value(value));
+        dropped |= map.len() != before;
+    }
+    if let Some(map) = event
+        .get_mut("multiValueHeaders")
+        .and_then(|h| h.as_object_mut())
+    {
+        let before = map.len();
+        map.retain(|name, _| good_name(name));
+        dropped |= map.len() != before;
+        for values in map.values_mut().filter_map(|v| v.as_array_mut()) {
+            let before = values.len();
+            values.retain(good_value);
+            dropped |= values.len() != before;
+        }
+    }
+    dropped
 }
 
 /// One API Gateway event through the shared handler, answered in the event's own response
@@ -149,6 +194,39 @@ fn context_url(event: &LambdaRequest) -> Option<(String, bool)> {
     }
 }
 
+/// Whether the pieces `lambda_http` builds a URI from (the `Host` and `X-Forwarded-Proto`
+/// headers, the path, an HTTP API's raw query string) are what `http` reads: otherwise its
+/// conversion panics.
+fn uri_parts_readable(event: &LambdaRequest) -> bool {
+    use http::uri::{Authority, PathAndQuery};
+    let (headers, path, query) = match event {
+        LambdaRequest::ApiGatewayV2(e) => (
+            &e.headers,
+            e.raw_path.as_deref().unwrap_or("/"),
+            e.raw_query_string.as_deref().unwrap_or(""),
+        ),
+        LambdaRequest::ApiGatewayV1(e) => (&e.headers, e.path.as_deref().unwrap_or("/"), ""),
+        #[allow(unreachable_patterns)]
+        _ => return true,
+    };
+    let host_ok = headers
+        .get(http::header::HOST)
+        .is_none_or(|h| h.to_str().is_ok_and(|h| Authority::try_from(h).is_ok()));
+    let target = if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{query}")
+    };
+    let proto_ok = headers.get("x-forwarded-proto").is_none_or(|p| {
+        p.to_str().is_ok_and(|p| {
+            p.split(',')
+                .next()
+                .is_some_and(|p| p.trim().parse::<http::uri::Scheme>().is_ok())
+        })
+    });
+    host_ok && proto_ok && PathAndQuery::try_from(target).is_ok()
+}
+
 /// The event as an `http::Request`, or why it cannot be read as one. `from_context`: its URI
 /// is the one API Gateway was called on ([`context_url`]), not one `lambda_http` builds from
 /// `Host` and `X-Forwarded-Proto`, which a client sets.
@@ -170,8 +248,12 @@ fn into_request(
         #[allow(unreachable_patterns)]
         _ => return Err("not an API Gateway proxy event"),
     };
-    // The body is out of the event, so the conversion only builds the URI and headers; it may
-    // still panic on a URI that `http` refuses (e.g. spaces in the query string).
+    // The body is out of the event, so the conversion only builds the URI and headers. Its
+    // URI parts are checked first, so that it does not panic (and print a panic message) on
+    // one `http` refuses; `catch_unwind` stays as the last guard.
+    if !uri_parts_readable(&event) {
+        return Err("the request line cannot be read as an HTTP request");
+    }
     let request = catch_unwind(AssertUnwindSafe(|| http::Request::<Body>::from(event)))
         .map_err(|_| "the request line or headers cannot be read as an HTTP request")?;
     let (mut parts, _) = request.into_parts();
@@ -499,6 +581,32 @@ mod tests {
         let mut bad = event("inbound.json");
         bad["body"] = "%%% not base64 %%%".into();
         let response = invoke(&inbound, bad).await;
+        assert_eq!(response["statusCode"], 400, "{response}");
+
+        // Headers HTTP cannot carry (a control byte, a newline, DEL, a space in a name): dropped
+        // while reading the event, never a deserialization error (a 500 from API Gateway);
+        // without its signature header the request is refused, 403.
+        let mut odd = event("inbound.json");
+        odd["headers"]["x-twilio-signature"] = "abc\u{1}def".into();
+        odd["headers"]["x-note"] = "line\nbreak".into();
+        odd["headers"]["x-del"] = "\u{7f}".into();
+        odd["headers"]["bad name"] = "x".into();
+        let text = odd.to_string();
+        let read: GatewayEvent =
+            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(&text))
+                .expect("an event with odd headers is still read");
+        let response = handle_event(&inbound, read.0).await;
+        assert_eq!(response["statusCode"], 403, "{response}");
+        // A query string or Host `http` cannot read: 400 before lambda_http could panic.
+        for (field, value) in [("rawQueryString", "a=b c"), ("rawPath", "/in bound")] {
+            let mut bad = event("inbound.json");
+            bad[field] = value.into();
+            let response = invoke(&inbound, bad).await;
+            assert_eq!(response["statusCode"], 400, "{field}: {response}");
+        }
+        let mut bad_host = event("inbound.json");
+        bad_host["headers"]["host"] = "a b".into();
+        let response = invoke(&inbound, bad_host).await;
         assert_eq!(response["statusCode"], 400, "{response}");
 
         // A path the function does not serve.
