@@ -454,3 +454,86 @@ async fn a_custom_domain_mapping_key_is_never_doubled() {
         assert!(response.body.contains("<Redirect"), "{}", response.body);
     }
 }
+
+/// Every API Gateway shape through the real `inbound` binary, each signed for the URL Twilio
+/// requested: HTTP API `$default` and a named stage, a REST API with its stage and behind a
+/// custom domain's base-path mapping (no `PUBLIC_BASE_URL`), and forged `Host` /
+/// `X-Forwarded-Proto` headers with signatures for the URL they claim (refused).
+#[tokio::test]
+async fn every_api_gateway_shape_verifies_the_url_it_was_called_on() {
+    let mut lambda = inbound().await;
+    let api = "abc123xyz0.execute-api.us-east-1.amazonaws.com";
+    let pairs = [("CallSid", "CA5"), ("To", "+13175551234")];
+    let signed = |mut ev: serde_json::Value, url: &str| {
+        set_body(&mut ev, &byoc_e2e::form(&pairs));
+        let signature = byoc_e2e::sign(EVENTS_TOKEN, url, &pairs);
+        ev["headers"]["x-twilio-signature"] = signature.clone().into();
+        if ev["multiValueHeaders"].is_object() {
+            ev["multiValueHeaders"]["x-twilio-signature"] = serde_json::json!([signature]);
+        }
+        ev
+    };
+    let with_header = |mut ev: serde_json::Value, name: &str, value: &str| {
+        ev["headers"][name] = value.into();
+        if ev["multiValueHeaders"].is_object() {
+            ev["multiValueHeaders"][name] = serde_json::json!([value]);
+        }
+        ev
+    };
+    let mut staged = event("inbound.json");
+    staged["rawPath"] = "/prod/inbound".into();
+    staged["requestContext"]["stage"] = "prod".into();
+    let mut mapped = event("inbound-rest-v1.json");
+    mapped["requestContext"]["domainName"] = "voice.example.com".into();
+    mapped["requestContext"]["path"] = "/router/inbound".into();
+    let cases: Vec<(&str, serde_json::Value, u16)> = vec![
+        (
+            "HTTP API $default",
+            signed(event("inbound.json"), &format!("https://{api}/inbound")),
+            200,
+        ),
+        (
+            "HTTP API, named stage",
+            signed(staged, &format!("https://{api}/prod/inbound")),
+            200,
+        ),
+        (
+            "REST API, stage in the URL",
+            signed(
+                event("inbound-rest-v1.json"),
+                &format!("https://{api}/Prod/inbound"),
+            ),
+            200,
+        ),
+        (
+            "REST API, custom domain with a base path",
+            signed(mapped, "https://voice.example.com/router/inbound"),
+            200,
+        ),
+        (
+            "a forged Host",
+            with_header(
+                signed(event("inbound.json"), "https://dev-tunnel.example/inbound"),
+                "host",
+                "dev-tunnel.example",
+            ),
+            403,
+        ),
+        (
+            "a forged X-Forwarded-Proto: http",
+            with_header(
+                signed(
+                    event("inbound-rest-v1.json"),
+                    &format!("http://{api}/Prod/inbound"),
+                ),
+                "x-forwarded-proto",
+                "http",
+            ),
+            403,
+        ),
+    ];
+    for (name, ev, status) in cases {
+        let response = lambda.invoke(&ev).await.proxy();
+        assert_eq!(response.status, status, "{name}: {}", response.body);
+    }
+}
