@@ -460,7 +460,9 @@ mod tests {
                 let mut forged = signed_event(base, &claimed);
                 set_header(&mut forged, name, value);
                 let r = invoke(&app, forged).await;
-                assert_eq!(status(&r), 403, "{name}: {value}: {r}");
+                // Refused: 403 (the signature is not for the URL called), or 400 for a header
+                // `http` cannot read at all.
+                assert!(matches!(status(&r), 403 | 400), "{name}: {value}: {r}");
             }
         }
         // No request context: the URL cannot be known; refused, not guessed from headers.
