@@ -404,6 +404,21 @@ fn a_header_only_prune_needs_yes() {
     .unwrap();
     std::fs::write(d.join("empty.csv"), "pattern,action,url\n").unwrap();
     let before = std::fs::read_to_string(d.join("r.json")).unwrap();
+    // The dry run says the real run will need --yes.
+    let (code, out) = byoc_in(
+        d,
+        &[
+            "routes",
+            "import",
+            "empty.csv",
+            "--prune",
+            "--dry-run",
+            "--routes",
+            "r.json",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("the real run needs --yes"), "{out}");
     let (code, out) = byoc_in(
         d,
         &[

@@ -585,6 +585,10 @@ async fn import_file(
         for r in &diff.absent {
             outln!("{} {}", if prune { "-" } else { "=" }, summary(r));
         }
+        // Said now, not only when the real run refuses.
+        if let Some(what) = planned.prune_risk().filter(|_| !yes) {
+            eprintln!("note: the prune would delete {what}: the real run needs --yes");
+        }
         return Ok(ExitCode::SUCCESS);
     }
     // A prune that empties the table (a header-only file) or drops the catch-all must be meant.
