@@ -19,8 +19,10 @@ fi
 # The SAM template must lint clean (cfn-lint, in its own virtualenv).
 ./infra/lint-template.sh
 
-# The DynamoDB-API server the store tests start (each test starts its own on a free port).
+# The local servers the tests start, each on a free loopback port: Amazon's DynamoDB Local for
+# every DynamoDB test, moto for the CloudFormation stacks `--stack` reads.
 ./infra/dynamodb-local.sh install
+./infra/moto.sh install
 
 # The end-to-end tests run these binaries; building them first keeps the tests' own
 # `cargo build --workspace --bins` a no-op.

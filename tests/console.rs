@@ -1,8 +1,8 @@
-//! `byoc console` over real HTTP: the API on a route file and on DynamoDB (moto), its security
+//! `byoc console` over real HTTP: the API on a route file and on DynamoDB (DynamoDB Local), its security
 //! rules, and the same answers as the CLI.
 
 use byoc_e2e::console::{answer, ConsoleProc};
-use byoc_e2e::{byoc, root, unique_table, Moto};
+use byoc_e2e::{byoc, root, unique_table, Dynamo};
 use reqwest::Method;
 use serde_json::json;
 
@@ -342,9 +342,9 @@ async fn the_console_api_on_a_route_file() {
 
 #[tokio::test]
 async fn the_console_api_on_dynamodb() {
-    let moto = Moto::start();
+    let dynamo = Dynamo::start();
     let table = unique_table("console");
-    let mut env = moto.env();
+    let mut env = dynamo.env();
     env.extend(self::env());
     env.push(("ROUTES_TABLE".into(), table.clone()));
     assert_eq!(byoc(&["table", "create"], &env).code, 0);

@@ -4,20 +4,20 @@
 use std::time::{Duration, Instant};
 
 use byoc_e2e::twiml::{find, parse};
-use byoc_e2e::{byoc, event, root, unique_table, Lambda, Moto, Serve, EVENTS_TOKEN};
+use byoc_e2e::{byoc, event, root, unique_table, Dynamo, Lambda, Serve, EVENTS_TOKEN};
 
 const FLOW_URL: &str = "https://webhooks.twilio.com/v1/Accounts/AC00000000000000000000000000000000/Flows/FW00000000000000000000000000000000";
 const BIN_URL: &str = "https://handler.twilio.com/twiml/EH00000000000000000000000000000000";
 
-fn table_env(moto: &Moto, table: &str) -> Vec<(String, String)> {
-    let mut env = moto.env();
+fn table_env(dynamo: &Dynamo, table: &str) -> Vec<(String, String)> {
+    let mut env = dynamo.env();
     env.push(("ROUTES_TABLE".into(), table.into()));
     env.push(("BYOC_ACTOR".into(), "test".into()));
     env
 }
 
-fn setup_table(moto: &Moto, table: &str) {
-    let env = table_env(moto, table);
+fn setup_table(dynamo: &Dynamo, table: &str) {
+    let env = table_env(dynamo, table);
     let run = byoc(&["table", "create"], &env);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let example = root()
@@ -50,13 +50,13 @@ async fn last_call(lambda: &Lambda, count: usize) -> serde_json::Value {
     }
 }
 
-/// Moto with the example routes in a fresh table, and the inbound Lambda on it (signed events,
+/// DynamoDB Local with the example routes in a fresh table, and the inbound Lambda on it (signed events,
 /// a 300 ms store budget, plus `extra`), started and past its `inbound ready` line.
-async fn inbound_on_table(name: &str, extra: &[(&str, &str)]) -> (Moto, String, Lambda, String) {
-    let moto = Moto::start();
+async fn inbound_on_table(name: &str, extra: &[(&str, &str)]) -> (Dynamo, String, Lambda, String) {
+    let dynamo = Dynamo::start();
     let table = unique_table(name);
-    setup_table(&moto, &table);
-    let env = table_env(&moto, &table);
+    setup_table(&dynamo, &table);
+    let env = table_env(&dynamo, &table);
     let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     env.extend([
         ("TWILIO_AUTH_TOKEN", EVENTS_TOKEN),
@@ -69,12 +69,12 @@ async fn inbound_on_table(name: &str, extra: &[(&str, &str)]) -> (Moto, String, 
         .wait_for("inbound ready", Duration::from_secs(20))
         .await
         .expect("ready line");
-    (moto, table, lambda, ready)
+    (dynamo, table, lambda, ready)
 }
 
 #[tokio::test]
 async fn the_inbound_lambda_answers_from_dynamodb_and_survives_the_server_dying() {
-    let (mut moto, table, mut lambda, ready) =
+    let (mut dynamo, table, mut lambda, ready) =
         inbound_on_table("fault", &[("ROUTE_CACHE_TTL_SECONDS", "1")]).await;
     assert!(ready.contains("\"warmup\":\"ok\""), "{ready}");
     // No certificate location in the environment: the system CA bundle file alone.
@@ -96,7 +96,7 @@ async fn the_inbound_lambda_answers_from_dynamodb_and_survives_the_server_dying(
     assert_eq!(last_call(&lambda, 2).await["source"], "cache");
 
     // The server dies. Once the entry expires, the stale cached route answers.
-    moto.stop();
+    dynamo.stop();
     let (r, calls) = invoke_until(&mut lambda, &event("inbound.json"), 2, |r| {
         r.headers["x-byoc-outcome"] == "degraded"
     })
@@ -126,13 +126,13 @@ async fn the_inbound_lambda_answers_from_dynamodb_and_survives_the_server_dying(
         log["latency_us"]
     );
 
-    // The server comes back empty (moto keeps data in memory): still answered, degraded.
-    moto.restart();
+    // The server comes back empty (in memory, like every local engine): still answered, degraded.
+    dynamo.restart();
     let r = lambda.invoke(&event("inbound-prefix.json")).await.proxy();
     assert_eq!(r.status, 200);
     assert_eq!(r.headers["x-byoc-outcome"], "degraded");
     // Routes restored: normal answers again once the cache entry expires.
-    setup_table(&moto, &table);
+    setup_table(&dynamo, &table);
     let (r, _) = invoke_until(&mut lambda, &event("inbound-prefix.json"), calls + 2, |r| {
         r.headers["x-byoc-outcome"] == "matched"
     })
@@ -175,7 +175,7 @@ async fn the_warm_up_at_init_learns_the_catch_all_before_any_call() {
     let bundle = openssl_probe::probe()
         .cert_file
         .expect("a system CA bundle on this machine");
-    let (mut moto, _table, mut lambda, ready) = inbound_on_table(
+    let (mut dynamo, _table, mut lambda, ready) = inbound_on_table(
         "warm",
         &[
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency"),
@@ -194,7 +194,7 @@ async fn the_warm_up_at_init_learns_the_catch_all_before_any_call() {
         "{ready}"
     );
     // The store dies before the first call: the `*` route learned at init answers it.
-    moto.stop();
+    dynamo.stop();
     let r = lambda.invoke(&event("inbound-prefix.json")).await.proxy();
     assert_eq!(r.status, 200);
     assert_eq!(r.headers["x-byoc-outcome"], "degraded");
@@ -204,10 +204,10 @@ async fn the_warm_up_at_init_learns_the_catch_all_before_any_call() {
 
 #[tokio::test]
 async fn with_the_store_down_from_the_start_calls_get_the_default_or_a_rejection() {
-    let mut moto = Moto::start();
+    let mut dynamo = Dynamo::start();
     let table = unique_table("down");
-    let env_owned = table_env(&moto, &table);
-    moto.stop();
+    let env_owned = table_env(&dynamo, &table);
+    dynamo.stop();
     let mut env: Vec<(&str, &str)> = env_owned
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -247,9 +247,9 @@ async fn with_the_store_down_from_the_start_calls_get_the_default_or_a_rejection
 
 #[tokio::test]
 async fn import_export_round_trip_and_ten_thousand_routes() {
-    let moto = Moto::start();
+    let dynamo = Dynamo::start();
     let table = unique_table("import");
-    let env = table_env(&moto, &table);
+    let env = table_env(&dynamo, &table);
     assert_eq!(byoc(&["table", "create"], &env).code, 0);
     let dir = tempfile::tempdir().unwrap();
 
@@ -319,10 +319,10 @@ async fn import_export_round_trip_and_ten_thousand_routes() {
 
 #[tokio::test]
 async fn csv_export_round_trips_and_prune_removes_exactly_the_diff() {
-    let moto = Moto::start();
+    let dynamo = Dynamo::start();
     let table = unique_table("prune");
-    setup_table(&moto, &table);
-    let env = table_env(&moto, &table);
+    setup_table(&dynamo, &table);
+    let env = table_env(&dynamo, &table);
     let dir = tempfile::tempdir().unwrap();
 
     let exported_csv = byoc(&["routes", "export", "--format", "csv"], &env).stdout;
@@ -373,9 +373,9 @@ async fn csv_export_round_trips_and_prune_removes_exactly_the_diff() {
 
 #[tokio::test]
 async fn bad_imports_report_every_row_and_write_nothing() {
-    let moto = Moto::start();
+    let dynamo = Dynamo::start();
     let table = unique_table("bad");
-    let env = table_env(&moto, &table);
+    let env = table_env(&dynamo, &table);
     assert_eq!(byoc(&["table", "create"], &env).code, 0);
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("bad.csv");
@@ -453,9 +453,9 @@ async fn bad_imports_report_every_row_and_write_nothing() {
 
 #[tokio::test]
 async fn routes_commands_work_the_same_on_a_table_and_a_file() {
-    let moto = Moto::start();
+    let dynamo = Dynamo::start();
     let table = unique_table("cli");
-    let table_env = table_env(&moto, &table);
+    let table_env = table_env(&dynamo, &table);
     assert_eq!(byoc(&["table", "create"], &table_env).code, 0);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("routes.json").display().to_string();
@@ -570,10 +570,10 @@ async fn routes_commands_work_the_same_on_a_table_and_a_file() {
 
 #[tokio::test]
 async fn byoc_serve_reads_a_table() {
-    let moto = Moto::start();
+    let dynamo = Dynamo::start();
     let table = unique_table("serve");
-    setup_table(&moto, &table);
-    let env = table_env(&moto, &table);
+    setup_table(&dynamo, &table);
+    let env = table_env(&dynamo, &table);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let serve = Serve::start(&[], &env).await;
     let response = reqwest::Client::new()
@@ -595,8 +595,8 @@ async fn byoc_serve_reads_a_table() {
 /// few lines, exit 2; not "store unavailable" with the SDK's debug text.
 #[tokio::test]
 async fn a_missing_table_is_named_with_the_fix() {
-    let moto = Moto::start();
-    let env = table_env(&moto, "no-such-table");
+    let dynamo = Dynamo::start();
+    let env = table_env(&dynamo, "no-such-table");
     for args in [
         &["routes", "list"][..],
         &["routes", "get", "+13175551234"][..],
@@ -623,9 +623,9 @@ async fn listing_skips_the_history_and_old_tables_migrate() {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     };
-    let moto = Moto::start();
+    let dynamo = Dynamo::start();
     let table = unique_table("legacy");
-    let client = moto.client();
+    let client = dynamo.client();
     // The table as `byoc table create` made it before the index.
     let attr = |n: &str| {
         AttributeDefinition::builder()
@@ -665,7 +665,7 @@ async fn listing_skips_the_history_and_old_tables_migrate() {
         .await
         .unwrap();
 
-    let env = table_env(&moto, &table);
+    let env = table_env(&dynamo, &table);
     let run = byoc(&["routes", "list"], &env);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("+1317* -> hangup"), "{}", run.stdout);
@@ -743,21 +743,22 @@ async fn listing_skips_the_history_and_old_tables_migrate() {
 /// the degraded answer with the reason `invalid_route`, and other numbers are unaffected.
 #[tokio::test]
 async fn an_invalid_stored_route_is_degraded_not_passed_to_a_broader_route() {
-    let moto = Moto::start();
+    let dynamo = Dynamo::start();
     let table = unique_table("invalid");
-    setup_table(&moto, &table);
+    setup_table(&dynamo, &table);
     let record: byoc_core::RouteRecord = serde_json::from_str(
         r#"{"pattern":"+13175550000","action":"teleport","url":"https://example.com/x","version":3}"#,
     )
     .unwrap();
-    moto.client()
+    dynamo
+        .client()
         .put_item()
         .table_name(&table)
         .set_item(Some(byoc_dynamodb::record_to_item(&record)))
         .send()
         .await
         .unwrap();
-    let env = table_env(&moto, &table);
+    let env = table_env(&dynamo, &table);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let serve = Serve::start(&[], &env).await;
     let call = |to: &'static str| {
@@ -803,7 +804,7 @@ async fn an_invalid_stored_route_is_degraded_not_passed_to_a_broader_route() {
 
     // `get` names the problem and the fix; the fix works: replace it (at its own version), or
     // delete one that has no version at all.
-    let cli_env = table_env(&moto, &table);
+    let cli_env = table_env(&dynamo, &table);
     let got = byoc(&["routes", "get", "+13175550000"], &cli_env);
     assert_ne!(got.code, 0);
     assert!(
@@ -841,7 +842,8 @@ async fn an_invalid_stored_route_is_degraded_not_passed_to_a_broader_route() {
         &serde_json::from_str(r#"{"pattern":"+13175550001","action":"teleport"}"#).unwrap(),
     );
     no_version.remove("version");
-    moto.client()
+    dynamo
+        .client()
         .put_item()
         .table_name(&table)
         .set_item(Some(no_version))
@@ -858,9 +860,10 @@ async fn an_invalid_stored_route_is_degraded_not_passed_to_a_broader_route() {
 }
 
 /// Writes a route item straight into the table, as another tool or an older version might.
-async fn put_raw_item(moto: &Moto, table: &str, json: &str) {
+async fn put_raw_item(dynamo: &Dynamo, table: &str, json: &str) {
     let record: byoc_core::RouteRecord = serde_json::from_str(json).unwrap();
-    moto.client()
+    dynamo
+        .client()
         .put_item()
         .table_name(table)
         .set_item(Some(byoc_dynamodb::record_to_item(&record)))
@@ -874,18 +877,18 @@ async fn put_raw_item(moto: &Moto, table: &str, json: &str) {
 /// an import or a console save over it, at the version shown, replaces it.
 #[tokio::test]
 async fn an_unreadable_item_is_listed_flagged_and_an_import_or_the_console_replaces_it() {
-    let moto = Moto::start();
+    let dynamo = Dynamo::start();
     let table = unique_table("unreadable");
-    setup_table(&moto, &table);
+    setup_table(&dynamo, &table);
     let bad = r#"{"pattern":"+13175550000","action":"teleport","version":3}"#;
-    put_raw_item(&moto, &table, bad).await;
+    put_raw_item(&dynamo, &table, bad).await;
     put_raw_item(
-        &moto,
+        &dynamo,
         &table,
         r#"{"pattern":"+13175550002","action":"redirect","url":"ftp://example.com","version":7}"#,
     )
     .await;
-    let env = table_env(&moto, &table);
+    let env = table_env(&dynamo, &table);
 
     let list = byoc(&["routes", "list"], &env);
     assert_eq!(list.code, 0, "{}", list.stderr);

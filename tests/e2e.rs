@@ -1,6 +1,6 @@
 //! The end-to-end suite, one test binary: the real `inbound` / `outbound` Lambda binaries on a
 //! Runtime API emulator, `byoc serve` and the `byoc` CLI over real HTTP and processes, the
-//! DynamoDB store against a local DynamoDB-API server (moto), and the SAM template.
+//! DynamoDB store against a local DynamoDB-API server (Amazon's DynamoDB Local), and the SAM template.
 //!
 //! Run one part with a filter: `cargo test -p byoc-e2e --test e2e dynamodb::`.
 
@@ -12,6 +12,7 @@ mod failover;
 mod hardening;
 mod lambda;
 mod outbound;
+mod replica;
 mod routing;
 mod sam;
 mod serve;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use byoc_e2e::twilio_sim::{Answered, Simulator};
 use byoc_e2e::twiml::{find, parse};
-use byoc_e2e::{byoc, root, unique_table, Moto, Serve};
+use byoc_e2e::{byoc, root, unique_table, Dynamo, Serve};
 
 const TOKEN: &str = "failover-test-token";
 const FLOW_URL: &str = "https://webhooks.twilio.com/v1/Accounts/AC00000000000000000000000000000000/Flows/FW00000000000000000000000000000000";
@@ -86,9 +86,9 @@ async fn gateway(
 
 /// One region: a DynamoDB-API server with the example routes, and `byoc serve` on its table
 /// (checking signatures against `public`, the URL Twilio calls, when it is behind a gateway).
-async fn region(table: &str, public: Option<&str>) -> (Moto, Serve) {
-    let moto = Moto::start();
-    let mut env = moto.env();
+async fn region(table: &str, public: Option<&str>) -> (Dynamo, Serve) {
+    let dynamo = Dynamo::start();
+    let mut env = dynamo.env();
     env.push(("BYOC_ACTOR".into(), "test".into()));
     let table_arg = format!("--table={table}");
     let run = byoc(&["table", "create", &table_arg], &env);
@@ -112,7 +112,7 @@ async fn region(table: &str, public: Option<&str>) -> (Moto, Serve) {
         serve_env.push(("PUBLIC_BASE_URL", public));
     }
     let serve = Serve::start(&[&table_arg], &serve_env).await;
-    (moto, serve)
+    (dynamo, serve)
 }
 
 /// A check of the TwiML a call got.
@@ -206,10 +206,17 @@ async fn a_region_that_hangs_then_dies_loses_no_call() {
     }
 
     let started = Instant::now();
+    // A worker that failed a call stops placing them: give up waiting rather than hang.
     let wait_for = |n: usize| {
         let placed = placed.clone();
         async move {
+            let deadline = Instant::now() + Duration::from_secs(120);
             while placed.load(Ordering::SeqCst) < n {
+                assert!(
+                    Instant::now() < deadline,
+                    "only {} calls placed of the {n} awaited (a worker failed a call?)",
+                    placed.load(Ordering::SeqCst)
+                );
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
         }

@@ -5,7 +5,7 @@
 use byoc_core::import::{self, Format};
 use byoc_core::NumberPlan;
 use byoc_e2e::twiml::{find, parse, Element};
-use byoc_e2e::{byoc, form, unique_table, Lambda, Moto, Serve};
+use byoc_e2e::{byoc, form, unique_table, Dynamo, Lambda, Serve};
 
 /// One route per destination, each with the characters that need escaping.
 const ROUTES: &str = r#"{"routes": [
@@ -265,9 +265,9 @@ async fn every_destination_from_a_file_and_from_dynamodb_through_serve_and_lambd
     assert_eq!(lambda_answers(&mut lambda).await, from_file);
 
     // DynamoDB, imported with the CLI.
-    let moto = Moto::start();
+    let dynamo = Dynamo::start();
     let table = unique_table("dest");
-    let mut env = moto.env();
+    let mut env = dynamo.env();
     env.push(("ROUTES_TABLE".into(), table.clone()));
     cli(&["table", "create"], &env);
     cli(&["routes", "import", &file], &env);
@@ -563,9 +563,9 @@ async fn a_failover_chain_survives_its_route_being_deleted_mid_call_in_lambda() 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("routes.json");
     std::fs::write(&file, format!(r#"{{"routes": [{CHAIN}]}}"#)).unwrap();
-    let moto = Moto::start();
+    let dynamo = Dynamo::start();
     let table = unique_table("chain");
-    let mut env = moto.env();
+    let mut env = dynamo.env();
     env.push(("ROUTES_TABLE".into(), table));
     cli(&["table", "create"], &env);
     cli(&["routes", "import", &file.display().to_string()], &env);

@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use byoc_e2e::twiml::{find, has, parse};
-use byoc_e2e::{byoc, event, form, root, sign, unique_table, Moto, EVENTS_TOKEN};
+use byoc_e2e::{byoc, event, form, root, sign, unique_table, Dynamo, EVENTS_TOKEN};
 use tokio::process::Command;
 
 const FLOW_URL: &str = "https://webhooks.twilio.com/v1/Accounts/AC00000000000000000000000000000000/Flows/FW00000000000000000000000000000000";
@@ -24,17 +24,17 @@ fn sam_local() -> PathBuf {
     root().join("infra/sam-local.sh")
 }
 
-/// A table on moto holding `infra/routes.example.json`, and the `--env-vars` file that points
+/// A table on DynamoDB Local holding `infra/routes.example.json`, and the `--env-vars` file that points
 /// the functions at it (only variables the template declares can be set this way).
 struct Setup {
-    moto: Moto,
+    dynamo: Dynamo,
     env_vars: tempfile::NamedTempFile,
 }
 
 fn setup() -> Setup {
-    let moto = Moto::start();
+    let dynamo = Dynamo::start();
     let table = unique_table("sam");
-    let mut env = moto.env();
+    let mut env = dynamo.env();
     env.push(("ROUTES_TABLE".into(), table.clone()));
     env.push(("BYOC_ACTOR".into(), "test".into()));
     let run = byoc(&["table", "create"], &env);
@@ -46,12 +46,12 @@ fn setup() -> Setup {
         "InboundFunction": {
             "TWILIO_AUTH_TOKEN": EVENTS_TOKEN,
             "ROUTES_TABLE": table,
-            "DYNAMODB_ENDPOINT_URL": moto.endpoint(),
+            "DYNAMODB_ENDPOINT_URL": dynamo.endpoint(),
             "DEFAULT_ROUTE_URL": DEFAULT_URL,
         },
         "OutboundFunction": { "TWILIO_AUTH_TOKEN": EVENTS_TOKEN },
     }));
-    Setup { moto, env_vars }
+    Setup { dynamo, env_vars }
 }
 
 fn env_vars_file(value: serde_json::Value) -> tempfile::NamedTempFile {
@@ -225,7 +225,7 @@ async fn sam_local_invoke_answers_every_event_with_routes_from_a_local_table() {
             );
         }
     }
-    drop(setup.moto);
+    drop(setup.dynamo);
 }
 
 #[tokio::test]
@@ -482,7 +482,7 @@ async fn sam_local_start_api_serves_every_route_of_the_template() {
         .await
         .unwrap();
     assert!(clean.status.success());
-    drop(setup.moto);
+    drop(setup.dynamo);
 }
 
 /// The artifact `sam build` made is what Lambda runs: an aarch64 executable needing no glibc newer

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use byoc_core::route::MatchKind;
 use byoc_core::{NumberPlan, Route, RouteRecord};
 use byoc_dynamodb::DynamoStore;
-use byoc_e2e::{unique_table, Moto};
+use byoc_e2e::{unique_table, Dynamo};
 use byoc_store::{Expect, RouteAdmin, RouteStore, StoreError, WriteOp};
 
 fn route(json: &str) -> Route {
@@ -30,27 +30,31 @@ mod dynamodb_contract {
 
     use byoc_core::NumberPlan;
     use byoc_dynamodb::DynamoStore;
-    use byoc_e2e::{unique_table, Moto};
+    use byoc_e2e::{unique_table, Dynamo};
     use byoc_store::contract::Store;
 
     byoc_store::store_contract_tests!(async {
-        let moto = Moto::shared();
+        let dynamo = Dynamo::shared();
         let store = DynamoStore::new(
-            moto.client(),
+            dynamo.client(),
             unique_table("contract"),
             NumberPlan::default(),
         );
         assert!(store.create_table().await.unwrap());
         let store: Arc<dyn Store> = Arc::new(store);
-        (store, moto)
+        (store, dynamo)
     });
 }
 
 /// Creating a table that exists reports it, and changes nothing.
 #[tokio::test]
 async fn a_second_table_create_reports_the_table_exists() {
-    let moto = Moto::shared();
-    let store = DynamoStore::new(moto.client(), unique_table("twice"), NumberPlan::default());
+    let dynamo = Dynamo::shared();
+    let store = DynamoStore::new(
+        dynamo.client(),
+        unique_table("twice"),
+        NumberPlan::default(),
+    );
     assert!(store.create_table().await.unwrap());
     store
         .put(redirect("*", "https://x/kept"), Expect::Absent, "ana")
@@ -62,8 +66,12 @@ async fn a_second_table_create_reports_the_table_exists() {
 
 #[tokio::test]
 async fn dynamodb_lookups_cost_one_round_trip_cold_and_none_warm() {
-    let moto = Moto::start();
-    let store = DynamoStore::new(moto.client(), unique_table("trips"), NumberPlan::default());
+    let dynamo = Dynamo::start();
+    let store = DynamoStore::new(
+        dynamo.client(),
+        unique_table("trips"),
+        NumberPlan::default(),
+    );
     store.create_table().await.unwrap();
     // Many routes, several prefixes of the same number: still one request per cold lookup.
     let mut ops: Vec<WriteOp> = (0..500)
@@ -112,9 +120,9 @@ async fn dynamodb_lookups_cost_one_round_trip_cold_and_none_warm() {
 /// read the routes and while its writes are under way, so the interleaving is certain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_edit_during_an_import_is_not_overwritten() {
-    let moto = Moto::start();
+    let dynamo = Dynamo::start();
     let table = unique_table("race");
-    let store = DynamoStore::new(moto.client(), table.clone(), NumberPlan::default());
+    let store = DynamoStore::new(dynamo.client(), table.clone(), NumberPlan::default());
     store.create_table().await.unwrap();
     let keys: Vec<String> = (0..60).map(|i| format!("+1212555{i:04}")).collect();
     let first: Vec<WriteOp> = keys
@@ -128,7 +136,7 @@ async fn an_edit_during_an_import_is_not_overwritten() {
         .iter()
         .map(|k| WriteOp::Put(redirect(k, "https://x/import"), Expect::Version(1)))
         .collect();
-    let endpoint = moto.endpoint();
+    let endpoint = dynamo.endpoint();
     let last = keys.last().unwrap().clone();
     let edited = std::sync::atomic::AtomicBool::new(false);
     let applied = store
@@ -175,8 +183,8 @@ async fn an_edit_during_an_import_is_not_overwritten() {
 #[tokio::test]
 async fn dynamodb_unprocessed_keys_and_lost_races_are_handled() {
     use byoc_e2e::dynamo_proxy::{DynamoProxy, Fault};
-    let moto = Moto::start();
-    let proxy = DynamoProxy::start(&moto.endpoint()).await;
+    let dynamo = Dynamo::start();
+    let proxy = DynamoProxy::start(&dynamo.endpoint()).await;
     let store = DynamoStore::new(
         byoc_dynamodb::local_client(&proxy.endpoint()),
         unique_table("faults"),

@@ -2,7 +2,7 @@
 //! `byoc serve` as the deployment and moto's CloudFormation for `--stack`.
 
 use byoc_e2e::fake_twilio::{FakeTwilio, ACCOUNT, API_KEY, API_SECRET, TOKEN};
-use byoc_e2e::{byoc, Moto, Run, Serve};
+use byoc_e2e::{byoc, Dynamo, Run, Serve};
 use std::time::Duration;
 
 const DOMAIN: &str = "acme.sip.twilio.com";
@@ -687,7 +687,7 @@ async fn check_confirms_each_step_of_a_token_rotation() {
 
 #[tokio::test]
 async fn connect_reads_the_urls_from_deployed_stacks() {
-    let moto = Moto::start();
+    let moto = Dynamo::moto();
     let primary = "https://abc123.execute-api.us-east-1.amazonaws.com";
     let secondary = "https://xyz789.execute-api.us-west-2.amazonaws.com";
     for (base, region) in [(primary, "us-east-1"), (secondary, "us-west-2")] {

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release --quiet --workspace --bins
 cargo build --release --quiet -p byoc-web --example hello_lambda --features lambda
-./infra/dynamodb-local.sh install
+./infra/moto.sh install
 ./target/release/lambda-bench "${1:-25}" "${2:-2000}"
 echo "release binary sizes (stripped):"
 ls -l target/release/inbound target/release/outbound target/release/byoc target/release/examples/hello_lambda \

@@ -25,14 +25,14 @@ TABLE="byoc-faults"
 
 # All binaries at once (load-check's own build of the inbound binary is then a no-op).
 cargo build --release --quiet --workspace --bins
-./infra/dynamodb-local.sh install
+./infra/moto.sh install
 
 TMP="$(mktemp -d)"
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  ./infra/dynamodb-local.sh stop "$PORT" || true
+  ./infra/moto.sh stop "$PORT" || true
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -83,10 +83,10 @@ import_routes() {
 outage() {
   sleep 3
   echo "   [fault] $(date +%T) stopping the DynamoDB server"
-  ./infra/dynamodb-local.sh stop "$PORT"
+  ./infra/moto.sh stop "$PORT"
   sleep 6
   echo "   [fault] $(date +%T) restarting it (empty)"
-  ./infra/dynamodb-local.sh start "$PORT" >/dev/null
+  ./infra/moto.sh start "$PORT" >/dev/null
   import_routes
   echo "   [fault] $(date +%T) routes re-imported"
 }
@@ -98,7 +98,7 @@ start_serve --routes "$TMP/routes.json"
   | grep -v '^  ' || status=1
 stop_serve
 
-./infra/dynamodb-local.sh start "$PORT" >/dev/null
+./infra/moto.sh start "$PORT" >/dev/null
 import_routes
 export STORE_TIMEOUT_MS=250 ROUTE_CACHE_TTL_SECONDS=5 DEFAULT_ROUTE_URL="https://example.com/fallback"
 

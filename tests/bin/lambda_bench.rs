@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use byoc_e2e::emulator::{Emulator, INVOKE_TIMEOUT};
-use byoc_e2e::{binary, event, Moto};
+use byoc_e2e::{binary, event, Dynamo};
 
 struct Variant {
     name: &'static str,
@@ -234,7 +234,7 @@ async fn main() {
     // this Debian machine), which is what it did before (see docs/performance.md).
     let bundle = openssl_probe::probe().cert_file;
 
-    let moto = Moto::start();
+    let moto = Dynamo::moto();
     let store_clock = StoreClock::default();
     let relay = store_clock
         .start(

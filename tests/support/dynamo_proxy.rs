@@ -41,7 +41,7 @@ pub struct DynamoProxy {
 }
 
 impl DynamoProxy {
-    /// Starts a proxy to `upstream` (e.g. `Moto::endpoint()`) on a free loopback port.
+    /// Starts a proxy to `upstream` (e.g. `Dynamo::endpoint()`) on a free loopback port.
     pub async fn start(upstream: &str) -> Self {
         let inner = Arc::new(Inner {
             upstream: upstream.to_string(),
@@ -131,7 +131,15 @@ async fn forward(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Byte
         }
         (Fault::RaceNextTransaction, "TransactWriteItems") => {
             *inner.fault.lock().unwrap() = Fault::None;
-            let (status, answer) = upstream(&inner, &headers, body.clone()).await;
+            // The other writer's copy has its own idempotency token: with the SDK's token,
+            // DynamoDB (Local included; moto ignores tokens) would take the store's own copy
+            // for a retry of the first and answer it with success, writing nothing.
+            let mut rival: Value = serde_json::from_slice(&body).unwrap_or_default();
+            static RIVALS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = RIVALS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            rival["ClientRequestToken"] = json!(format!("rival-{}-{n}", std::process::id()));
+            let rival = serde_json::to_vec(&rival).unwrap_or_default();
+            let (status, answer) = upstream(&inner, &headers, rival.into()).await;
             if !status.is_success() {
                 // The racing copy itself failed: pass that on, so the test sees why.
                 return reply(status, answer);

@@ -3,18 +3,18 @@
 //! handle is dropped, so a failing test leaves nothing running.
 
 pub mod console;
+pub mod dynamo;
 pub mod dynamo_proxy;
 pub mod emulator;
 pub mod fake_twilio;
-pub mod moto;
 pub mod process;
 pub mod twilio_sim;
 pub mod twiml;
 
 use std::path::{Path, PathBuf};
 
+pub use dynamo::{unique_table, Dynamo, Engine};
 pub use emulator::Emulator;
-pub use moto::{unique_table, Moto};
 pub use process::{binary, byoc, Lambda, Run, Serve};
 
 /// The token the events in `events/` are signed with (see events/README.md).

@@ -23,17 +23,27 @@ pub enum Profile {
 /// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` point it at a local server, as does
 /// `endpoint`, from `DYNAMODB_ENDPOINT_URL`, which a SAM template can declare empty).
 pub async fn client(profile: Profile, endpoint: Option<&str>) -> Client {
+    client_in(profile, endpoint, None).await
+}
+
+/// [`client`] in `region` (a replica's) instead of the environment's.
+pub async fn client_in(profile: Profile, endpoint: Option<&str>, region: Option<&str>) -> Client {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(url) = endpoint {
         loader = loader.endpoint_url(url);
+    }
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region.to_string()));
     }
     if let Profile::CallPath { budget } = profile {
         // Cold-start work the Lambda environment makes unnecessary: Lambda always sets
         // `AWS_REGION` (the first source the default region chain reads) and the execution
         // role's keys in the environment, so the full credentials chain (which creates an STS
         // client and reads profile files) is only built if the environment has no keys.
-        if let Some(region) = std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()) {
-            loader = loader.region(aws_config::Region::new(region));
+        if let Some(home) = std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()) {
+            if region.is_none() {
+                loader = loader.region(aws_config::Region::new(home));
+            }
         }
         loader = loader
             .credentials_provider(

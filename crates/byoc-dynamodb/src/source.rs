@@ -10,7 +10,12 @@
 //!    with the default route; read-only `byoc` commands use the embedded example file).
 //!
 //! `DYNAMODB_ENDPOINT_URL` points a table at a local DynamoDB-API server (the template declares
-//! it empty so `sam local invoke --env-vars` can set it). Under `sam local` (`AWS_SAM_LOCAL`),
+//! it empty so `sam local invoke --env-vars` can set it).
+//!
+//! On the call path, `ROUTES_REPLICA_REGION` names another region holding a replica of the
+//! table (a global table has the same name in every region): a key the home table cannot answer
+//! is read there before any degraded answer ([`ReplicaSource`]; `DYNAMODB_REPLICA_ENDPOINT_URL`
+//! points it at a local server). Under `sam local` (`AWS_SAM_LOCAL`),
 //! the template's unresolved `!Ref RoutesTable` (the literal `RoutesTable`) with no endpoint is
 //! never asked for: [`StoreSource::SamPlaceholder`].
 
@@ -49,6 +54,66 @@ const SAM_PLACEHOLDER: &str = "RoutesTable";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("both ROUTES_TABLE and ROUTES_FILE are set: set one (a flag such as --table or --routes also decides)")]
 pub struct BothStores;
+
+/// The replica of the routes table the call path may read when the home table fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaSource {
+    /// Its region (`ROUTES_REPLICA_REGION`).
+    pub region: String,
+    /// A local stand-in (`DYNAMODB_REPLICA_ENDPOINT_URL`).
+    pub endpoint: Option<String>,
+}
+
+/// A replica setting that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplicaError {
+    #[error("ROUTES_REPLICA_REGION `{0}` is not an AWS region name (such as us-west-2)")]
+    BadRegion(String),
+    #[error("ROUTES_REPLICA_REGION is this function's own region ({0}): name the region of another replica of the table")]
+    SameRegion(String),
+    #[error("DYNAMODB_REPLICA_ENDPOINT_URL is set but ROUTES_REPLICA_REGION is not: set both, or neither")]
+    EndpointWithoutRegion,
+    #[error("ROUTES_REPLICA_REGION is set but the routes are not in a DynamoDB table (ROUTES_TABLE or --table): only a table has a replica")]
+    NotATable,
+}
+
+impl ReplicaSource {
+    /// The replica named by the environment, read through `env`, if any.
+    pub fn resolve(env: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ReplicaError> {
+        let set = |name: &str| {
+            env(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let endpoint = set("DYNAMODB_REPLICA_ENDPOINT_URL");
+        let Some(region) = set("ROUTES_REPLICA_REGION") else {
+            return match endpoint {
+                Some(_) => Err(ReplicaError::EndpointWithoutRegion),
+                None => Ok(None),
+            };
+        };
+        if !is_region_name(&region) {
+            return Err(ReplicaError::BadRegion(region));
+        }
+        // The same region is the same table, unless a local stand-in says otherwise.
+        if endpoint.is_none() && set("AWS_REGION").as_deref() == Some(region.as_str()) {
+            return Err(ReplicaError::SameRegion(region));
+        }
+        Ok(Some(Self { region, endpoint }))
+    }
+}
+
+/// `us-west-2`, `ap-southeast-1`, `us-gov-west-1`: letters, dash-separated words, a number.
+fn is_region_name(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty()
+}
 
 /// An opened store: the call-path and admin views of it, and a description for logs.
 pub struct OpenedStore {
@@ -120,6 +185,9 @@ pub struct CallStore {
     pub store: Arc<CachedStore>,
     /// What the store is, for logs (`DynamoDB table routes`, `route file r.json (12 routes)`).
     pub description: String,
+    /// The replica read when the home table fails, for logs (`DynamoDB table routes in
+    /// us-west-2`), if any.
+    pub replica: Option<String>,
     /// Creating the client (or loading the file), in milliseconds.
     pub open_ms: u64,
     /// `ok`, or why the warm-up lookup did not get an answer from the store.
@@ -136,12 +204,16 @@ impl StoreSource {
     /// for init too, so this trades one extra round trip for doing the handshake while init has
     /// a full vCPU (a 128 MB function gets a fraction of one once invoked); with provisioned
     /// concurrency it is free. Its outcome does not stop the function.
+    ///
+    /// `replica`: read when the home table fails (a table only; the client is created here,
+    /// and connects on its first read).
     pub async fn open_for_calls(
         &self,
         plan: &NumberPlan,
         cache: CacheConfig,
-    ) -> Result<CallStore, StoreError> {
-        self.open_for_calls_or(plan, cache, None).await
+        replica: Option<&ReplicaSource>,
+    ) -> Result<CallStore, OpenError> {
+        self.open_for_calls_or(plan, cache, None, replica).await
     }
 
     /// [`StoreSource::open_for_calls`], with `none` answering when no store is named (`byoc
@@ -151,10 +223,26 @@ impl StoreSource {
         plan: &NumberPlan,
         cache: CacheConfig,
         none: Option<OpenedStore>,
-    ) -> Result<CallStore, StoreError> {
+        replica: Option<&ReplicaSource>,
+    ) -> Result<CallStore, OpenError> {
         let started = Instant::now();
         let profile = Profile::CallPath {
             budget: cache.budget,
+        };
+        let replica = match (self, replica) {
+            (_, None) => None,
+            (Self::Table { name, .. }, Some(replica)) => {
+                let client =
+                    crate::client_in(profile, replica.endpoint.as_deref(), Some(&replica.region))
+                        .await;
+                Some((
+                    DynamoStore::new(client, name.clone(), plan.clone()),
+                    replica.region.as_str(),
+                ))
+            }
+            // `sam local` without --env-vars never reaches AWS, replica included.
+            (Self::SamPlaceholder, Some(_)) => None,
+            (Self::File(_) | Self::None, Some(_)) => return Err(ReplicaError::NotATable.into()),
         };
         let (store, description): (Arc<dyn RouteStore>, String) = match self
             .open(plan, profile, false)
@@ -180,17 +268,33 @@ impl StoreSource {
             }
         };
         let open_ms = started.elapsed().as_millis() as u64;
-        let store = Arc::new(CachedStore::new(store, cache));
+        let mut cached = CachedStore::new(store, cache);
+        let mut replica_description = None;
+        if let Some((store, region)) = replica {
+            replica_description = Some(format!("{} in {region}", store.describe()));
+            cached = cached.with_replica(Arc::new(store));
+        }
+        let store = Arc::new(cached);
         let warm = store
             .lookup(&Address::Literal("byoc-warmup".to_string()), None)
             .await;
         Ok(CallStore {
             store,
             description,
+            replica: replica_description,
             open_ms,
             warmup: warm.degraded.map_or("ok", |f| f.as_str()),
         })
     }
+}
+
+/// Why the call path's store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
 }
 
 fn open_file(path: &Path, plan: &NumberPlan, create: bool) -> Result<FileStore, StoreError> {
@@ -243,6 +347,63 @@ mod tests {
         assert_eq!(r(None, None, env(Some("t"), Some("f"))), Err(BothStores));
         assert_eq!(r(None, None, env(Some("t"), Some(" "))), Ok(table("t")));
         assert_eq!(r(None, None, env(None, None)), Ok(StoreSource::None));
+    }
+
+    #[test]
+    fn the_replica_setting_is_checked() {
+        use super::{ReplicaError, ReplicaSource};
+        fn r(vars: &[(&str, &str)]) -> Result<Option<ReplicaSource>, ReplicaError> {
+            ReplicaSource::resolve(|name: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            })
+        }
+        assert_eq!(r(&[]), Ok(None));
+        assert_eq!(r(&[("ROUTES_REPLICA_REGION", " ")]), Ok(None));
+        assert_eq!(
+            r(&[
+                ("ROUTES_REPLICA_REGION", "us-west-2"),
+                ("AWS_REGION", "us-east-1")
+            ]),
+            Ok(Some(ReplicaSource {
+                region: "us-west-2".into(),
+                endpoint: None
+            }))
+        );
+        assert!(r(&[("ROUTES_REPLICA_REGION", "us-gov-west-1")]).is_ok());
+        for bad in [
+            "uswest2",
+            "us-west",
+            "US-WEST-2",
+            "us-west-2a",
+            "us--2",
+            "u-west-2",
+        ] {
+            assert_eq!(
+                r(&[("ROUTES_REPLICA_REGION", bad)]),
+                Err(ReplicaError::BadRegion(bad.into())),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            r(&[
+                ("ROUTES_REPLICA_REGION", "us-east-1"),
+                ("AWS_REGION", "us-east-1")
+            ]),
+            Err(ReplicaError::SameRegion("us-east-1".into()))
+        );
+        // A local stand-in may share the region name.
+        assert!(r(&[
+            ("ROUTES_REPLICA_REGION", "us-east-1"),
+            ("AWS_REGION", "us-east-1"),
+            ("DYNAMODB_REPLICA_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ])
+        .is_ok());
+        assert_eq!(
+            r(&[("DYNAMODB_REPLICA_ENDPOINT_URL", "http://127.0.0.1:9")]),
+            Err(ReplicaError::EndpointWithoutRegion)
+        );
     }
 
     #[test]

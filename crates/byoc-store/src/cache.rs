@@ -11,6 +11,12 @@
 //! answers at once instead of each waiting out the budget, and a store that is down or
 //! overloaded is not kept busy by a retry per call.
 //!
+//! With a replica ([`CachedStore::with_replica`]: the same routes elsewhere, e.g. the global
+//! table's copy in another region), a key the home store could not answer (error, time-out or
+//! back-off; not an unreadable route, which the replica holds too) is asked of the replica,
+//! within the same budget, before any degraded answer. A call then waits at most two budgets;
+//! the replica has its own back-off.
+//!
 //! Concurrent misses for the same number share one store call (`byoc serve`, or a Lambda with
 //! managed concurrency, under a burst): without that, a slow store gets one request per waiting
 //! call, falls further behind, and every call ends up waiting out the budget.
@@ -54,6 +60,8 @@ pub enum Source {
     Store,
     /// A store that holds its routes in memory (a route file), asked directly.
     Memory,
+    /// The home store failed; the replica answered, just now.
+    Replica,
     /// The store failed: a stale cache entry for this number.
     Stale,
     /// The store failed: the `*` route last seen.
@@ -68,6 +76,7 @@ impl Source {
             Source::Cache => "cache",
             Source::Store => "store",
             Source::Memory => "memory",
+            Source::Replica => "replica",
             Source::Stale => "stale",
             Source::LastCatchAll => "last_catch_all",
             Source::Nothing => "nothing",
@@ -131,39 +140,117 @@ struct Entry {
 /// How long the store is left alone after it failed.
 pub const BACKOFF: Duration = Duration::from_secs(1);
 
-/// One store call's outcome: the resolution, or why it failed.
-type Fetched = Result<crate::Resolution, StoreFailure>;
+/// One store call's outcome: the resolution and who gave it, or why the home store failed.
+type Fetched = Result<(crate::Resolution, Source), StoreFailure>;
+
+/// A store, the moment it last failed (for its back-off).
+struct Backend {
+    store: Arc<dyn RouteStore>,
+    failed_at: Mutex<Option<Instant>>,
+}
+
+impl Backend {
+    fn new(store: Arc<dyn RouteStore>) -> Self {
+        Self {
+            store,
+            failed_at: Mutex::new(None),
+        }
+    }
+
+    /// Its answer within `budget`, or why not; `role` names it in the warnings.
+    async fn ask(
+        &self,
+        address: &Address,
+        scope: Option<&str>,
+        budget: Duration,
+        role: &'static str,
+    ) -> Result<crate::Resolution, StoreFailure> {
+        if self.in_backoff() {
+            return Err(StoreFailure::Backoff);
+        }
+        // The reason that travels (`X-Byoc-Reason`, the call's log line) is a short kind; the
+        // store's own words go to this one warning.
+        let outcome = match tokio::time::timeout(budget, self.store.resolve(address, scope)).await {
+            Ok(Ok(resolution)) => Ok(resolution),
+            Ok(Err(StoreError::Corrupt { pattern, reason })) => {
+                tracing::error!(
+                    kind = "invalid_route",
+                    store = role,
+                    pattern = pattern.as_str(),
+                    reason = reason.as_str(),
+                    "a stored route cannot be read: its calls get the degraded answer until it is fixed (byoc routes put … --replace, or delete)"
+                );
+                Err(StoreFailure::InvalidRoute)
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(kind = "store_error", store = role, error = %e, "route store failed");
+                Err(StoreFailure::Error)
+            }
+            Err(_) => {
+                tracing::warn!(
+                    kind = "store_timeout",
+                    store = role,
+                    budget_ms = budget.as_millis() as u64,
+                    "route store did not answer within the budget"
+                );
+                Err(StoreFailure::Timeout)
+            }
+        };
+        // One unreadable route is not a failing store: no back-off for the others.
+        if outcome != Err(StoreFailure::InvalidRoute) {
+            *lock(&self.failed_at) = outcome.is_err().then(Instant::now);
+        }
+        outcome
+    }
+
+    fn in_backoff(&self) -> bool {
+        let failed_at = *lock(&self.failed_at);
+        failed_at.is_some_and(|at| at.elapsed() < BACKOFF)
+    }
+}
 
 /// A store behind a cache and a time budget.
 pub struct CachedStore {
-    inner: Arc<dyn RouteStore>,
+    home: Backend,
+    /// The same routes elsewhere, asked when the home store cannot answer.
+    replica: Option<Backend>,
     config: CacheConfig,
     entries: Mutex<HashMap<String, Entry>>,
     catch_all: Mutex<Option<Arc<Route>>>,
     /// Store calls under way, by key; later callers wait for the same outcome.
     inflight: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Fetched>>>>,
-    /// When the store last failed, for the back-off.
-    failed_at: Mutex<Option<Instant>>,
 }
 
 impl CachedStore {
     pub fn new(inner: Arc<dyn RouteStore>, config: CacheConfig) -> Self {
         Self {
-            inner,
+            home: Backend::new(inner),
+            replica: None,
             config,
             entries: Mutex::new(HashMap::new()),
             catch_all: Mutex::new(None),
             inflight: Mutex::new(HashMap::new()),
-            failed_at: Mutex::new(None),
         }
     }
 
-    /// The store's answer for `address` within the budget, one call per key at a time.
+    /// Asks `replica` (the same routes elsewhere) for what the home store cannot answer.
+    pub fn with_replica(mut self, replica: Arc<dyn RouteStore>) -> Self {
+        self.replica = Some(Backend::new(replica));
+        self
+    }
+
+    /// The replica, if one is set.
+    pub fn replica(&self) -> Option<&Arc<dyn RouteStore>> {
+        self.replica.as_ref().map(|r| &r.store)
+    }
+
+    /// The answer for `address`: the home store's within the budget, else the replica's within
+    /// another, one call per key at a time.
     async fn fetch(&self, key: &str, address: &Address, scope: Option<&str>) -> Fetched {
-        if let Some(at) = *lock(&self.failed_at) {
-            if at.elapsed() < BACKOFF {
-                return Err(StoreFailure::Backoff);
-            }
+        let budget = self.config.budget;
+        if self.replica.is_none() && self.home.in_backoff() {
+            // Nothing to ask: skip the single-flight map.
+            return Err(StoreFailure::Backoff);
         }
         let cell = lock(&self.inflight)
             .entry(key.to_string())
@@ -171,33 +258,18 @@ impl CachedStore {
             .clone();
         let fetched = cell
             .get_or_init(|| async {
-                // The reason that travels (`X-Byoc-Reason`, the call's log line) is a short
-                // kind; the store's own words go to this one warning.
-                match tokio::time::timeout(self.config.budget, self.inner.resolve(address, scope))
-                    .await
-                {
-                    Ok(Ok(resolution)) => Ok(resolution),
-                    Ok(Err(StoreError::Corrupt { pattern, reason })) => {
-                        tracing::error!(
-                            kind = "invalid_route",
-                            pattern = pattern.as_str(),
-                            reason = reason.as_str(),
-                            "a stored route cannot be read: its calls get the degraded answer until it is fixed (byoc routes put … --replace, or delete)"
-                        );
-                        Err(StoreFailure::InvalidRoute)
-                    }
-                    Ok(Err(e)) => {
-                        tracing::warn!(kind = "store_error", error = %e, "route store failed");
-                        Err(StoreFailure::Error)
-                    }
-                    Err(_) => {
-                        tracing::warn!(
-                            kind = "store_timeout",
-                            budget_ms = self.config.budget.as_millis() as u64,
-                            "route store did not answer within the budget"
-                        );
-                        Err(StoreFailure::Timeout)
-                    }
+                let failure = match self.home.ask(address, scope, budget, "home").await {
+                    Ok(resolution) => return Ok((resolution, Source::Store)),
+                    Err(failure) => failure,
+                };
+                match &self.replica {
+                    // The replica holds the same unreadable item: not worth a round trip.
+                    Some(replica) if failure != StoreFailure::InvalidRoute => replica
+                        .ask(address, scope, budget, "replica")
+                        .await
+                        .map(|resolution| (resolution, Source::Replica))
+                        .map_err(|_| failure),
+                    _ => Err(failure),
                 }
             })
             .await
@@ -206,16 +278,12 @@ impl CachedStore {
         let mut inflight = lock(&self.inflight);
         if inflight.get(key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
             inflight.remove(key);
-            // One unreadable route is not a failing store: no back-off for the others.
-            if fetched != Err(StoreFailure::InvalidRoute) {
-                *lock(&self.failed_at) = fetched.is_err().then(Instant::now);
-            }
         }
         fetched
     }
 
     pub fn inner(&self) -> &Arc<dyn RouteStore> {
-        &self.inner
+        &self.home.store
     }
 
     pub fn config(&self) -> CacheConfig {
@@ -225,7 +293,7 @@ impl CachedStore {
     /// Finds the route for a call to `address` in `scope` (its SIP domain) as described in the
     /// module documentation.
     pub async fn lookup(&self, address: &Address, scope: Option<&str>) -> Lookup {
-        if let Some(resolution) = self.inner.resolve_in_memory(address, scope) {
+        if let Some(resolution) = self.home.store.resolve_in_memory(address, scope) {
             return Lookup {
                 matched: resolution.matched,
                 source: Source::Memory,
@@ -251,7 +319,7 @@ impl CachedStore {
             }
         }
         let reason = match self.fetch(key, address, scope).await {
-            Ok(resolution) => {
+            Ok((resolution, source)) => {
                 if let Some(route) = resolution.catch_all {
                     *lock(&self.catch_all) = Some(route);
                 }
@@ -270,7 +338,7 @@ impl CachedStore {
                 }
                 return Lookup {
                     matched: resolution.matched,
-                    source: Source::Store,
+                    source,
                     degraded: None,
                 };
             }
@@ -489,5 +557,93 @@ mod tests {
         tokio::time::sleep(BACKOFF).await;
         assert_eq!(cache.lookup(&a, None).await.source, Source::Store);
         assert_eq!(flaky.calls.load(Ordering::SeqCst), 2);
+    }
+
+    /// The home store and a replica of it, each a [`Flaky`] on the same routes.
+    fn with_replica() -> (Arc<Flaky>, Arc<Flaky>, CachedStore) {
+        let (home, cache) = setup(Duration::from_secs(60));
+        let (replica, _) = setup(Duration::from_secs(60));
+        let cache = cache.with_replica(replica.clone());
+        (home, replica, cache)
+    }
+
+    #[tokio::test]
+    async fn a_failing_home_store_is_answered_by_the_replica_not_degraded() {
+        let (home, replica, cache) = with_replica();
+        let a = addr("+13175551234");
+        home.mode.store(FAIL, Ordering::SeqCst);
+        let l = cache.lookup(&a, None).await;
+        assert_eq!((l.source, l.degraded), (Source::Replica, None));
+        assert_eq!(l.matched.unwrap().route.pattern.key(), "+1317*");
+        assert_eq!(replica.calls.load(Ordering::SeqCst), 1);
+        // Cached like any answer.
+        assert_eq!(cache.lookup(&a, None).await.source, Source::Cache);
+
+        // In the home store's back-off, the replica is asked straight away (home not asked).
+        home.mode.store(OK, Ordering::SeqCst);
+        let b = addr("+442071234567");
+        let l = cache.lookup(&b, None).await;
+        assert_eq!(l.source, Source::Replica);
+        assert_eq!(home.calls.load(Ordering::SeqCst), 1);
+        // After the back-off, home again.
+        tokio::time::sleep(BACKOFF).await;
+        let c = addr("+13175550000");
+        assert_eq!(cache.lookup(&c, None).await.source, Source::Store);
+    }
+
+    #[tokio::test]
+    async fn a_hung_home_store_costs_one_budget_then_the_replica_answers() {
+        let (home, _replica, cache) = with_replica();
+        home.mode.store(HANG, Ordering::SeqCst);
+        let started = Instant::now();
+        let l = cache.lookup(&addr("+13175551234"), None).await;
+        assert_eq!((l.source, l.degraded), (Source::Replica, None));
+        // One budget (50 ms) waited on the home store, then the replica's quick answer.
+        assert!(started.elapsed() >= Duration::from_millis(50));
+    }
+
+    #[tokio::test]
+    async fn both_failing_degrade_with_the_home_reason_and_the_replica_backs_off_too() {
+        let (home, replica, cache) = with_replica();
+        let a = addr("+13175551234");
+        home.mode.store(HANG, Ordering::SeqCst);
+        replica.mode.store(FAIL, Ordering::SeqCst);
+        let l = cache.lookup(&a, None).await;
+        assert_eq!(
+            (l.source, l.degraded),
+            (Source::Nothing, Some(StoreFailure::Timeout))
+        );
+        // Both in back-off: neither is asked.
+        let l = cache.lookup(&a, None).await;
+        assert_eq!(l.degraded, Some(StoreFailure::Backoff));
+        assert_eq!(home.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(replica.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_route_is_not_asked_of_the_replica() {
+        struct Corrupt;
+        #[async_trait]
+        impl RouteStore for Corrupt {
+            async fn resolve(
+                &self,
+                _: &Address,
+                _: Option<&str>,
+            ) -> Result<Resolution, StoreError> {
+                Err(StoreError::Corrupt {
+                    pattern: "+1317*".into(),
+                    reason: "bad".into(),
+                })
+            }
+            fn describe(&self) -> String {
+                "corrupt".into()
+            }
+        }
+        let (_, replica, _) = with_replica();
+        let cache = CachedStore::new(Arc::new(Corrupt), CacheConfig::default())
+            .with_replica(replica.clone());
+        let l = cache.lookup(&addr("+13175551234"), None).await;
+        assert_eq!(l.degraded, Some(StoreFailure::InvalidRoute));
+        assert_eq!(replica.calls.load(Ordering::SeqCst), 0);
     }
 }

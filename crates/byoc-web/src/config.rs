@@ -26,7 +26,9 @@
 //!
 //! Also read here, for the process around the handlers: `ROUTES_TABLE` / `ROUTES_FILE` (which
 //! store, decided by `byoc_dynamodb::StoreSource`), `DYNAMODB_ENDPOINT_URL` (the table on a local
-//! DynamoDB-API server, for `sam local`; empty in AWS), `METRICS_NAMESPACE`, `RUST_LOG` /
+//! DynamoDB-API server, for `sam local`; empty in AWS), `ROUTES_REPLICA_REGION` /
+//! `DYNAMODB_REPLICA_ENDPOINT_URL` (the replica read when the table fails,
+//! `byoc_dynamodb::ReplicaSource`), `METRICS_NAMESPACE`, `RUST_LOG` /
 //! `LOG_LEVEL`, Lambda's `AWS_LAMBDA_INITIALIZATION_TYPE`, SAM's `AWS_SAM_LOCAL` and, for the CLI,
 //! `USER`. The AWS SDK
 //! reads its own (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_DYNAMODB`).
@@ -71,6 +73,8 @@ pub const ENV_VARS: &[&str] = &[
     "ROUTES_TABLE",
     "ROUTES_FILE",
     "DYNAMODB_ENDPOINT_URL",
+    "ROUTES_REPLICA_REGION",
+    "DYNAMODB_REPLICA_ENDPOINT_URL",
     "METRICS_NAMESPACE",
     "LOG_LEVEL",
     "RUST_LOG",

@@ -95,8 +95,9 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         ),
         _ => None,
     };
+    let replica = byoc_dynamodb::ReplicaSource::resolve(byoc_web::config::var)?;
     let opened = choice
-        .open_for_calls_or(&config.inbound.plan, cache, embedded)
+        .open_for_calls_or(&config.inbound.plan, cache, embedded, replica.as_ref())
         .await?;
     let store = opened.store;
     let app = Arc::new(App::new(config, store, Endpoints::ALL));
@@ -106,8 +107,12 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // Tests and scripts read this line to find the port.
     println!(
-        "byoc serve: listening on http://{addr} (POST|GET /inbound, /inbound/status, /inbound/fallback, /outbound; POST /inbound/next; routes: {})",
-        opened.description
+        "byoc serve: listening on http://{addr} (POST|GET /inbound, /inbound/status, /inbound/fallback, /outbound; POST /inbound/next; routes: {}{})",
+        opened.description,
+        opened
+            .replica
+            .map(|r| format!("; replica read when it fails: {r}"))
+            .unwrap_or_default()
     );
     let router = axum::Router::new().fallback(handle).with_state(app);
     axum::serve(listener, router)

@@ -7,12 +7,13 @@
 
 use std::time::Instant;
 
-use byoc_dynamodb::StoreSource;
+use byoc_dynamodb::{ReplicaSource, StoreSource};
 use byoc_web::{config, App, Endpoints};
 
 fn main() {
     let started = Instant::now();
     let source = StoreSource::resolve(None, None, config::var);
+    let replica = ReplicaSource::resolve(config::var);
     // Only for DynamoDB, and before any thread exists (it sets SSL_CERT_FILE): one bundle file
     // instead of a scan of the certificate directories at the first TLS connection.
     let trust =
@@ -20,10 +21,11 @@ fn main() {
     byoc_web::lambda::main("inbound", |config| async move {
         // A bad route file names itself and every invalid route.
         let opened = source?
-            .open_for_calls(&config.inbound.plan, config.cache)
+            .open_for_calls(&config.inbound.plan, config.cache, replica?.as_ref())
             .await?;
         tracing::info!(
             store = %opened.store.inner().describe(),
+            replica = opened.replica.as_deref().unwrap_or("none"),
             client_ms = opened.open_ms,
             init_ms = started.elapsed().as_millis() as u64,
             init_type = config::lambda_initialization_type(),
