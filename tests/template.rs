@@ -137,17 +137,16 @@ fn routes_and_permissions_are_least_privilege() {
     .collect();
     assert_eq!(routes, expected);
 
-    // Inbound: only BatchGetItem on the routes table. Outbound: no policies at all.
-    let policies = &t["Resources"]["InboundFunction"]["Properties"]["Policies"];
-    let statements = policies[0]["Statement"].as_vec().unwrap();
-    assert_eq!(statements.len(), 1);
-    let actions: Vec<&str> = statements[0]["Action"]
-        .as_vec()
-        .unwrap()
-        .iter()
-        .filter_map(Yaml::as_str)
-        .collect();
-    assert_eq!(actions, vec!["dynamodb:BatchGetItem"]);
+    // Inbound: only BatchGetItem on the routes table (and, in the two-region modes, on the
+    // replica's: `assert_replica_read`). Outbound: no policies at all.
+    let one_region = rendered(&[("TwilioAuthToken", "x")]);
+    let statements =
+        &one_region["Resources"]["InboundFunction"]["Properties"]["Policies"][0]["Statement"];
+    assert_eq!(statements.as_array().unwrap().len(), 1, "{statements}");
+    assert_eq!(
+        statements[0]["Action"],
+        serde_json::json!(["dynamodb:BatchGetItem"])
+    );
     assert!(t["Resources"]["OutboundFunction"]["Properties"]["Policies"].is_badvalue());
 
     // The (single-region) table: on demand, recoverable, encrypted, kept, keyed as the store
@@ -377,6 +376,18 @@ fn one_region_keeps_a_single_table() {
         inbound["Policies"][0]["Statement"][0]["Resource"],
         serde_json::json!({"Fn::GetAtt": ["RoutesTable", "Arn"]})
     );
+    // No replica to read: no setting, no permission.
+    assert_eq!(
+        inbound["Environment"]["Variables"]["ROUTES_REPLICA_REGION"],
+        ""
+    );
+    assert_eq!(
+        inbound["Policies"][0]["Statement"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(
         t["Outputs"]["RoutesTableName"]["Value"],
         serde_json::json!({"Ref": "RoutesTable"})
@@ -425,7 +436,36 @@ fn replica_regions_make_the_table_global() {
             inbound["Policies"][0]["Statement"][0]["Resource"],
             serde_json::json!({"Fn::GetAtt": ["RoutesGlobalTable", "Arn"]})
         );
+        // The first other replica is read when this region's table fails: BatchGetItem on
+        // that replica's table alone.
+        assert_eq!(
+            inbound["Environment"]["Variables"]["ROUTES_REPLICA_REGION"],
+            "us-west-2"
+        );
+        assert_replica_read(
+            inbound,
+            "us-west-2",
+            serde_json::json!({"Ref": "RoutesGlobalTable"}),
+        );
     }
+}
+
+/// The inbound function may read the replica table in `region`, with BatchGetItem only.
+fn assert_replica_read(inbound: &Value, region: &str, table: Value) {
+    let statements = inbound["Policies"][0]["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 2, "{statements:?}");
+    let replica = &statements[1];
+    assert_eq!(
+        replica["Action"],
+        serde_json::json!(["dynamodb:BatchGetItem"])
+    );
+    assert_eq!(
+        replica["Resource"]["Fn::Sub"],
+        serde_json::json!([
+            "arn:${AWS::Partition}:dynamodb:${Region}:${AWS::AccountId}:table/${Table}",
+            {"Region": region, "Table": table}
+        ])
+    );
 }
 
 #[test]
@@ -449,6 +489,24 @@ fn the_second_region_uses_the_replica_by_name() {
         t["Outputs"]["RoutesTableName"]["Value"],
         "byoc-RoutesGlobalTable-1AB2"
     );
+    // Without RoutesReplicaRegion, this region reads its own replica only.
+    assert_eq!(
+        inbound["Environment"]["Variables"]["ROUTES_REPLICA_REGION"],
+        ""
+    );
+
+    // With it, the home region's replica is read when this one fails.
+    let t = rendered(&[
+        ("TwilioAuthToken", "x"),
+        ("ExistingRoutesTable", "byoc-RoutesGlobalTable-1AB2"),
+        ("RoutesReplicaRegion", "us-west-2"),
+    ]);
+    let inbound = &t["Resources"]["InboundFunction"]["Properties"];
+    assert_eq!(
+        inbound["Environment"]["Variables"]["ROUTES_REPLICA_REGION"],
+        "us-west-2"
+    );
+    assert_replica_read(inbound, "us-west-2", "byoc-RoutesGlobalTable-1AB2".into());
 }
 
 /// The outputs `byoc twilio connect --stack` reads are the URLs the functions verify signatures
