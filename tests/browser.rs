@@ -210,7 +210,7 @@ async fn the_console_in_a_real_browser_on_a_route_file() {
 #[tokio::test]
 #[ignore = "needs chromium and chromium-driver: run by infra/test.sh"]
 async fn the_console_in_a_real_browser_on_dynamodb() {
-    let dynamo = byoc_e2e::Dynamo::start();
+    let dynamo = byoc_e2e::Dynamo::shared();
     let mut env = dynamo.env();
     env.push(("ROUTES_TABLE".into(), byoc_e2e::unique_table("browser")));
     env.push(("BYOC_ACTOR".into(), "browser-test".into()));

@@ -342,7 +342,7 @@ async fn the_console_api_on_a_route_file() {
 
 #[tokio::test]
 async fn the_console_api_on_dynamodb() {
-    let dynamo = Dynamo::start();
+    let dynamo = Dynamo::shared();
     let table = unique_table("console");
     let mut env = dynamo.env();
     env.extend(self::env());

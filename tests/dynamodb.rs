@@ -247,7 +247,7 @@ async fn with_the_store_down_from_the_start_calls_get_the_default_or_a_rejection
 
 #[tokio::test]
 async fn import_export_round_trip_and_ten_thousand_routes() {
-    let dynamo = Dynamo::start();
+    let dynamo = Dynamo::shared();
     let table = unique_table("import");
     let env = table_env(&dynamo, &table);
     assert_eq!(byoc(&["table", "create"], &env).code, 0);
@@ -319,7 +319,7 @@ async fn import_export_round_trip_and_ten_thousand_routes() {
 
 #[tokio::test]
 async fn csv_export_round_trips_and_prune_removes_exactly_the_diff() {
-    let dynamo = Dynamo::start();
+    let dynamo = Dynamo::shared();
     let table = unique_table("prune");
     setup_table(&dynamo, &table);
     let env = table_env(&dynamo, &table);
@@ -373,7 +373,7 @@ async fn csv_export_round_trips_and_prune_removes_exactly_the_diff() {
 
 #[tokio::test]
 async fn bad_imports_report_every_row_and_write_nothing() {
-    let dynamo = Dynamo::start();
+    let dynamo = Dynamo::shared();
     let table = unique_table("bad");
     let env = table_env(&dynamo, &table);
     assert_eq!(byoc(&["table", "create"], &env).code, 0);
@@ -453,7 +453,7 @@ async fn bad_imports_report_every_row_and_write_nothing() {
 
 #[tokio::test]
 async fn routes_commands_work_the_same_on_a_table_and_a_file() {
-    let dynamo = Dynamo::start();
+    let dynamo = Dynamo::shared();
     let table = unique_table("cli");
     let table_env = table_env(&dynamo, &table);
     assert_eq!(byoc(&["table", "create"], &table_env).code, 0);
@@ -570,7 +570,7 @@ async fn routes_commands_work_the_same_on_a_table_and_a_file() {
 
 #[tokio::test]
 async fn byoc_serve_reads_a_table() {
-    let dynamo = Dynamo::start();
+    let dynamo = Dynamo::shared();
     let table = unique_table("serve");
     setup_table(&dynamo, &table);
     let env = table_env(&dynamo, &table);
@@ -595,7 +595,7 @@ async fn byoc_serve_reads_a_table() {
 /// few lines, exit 2; not "store unavailable" with the SDK's debug text.
 #[tokio::test]
 async fn a_missing_table_is_named_with_the_fix() {
-    let dynamo = Dynamo::start();
+    let dynamo = Dynamo::shared();
     let env = table_env(&dynamo, "no-such-table");
     for args in [
         &["routes", "list"][..],
@@ -623,7 +623,7 @@ async fn listing_skips_the_history_and_old_tables_migrate() {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     };
-    let dynamo = Dynamo::start();
+    let dynamo = Dynamo::shared();
     let table = unique_table("legacy");
     let client = dynamo.client();
     // The table as `byoc table create` made it before the index.
@@ -743,7 +743,7 @@ async fn listing_skips_the_history_and_old_tables_migrate() {
 /// the degraded answer with the reason `invalid_route`, and other numbers are unaffected.
 #[tokio::test]
 async fn an_invalid_stored_route_is_degraded_not_passed_to_a_broader_route() {
-    let dynamo = Dynamo::start();
+    let dynamo = Dynamo::shared();
     let table = unique_table("invalid");
     setup_table(&dynamo, &table);
     let record: byoc_core::RouteRecord = serde_json::from_str(
@@ -877,7 +877,7 @@ async fn put_raw_item(dynamo: &Dynamo, table: &str, json: &str) {
 /// an import or a console save over it, at the version shown, replaces it.
 #[tokio::test]
 async fn an_unreadable_item_is_listed_flagged_and_an_import_or_the_console_replaces_it() {
-    let dynamo = Dynamo::start();
+    let dynamo = Dynamo::shared();
     let table = unique_table("unreadable");
     setup_table(&dynamo, &table);
     let bad = r#"{"pattern":"+13175550000","action":"teleport","version":3}"#;

@@ -16,10 +16,13 @@ const FLOW_URL: &str = "https://webhooks.twilio.com/v1/Accounts/AC00000000000000
 /// The per-attempt budget of each store (home, then replica).
 const BUDGET_MS: &str = "300";
 
-/// A server with the example routes in `table`.
-fn region_with_routes(table: &str) -> Dynamo {
+/// A server with the example routes in `table`, in `region` (DynamoDB Local ignores regions
+/// with `-sharedDb`; moto, like AWS, keeps a table in its region).
+fn region_with_routes(table: &str, region: &str) -> Dynamo {
     let dynamo = Dynamo::start();
     let mut env = dynamo.env();
+    env.retain(|(k, _)| k != "AWS_REGION");
+    env.push(("AWS_REGION".into(), region.into()));
     env.push(("BYOC_ACTOR".into(), "test".into()));
     let table_arg = format!("--table={table}");
     let run = byoc(&["table", "create", &table_arg], &env);
@@ -147,8 +150,8 @@ async fn a_table_that_hangs_or_dies_is_read_from_its_replica_under_load() {
     const WORKERS: usize = 8;
     const CALLS: usize = 400;
     let table = unique_table("replica");
-    let mut home = region_with_routes(&table);
-    let mut replica = region_with_routes(&table);
+    let mut home = region_with_routes(&table, "us-east-1");
+    let mut replica = region_with_routes(&table, "us-west-2");
     let env = env_with_replica(&home, &replica, &table);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let serve = Serve::start(&[], &[&env[..], &[("TWILIO_AUTH_TOKEN", TOKEN)]].concat()).await;
@@ -183,8 +186,8 @@ async fn a_table_that_hangs_or_dies_is_read_from_its_replica_under_load() {
 #[tokio::test]
 async fn the_inbound_lambda_reads_the_replica_and_says_so() {
     let table = unique_table("replica-lambda");
-    let mut home = region_with_routes(&table);
-    let replica = region_with_routes(&table);
+    let mut home = region_with_routes(&table, "us-east-1");
+    let replica = region_with_routes(&table, "us-west-2");
     let env = env_with_replica(&home, &replica, &table);
     let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     env.push(("TWILIO_AUTH_TOKEN", EVENTS_TOKEN));

@@ -265,7 +265,7 @@ async fn every_destination_from_a_file_and_from_dynamodb_through_serve_and_lambd
     assert_eq!(lambda_answers(&mut lambda).await, from_file);
 
     // DynamoDB, imported with the CLI.
-    let dynamo = Dynamo::start();
+    let dynamo = Dynamo::shared();
     let table = unique_table("dest");
     let mut env = dynamo.env();
     env.push(("ROUTES_TABLE".into(), table.clone()));
@@ -563,7 +563,7 @@ async fn a_failover_chain_survives_its_route_being_deleted_mid_call_in_lambda() 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("routes.json");
     std::fs::write(&file, format!(r#"{{"routes": [{CHAIN}]}}"#)).unwrap();
-    let dynamo = Dynamo::start();
+    let dynamo = Dynamo::shared();
     let table = unique_table("chain");
     let mut env = dynamo.env();
     env.push(("ROUTES_TABLE".into(), table));

@@ -66,7 +66,7 @@ async fn a_second_table_create_reports_the_table_exists() {
 
 #[tokio::test]
 async fn dynamodb_lookups_cost_one_round_trip_cold_and_none_warm() {
-    let dynamo = Dynamo::start();
+    let dynamo = Dynamo::shared();
     let store = DynamoStore::new(
         dynamo.client(),
         unique_table("trips"),
@@ -120,7 +120,7 @@ async fn dynamodb_lookups_cost_one_round_trip_cold_and_none_warm() {
 /// read the routes and while its writes are under way, so the interleaving is certain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_edit_during_an_import_is_not_overwritten() {
-    let dynamo = Dynamo::start();
+    let dynamo = Dynamo::shared();
     let table = unique_table("race");
     let store = DynamoStore::new(dynamo.client(), table.clone(), NumberPlan::default());
     store.create_table().await.unwrap();
@@ -183,7 +183,7 @@ async fn an_edit_during_an_import_is_not_overwritten() {
 #[tokio::test]
 async fn dynamodb_unprocessed_keys_and_lost_races_are_handled() {
     use byoc_e2e::dynamo_proxy::{DynamoProxy, Fault};
-    let dynamo = Dynamo::start();
+    let dynamo = Dynamo::shared();
     let proxy = DynamoProxy::start(&dynamo.endpoint()).await;
     let store = DynamoStore::new(
         byoc_dynamodb::local_client(&proxy.endpoint()),
