@@ -37,7 +37,11 @@ install() {
   if ! java_ready; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       echo "dynamodb-local: installing Java 17 (openjdk-17-jdk-headless)" >&2
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless >/dev/null
+      # A fresh machine may have no package lists yet: update once if the install fails.
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless >/dev/null 2>&1 || {
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jdk-headless >/dev/null
+      }
     else
       echo "dynamodb-local: needs Java 17 (java and javac): apt-get install openjdk-17-jdk-headless" >&2
       exit 1

@@ -226,7 +226,14 @@ fn rendered(parameters: &[(&str, &str)]) -> Value {
         .as_object()
         .unwrap()
         .iter()
-        .filter_map(|(k, v)| Some((k.clone(), v["Default"].as_str()?.to_string())))
+        .filter_map(|(k, v)| {
+            let default = match &v["Default"] {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            Some((k.clone(), default))
+        })
         .collect();
     for (k, v) in parameters {
         assert!(
@@ -536,4 +543,121 @@ fn webhook_outputs_follow_the_public_base_url() {
             format!("${{PublicBaseUrl}}/{path}")
         );
     }
+}
+
+/// A flood is refused by API Gateway (stage throttling, from parameters), every request is in
+/// the API's access log, 429s have a metric and an alarm, and the inbound function's reserved
+/// concurrency is set only when asked for.
+#[test]
+fn the_api_is_throttled_logged_and_alarmed() {
+    let t = rendered(&[("TwilioAuthToken", "x")]);
+    let r = &t["Resources"];
+    let api = &r["WebhookApi"]["Properties"];
+    assert_eq!(api["DefaultRouteSettings"]["ThrottlingRateLimit"], "200");
+    assert_eq!(api["DefaultRouteSettings"]["ThrottlingBurstLimit"], "400");
+    assert_eq!(
+        api["AccessLogSettings"]["DestinationArn"],
+        serde_json::json!({"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]})
+    );
+    // The format is JSON once API Gateway fills it in, with the status a number.
+    let format = api["AccessLogSettings"]["Format"].as_str().unwrap();
+    let filled = format
+        .replace("$context.status", "429")
+        .replace("$context.responseLatency", "3")
+        .replace("$context.error.messageString", "\"Too Many Requests\"")
+        .replace("$context.", "");
+    let line: Value = serde_json::from_str(&filled).expect("a JSON access log line");
+    assert_eq!(line["status"], 429);
+    assert_eq!(
+        r["ApiThrottledMetricFilter"]["Properties"]["FilterPattern"],
+        "{ $.status = 429 }"
+    );
+    assert_eq!(
+        r["ApiThrottledMetricFilter"]["Properties"]["LogGroupName"],
+        serde_json::json!({"Ref": "ApiAccessLogGroup"})
+    );
+    assert_eq!(
+        r["ApiThrottledAlarm"]["Properties"]["MetricName"],
+        "ApiThrottled"
+    );
+    for group in ["InboundLogGroup", "OutboundLogGroup", "ApiAccessLogGroup"] {
+        assert_eq!(r[group]["Properties"]["RetentionInDays"], "30", "{group}");
+        assert!(r[group]["Properties"]["KmsKeyId"].is_null(), "{group}");
+    }
+    let inbound = &r["InboundFunction"]["Properties"];
+    assert!(inbound["ReservedConcurrentExecutions"].is_null());
+
+    let t = rendered(&[
+        ("TwilioAuthToken", "x"),
+        ("ApiThrottlingRateLimit", "50"),
+        ("ApiThrottlingBurstLimit", "100"),
+        ("InboundReservedConcurrency", "20"),
+        ("LogRetentionDays", "90"),
+    ]);
+    let r = &t["Resources"];
+    let settings = &r["WebhookApi"]["Properties"]["DefaultRouteSettings"];
+    assert_eq!(settings["ThrottlingRateLimit"], "50");
+    assert_eq!(settings["ThrottlingBurstLimit"], "100");
+    assert_eq!(
+        r["InboundFunction"]["Properties"]["ReservedConcurrentExecutions"],
+        "20"
+    );
+    assert_eq!(
+        r["ApiAccessLogGroup"]["Properties"]["RetentionInDays"],
+        "90"
+    );
+}
+
+/// Without a key: AWS managed encryption everywhere, and a key of the stack's own (rotated,
+/// usable by CloudWatch) for an alarm topic. With `KmsKeyArn`: that key for the functions'
+/// environment, the log groups, the alarm topic and a single-region table.
+#[test]
+fn encryption_keys_follow_kms_key_arn() {
+    let t = rendered(&[("TwilioAuthToken", "x")]);
+    let r = &t["Resources"];
+    assert!(r["AlarmTopic"].is_null() && r["AlarmTopicKey"].is_null());
+    assert!(r["InboundFunction"]["Properties"]["KmsKeyArn"].is_null());
+    assert_eq!(
+        r["RoutesTable"]["Properties"]["SSESpecification"],
+        serde_json::json!({"SSEEnabled": true})
+    );
+
+    let t = rendered(&[("TwilioAuthToken", "x"), ("AlarmEmail", "ops@example.com")]);
+    let r = &t["Resources"];
+    let key = &r["AlarmTopicKey"]["Properties"];
+    assert_eq!(key["EnableKeyRotation"], true);
+    let statements = key["KeyPolicy"]["Statement"].as_array().unwrap();
+    assert!(
+        statements
+            .iter()
+            .any(|s| s["Principal"]["Service"] == "cloudwatch.amazonaws.com"),
+        "CloudWatch may use the key: {statements:?}"
+    );
+    assert_eq!(
+        r["AlarmTopic"]["Properties"]["KmsMasterKeyId"],
+        serde_json::json!({"Ref": "AlarmTopicKey"})
+    );
+
+    let arn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let t = rendered(&[
+        ("TwilioAuthToken", "x"),
+        ("AlarmEmail", "ops@example.com"),
+        ("KmsKeyArn", arn),
+    ]);
+    let r = &t["Resources"];
+    assert!(
+        r["AlarmTopicKey"].is_null(),
+        "the given key is used instead"
+    );
+    assert_eq!(r["AlarmTopic"]["Properties"]["KmsMasterKeyId"], arn);
+    for function in ["InboundFunction", "OutboundFunction"] {
+        assert_eq!(r[function]["Properties"]["KmsKeyArn"], arn, "{function}");
+    }
+    for group in ["InboundLogGroup", "OutboundLogGroup", "ApiAccessLogGroup"] {
+        assert_eq!(r[group]["Properties"]["KmsKeyId"], arn, "{group}");
+    }
+    assert_eq!(
+        r["RoutesTable"]["Properties"]["SSESpecification"],
+        serde_json::json!({"SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": arn})
+    );
 }
