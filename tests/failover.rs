@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use byoc_e2e::twilio_sim::{Answered, Simulator};
 use byoc_e2e::twiml::{find, parse};
-use byoc_e2e::{byoc, root, unique_table, Dynamo, Serve};
+use byoc_e2e::{unique_table, Dynamo, Serve};
 
 const TOKEN: &str = "failover-test-token";
 const FLOW_URL: &str = "https://webhooks.twilio.com/v1/Accounts/AC00000000000000000000000000000000/Flows/FW00000000000000000000000000000000";
@@ -88,22 +88,9 @@ async fn gateway(
 /// (checking signatures against `public`, the URL Twilio calls, when it is behind a gateway).
 async fn region(table: &str, public: Option<&str>) -> (Dynamo, Serve) {
     let dynamo = Dynamo::start();
-    let mut env = dynamo.env();
-    env.push(("BYOC_ACTOR".into(), "test".into()));
+    dynamo.example_table(table, "us-east-1");
     let table_arg = format!("--table={table}");
-    let run = byoc(&["table", "create", &table_arg], &env);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let example = root().join("infra/routes.example.json");
-    let run = byoc(
-        &[
-            "routes",
-            "import",
-            &example.display().to_string(),
-            &table_arg,
-        ],
-        &env,
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let env = dynamo.env();
     let mut serve_env: Vec<(&str, &str)> =
         env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     serve_env.push(("TWILIO_AUTH_TOKEN", TOKEN));

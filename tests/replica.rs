@@ -9,35 +9,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use byoc_e2e::twiml::{find, parse};
-use byoc_e2e::{byoc, event, form, root, sign, unique_table, Dynamo, Lambda, Serve, EVENTS_TOKEN};
+use byoc_e2e::{event, signed_post, unique_table, Dynamo, Lambda, Serve, EVENTS_TOKEN};
 
 const TOKEN: &str = "replica-test-token";
 const FLOW_URL: &str = "https://webhooks.twilio.com/v1/Accounts/AC00000000000000000000000000000000/Flows/FW00000000000000000000000000000000";
 /// The per-attempt budget of each store (home, then replica).
 const BUDGET_MS: &str = "300";
 
-/// A server with the example routes in `table`, in `region` (DynamoDB Local ignores regions
-/// with `-sharedDb`; moto, like AWS, keeps a table in its region).
+/// A server with the example routes in `table`, in `region`.
 fn region_with_routes(table: &str, region: &str) -> Dynamo {
     let dynamo = Dynamo::start();
-    let mut env = dynamo.env();
-    env.retain(|(k, _)| k != "AWS_REGION");
-    env.push(("AWS_REGION".into(), region.into()));
-    env.push(("BYOC_ACTOR".into(), "test".into()));
-    let table_arg = format!("--table={table}");
-    let run = byoc(&["table", "create", &table_arg], &env);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let example = root().join("infra/routes.example.json");
-    let run = byoc(
-        &[
-            "routes",
-            "import",
-            &example.display().to_string(),
-            &table_arg,
-        ],
-        &env,
-    );
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    dynamo.example_table(table, region);
     dynamo
 }
 
@@ -116,11 +98,7 @@ async fn load(serve: &Serve, workers: usize, calls: usize) -> Phase {
                     ("To", to),
                 ];
                 let started = Instant::now();
-                let r = client
-                    .post(&url)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .header("x-twilio-signature", sign(TOKEN, &url, &pairs))
-                    .body(form(&pairs))
+                let r = signed_post(&client, TOKEN, &url, &pairs)
                     .send()
                     .await
                     .expect("serve answers");

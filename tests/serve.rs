@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use byoc_e2e::twiml::{find, has, parse};
-use byoc_e2e::{form, sign, Serve};
+use byoc_e2e::{form, sign, signed_post, Serve};
 
 const TOKEN: &str = "serve-test-token";
 const TRUNK: &str = "BY0123456789abcdef0123456789abcdef";
@@ -454,11 +454,7 @@ async fn hostile_call_parameters_over_real_http() {
     // 1. `?OUTBOUND_DID=+6562345678` written unencoded dials Singapore, not +1 656.
     let url = serve.url("/outbound?OUTBOUND_DID=+6562345678");
     let pairs = [("CallSid", "CA1"), ("From", "+13175550000")];
-    let response = client()
-        .post(&url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-twilio-signature", sign(TOKEN, &url, &pairs))
-        .body(form(&pairs))
+    let response = signed_post(&client(), TOKEN, &url, &pairs)
         .send()
         .await
         .unwrap();
@@ -514,11 +510,7 @@ async fn hostile_call_parameters_over_real_http() {
     let url =
         serve.url("/outbound?OUTBOUND_DID=%2B13175550000&TIMEOUT=2%0Aoutcome%3Ddialed%20FORGED");
     let pairs = [("CallSid", "CA4")];
-    let response = client()
-        .post(&url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-twilio-signature", sign(TOKEN, &url, &pairs))
-        .body(form(&pairs))
+    let response = signed_post(&client(), TOKEN, &url, &pairs)
         .send()
         .await
         .unwrap();
@@ -583,11 +575,7 @@ async fn the_status_callback_finds_the_flow_the_call_entered() {
                 ("Direction", "inbound"),
             ];
             pairs.extend(extra);
-            client
-                .post(&url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("x-twilio-signature", sign(TOKEN, &url, &pairs))
-                .body(form(&pairs))
+            signed_post(&client, TOKEN, &url, &pairs)
                 .send()
                 .await
                 .unwrap()
@@ -670,11 +658,7 @@ async fn a_token_rotation_under_load_loses_no_call() {
                 } else {
                     NEW
                 };
-                let response = client
-                    .post(&url)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .header("x-twilio-signature", sign(token, &url, &pairs))
-                    .body(form(&pairs))
+                let response = signed_post(&client, token, &url, &pairs)
                     .send()
                     .await
                     .unwrap();
@@ -784,11 +768,7 @@ async fn a_stalled_log_reader_never_holds_up_a_call() {
         for i in 0..3_000 {
             let sid = format!("CA{i:032}");
             let pairs = [("CallSid", sid.as_str()), ("To", "+13175551234")];
-            let response = client
-                .post(&url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("x-twilio-signature", sign(TOKEN, &url, &pairs))
-                .body(form(&pairs))
+            let response = signed_post(&client, TOKEN, &url, &pairs)
                 .send()
                 .await
                 .unwrap();

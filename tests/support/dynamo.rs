@@ -179,6 +179,30 @@ impl Dynamo {
         );
     }
 
+    /// Creates `table` in `region` and imports `infra/routes.example.json` into it, with the
+    /// real `byoc` CLI. (DynamoDB Local ignores the region under `-sharedDb`; moto, like AWS,
+    /// keeps a table in its region.)
+    pub fn example_table(&self, table: &str, region: &str) {
+        let mut env = self.env();
+        env.retain(|(k, _)| k != "AWS_REGION");
+        env.push(("AWS_REGION".into(), region.into()));
+        env.push(("BYOC_ACTOR".into(), "test".into()));
+        let table_arg = format!("--table={table}");
+        let run = crate::byoc(&["table", "create", &table_arg], &env);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let example = root().join("infra/routes.example.json");
+        let run = crate::byoc(
+            &[
+                "routes",
+                "import",
+                &example.display().to_string(),
+                &table_arg,
+            ],
+            &env,
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+
     pub fn client(&self) -> aws_sdk_dynamodb::Client {
         byoc_dynamodb::local_client(&self.endpoint())
     }

@@ -48,6 +48,20 @@ pub fn sign(token: &str, url: &str, pairs: &[(&str, &str)]) -> String {
     byoc_core::signature::sign(token, url, &params)
 }
 
+/// A form POST of `pairs` to `url`, signed with `token` as Twilio signs it.
+pub fn signed_post(
+    client: &reqwest::Client,
+    token: &str,
+    url: &str,
+    pairs: &[(&str, &str)],
+) -> reqwest::RequestBuilder {
+    client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", sign(token, url, pairs))
+        .body(form(pairs))
+}
+
 /// An API Gateway HTTP API (payload 2.0) event, body base64-encoded as API Gateway sends forms.
 pub fn http_api_event(
     method: &str,
