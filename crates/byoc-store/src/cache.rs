@@ -239,11 +239,6 @@ impl CachedStore {
         self
     }
 
-    /// The replica, if one is set.
-    pub fn replica(&self) -> Option<&Arc<dyn RouteStore>> {
-        self.replica.as_ref().map(|r| &r.store)
-    }
-
     /// The answer for `address`: the home store's within the budget, else the replica's within
     /// another, one call per key at a time.
     async fn fetch(&self, key: &str, address: &Address, scope: Option<&str>) -> Fetched {
