@@ -23,8 +23,13 @@ for t in "${targets[@]}"; do
   cp -n seeds/"$t"/* "corpus/$t/" 2>/dev/null || true
   echo "== $t: ${RUNS:-$seconds s} (sanitizer $sanitizer)"
   start=$(date +%s)
+  marker=$(mktemp)
   cargo +nightly fuzz run -O -s "$sanitizer" "$t" "corpus/$t" -- "${limit[@]}" -max_len=4096 \
     -print_final_stats=1 2>&1 | tee "corpus/$t.log" | grep -E "^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss|==.*ERROR|SUMMARY|Done )" || true
   echo "== $t: $(( $(date +%s) - start )) s, corpus $(find "corpus/$t" -type f | wc -l) inputs, $(du -sh "corpus/$t" | cut -f1)"
-  if ls "artifacts/$t"/crash-* >/dev/null 2>&1; then echo "!! $t: crashes in fuzz/artifacts/$t"; fi
+  # Only this run's: older artifacts stay as the regression inputs they became.
+  if [ -n "$(find "artifacts/$t" -name 'crash-*' -newer "$marker" 2>/dev/null)" ]; then
+    echo "!! $t: new crashes in fuzz/artifacts/$t"
+  fi
+  rm -f "$marker"
 done
