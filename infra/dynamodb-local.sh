@@ -145,7 +145,8 @@ stop() {
     done
     kill -9 "$pid" 2>/dev/null || true
   fi
-  rm -f "$RUN/$port.pid"
+  # The log matters only when a start fails (start prints it then): the tests start dozens.
+  rm -f "$RUN/$port.pid" "$RUN/$port.log"
 }
 
 case "${1:-}" in
