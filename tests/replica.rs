@@ -169,6 +169,8 @@ async fn the_inbound_lambda_reads_the_replica_and_says_so() {
     let env = env_with_replica(&home, &replica, &table);
     let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     env.push(("TWILIO_AUTH_TOKEN", EVENTS_TOKEN));
+    // A home outside +1: the replica read does not depend on the number plan.
+    env.push(("DEFAULT_COUNTRY_CODE", "44"));
     let mut lambda = Lambda::start("inbound", &env).await;
     let ready = lambda
         .stderr

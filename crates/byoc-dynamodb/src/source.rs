@@ -10,14 +10,14 @@
 //!    with the default route; read-only `byoc` commands use the embedded example file).
 //!
 //! `DYNAMODB_ENDPOINT_URL` points a table at a local DynamoDB-API server (the template declares
-//! it empty so `sam local invoke --env-vars` can set it).
+//! it empty so `sam local invoke --env-vars` can set it). Under `sam local` (`AWS_SAM_LOCAL`),
+//! the template's unresolved `!Ref RoutesTable` (the literal `RoutesTable`) with no endpoint is
+//! never asked for: [`StoreSource::SamPlaceholder`].
 //!
 //! On the call path, `ROUTES_REPLICA_REGION` names another region holding a replica of the
 //! table (a global table has the same name in every region): a key the home table cannot answer
 //! is read there before any degraded answer ([`ReplicaSource`]; `DYNAMODB_REPLICA_ENDPOINT_URL`
-//! points it at a local server). Under `sam local` (`AWS_SAM_LOCAL`),
-//! the template's unresolved `!Ref RoutesTable` (the literal `RoutesTable`) with no endpoint is
-//! never asked for: [`StoreSource::SamPlaceholder`].
+//! points it at a local server).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
