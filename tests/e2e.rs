@@ -18,4 +18,5 @@ mod sam;
 mod serve;
 mod store;
 mod template;
+mod trunks;
 mod twilio;

@@ -283,6 +283,10 @@ type Received = Vec<(String, Vec<(String, String)>)>;
 #[derive(Default, Clone)]
 struct Fake {
     requests: Arc<Mutex<Received>>,
+    /// Each call placed and how it will end.
+    calls: Arc<Mutex<Vec<(String, &'static str)>>>,
+    /// The SIDs polled, in order.
+    polls: Arc<Mutex<Vec<String>>>,
 }
 
 async fn calls(
@@ -331,7 +335,6 @@ async fn calls(
     }
     let ok = get("To").is_some()
         && get("From").is_some()
-        && get("Byoc").is_some()
         && (get("Url").is_some() || get("Twiml").is_some());
     if !ok {
         return (
@@ -339,10 +342,55 @@ async fn calls(
             r#"{"code":21205,"message":"missing fields","status":400}"#.into(),
         );
     }
+    let n = fake.requests.lock().unwrap().len();
+    // The first call keeps the SID the single-trunk assertions expect.
+    let sid = if n == 1 {
+        "CA0123456789abcdef0123456789abcdef".to_string()
+    } else {
+        format!("CA{n:032x}")
+    };
+    // What the carrier will have done with it, read by `GET Calls/{sid}.json`.
+    let end = match get("Byoc").as_deref() {
+        Some(t) if t.ends_with("bad") => "failed",
+        Some(BUSY_TRUNK) => "busy",
+        None => "in-progress",
+        Some(_) => "completed",
+    };
+    fake.calls.lock().unwrap().push((sid.clone(), end));
     (
         StatusCode::CREATED,
-        r#"{"sid":"CA0123456789abcdef0123456789abcdef","status":"queued"}"#.into(),
+        serde_json::json!({"sid": sid, "status": "queued"}).to_string(),
     )
+}
+
+/// A trunk whose calls fail (the carrier is down), and one whose callee is busy.
+const FAILING_TRUNK: &str = "BY00000000000000000000000000000bad";
+const BUSY_TRUNK: &str = "BY00000000000000000000000000000b5e";
+
+/// `GET /2010-04-01/Accounts/{sid}/Calls/{CallSid}.json`: ringing on the first poll, then the
+/// call's end.
+async fn call_status(
+    State(fake): State<Fake>,
+    Path((_, file)): Path<(String, String)>,
+) -> (StatusCode, String) {
+    let sid = file.trim_end_matches(".json");
+    let mut polls = fake.polls.lock().unwrap();
+    let seen = polls.iter().filter(|s| *s == sid).count();
+    polls.push(sid.to_string());
+    let calls = fake.calls.lock().unwrap();
+    match calls.iter().find(|(s, _)| s == sid) {
+        Some((_, end)) => {
+            let status = if seen == 0 { "ringing" } else { end };
+            (
+                StatusCode::OK,
+                serde_json::json!({"sid": sid, "status": status}).to_string(),
+            )
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            r#"{"code":20404,"message":"not found","status":404}"#.into(),
+        ),
+    }
 }
 
 #[tokio::test]
@@ -352,6 +400,10 @@ async fn byoc_call_places_a_call_through_the_calls_api_after_the_policy() {
         .route(
             "/2010-04-01/Accounts/{account}/Calls.json",
             axum::routing::post(calls),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Calls/{file}",
+            axum::routing::get(call_status),
         )
         .with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -517,6 +569,138 @@ async fn byoc_call_places_a_call_through_the_calls_api_after_the_policy() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("--twiml"), "{out}");
     assert_eq!(fake.requests.lock().unwrap().len(), before, "nothing sent");
+
+    // Several trunks: each attempt is watched to its end; a failure moves on, busy does not.
+    let token = vec![("TWILIO_AUTH_TOKEN", "secret-token")];
+    let list = format!("{FAILING_TRUNK},{TRUNK}");
+    let (code, out) = run(
+        vec![
+            "--to",
+            "+13175551234",
+            "--from",
+            "+13175550000",
+            "--trunk",
+            &list,
+        ],
+        token.clone(),
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "attempt 1/2: failed over {FAILING_TRUNK} (a technical failure): trying {TRUNK}"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "attempt 2/2: completed over {TRUNK} (answered): done"
+        )),
+        "{out}"
+    );
+    let byoc_of = |i: usize| {
+        fake.requests.lock().unwrap()[i]
+            .1
+            .iter()
+            .find(|(k, _)| k == "Byoc")
+            .map(|(_, v)| v.clone())
+    };
+    let n = fake.requests.lock().unwrap().len();
+    assert_eq!(byoc_of(n - 2).as_deref(), Some(FAILING_TRUNK));
+    assert_eq!(byoc_of(n - 1).as_deref(), Some(TRUNK));
+    let list = format!("{BUSY_TRUNK},{TRUNK}");
+    let (code, out) = run(
+        vec![
+            "--to",
+            "+13175551234",
+            "--from",
+            "+13175550000",
+            "--trunk",
+            &list,
+        ],
+        token.clone(),
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("attempt 1/2: busy over") && out.contains("(callee): done"),
+        "{out}"
+    );
+    assert_eq!(
+        fake.requests.lock().unwrap().len(),
+        n + 1,
+        "busy tried no other trunk"
+    );
+    // Every trunk down, then Twilio's own network (OUTBOUND_FALLBACK_PSTN): no Byoc at all.
+    let mut env = token.clone();
+    env.push(("OUTBOUND_FALLBACK_PSTN", "true"));
+    let (code, out) = run(
+        vec![
+            "--to",
+            "+13175551234",
+            "--from",
+            "+13175550000",
+            "--trunk",
+            FAILING_TRUNK,
+        ],
+        env,
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("over Twilio's network (OUTBOUND_FALLBACK_PSTN)"),
+        "{out}"
+    );
+    assert!(out.contains("attempt 2/2: answered over pstn"), "{out}");
+    assert_eq!(byoc_of(n + 2), None);
+    let (code, out) = run(
+        vec![
+            "--to",
+            "+13175551234",
+            "--from",
+            "+13175550000",
+            "--trunk",
+            FAILING_TRUNK,
+        ],
+        token.clone(),
+    )
+    .await;
+    assert_eq!(code, 0, "one trunk: placed, not watched: {out}");
+    let (code, out) = run(
+        vec![
+            "--to",
+            "+13175551234",
+            "--from",
+            "+13175550000",
+            "--trunk",
+            &format!("{FAILING_TRUNK},{FAILING_TRUNK}"),
+        ],
+        token.clone(),
+    )
+    .await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("listed twice"), "{out}");
+    // The trunks of the destination's OUTBOUND_TRUNK_ROUTES entry when --trunk is not given.
+    let mut env = token.clone();
+    let routes = format!("+1317={FAILING_TRUNK},{TRUNK}");
+    env.push(("OUTBOUND_TRUNK_ROUTES", &routes));
+    let (code, out) = run(vec!["--to", "+13175551234", "--from", "+13175550000"], env).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("attempt 2/2: completed over"), "{out}");
+    let (code, out) = run(
+        vec![
+            "--to",
+            "+13175551234",
+            "--from",
+            "+13175550000",
+            "--trunk",
+            &format!("{FAILING_TRUNK},BY00000000000000000000000000001bad"),
+        ],
+        token,
+    )
+    .await;
+    assert_eq!(code, 4, "{out}");
+    assert!(out.contains("every attempt failed"), "{out}");
     server.abort();
 }
 

@@ -131,6 +131,7 @@ fn routes_and_permissions_are_least_privilege() {
         "InboundFunction POST /inbound/next",
         "OutboundFunction POST /outbound",
         "OutboundFunction GET /outbound",
+        "OutboundFunction POST /outbound/next",
     ]
     .into_iter()
     .map(String::from)
@@ -543,6 +544,72 @@ fn webhook_outputs_follow_the_public_base_url() {
             format!("${{PublicBaseUrl}}/{path}")
         );
     }
+}
+
+/// Carrier failover's settings reach the outbound function, and its attempts are counted by
+/// trunk and result from the fields its call line writes (tests/trunks.rs reads a real line),
+/// with an alarm on technical failures and a dashboard widget.
+#[test]
+fn trunk_attempts_are_counted_alarmed_and_shown() {
+    let list = "BYaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,BYbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    let t = rendered(&[
+        ("TwilioAuthToken", "x"),
+        ("ByocTrunkSid", list),
+        (
+            "OutboundTrunkRoutes",
+            "+44=BYbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+        ),
+        ("OutboundFallbackPstn", "true"),
+    ]);
+    let r = &t["Resources"];
+    let env = &r["OutboundFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["BYOC_TRUNK_SID"], list);
+    assert_eq!(
+        env["OUTBOUND_TRUNK_ROUTES"],
+        "+44=BYbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+    );
+    assert_eq!(env["OUTBOUND_FALLBACK_PSTN"], "true");
+    let attempts = &r["TrunkAttemptsMetricFilter"]["Properties"];
+    assert_eq!(
+        attempts["LogGroupName"],
+        serde_json::json!({"Ref": "OutboundLogGroup"})
+    );
+    assert_eq!(
+        attempts["FilterPattern"],
+        r#"{ $.endpoint = "outbound_next" }"#
+    );
+    let dims = &attempts["MetricTransformations"][0]["Dimensions"];
+    assert_eq!(
+        dims[0],
+        serde_json::json!({"Key": "Trunk", "Value": "$.trunk"})
+    );
+    assert_eq!(
+        dims[1],
+        serde_json::json!({"Key": "Result", "Value": "$.trunk_result"})
+    );
+    assert_eq!(
+        r["TrunkFailuresMetricFilter"]["Properties"]["FilterPattern"],
+        r#"{ ($.endpoint = "outbound_next") && ($.trunk_result = "technical") }"#
+    );
+    let alarm = &r["TrunkFailuresAlarm"]["Properties"];
+    assert_eq!(alarm["MetricName"], "TrunkFailures");
+    assert_eq!(alarm["Threshold"], "3");
+    // The dashboard body is JSON once CloudFormation substitutes it, and shows the attempts.
+    let body = &r["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"];
+    let text = body[0]
+        .as_str()
+        .unwrap()
+        .replace("${Ns}", "ByocRouter/stack")
+        .replace("${AWS::Region}", "us-east-1")
+        .replace("${InboundFunction}", "in")
+        .replace("${OutboundFunction}", "out")
+        .replace("${WebhookApi}", "api");
+    let dashboard: Value = serde_json::from_str(&text).expect("dashboard JSON");
+    let widgets = dashboard["widgets"].to_string();
+    assert!(
+        widgets.contains("TrunkAttempts") && widgets.contains("outbound_next"),
+        "{widgets}"
+    );
 }
 
 /// A flood is refused by API Gateway (stage throttling, from parameters), every request is in

@@ -22,7 +22,20 @@ fuzz_target!(|data: &[u8]| {
             &inbound::Call::at(jiff::Timestamp::UNIX_EPOCH),
         );
         let _ = decision.twiml.to_xml();
-        let decision = outbound::decide(&form, params, &OutboundConfig::default());
+        let decision = outbound::decide(
+            &form,
+            params,
+            &OutboundConfig::default(),
+            "https://h.example.com/outbound/next",
+        );
         let _ = decision.twiml.to_xml();
+        // The same input as a failover step's state and Twilio's report.
+        let step = outbound::failover::next(
+            &form,
+            params,
+            &OutboundConfig::default(),
+            "https://h.example.com/outbound/next",
+        );
+        let _ = step.twiml.to_xml();
     }
 });

@@ -2,10 +2,16 @@
 //! voice URL; when that fails (no connection, a timeout, a 5xx answer), POST it to the voice
 //! fallback URL with `ErrorCode` and `ErrorUrl` added, signed for that URL. Twilio waits 15 s
 //! for an answer; the tests use a shorter timeout so a hung server costs seconds, not minutes.
+//!
+//! For outbound calls, [`Simulator::outbound`] runs the TwiML as Twilio does: a `<Dial>` is
+//! placed through a test carrier, and when it has an `action`, Twilio POSTs the outcome there
+//! (`DialCallStatus`, `DialSipResponseCode`, the call's own parameters), signed over the full
+//! action URL, and runs the TwiML it gets back.
 
 use std::time::{Duration, Instant};
 
 use crate::sign;
+use crate::twiml::{find, has, parse};
 
 /// Twilio's error codes for a failed webhook request.
 pub const HTTP_RETRIEVAL_FAILURE: &str = "11200";
@@ -102,5 +108,136 @@ impl Simulator {
                 }
             }
         }
+    }
+}
+
+/// One `<Dial>` Twilio placed: the trunk of its numbers (`None`: Twilio's own network), the
+/// numbers, and what the carrier answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub trunk: Option<String>,
+    pub numbers: Vec<String>,
+    pub status: &'static str,
+    pub sip_code: Option<u16>,
+}
+
+/// How an outbound call's TwiML ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// `<Redirect>` out of the router (the flow's `ACTION_URL`), with its method.
+    Redirect {
+        url: String,
+        method: String,
+    },
+    /// A `<Dial>` without `action`: the call goes on with the next verb, here none.
+    DialEnded,
+    /// A `<Dial>` whose `action` leaves the router (the flow's own URL): Twilio would post the
+    /// outcome there; the simulator sends nothing off this machine.
+    DialAction(String),
+    Hangup,
+    /// A spoken refusal.
+    Said(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboundCall {
+    pub attempts: Vec<Attempt>,
+    pub end: End,
+    /// Every URL Twilio requested, in order.
+    pub requests: Vec<String>,
+}
+
+impl Simulator {
+    /// POSTs the call's parameters `call` to `url` (a widget URL with its query), then follows
+    /// the TwiML: each `<Dial>` is answered by `carrier(trunk, numbers)` and, with an `action`,
+    /// reported there as Twilio does. At most 10 requests.
+    pub async fn outbound(
+        &self,
+        url: &str,
+        call: &[(&str, &str)],
+        carrier: impl Fn(Option<&str>, &[String]) -> (&'static str, Option<u16>),
+    ) -> Result<OutboundCall, String> {
+        let mut attempts = Vec::new();
+        let mut requests = vec![url.to_string()];
+        let mut xml = self
+            .post(url, call)
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        for _ in 0..10 {
+            let twiml = parse(&xml);
+            if has(&twiml, "Response/Redirect") {
+                let r = find(&twiml, "Response/Redirect");
+                return Ok(OutboundCall {
+                    attempts,
+                    end: End::Redirect {
+                        url: r.text.clone(),
+                        method: r.attr("method").unwrap_or("POST").to_string(),
+                    },
+                    requests,
+                });
+            }
+            if has(&twiml, "Response/Say") {
+                return Ok(OutboundCall {
+                    attempts,
+                    end: End::Said(find(&twiml, "Response/Say").text.clone()),
+                    requests,
+                });
+            }
+            if !has(&twiml, "Response/Dial") {
+                assert!(has(&twiml, "Response/Hangup"), "unexpected TwiML: {xml}");
+                return Ok(OutboundCall {
+                    attempts,
+                    end: End::Hangup,
+                    requests,
+                });
+            }
+            let dial = find(&twiml, "Response/Dial");
+            let numbers: Vec<&crate::twiml::Element> = twiml
+                .iter()
+                .filter(|e| e.path == "Response/Dial/Number")
+                .collect();
+            let trunk = numbers[0].attr("byoc").map(str::to_string);
+            assert!(
+                numbers.iter().all(|n| n.attr("byoc") == trunk.as_deref()),
+                "one trunk per Dial: {xml}"
+            );
+            let numbers: Vec<String> = numbers.iter().map(|n| n.text.clone()).collect();
+            let (status, sip_code) = carrier(trunk.as_deref(), &numbers);
+            attempts.push(Attempt {
+                trunk,
+                numbers,
+                status,
+                sip_code,
+            });
+            let Some(action) = dial.attr("action") else {
+                return Ok(OutboundCall {
+                    attempts,
+                    end: End::DialEnded,
+                    requests,
+                });
+            };
+            let origin: String = url.split('/').take(3).collect::<Vec<_>>().join("/");
+            if !action.starts_with(&format!("{origin}/")) {
+                return Ok(OutboundCall {
+                    attempts,
+                    end: End::DialAction(action.to_string()),
+                    requests,
+                });
+            }
+            assert_eq!(dial.attr("method").unwrap_or("POST"), "POST", "{xml}");
+            let code = sip_code.map(|c| c.to_string());
+            let mut report: Vec<(&str, &str)> = call.to_vec();
+            report.push(("DialCallStatus", status));
+            report.push(("DialCallSid", "CA99999999999999999999999999999999"));
+            if let Some(code) = &code {
+                report.push(("DialSipResponseCode", code));
+            }
+            requests.push(action.to_string());
+            xml = self
+                .post(action, &report)
+                .await
+                .map_err(|e| format!("{action}: {e}"))?;
+        }
+        Err(format!("more than 10 requests: {requests:?}"))
     }
 }

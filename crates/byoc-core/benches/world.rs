@@ -12,6 +12,8 @@ use byoc_core::{NumberPlan, Params};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 mod common;
+
+const NEXT: &str = "https://abc.execute-api.us-east-1.amazonaws.com/outbound/next";
 use common::{call_params, form_body, table, TOKEN, URL};
 
 fn inbound_decision(c: &mut Criterion, name: &str, plan: NumberPlan, to: &str) {
@@ -42,10 +44,58 @@ fn outbound_decision(c: &mut Criterion, name: &str, plan: NumberPlan, did: &str)
     .into_iter()
     .collect();
     let body: Params = [("From", "+13175550123")].into_iter().collect();
-    assert!(outbound::decide(&query, &body, &config).result.is_ok());
+    assert!(outbound::decide(&query, &body, &config, NEXT)
+        .result
+        .is_ok());
     c.bench_function(name, |b| {
         b.iter(|| {
-            outbound::decide(black_box(&query), &body, &config)
+            outbound::decide(black_box(&query), &body, &config, NEXT)
+                .twiml
+                .to_xml()
+        })
+    });
+}
+
+/// Carrier failover under a US home: the first answer with two trunks (the state written into
+/// the action URL), and the step after a 503 (the state read back, checked again, attempt 2).
+fn outbound_failover(c: &mut Criterion) {
+    let config = OutboundConfig::default();
+    let query: Params = [
+        ("OUTBOUND_DID", "+13175551234"),
+        (
+            "BYOC_TRUNK_SID",
+            "BY0123456789abcdef0123456789abcdef,BYfedcba9876543210fedcba9876543210",
+        ),
+        ("ACTION_URL", "https://webhooks.twilio.com/v1/Accounts/AC0123456789abcdef0123456789abcdef/Flows/FW0123456789abcdef0123456789abcdef?FlowEvent=return"),
+    ]
+    .into_iter()
+    .collect();
+    let body: Params = [("From", "+13175550123")].into_iter().collect();
+    let first = outbound::decide(&query, &body, &config, NEXT);
+    let dial = first.result.expect("dials");
+    c.bench_function("outbound_decision_two_trunks", |b| {
+        b.iter(|| {
+            outbound::decide(black_box(&query), &body, &config, NEXT)
+                .twiml
+                .to_xml()
+        })
+    });
+    let url = dial.step_url(NEXT, 1);
+    let state = Params::from_form(url.split_once('?').map_or("", |(_, q)| q).as_bytes());
+    let report: Params = [
+        ("From", "+13175550123"),
+        ("DialCallStatus", "failed"),
+        ("DialSipResponseCode", "503"),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(
+        outbound::failover::next(&state, &report, &config, NEXT).outcome,
+        "failover"
+    );
+    c.bench_function("outbound_failover_step", |b| {
+        b.iter(|| {
+            outbound::failover::next(black_box(&state), &report, &config, NEXT)
                 .twiml
                 .to_xml()
         })
@@ -53,6 +103,7 @@ fn outbound_decision(c: &mut Criterion, name: &str, plan: NumberPlan, did: &str)
 }
 
 fn benches(c: &mut Criterion) {
+    outbound_failover(c);
     let uk = NumberPlan::new("44").unwrap();
     c.bench_function("normalize_national_gb", |b| {
         b.iter(|| uk.normalize(black_box("sip:07700900123@carrier.example")))

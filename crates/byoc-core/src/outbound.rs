@@ -42,11 +42,13 @@ use crate::number::{fold_unicode, is_anonymous, restore_lost_plus, Address, Numb
 use crate::params::Params;
 use crate::phone::{self, NumberKind, RegionCode};
 use crate::route::check_url;
-use crate::sid::{Sid, SidKind};
+use crate::sid::Sid;
 use crate::twiml::{self, DialOptions, Method, Noun, Verb};
 
+pub mod failover;
 pub mod settings;
 
+pub use failover::{AttemptResult, TrunkRoutes, MAX_TRUNKS};
 pub use settings::{PolicySettings, SettingError};
 
 /// The parameter naming the number(s) to dial.
@@ -307,8 +309,14 @@ impl Default for Policy {
 #[derive(Debug, Clone)]
 pub struct OutboundConfig {
     pub plan: NumberPlan,
-    /// Used when the request names no trunk (env `BYOC_TRUNK_SID`).
-    pub default_trunk: Option<Sid>,
+    /// Tried in order when the request names no trunk and [`OutboundConfig::trunk_routes`] has
+    /// no entry for the destination (env `BYOC_TRUNK_SID`, a list of up to [`MAX_TRUNKS`]).
+    pub default_trunks: Vec<Sid>,
+    /// Trunk lists by destination prefix (env `OUTBOUND_TRUNK_ROUTES`).
+    pub trunk_routes: TrunkRoutes,
+    /// A last attempt over Twilio's own network once every trunk failed
+    /// (env `OUTBOUND_FALLBACK_PSTN`).
+    pub pstn_fallback: bool,
     /// Used when the request names no caller ID (env `OUTBOUND_CALLER_ID`).
     pub default_caller_id: Option<String>,
     pub refusal_message: String,
@@ -319,7 +327,9 @@ impl Default for OutboundConfig {
     fn default() -> Self {
         Self {
             plan: NumberPlan::default(),
-            default_trunk: None,
+            default_trunks: Vec::new(),
+            trunk_routes: TrunkRoutes::default(),
+            pstn_fallback: false,
             default_caller_id: None,
             refusal_message: DEFAULT_REFUSAL_MESSAGE.to_string(),
             policy: Policy::default(),
@@ -338,6 +348,14 @@ pub enum OutboundError {
     TooManyNumbers,
     #[error("missing BYOC_TRUNK_SID and no default trunk configured")]
     MissingTrunk,
+    #[error("no trunk for {number}: BYOC_TRUNK_SID is not given, OUTBOUND_TRUNK_ROUTES has no prefix for it and no default trunk is configured")]
+    NoTrunkFor { number: String },
+    #[error("{first} and {second} use different trunk lists ({why}): dial them in separate calls, or name BYOC_TRUNK_SID")]
+    MixedTrunks {
+        first: String,
+        second: String,
+        why: String,
+    },
     #[error("BYOC_TRUNK_SID: {0}")]
     BadTrunk(String),
     #[error("{name}: {reason}")]
@@ -371,7 +389,10 @@ impl OutboundError {
             OutboundError::MissingDid
             | OutboundError::BadDid(_)
             | OutboundError::TooManyNumbers => "bad_number",
-            OutboundError::MissingTrunk | OutboundError::BadTrunk(_) => "bad_trunk",
+            OutboundError::MissingTrunk
+            | OutboundError::BadTrunk(_)
+            | OutboundError::NoTrunkFor { .. }
+            | OutboundError::MixedTrunks { .. } => "bad_trunk",
             OutboundError::BadOption { .. } => "bad_option",
             OutboundError::Denied { .. }
             | OutboundError::NotAllowed { .. }
@@ -390,25 +411,93 @@ pub struct Dial {
     pub numbers: Vec<String>,
     /// Each destination's extension (digits), in the order of `numbers`.
     pub extensions: Vec<Option<String>>,
-    pub trunk: Sid,
+    /// The trunks tried in order (1 to [`MAX_TRUNKS`]).
+    pub trunks: Vec<Sid>,
+    /// A last attempt over Twilio's own network after the trunks.
+    pub pstn_fallback: bool,
+    /// The `<Dial>` options; `action` / `method` are the flow's `ACTION_URL` / `ACTION_METHOD`.
     pub options: DialOptions,
 }
 
 impl Dial {
-    pub fn to_twiml(&self) -> twiml::Response {
+    /// How many attempts the call may make: the trunks, and Twilio's network last if enabled.
+    pub fn attempts(&self) -> usize {
+        self.trunks.len() + usize::from(self.pstn_fallback)
+    }
+
+    /// The answer to the first request: attempt 1. `next_url` is `/outbound/next` beside the
+    /// request's URL, used only when there is more than one attempt.
+    pub fn to_twiml(&self, next_url: &str) -> twiml::Response {
+        self.attempt_twiml(0, next_url)
+    }
+
+    /// The `<Dial>` of attempt `i` (0-based). With a single attempt, the flow's own action;
+    /// otherwise the next step, carrying the state.
+    pub fn attempt_twiml(&self, i: usize, next_url: &str) -> twiml::Response {
+        let byoc = self.trunks.get(i).map(|t| t.to_string());
+        let mut options = self.options.clone();
+        if self.attempts() > 1 {
+            options.action = Some(self.step_url(next_url, i + 1));
+            options.method = Some(Method::Post);
+        }
         twiml::Response::new().verb(Verb::Dial {
-            options: self.options.clone(),
+            options,
             nouns: self
                 .numbers
                 .iter()
                 .zip(self.extensions.iter().chain(std::iter::repeat(&None)))
                 .map(|(n, ext)| Noun::Number {
                     number: n.clone(),
-                    byoc: Some(self.trunk.to_string()),
+                    byoc: byoc.clone(),
                     send_digits: ext.as_ref().map(|e| format!("{EXTENSION_PAUSE}{e}")),
                 })
                 .collect(),
         })
+    }
+
+    /// `next_url` with the state of this dial, reporting on `attempt` (1-based): the request
+    /// written out in its validated form, read back by [`failover::next`] like a first request.
+    pub fn step_url(&self, next_url: &str, attempt: usize) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        let numbers: Vec<String> = self
+            .numbers
+            .iter()
+            .zip(self.extensions.iter().chain(std::iter::repeat(&None)))
+            .map(|(n, ext)| match ext {
+                Some(e) => format!("{n};ext={e}"),
+                None => n.clone(),
+            })
+            .collect();
+        q.append_pair(PARAM_DID, &numbers.join(","));
+        let trunks: Vec<&str> = self.trunks.iter().map(Sid::as_str).collect();
+        q.append_pair(PARAM_TRUNK, &trunks.join(","));
+        let o = &self.options;
+        if let Some(c) = &o.caller_id {
+            q.append_pair("CALLER_ID", c);
+        }
+        if let Some(t) = o.timeout {
+            q.append_pair("TIMEOUT", &t.to_string());
+        }
+        if let Some(t) = o.time_limit {
+            q.append_pair("TIME_LIMIT", &t.to_string());
+        }
+        if let Some(a) = o.answer_on_bridge {
+            q.append_pair("ANSWER_ON_BRIDGE", if a { "true" } else { "false" });
+        }
+        if let Some(r) = &o.record {
+            q.append_pair("RECORD", r);
+        }
+        if let Some(r) = &o.ring_tone {
+            q.append_pair("RING_TONE", r);
+        }
+        if let Some(a) = &o.action {
+            q.append_pair("ACTION_URL", a);
+        }
+        if let Some(m) = o.method {
+            q.append_pair("ACTION_METHOD", m.as_str());
+        }
+        q.append_pair(failover::PARAM_ATTEMPT, &attempt.to_string());
+        format!("{next_url}?{}", q.finish())
     }
 }
 
@@ -479,27 +568,47 @@ impl<'a> Source<'a> {
     }
 }
 
-/// Validates the request and builds the Dial, or the refusal.
+/// Validates the request and builds the Dial, or the refusal. `next_url` is where a call with
+/// several attempts reports each one ([`failover`]).
 ///
 /// A refused call with a valid `ACTION_URL` goes back there, as a finished `<Dial>` would: a
 /// `<Redirect>` (with `ACTION_METHOD`) to the URL with `DialCallStatus=failed`,
 /// `ByocOutcome=refused` and `ByocRefusal=<kind>` added to its query string, so the flow's
 /// return branch runs (voicemail, an agent) and can branch on the reason. Without one, the
 /// caller hears the refusal message and the call ends.
-pub fn decide(query: &Params, body: &Params, config: &OutboundConfig) -> Decision {
-    let source = Source { query, body };
-    match dial(&source, config) {
+pub fn decide(query: &Params, body: &Params, config: &OutboundConfig, next_url: &str) -> Decision {
+    match validate(query, body, config) {
         Ok(dial) => Decision {
-            twiml: dial.to_twiml(),
+            twiml: dial.to_twiml(next_url),
             result: Ok(dial),
         },
-        Err(e) => Decision {
-            twiml: match return_to_flow(&source, &e) {
-                Some(redirect) => redirect,
-                None => twiml::Response::say_and_hang_up(config.refusal_message.clone()),
-            },
-            result: Err(e),
+        Err(e) => refusal(query, body, config, e),
+    }
+}
+
+/// Checks a request (or a step's state) and builds its dial, without the TwiML.
+pub fn validate(
+    query: &Params,
+    body: &Params,
+    config: &OutboundConfig,
+) -> Result<Dial, OutboundError> {
+    dial(&Source { query, body }, config)
+}
+
+/// The answer to a refused request.
+pub(crate) fn refusal(
+    query: &Params,
+    body: &Params,
+    config: &OutboundConfig,
+    error: OutboundError,
+) -> Decision {
+    let source = Source { query, body };
+    Decision {
+        twiml: match return_to_flow(&source, &error) {
+            Some(redirect) => redirect,
+            None => twiml::Response::say_and_hang_up(config.refusal_message.clone()),
         },
+        result: Err(error),
     }
 }
 
@@ -511,14 +620,16 @@ fn return_to_flow(source: &Source, error: &OutboundError) -> Option<twiml::Respo
         Some(m) => Method::parse(m)?,
         None => Method::Post,
     };
-    let mut target = url::Url::parse(&url).ok()?;
-    target
-        .query_pairs_mut()
-        .append_pair("DialCallStatus", "failed")
-        .append_pair("ByocOutcome", "refused")
-        .append_pair("ByocRefusal", error.kind());
+    let target = failover::with_query(
+        &url,
+        &[
+            ("DialCallStatus", "failed".to_string()),
+            ("ByocOutcome", "refused".to_string()),
+            ("ByocRefusal", error.kind().to_string()),
+        ],
+    )?;
     Some(twiml::Response::new().verb(Verb::Redirect {
-        url: target.to_string(),
+        url: target,
         method,
     }))
 }
@@ -701,21 +812,7 @@ fn dial(source: &Source, config: &OutboundConfig) -> Result<Dial, OutboundError>
             extensions.push(extension);
         }
     }
-    let trunk = match source.get(PARAM_TRUNK) {
-        Some(s) if s.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("SD")) => {
-            return Err(OutboundError::BadTrunk(format!(
-                "`{}` is a SIP domain SID (SD...), not a BYOC trunk SID (BY...): copy the trunk's SID from Voice > BYOC Trunks",
-                shorten(s)
-            )));
-        }
-        Some(s) => {
-            Sid::parse(SidKind::ByocTrunk, s).map_err(|e| OutboundError::BadTrunk(e.to_string()))?
-        }
-        None => config
-            .default_trunk
-            .clone()
-            .ok_or(OutboundError::MissingTrunk)?,
-    };
+    let trunks = trunks_for(source.get(PARAM_TRUNK), &numbers, config)?;
 
     // Caller ID: the request's, else the configured one, else the call's own From (when it is a
     // number: a SIP `From` such as `sip:alice@…` cannot be presented over a carrier). An
@@ -810,7 +907,8 @@ fn dial(source: &Source, config: &OutboundConfig) -> Result<Dial, OutboundError>
     Ok(Dial {
         numbers,
         extensions,
-        trunk,
+        trunks,
+        pstn_fallback: config.pstn_fallback,
         options: DialOptions {
             caller_id,
             timeout: number_option(source, "TIMEOUT", 5..=600)?,
@@ -825,19 +923,68 @@ fn dial(source: &Source, config: &OutboundConfig) -> Result<Dial, OutboundError>
     })
 }
 
+/// The trunks a call to `numbers` (E.164) tries: the list `named` (a request's
+/// `BYOC_TRUNK_SID`); else the `OUTBOUND_TRUNK_ROUTES` entry of its destinations (they must
+/// agree); else the default list.
+pub fn trunks_for(
+    named: Option<&str>,
+    numbers: &[String],
+    config: &OutboundConfig,
+) -> Result<Vec<Sid>, OutboundError> {
+    if let Some(s) = named {
+        return failover::parse_trunks(s).map_err(OutboundError::BadTrunk);
+    }
+    if config.trunk_routes.is_empty() {
+        return if config.default_trunks.is_empty() {
+            Err(OutboundError::MissingTrunk)
+        } else {
+            Ok(config.default_trunks.clone())
+        };
+    }
+    let mut chosen: Option<(&str, Option<&str>, &[Sid])> = None;
+    for n in numbers {
+        let (prefix, trunks) = match config.trunk_routes.lookup(n) {
+            Some((p, t)) => (Some(p), t),
+            None => (None, config.default_trunks.as_slice()),
+        };
+        if trunks.is_empty() {
+            return Err(OutboundError::NoTrunkFor { number: n.clone() });
+        }
+        match chosen {
+            None => chosen = Some((n, prefix, trunks)),
+            Some((first, first_prefix, first_trunks)) if first_trunks != trunks => {
+                let name = |p: Option<&str>| {
+                    p.map_or("BYOC_TRUNK_SID".to_string(), |p| {
+                        format!("OUTBOUND_TRUNK_ROUTES {p}")
+                    })
+                };
+                return Err(OutboundError::MixedTrunks {
+                    first: first.to_string(),
+                    second: n.clone(),
+                    why: format!("{} and {}", name(first_prefix), name(prefix)),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(chosen.map(|(_, _, t)| t.to_vec()).unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sid::SidKind;
 
     const TRUNK: &str = "BY0123456789abcdef0123456789abcdef";
     const OTHER: &str = "BYfedcba9876543210fedcba9876543210";
+    const NEXT: &str = "https://h.example.com/Prod/outbound/next";
 
     fn p(pairs: &[(&str, &str)]) -> Params {
         pairs.iter().copied().collect()
     }
 
     fn run(query: &[(&str, &str)], body: &[(&str, &str)], config: &OutboundConfig) -> Decision {
-        decide(&p(query), &p(body), config)
+        decide(&p(query), &p(body), config, NEXT)
     }
 
     #[test]
@@ -856,7 +1003,7 @@ mod tests {
     #[test]
     fn the_query_string_wins_over_the_body_and_defaults_fill_in() {
         let config = OutboundConfig {
-            default_trunk: Some(Sid::parse(SidKind::ByocTrunk, OTHER).unwrap()),
+            default_trunks: vec![Sid::parse(SidKind::ByocTrunk, OTHER).unwrap()],
             policy: Policy {
                 allowed_prefixes: vec!["+1".into(), "+44".into()],
                 ..Policy::default()
@@ -874,7 +1021,7 @@ mod tests {
         );
         let dial = d.result.unwrap();
         assert_eq!(dial.numbers, vec!["+13175551234"]);
-        assert_eq!(dial.trunk.as_str(), TRUNK);
+        assert_eq!(dial.trunks[0].as_str(), TRUNK);
         // The call's From is the caller ID when nothing else is configured.
         assert_eq!(dial.options.caller_id.as_deref(), Some("+13175550123"));
         let d = run(
@@ -883,7 +1030,7 @@ mod tests {
             &config,
         );
         let dial = d.result.unwrap();
-        assert_eq!(dial.trunk.as_str(), OTHER);
+        assert_eq!(dial.trunks[0].as_str(), OTHER);
         assert_eq!(
             dial.options.caller_id, None,
             "a SIP From is not a caller ID"
@@ -940,13 +1087,13 @@ mod tests {
         // `?OUTBOUND_DID=+6562345678` written unencoded arrives as ` 6562345678`: Singapore,
         // not +1 656 (Tampa).
         let query = Params::from_form(b"OUTBOUND_DID=+6562345678&CALLER_ID=+442071234567");
-        let d = decide(&query, &p(&[("BYOC_TRUNK_SID", TRUNK)]), &world);
+        let d = decide(&query, &p(&[("BYOC_TRUNK_SID", TRUNK)]), &world, NEXT);
         let dial = d.result.unwrap();
         assert_eq!(dial.numbers, vec!["+6562345678"]);
         assert_eq!(dial.options.caller_id.as_deref(), Some("+442071234567"));
         // A list written with `+` signs, unencoded: each item lost its `+`.
         let query = Params::from_form(b"OUTBOUND_DID=+13175551234,+442071234567");
-        let d = decide(&query, &p(&[("BYOC_TRUNK_SID", TRUNK)]), &world);
+        let d = decide(&query, &p(&[("BYOC_TRUNK_SID", TRUNK)]), &world, NEXT);
         assert_eq!(
             d.result.unwrap().numbers,
             vec!["+13175551234", "+442071234567"]
@@ -957,11 +1104,12 @@ mod tests {
             &query,
             &p(&[("BYOC_TRUNK_SID", TRUNK)]),
             &OutboundConfig::default(),
+            NEXT,
         );
         assert!(matches!(d.result, Err(OutboundError::NotAllowed { .. })));
         // An encoded list with a space after the comma keeps national numbers national.
         let query = Params::from_form(b"OUTBOUND_DID=%2B13175551234%2C%203175550000");
-        let d = decide(&query, &p(&[("BYOC_TRUNK_SID", TRUNK)]), &world);
+        let d = decide(&query, &p(&[("BYOC_TRUNK_SID", TRUNK)]), &world, NEXT);
         assert_eq!(
             d.result.unwrap().numbers,
             vec!["+13175551234", "+13175550000"]
@@ -970,7 +1118,7 @@ mod tests {
         let body = Params::from_form(
             b"From=+442071234567&BYOC_TRUNK_SID=BY0123456789abcdef0123456789abcdef",
         );
-        let d = decide(&p(&[("OUTBOUND_DID", "+13175551234")]), &body, &world);
+        let d = decide(&p(&[("OUTBOUND_DID", "+13175551234")]), &body, &world, NEXT);
         assert_eq!(
             d.result.unwrap().options.caller_id.as_deref(),
             Some("+442071234567")
@@ -1464,16 +1612,16 @@ mod tests {
         let query = Params::from_form(
             b"OUTBOUND_DID=sip:+6562345678@203.0.113.10&BYOC_TRUNK_SID=BY0123456789abcdef0123456789abcdef",
         );
-        let d = decide(&query, &Params::new(), &world);
+        let d = decide(&query, &Params::new(), &world, NEXT);
         assert_eq!(d.result.unwrap().numbers, ["+6562345678"]);
         let body = Params::from_form(b"OUTBOUND_DID=sip:+6562345678@203.0.113.10");
-        let d = decide(&p(&[("BYOC_TRUNK_SID", TRUNK)]), &body, &world);
+        let d = decide(&p(&[("BYOC_TRUNK_SID", TRUNK)]), &body, &world, NEXT);
         assert_eq!(d.result.unwrap().numbers, ["+6562345678"]);
         // A widget left at GET: the call's From is in the query string.
         let query = Params::from_form(
             b"OUTBOUND_DID=%2B13175551234&BYOC_TRUNK_SID=BY0123456789abcdef0123456789abcdef&From=%2B13175550123",
         );
-        let d = decide(&query, &Params::new(), &OutboundConfig::default());
+        let d = decide(&query, &Params::new(), &OutboundConfig::default(), NEXT);
         assert_eq!(
             d.result.unwrap().options.caller_id.as_deref(),
             Some("+13175550123")

@@ -10,7 +10,9 @@
 //! | `DEFAULT_ROUTE_URL` | where unmatched calls are redirected | none: `<Reject reason="rejected"/>` |
 //! | `DEFAULT_ROUTE_METHOD` | `POST` or `GET` for that redirect | `POST` |
 //! | `DEFAULT_COUNTRY_CODE` | the home country: whose national forms numbers are read in, and whose other territories and emergency numbers outbound refuses (`44`, or a region such as `GB`) | `1` (the US and Canada) |
-//! | `BYOC_TRUNK_SID` | outbound trunk when a request names none | none: required per request |
+//! | `BYOC_TRUNK_SID` | outbound trunk(s) when a request names none: `BY…` or up to 5 `BY…,BY…` tried in order on technical failures | none: required per request |
+//! | `OUTBOUND_TRUNK_ROUTES` | trunk lists by destination prefix for requests that name none: `+44=BY…,BY…; +1=BY…` (longest prefix wins; else `BYOC_TRUNK_SID`) | none |
+//! | `OUTBOUND_FALLBACK_PSTN` | `true`: once every trunk failed, a last attempt over Twilio's own network | `false` |
 //! | `OUTBOUND_REFUSAL_MESSAGE` | what a caller hears when an outbound call is refused | a short apology |
 //! | `OUTBOUND_CALLER_ID` | caller ID when a request names none | the call's `From` |
 //! | `OUTBOUND_ALLOWED_PREFIXES` | comma-separated E.164 prefixes destinations must start with | `+<DEFAULT_COUNTRY_CODE>` |
@@ -34,11 +36,11 @@
 //! reads its own (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL_DYNAMODB`).
 
 use byoc_core::inbound::InboundConfig;
+use byoc_core::outbound::failover::{parse_trunks, TRUNK_ROUTES_SETTING};
 use byoc_core::outbound::{
-    settings, OutboundConfig, Policy, PolicySettings, DEFAULT_REFUSAL_MESSAGE,
+    settings, OutboundConfig, Policy, PolicySettings, TrunkRoutes, DEFAULT_REFUSAL_MESSAGE,
 };
 use byoc_core::route::Action;
-use byoc_core::sid::{Sid, SidKind};
 use byoc_core::twiml::Method;
 use byoc_core::NumberPlan;
 use byoc_store::CacheConfig;
@@ -58,6 +60,8 @@ pub const ENV_VARS: &[&str] = &[
     "DEFAULT_ROUTE_METHOD",
     "DEFAULT_COUNTRY_CODE",
     "BYOC_TRUNK_SID",
+    "OUTBOUND_TRUNK_ROUTES",
+    "OUTBOUND_FALLBACK_PSTN",
     "OUTBOUND_REFUSAL_MESSAGE",
     "OUTBOUND_CALLER_ID",
     "OUTBOUND_ALLOWED_PREFIXES",
@@ -295,13 +299,17 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
 
     /// The outbound defaults and its policy ([`Policy::from_settings`] holds the rules).
     fn outbound(&self, plan: NumberPlan) -> Result<OutboundConfig, ConfigError> {
-        let default_trunk = self
+        let default_trunks = self
             .text("BYOC_TRUNK_SID")
-            .map(|sid| {
-                Sid::parse(SidKind::ByocTrunk, &sid)
-                    .map_err(|e| err("BYOC_TRUNK_SID", e.to_string()))
-            })
-            .transpose()?;
+            .map(|list| parse_trunks(&list).map_err(|e| err("BYOC_TRUNK_SID", e)))
+            .transpose()?
+            .unwrap_or_default();
+        let trunk_routes = self
+            .text(TRUNK_ROUTES_SETTING)
+            .map(|text| TrunkRoutes::parse(&text).map_err(|e| err(e.setting, e.reason)))
+            .transpose()?
+            .unwrap_or_default();
+        let pstn_fallback = self.flag("OUTBOUND_FALLBACK_PSTN")?;
         let policy_settings = PolicySettings {
             allowed_prefixes: self.text("OUTBOUND_ALLOWED_PREFIXES"),
             denied_prefixes: self.text("OUTBOUND_DENIED_PREFIXES"),
@@ -330,7 +338,9 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
             .transpose()?;
         Ok(OutboundConfig {
             plan,
-            default_trunk,
+            default_trunks,
+            trunk_routes,
+            pstn_fallback,
             default_caller_id,
             refusal_message: self
                 .text("OUTBOUND_REFUSAL_MESSAGE")
@@ -485,7 +495,7 @@ mod tests {
                 method: Method::Get
             })
         );
-        assert!(c.outbound.default_trunk.is_some());
+        assert_eq!(c.outbound.default_trunks.len(), 1);
         // The default policy follows the default country code.
         assert_eq!(c.outbound.policy.allowed_prefixes, vec!["+44"]);
         assert!(!c.outbound.policy.allow_emergency);

@@ -1,11 +1,14 @@
 //! `byoc call`: place a real test call over the BYOC trunk through Twilio's Calls API, after the
-//! same destination and caller-ID policy the outbound webhook applies.
+//! same destination and caller-ID policy the outbound webhook applies. With several trunks (or
+//! `OUTBOUND_FALLBACK_PSTN`) it takes the webhook's steps: each attempt is watched to its end
+//! and only a technical failure moves the call to the next trunk.
 
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use byoc_core::outbound::{check_number, OutboundError};
-use byoc_core::sid::{Sid, SidKind};
+use byoc_core::outbound::failover::trunk_name;
+use byoc_core::outbound::{check_number, trunks_for, AttemptResult, OutboundError};
 use byoc_core::twiml::{Response, Verb};
 use byoc_core::Address;
 use byoc_web::{Config, Runtime};
@@ -24,9 +27,13 @@ pub struct Args {
     /// Caller ID (E.164) [default: OUTBOUND_CALLER_ID]
     #[arg(long)]
     pub from: Option<String>,
-    /// BYOC trunk the call leaves over
-    #[arg(long, env = "BYOC_TRUNK_SID")]
-    pub trunk: String,
+    /// BYOC trunk(s) the call leaves over, tried in order on technical failures: `BY…` or up
+    /// to 5 `BY…,BY…` [default: the OUTBOUND_TRUNK_ROUTES entry of --to, else BYOC_TRUNK_SID]
+    #[arg(long)]
+    pub trunk: Option<String>,
+    /// With several attempts: the longest wait, in seconds, for each one's outcome
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(5..=3600))]
+    pub wait: u64,
     /// TwiML URL Twilio fetches when the call is answered
     #[arg(long, conflicts_with = "twiml")]
     pub url: Option<String>,
@@ -60,14 +67,19 @@ pub async fn run(args: Args) -> CliResult {
         None => return Err(anyhow!("name a caller ID: --from +1… or OUTBOUND_CALLER_ID").into()),
     };
     outbound.policy.check_caller_id(&from).map_err(refused)?;
-    let trunk = Sid::parse(SidKind::ByocTrunk, &args.trunk)?;
+    let trunks = trunks_for(args.trunk.as_deref(), std::slice::from_ref(&to), outbound).map_err(
+        |e| match e {
+            OutboundError::MissingTrunk => Failure::new(
+                Exit::Invalid,
+                anyhow!("name a trunk: --trunk BY… or BYOC_TRUNK_SID"),
+            ),
+            e => Failure::new(Exit::Invalid, anyhow!("--trunk: {e}")),
+        },
+    )?;
+    let attempts = trunks.len() + usize::from(outbound.pstn_fallback);
     let twilio = Twilio::new(&args.credentials)?;
 
-    let mut form = vec![
-        ("To", to.clone()),
-        ("From", from.clone()),
-        ("Byoc", trunk.to_string()),
-    ];
+    let mut form = vec![("To", to.clone()), ("From", from.clone())];
     match (&args.url, &args.twiml) {
         (Some(url), _) => {
             let url = byoc_core::route::check_url("url", url).map_err(|e| anyhow!("--url: {e}"))?;
@@ -86,11 +98,82 @@ pub async fn run(args: Args) -> CliResult {
         )),
     }
 
-    let json = twilio.post("Calls.json", &form).await?;
-    let sid = json["sid"].as_str().unwrap_or("?");
-    let call_status = json["status"].as_str().unwrap_or("?");
-    outln!("call {sid} {call_status}: {from} -> {to} over {trunk}");
+    for i in 0..attempts {
+        let trunk = trunk_name(&trunks, i);
+        let mut attempt_form = form.clone();
+        if let Some(sid) = trunks.get(i) {
+            attempt_form.push(("Byoc", sid.to_string()));
+        }
+        let json = twilio.post("Calls.json", &attempt_form).await?;
+        let sid = json["sid"].as_str().unwrap_or("?").to_string();
+        let call_status = json["status"].as_str().unwrap_or("?");
+        let over = if trunks.get(i).is_some() {
+            trunk.to_string()
+        } else {
+            "Twilio's network (OUTBOUND_FALLBACK_PSTN)".to_string()
+        };
+        if attempts == 1 {
+            outln!("call {sid} {call_status}: {from} -> {to} over {over}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        outln!(
+            "attempt {}/{attempts}: call {sid} {call_status}: {from} -> {to} over {over}",
+            i + 1
+        );
+        let status = watch(&twilio, &sid, Duration::from_secs(args.wait)).await?;
+        let Some(status) = status else {
+            return Err(Failure::new(
+                Exit::Unreachable,
+                anyhow!(
+                    "call {sid} did not end or answer within {} s: not trying another trunk while it may still ring (raise --wait)",
+                    args.wait
+                ),
+            ));
+        };
+        let result = AttemptResult::of(&status, None);
+        match result {
+            AttemptResult::Technical if i + 1 < attempts => {
+                outln!(
+                    "attempt {}/{attempts}: {status} over {trunk} (a technical failure): trying {}",
+                    i + 1,
+                    trunk_name(&trunks, i + 1)
+                );
+            }
+            AttemptResult::Technical => {
+                return Err(Failure::new(
+                    Exit::Unreachable,
+                    anyhow!("every attempt failed: the last over {trunk} ended {status}"),
+                ));
+            }
+            other => {
+                outln!(
+                    "attempt {}/{attempts}: {status} over {trunk} ({}): done",
+                    i + 1,
+                    other.as_str()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Polls a call until it is answered or over: its status (`in-progress` is reported as
+/// `answered`), or `None` when `wait` passed first.
+async fn watch(twilio: &Twilio, sid: &str, wait: Duration) -> Result<Option<String>, Failure> {
+    let started = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let json = twilio.get(&format!("Calls/{sid}.json")).await?;
+        match json["status"].as_str().unwrap_or("") {
+            "in-progress" => return Ok(Some("answered".into())),
+            s @ ("completed" | "busy" | "no-answer" | "failed" | "canceled") => {
+                return Ok(Some(s.to_string()))
+            }
+            _ if started.elapsed() >= wait => return Ok(None),
+            _ => {}
+        }
+    }
 }
 
 /// `--twiml` as Twilio's `Twiml` parameter: verbs (`<Say>Hi</Say>`) or a whole

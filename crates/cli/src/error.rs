@@ -19,7 +19,7 @@ pub enum Exit {
     Invalid = 2,
     /// A conflicting edit: the route exists, or changed since it was read.
     Conflict = 3,
-    /// The store or Twilio could not be reached.
+    /// The store or Twilio could not be reached; every trunk of a test call failed.
     Unreachable = 4,
     /// Twilio refused the request.
     Refused = 5,
@@ -32,7 +32,7 @@ Exit codes:
   1  not found: no such route, history or SIP domain; an unreadable number; `twilio check` found a problem
   2  invalid input or configuration (a call refused by the outbound policy, an unconfirmed prune)
   3  conflict: the route exists, or changed since it was read
-  4  unreachable: the route store or Twilio
+  4  unreachable: the route store or Twilio; every trunk of `byoc call` failed
   5  refused by Twilio";
 
 impl From<Exit> for ExitCode {

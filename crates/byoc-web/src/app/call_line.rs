@@ -32,6 +32,16 @@ pub struct CallLine<'a> {
     pub error_url: Option<&'a str>,
     /// Where the route came from (`store`, `cache`, `stale`…).
     pub source: Option<&'a str>,
+    /// Outbound: the trunk of the attempt dialled (`/outbound`) or reported on
+    /// (`/outbound/next`); `pstn` for Twilio's own network.
+    pub trunk: Option<&'a str>,
+    /// Outbound: that attempt's number, from 1.
+    pub attempt: Option<i64>,
+    /// `/outbound/next`: how that attempt ended (`answered`, `callee`, `technical`…).
+    pub trunk_result: Option<&'a str>,
+    pub sip_response_code: Option<&'a str>,
+    /// `/outbound/next` failing over: the trunk now dialled.
+    pub next_trunk: Option<&'a str>,
 }
 
 impl<'a> CallLine<'a> {
@@ -81,6 +91,11 @@ impl<'a> CallLine<'a> {
                     error_code = self.error_code,
                     error_url = self.error_url,
                     source = self.source,
+                    trunk = self.trunk,
+                    attempt = self.attempt,
+                    trunk_result = self.trunk_result,
+                    sip_response_code = self.sip_response_code,
+                    next_trunk = self.next_trunk,
                     signed_by = signed_by.as_str(),
                     latency_us = started.elapsed().as_micros() as u64,
                     "call answered"

@@ -13,6 +13,8 @@ pub enum Endpoint {
     InboundNext,
     /// The Studio TwiML Redirect widget's outbound request.
     Outbound,
+    /// A failed-over outbound call's `<Dial action>`: the next trunk, or back to the flow.
+    OutboundNext,
 }
 
 impl Endpoint {
@@ -23,6 +25,7 @@ impl Endpoint {
             Endpoint::InboundFallback => "inbound_fallback",
             Endpoint::InboundNext => "inbound_next",
             Endpoint::Outbound => "outbound",
+            Endpoint::OutboundNext => "outbound_next",
         }
     }
 
@@ -36,6 +39,7 @@ impl Endpoint {
             (Some("inbound"), "status") => Some(Endpoint::InboundStatus),
             (Some("inbound"), "fallback") => Some(Endpoint::InboundFallback),
             (Some("inbound"), "next") => Some(Endpoint::InboundNext),
+            (Some("outbound"), "next") => Some(Endpoint::OutboundNext),
             (_, "inbound") => Some(Endpoint::Inbound),
             (_, "outbound") => Some(Endpoint::Outbound),
             _ => None,
@@ -71,7 +75,7 @@ impl Endpoints {
             | Endpoint::InboundStatus
             | Endpoint::InboundFallback
             | Endpoint::InboundNext => self.inbound,
-            Endpoint::Outbound => self.outbound,
+            Endpoint::Outbound | Endpoint::OutboundNext => self.outbound,
         }
     }
 }

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `mod.rs` | [`App`]: request checks, the signature, dispatch to an endpoint |
 //! | `inbound_endpoints.rs` | the inbound endpoints: routing a call, the fallback, the status callback, a chain's next step |
-//! | `outbound_endpoint.rs` | the outbound endpoint |
+//! | `outbound_endpoint.rs` | the outbound endpoints: the dial, a failed-over call's next step |
 //! | `call_line.rs` | [`CallLine`], the one log line per request |
 //! | `endpoint.rs` | the webhooks by path |
 //! | `url.rs` | the public URL Twilio signed, and the URLs built from it |
@@ -173,6 +173,7 @@ impl App {
         let routes = || self.store.as_deref().map(|store| (store, &request));
         match (endpoint, routes()) {
             (Endpoint::Outbound, _) => self.outbound(&query, &body_params, &request),
+            (Endpoint::OutboundNext, _) => self.outbound_next(&query, &body_params, &request),
             (Endpoint::InboundNext, _) => self.next(&query, body_params, &request),
             (Endpoint::Inbound, Some(r)) => self.inbound(&query, body_params, r).await,
             (Endpoint::InboundStatus, Some(r)) => self.status(&query, body_params, r).await,

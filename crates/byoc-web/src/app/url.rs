@@ -19,6 +19,21 @@ pub fn next_url(url: &str) -> String {
     }
 }
 
+/// The absolute URL of `/outbound/next` beside the outbound endpoint at `url`, for a failed-over
+/// call's `<Dial action>`.
+pub fn outbound_next_url(url: &str) -> String {
+    let base = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .trim_end_matches('/');
+    let stem = base
+        .strip_suffix("/outbound/next")
+        .or_else(|| base.strip_suffix("/outbound"))
+        .unwrap_or(base);
+    format!("{stem}/outbound/next")
+}
+
 /// The URL Twilio requested, for the signature: `public_base` + path + raw query when a public
 /// base URL is configured (custom domains); else the request's own absolute URI (what
 /// `lambda_http` builds from Host, `X-Forwarded-Proto`, stage and `rawQueryString`); else

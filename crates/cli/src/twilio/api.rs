@@ -259,6 +259,15 @@ impl Twilio {
         self.send(&url, Some(form)).await
     }
 
+    /// `GET /2010-04-01/Accounts/{AccountSid}/{path}`.
+    pub async fn get(&self, path: &str) -> Result<serde_json::Value, TwilioError> {
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/{path}",
+            self.api_base, self.account
+        );
+        self.send(&url, None).await
+    }
+
     fn parse<T: serde::de::DeserializeOwned>(
         url: &str,
         json: serde_json::Value,
