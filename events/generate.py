@@ -183,6 +183,23 @@ def main():
     q = urllib.parse.urlencode([("OUTBOUND_DID", "3175550199"), ("BYOC_TRUNK_SID", TRUNK), ("CallSid", "CA" + "3" * 32)])
     write("outbound-get.json", v2("GET", "/outbound", q, None, sign(f"{base}/outbound?{q}", [])))
 
+    # A call with two trunks: the first failed with a 503, and Twilio posts that to the step whose
+    # URL (the validated request and the attempt) the first answer wrote; answered with a Dial over
+    # the second trunk.
+    second = "BY" + "1" * 32
+    q = urllib.parse.urlencode([
+        ("OUTBOUND_DID", "+13175550199"),
+        ("BYOC_TRUNK_SID", f"{TRUNK},{second}"),
+        ("ACTION_URL", f"https://webhooks.twilio.com/v1/Accounts/{ACCOUNT}/Flows/FW{'0' * 32}?FlowEvent=return"),
+        ("BYOC_ATTEMPT", "1"),
+    ])
+    p = call_params("+13175551234", sip=False) + [
+        ("DialCallStatus", "failed"),
+        ("DialCallSid", "CA" + "5" * 32),
+        ("DialSipResponseCode", "503"),
+    ]
+    write("outbound-next.json", v2("POST", "/outbound/next", q, p, sign(f"{base}/outbound/next?{q}", p)))
+
     # An outbound request with an unusable number: answered with a message, never a Dial.
     q = urllib.parse.urlencode([("OUTBOUND_DID", "undefined"), ("BYOC_TRUNK_SID", TRUNK)])
     p = call_params("+13175551234", sip=False)

@@ -135,6 +135,20 @@ async fn sam_local_invoke_answers_every_event_with_routes_from_a_local_table() {
         assert_eq!(number.text, "+13175550199", "{r}");
         assert_eq!(number.attr("byoc"), Some(TRUNK), "{r}");
     };
+    let failover: Check = |r| {
+        let twiml = parse(r["body"].as_str().unwrap_or_default());
+        let number = find(&twiml, "Response/Dial/Number");
+        assert_eq!(number.text, "+13175550199", "{r}");
+        assert_eq!(
+            number.attr("byoc"),
+            Some("BY11111111111111111111111111111111"),
+            "{r}"
+        );
+        let action = find(&twiml, "Response/Dial")
+            .attr("action")
+            .unwrap_or_default();
+        assert!(action.ends_with("BYOC_ATTEMPT=2"), "{r}");
+    };
     let refused: Check = |r| {
         let twiml = parse(r["body"].as_str().unwrap_or_default());
         assert!(!has(&twiml, "Response/Dial"), "{r}");
@@ -191,6 +205,13 @@ async fn sam_local_invoke_answers_every_event_with_routes_from_a_local_table() {
             200,
             "refused",
             refused,
+        ),
+        (
+            "outbound-next.json",
+            "OutboundFunction",
+            200,
+            "failover",
+            failover,
         ),
     ];
     // Every event file has a case: a new event is run here too.

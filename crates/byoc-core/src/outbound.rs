@@ -323,6 +323,27 @@ pub struct OutboundConfig {
     pub policy: Policy,
 }
 
+impl OutboundConfig {
+    /// One line for the start-up log: the trunks tried, by destination, and the PSTN fallback.
+    pub fn trunks_summary(&self) -> String {
+        let list = |t: &[Sid]| t.iter().map(Sid::as_str).collect::<Vec<_>>().join(",");
+        let mut parts = Vec::new();
+        if !self.trunk_routes.is_empty() {
+            parts.push(format!("by prefix {}", self.trunk_routes.summary()));
+        }
+        parts.push(if self.default_trunks.is_empty() {
+            "default none (requests name their trunk)".to_string()
+        } else {
+            format!("default {}", list(&self.default_trunks))
+        });
+        parts.push(format!(
+            "Twilio's network last {}",
+            if self.pstn_fallback { "on" } else { "off" }
+        ));
+        parts.join("; ")
+    }
+}
+
 impl Default for OutboundConfig {
     fn default() -> Self {
         Self {

@@ -154,6 +154,7 @@ impl Config {
         tracing::info!(
             home = plan.describe().as_str(),
             outbound_policy = self.outbound.policy.summary().as_str(),
+            outbound_trunks = self.outbound.trunks_summary().as_str(),
             metadata = byoc_core::phone::METADATA,
             "{process} started"
         );
@@ -310,6 +311,7 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
             .transpose()?
             .unwrap_or_default();
         let pstn_fallback = self.flag("OUTBOUND_FALLBACK_PSTN")?;
+
         let policy_settings = PolicySettings {
             allowed_prefixes: self.text("OUTBOUND_ALLOWED_PREFIXES"),
             denied_prefixes: self.text("OUTBOUND_DENIED_PREFIXES"),
@@ -322,6 +324,13 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
         };
         let policy =
             Policy::from_settings(&plan, &policy_settings).map_err(|e| err(e.setting, e.reason))?;
+        let unused = trunk_routes.prefixes_outside(&policy.allowed_prefixes);
+        if !unused.is_empty() {
+            tracing::warn!(
+                prefixes = unused.join(",").as_str(),
+                "OUTBOUND_TRUNK_ROUTES has entries for destinations the outbound policy never lets through (OUTBOUND_ALLOWED_PREFIXES): no call will use them"
+            );
+        }
         if policy_settings.replace_default_denials {
             tracing::warn!(
                 denied = policy.denied_prefixes.join(",").as_str(),

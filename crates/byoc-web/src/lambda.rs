@@ -537,6 +537,13 @@ mod tests {
                 "refused",
                 "<Hangup/>",
             ),
+            (
+                "outbound-next.json",
+                &outbound,
+                200,
+                "failover",
+                "byoc=\"BY11111111111111111111111111111111\">+13175550199</Number>",
+            ),
         ];
         let listed: Vec<String> = std::fs::read_dir(root().join("events"))
             .unwrap()

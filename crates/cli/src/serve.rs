@@ -107,7 +107,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // Tests and scripts read this line to find the port.
     println!(
-        "byoc serve: listening on http://{addr} (POST|GET /inbound, /inbound/status, /inbound/fallback, /outbound; POST /inbound/next; routes: {}{})",
+        "byoc serve: listening on http://{addr} (POST|GET /inbound, /inbound/status, /inbound/fallback, /outbound; POST /inbound/next, /outbound/next; routes: {}{})",
         opened.description,
         opened
             .replica

@@ -130,6 +130,21 @@ impl TrunkRoutes {
             .map(|(p, t)| (p.as_str(), t.as_slice()))
     }
 
+    /// The prefixes of entries no destination allowed by `allowed` (the policy's allowed
+    /// prefixes) can match: configured, but never used.
+    pub fn prefixes_outside(&self, allowed: &[String]) -> Vec<String> {
+        self.entries
+            .iter()
+            .map(|(p, _)| p)
+            .filter(|p| {
+                !allowed
+                    .iter()
+                    .any(|a| p.starts_with(a.as_str()) || a.starts_with(p.as_str()))
+            })
+            .cloned()
+            .collect()
+    }
+
     /// One line for the start-up log.
     pub fn summary(&self) -> String {
         self.entries
@@ -638,6 +653,12 @@ mod tests {
         assert_eq!(routes.lookup("+447700900123").unwrap().1.len(), 2);
         assert_eq!(routes.lookup("+13175551234").unwrap().0, "+1");
         assert!(routes.lookup("+33123456789").is_none());
+        let allowed = ["+1".to_string(), "+442".to_string()];
+        assert!(routes.prefixes_outside(&allowed).is_empty());
+        assert_eq!(
+            routes.prefixes_outside(&["+1".to_string()]),
+            ["+4420", "+44"]
+        );
         assert!(TrunkRoutes::parse("  ").unwrap().is_empty());
         assert!(
             TrunkRoutes::parse(&format!("+3={A}")).is_ok(),
