@@ -9,7 +9,7 @@
 //! | parameter | meaning |
 //! |---|---|
 //! | `OUTBOUND_DID` | number(s) to dial; repeat it or separate with commas for up to 10 (simultaneous ring); an extension (`x12`, `ext. 12`, `;ext=12`) is dialled after answer |
-//! | `BYOC_TRUNK_SID` | the BYOC trunk (`BY…`); default from configuration |
+//! | `BYOC_TRUNK_SID` | the BYOC trunk (`BY…`), or up to 5 tried in order (`BY…,BY…`, see [`failover`]); default: `OUTBOUND_TRUNK_ROUTES` for the destination, else configuration |
 //! | `CALLER_ID` | caller ID (E.164); default from configuration, else the call's `From` |
 //! | `TIMEOUT` | seconds to ring, 5–600 |
 //! | `TIME_LIMIT` | longest call in seconds, 1–86400 |
@@ -550,6 +550,30 @@ impl<'a> Source<'a> {
             .or_else(|| self.body.get_nonblank(name))
     }
 
+    /// Every non-blank value of `name` from the first place that has one, joined with commas
+    /// (borrowed when there is one).
+    fn joined(&self, name: &str) -> Option<Cow<'a, str>> {
+        let from = |p: &'a Params| -> Option<Cow<'a, str>> {
+            let mut values = p
+                .iter()
+                .filter(|(k, v)| *k == name && !v.trim().is_empty())
+                .map(|(_, v)| v);
+            let first = values.next()?;
+            Some(match values.next() {
+                None => Cow::Borrowed(first),
+                Some(second) => {
+                    let mut all = format!("{first},{second}");
+                    for v in values {
+                        all.push(',');
+                        all.push_str(v);
+                    }
+                    Cow::Owned(all)
+                }
+            })
+        };
+        from(self.query).or_else(|| from(self.body))
+    }
+
     /// A number parameter: the first non-blank value, with a `+` lost to URL decoding restored
     /// (see [`restore_lost_plus`]).
     fn number(&self, name: &str) -> Option<Cow<'a, str>> {
@@ -833,7 +857,9 @@ fn dial(source: &Source, config: &OutboundConfig) -> Result<Dial, OutboundError>
             extensions.push(extension);
         }
     }
-    let trunks = trunks_for(source.get(PARAM_TRUNK), &numbers, config)?;
+    // Repeated (`BYOC_TRUNK_SID=BY…&BYOC_TRUNK_SID=BY…`), the values make one list in order.
+    let named = source.joined(PARAM_TRUNK);
+    let trunks = trunks_for(named.as_deref(), &numbers, config)?;
 
     // Caller ID: the request's, else the configured one, else the call's own From (when it is a
     // number: a SIP `From` such as `sip:alice@…` cannot be presented over a carrier). An
