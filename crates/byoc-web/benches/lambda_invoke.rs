@@ -41,6 +41,13 @@ fn benches(c: &mut Criterion) {
         for (name, event, endpoints) in [
             ("warm_invoke/inbound", "inbound.json", Endpoints::INBOUND),
             ("warm_invoke/outbound", "outbound.json", Endpoints::OUTBOUND),
+            // A two-trunk call's step after the first trunk failed: the state read back,
+            // checked again, and the second trunk dialled.
+            (
+                "warm_invoke/outbound_next",
+                "outbound-next.json",
+                Endpoints::OUTBOUND,
+            ),
         ] {
             let app = app(endpoints);
             let text = std::fs::read(root().join("events").join(event)).unwrap();

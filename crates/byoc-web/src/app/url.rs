@@ -78,3 +78,28 @@ pub fn public_url(parts: &http::request::Parts, public_base: Option<&str>) -> St
     let host = header_str("host").unwrap_or_else(|| "localhost".to_string());
     format!("{scheme}://{host}{path_and_query}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_outbound_step_sits_beside_the_outbound_endpoint() {
+        for (url, next) in [
+            (
+                "https://h.example.com/outbound?OUTBOUND_DID=%2B1",
+                "https://h.example.com/outbound/next",
+            ),
+            (
+                "https://h.example.com/Prod/outbound/",
+                "https://h.example.com/Prod/outbound/next",
+            ),
+            (
+                "https://voice.example.com/router/outbound/next?BYOC_ATTEMPT=1",
+                "https://voice.example.com/router/outbound/next",
+            ),
+        ] {
+            assert_eq!(outbound_next_url(url), next, "{url}");
+        }
+    }
+}
