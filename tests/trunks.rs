@@ -20,16 +20,25 @@ const CALL: &[(&str, &str)] = &[
 ];
 
 async fn serve(extra: &[(&str, &str)]) -> Serve {
-    let mut env = vec![
+    let mut env = vec![(
+        "BYOC_TRUNK_SID",
+        "BYaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,BYbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+    )];
+    env.extend_from_slice(extra);
+    serve_with(&env).await
+}
+
+/// `byoc serve` with the token, +1 and +44 allowed, JSON lines, and `env` (later wins).
+async fn serve_with(env: &[(&str, &str)]) -> Serve {
+    let mut all = vec![
         ("TWILIO_AUTH_TOKEN", TOKEN),
-        (
-            "BYOC_TRUNK_SID",
-            "BYaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,BYbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
-        ),
         ("OUTBOUND_ALLOWED_PREFIXES", "+1,+44"),
     ];
-    env.extend_from_slice(extra);
-    Serve::start(&["--log-format", "json"], &env).await
+    for (k, v) in env {
+        all.retain(|(name, _)| name != k);
+        all.push((k, v));
+    }
+    Serve::start(&["--log-format", "json"], &all).await
 }
 
 fn sim(serve: &Serve) -> Simulator {
@@ -229,7 +238,9 @@ async fn destinations_take_their_trunks_from_the_prefix_map() {
         .unwrap();
     let trunks: Vec<Option<&str>> = call.attempts.iter().map(|a| a.trunk.as_deref()).collect();
     assert_eq!(trunks, [Some(B), Some(A)]);
-    // A US number has no entry: the default trunk alone, a plain Dial back to the flow itself.
+    // A US number has no entry: the default trunk alone. The deployment is set up for
+    // failover, so this call too reports to the step and goes back to the flow in the same
+    // shape (ByocOutcome) as a +44 call.
     let call = twilio
         .outbound(&widget(&serve, "+13175551234", true), CALL, |_, _| {
             ("completed", None)
@@ -237,8 +248,36 @@ async fn destinations_take_their_trunks_from_the_prefix_map() {
         .await
         .unwrap();
     assert_eq!(call.attempts, [attempt(Some(A), "completed", None)]);
+    let End::Redirect { url, .. } = &call.end else {
+        panic!("{call:?}");
+    };
+    assert_eq!(get(&query_of(url), "ByocOutcome"), Some("answered"));
+    // Two numbers whose prefixes choose different lists: refused with the reason.
+    let client = reqwest::Client::new();
+    let url = widget(&serve, "+442071234567,+13175551234", false);
+    let response = signed_post(&client, TOKEN, &url, CALL)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-byoc-outcome"], "refused");
+    assert!(response.headers()["x-byoc-reason"]
+        .to_str()
+        .unwrap()
+        .contains("different trunk lists (OUTBOUND_TRUNK_ROUTES +44 and BYOC_TRUNK_SID)"));
+    serve.stop().await;
+
+    // A deployment with one trunk and nothing else keeps today's plain Dial: its action is
+    // the flow's own URL, and no step is requested.
+    let plain = serve_with(&[("BYOC_TRUNK_SID", A)]).await;
+    let call = sim(&plain)
+        .outbound(&widget(&plain, "+13175551234", true), CALL, |_, _| {
+            ("completed", None)
+        })
+        .await
+        .unwrap();
     assert_eq!(call.requests.len(), 1);
     assert_eq!(call.end, End::DialAction(FLOW.to_string()));
+    let serve = plain;
     serve.stop().await;
 }
 
@@ -305,7 +344,10 @@ async fn forged_and_edited_steps_are_refused() {
         "{back}"
     );
 
-    // An attempt the call does not have, and a trunk list edited to six.
+    // A GET on the step: the router asked for POST.
+    let response = client.get(&action).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    // An attempt the call does not have.
     for (from, to) in [
         ("BYOC_ATTEMPT=1", "BYOC_ATTEMPT=9"),
         ("BYOC_ATTEMPT=1", "BYOC_ATTEMPT=x"),

@@ -324,6 +324,14 @@ pub struct OutboundConfig {
 }
 
 impl OutboundConfig {
+    /// Whether this deployment is set up for failover: a default list of several trunks, trunk
+    /// lists by prefix, or the PSTN fallback. Its calls all report to `/outbound/next`, even
+    /// those with a single attempt, so the flow always gets `ByocOutcome`; a deployment with
+    /// none of these keeps the single `<Dial>` whose `action` is the flow's own URL.
+    pub fn fails_over(&self) -> bool {
+        self.pstn_fallback || self.default_trunks.len() > 1 || !self.trunk_routes.is_empty()
+    }
+
     /// One line for the start-up log: the trunks tried, by destination, and the PSTN fallback.
     pub fn trunks_summary(&self) -> String {
         let list = |t: &[Sid]| t.iter().map(Sid::as_str).collect::<Vec<_>>().join(",");
@@ -337,7 +345,7 @@ impl OutboundConfig {
             format!("default {}", list(&self.default_trunks))
         });
         parts.push(format!(
-            "Twilio's network last {}",
+            "PSTN fallback {}",
             if self.pstn_fallback { "on" } else { "off" }
         ));
         parts.join("; ")
@@ -381,6 +389,9 @@ pub enum OutboundError {
     BadTrunk(String),
     #[error("{name}: {reason}")]
     BadOption { name: &'static str, reason: String },
+    /// A failover step whose state cannot be read (only Twilio's signed requests reach it).
+    #[error("the failover step's state: {0}")]
+    BadStep(String),
     #[error("{number} is denied by policy (prefix {prefix})")]
     Denied { number: String, prefix: String },
     #[error("{number} is outside the allowed destinations ({allowed})")]
@@ -415,6 +426,7 @@ impl OutboundError {
             | OutboundError::NoTrunkFor { .. }
             | OutboundError::MixedTrunks { .. } => "bad_trunk",
             OutboundError::BadOption { .. } => "bad_option",
+            OutboundError::BadStep(_) => "bad_step",
             OutboundError::Denied { .. }
             | OutboundError::NotAllowed { .. }
             | OutboundError::DeniedType { .. }
@@ -436,6 +448,10 @@ pub struct Dial {
     pub trunks: Vec<Sid>,
     /// A last attempt over Twilio's own network after the trunks.
     pub pstn_fallback: bool,
+    /// Whether the attempts report to `/outbound/next`: with more than one attempt, and for
+    /// every call of a deployment set up for failover ([`OutboundConfig::fails_over`]), so
+    /// that all its calls go back to the flow in the same shape.
+    pub stepped: bool,
     /// The `<Dial>` options; `action` / `method` are the flow's `ACTION_URL` / `ACTION_METHOD`.
     pub options: DialOptions,
 }
@@ -457,7 +473,7 @@ impl Dial {
     pub fn attempt_twiml(&self, i: usize, next_url: &str) -> twiml::Response {
         let byoc = self.trunks.get(i).map(|t| t.to_string());
         let mut options = self.options.clone();
-        if self.attempts() > 1 {
+        if self.stepped {
             options.action = Some(self.step_url(next_url, i + 1));
             options.method = Some(Method::Post);
         }
@@ -937,7 +953,13 @@ fn dial(source: &Source, config: &OutboundConfig) -> Result<Dial, OutboundError>
         .transpose()?;
     let action = source
         .get("ACTION_URL")
-        .map(|u| check_url("ACTION_URL", u).map_err(|e| bad("ACTION_URL", e.to_string())))
+        .map(|u| {
+            check_url("ACTION_URL", u).map_err(|e| {
+                let text = e.to_string();
+                let reason = text.strip_prefix("`ACTION_URL`: ").unwrap_or(&text);
+                bad("ACTION_URL", reason.to_string())
+            })
+        })
         .transpose()?;
     let method = source
         .get("ACTION_METHOD")
@@ -954,6 +976,7 @@ fn dial(source: &Source, config: &OutboundConfig) -> Result<Dial, OutboundError>
     Ok(Dial {
         numbers,
         extensions,
+        stepped: trunks.len() > 1 || config.fails_over(),
         trunks,
         pstn_fallback: config.pstn_fallback,
         options: DialOptions {

@@ -324,11 +324,11 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
         };
         let policy =
             Policy::from_settings(&plan, &policy_settings).map_err(|e| err(e.setting, e.reason))?;
-        let unused = trunk_routes.prefixes_outside(&policy.allowed_prefixes);
+        let unused = trunk_routes.unused_prefixes(&policy);
         if !unused.is_empty() {
             tracing::warn!(
                 prefixes = unused.join(",").as_str(),
-                "OUTBOUND_TRUNK_ROUTES has entries for destinations the outbound policy never lets through (OUTBOUND_ALLOWED_PREFIXES): no call will use them"
+                "OUTBOUND_TRUNK_ROUTES has entries for destinations the outbound policy never lets through (not under OUTBOUND_ALLOWED_PREFIXES, or under a denied prefix): no call will use them"
             );
         }
         if policy_settings.replace_default_denials {

@@ -31,7 +31,7 @@ pub struct Args {
     /// to 5 `BY…,BY…` [default: the OUTBOUND_TRUNK_ROUTES entry of --to, else BYOC_TRUNK_SID]
     #[arg(long)]
     pub trunk: Option<String>,
-    /// With several attempts: the longest wait, in seconds, for each one's outcome
+    /// With several attempts: the longest wait, in seconds (5 to 3600), for each one's outcome
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(5..=3600))]
     pub wait: u64,
     /// TwiML URL Twilio fetches when the call is answered

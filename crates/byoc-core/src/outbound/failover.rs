@@ -18,6 +18,7 @@
 
 use crate::outbound::{OutboundConfig, OutboundError, SettingError};
 use crate::params::Params;
+use crate::route::check_url;
 use crate::sid::{Sid, SidKind};
 use crate::twiml::{self, Method, Verb};
 
@@ -36,7 +37,7 @@ pub fn parse_trunks(text: &str) -> Result<Vec<Sid>, String> {
     let items: Vec<&str> = text.split(',').map(str::trim).collect();
     if items.iter().any(|i| i.is_empty()) {
         return Err(format!(
-            "`{}` is not a list of trunk SIDs such as BYaaa…,BYbbb… (an empty item)",
+            "`{}` is not a list of trunk SIDs such as BYaaa...,BYbbb... (an empty item)",
             super::shorten(text)
         ));
     }
@@ -87,7 +88,7 @@ impl TrunkRoutes {
         {
             let Some((prefix, trunks)) = entry.split_once('=') else {
                 return Err(bad(format!(
-                    "`{}` is not PREFIX=TRUNKS (such as +44=BYaaa…,BYbbb…)",
+                    "`{}` is not PREFIX=TRUNKS (such as +44=BYaaa...,BYbbb...)",
                     super::shorten(entry)
                 )));
             };
@@ -111,7 +112,15 @@ impl TrunkRoutes {
             if entries.iter().any(|(p, _)| p == prefix) {
                 return Err(bad(format!("`{prefix}` has two entries")));
             }
-            let trunks = parse_trunks(trunks).map_err(|e| bad(format!("{prefix}: {e}")))?;
+            let trunks = parse_trunks(trunks).map_err(|e| {
+                if trunks.contains('=') {
+                    bad(format!(
+                        "{prefix}: entries are separated by `;`, not `,` ({e})"
+                    ))
+                } else {
+                    bad(format!("{prefix}: {e}"))
+                }
+            })?;
             entries.push((prefix.to_string(), trunks));
         }
         entries.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
@@ -130,16 +139,23 @@ impl TrunkRoutes {
             .map(|(p, t)| (p.as_str(), t.as_slice()))
     }
 
-    /// The prefixes of entries no destination allowed by `allowed` (the policy's allowed
-    /// prefixes) can match: configured, but never used.
-    pub fn prefixes_outside(&self, allowed: &[String]) -> Vec<String> {
+    /// The prefixes of entries the policy never lets a call reach: under no allowed prefix,
+    /// or wholly under a denied one (`+1900`, `+1876`). Configured, but never used. (A range
+    /// refused by its number type or territory is not seen here.)
+    pub fn unused_prefixes(&self, policy: &crate::outbound::Policy) -> Vec<String> {
         self.entries
             .iter()
             .map(|(p, _)| p)
             .filter(|p| {
-                !allowed
+                let allowed = policy
+                    .allowed_prefixes
                     .iter()
-                    .any(|a| p.starts_with(a.as_str()) || a.starts_with(p.as_str()))
+                    .any(|a| p.starts_with(a.as_str()) || a.starts_with(p.as_str()));
+                let denied = policy
+                    .denied_prefixes
+                    .iter()
+                    .any(|d| crate::nanp::prefix_matches(p, d));
+                !allowed || denied
             })
             .cloned()
             .collect()
@@ -244,78 +260,103 @@ pub fn trunk_name(trunks: &[Sid], i: usize) -> &str {
 
 /// Answers Twilio's post-back after an attempt: `query` is the state the first answer wrote,
 /// `body` Twilio's action parameters.
+///
+/// Only a technical failure with an attempt left dials again, and only after the whole state
+/// passed the checks of a first request (the policy may have changed since, and the state is
+/// only as trustworthy as the signature on it). Any other outcome goes back to the flow as it
+/// happened: a call already answered or declined is never reported as refused.
 pub fn next(query: &Params, body: &Params, config: &OutboundConfig, next_url: &str) -> Step {
     let status = body.get("DialCallStatus").unwrap_or("").trim();
     let sip_code = body
         .get("DialSipResponseCode")
         .and_then(|c| c.trim().parse::<u16>().ok());
-    let refused = |error: OutboundError, numbers: String| {
+    let result = AttemptResult::of(status, sip_code);
+    let numbers = query.get(super::PARAM_DID).unwrap_or("").to_string();
+    let refused = |error: OutboundError, attempt: Option<(usize, String)>, numbers: String| {
         let decision = super::refusal(query, body, config, error);
+        let (attempt, trunk) = attempt.unzip();
         Step {
             twiml: decision.twiml,
             outcome: "refused",
-            attempt: None,
-            trunk: None,
-            result: Some(AttemptResult::of(status, sip_code)),
+            attempt,
+            // A step whose trunk cannot be read reports no result: the metrics by trunk must
+            // not count a failure against a trunk called "unknown".
+            result: trunk.as_ref().map(|_| result),
+            trunk,
             next_trunk: None,
             numbers,
             error: decision.result.err(),
         }
     };
-    // Checked again in full: the policy may have changed since, and the state is only as
-    // trustworthy as the signature on it.
-    let dial = match super::validate(query, body, config) {
-        Ok(dial) => dial,
-        Err(e) => return refused(e, String::new()),
+    let trunks = match query.get(super::PARAM_TRUNK).map(parse_trunks) {
+        Some(Ok(trunks)) => trunks,
+        Some(Err(e)) => {
+            return refused(
+                OutboundError::BadStep(format!("BYOC_TRUNK_SID: {e}")),
+                None,
+                numbers,
+            )
+        }
+        None => {
+            return refused(
+                OutboundError::BadStep("no BYOC_TRUNK_SID".into()),
+                None,
+                numbers,
+            )
+        }
     };
-    let numbers = dial.numbers.join(",");
-    let attempts = dial.attempts();
+    let attempts = trunks.len() + usize::from(config.pstn_fallback);
     let Some(attempt) = query
         .get(PARAM_ATTEMPT)
         .and_then(|a| a.trim().parse::<usize>().ok())
         .filter(|a| (1..=attempts).contains(a))
     else {
         return refused(
-            OutboundError::BadTrunk(format!(
+            OutboundError::BadStep(format!(
                 "{PARAM_ATTEMPT} is not an attempt of this call (1 to {attempts})"
             )),
+            None,
             numbers,
         );
     };
-    let result = AttemptResult::of(status, sip_code);
-    let trunk = trunk_name(&dial.trunks, attempt - 1).to_string();
+    let trunk = trunk_name(&trunks, attempt - 1).to_string();
     if result == AttemptResult::Technical && attempt < attempts {
-        return Step {
-            twiml: dial.attempt_twiml(attempt, next_url),
-            outcome: "failover",
-            attempt: Some(attempt),
-            next_trunk: Some(trunk_name(&dial.trunks, attempt).to_string()),
-            trunk: Some(trunk),
-            result: Some(result),
-            numbers,
-            error: None,
+        return match super::validate(query, body, config) {
+            Ok(dial) => Step {
+                twiml: dial.attempt_twiml(attempt, next_url),
+                outcome: "failover",
+                attempt: Some(attempt),
+                next_trunk: Some(trunk_name(&dial.trunks, attempt).to_string()),
+                trunk: Some(trunk),
+                result: Some(result),
+                numbers: dial.numbers.join(","),
+                error: None,
+            },
+            Err(e) => refused(e, Some((attempt, trunk)), numbers),
         };
     }
-    let (twiml, outcome) = match &dial.options.action {
-        Some(url) => {
-            let mut extra: Vec<(&str, String)> = vec![("DialCallStatus", status.to_string())];
-            if let Some(code) = sip_code {
-                extra.push(("DialSipResponseCode", code.to_string()));
-            }
-            extra.push(("ByocTrunk", trunk.clone()));
-            extra.push(("ByocAttempts", attempt.to_string()));
-            extra.push(("ByocOutcome", result.as_str().to_string()));
-            match with_query(url, &extra) {
-                Some(target) => (
-                    twiml::Response::new().verb(Verb::Redirect {
-                        url: target,
-                        method: dial.options.method.unwrap_or(Method::Post),
-                    }),
-                    "returned",
-                ),
-                None => (twiml::Response::new().verb(Verb::Hangup), "ended"),
-            }
-        }
+    let action = query
+        .get("ACTION_URL")
+        .and_then(|u| check_url("ACTION_URL", u).ok());
+    let method = query
+        .get("ACTION_METHOD")
+        .and_then(Method::parse)
+        .unwrap_or(Method::Post);
+    let mut extra: Vec<(&str, String)> = vec![("DialCallStatus", status.to_string())];
+    if let Some(code) = sip_code {
+        extra.push(("DialSipResponseCode", code.to_string()));
+    }
+    extra.push(("ByocTrunk", trunk.clone()));
+    extra.push(("ByocAttempts", attempt.to_string()));
+    extra.push(("ByocOutcome", result.as_str().to_string()));
+    let (twiml, outcome) = match action.and_then(|url| with_query(&url, &extra)) {
+        Some(target) => (
+            twiml::Response::new().verb(Verb::Redirect {
+                url: target,
+                method,
+            }),
+            "returned",
+        ),
         None => (twiml::Response::new().verb(Verb::Hangup), "ended"),
     };
     Step {
@@ -330,11 +371,21 @@ pub fn next(query: &Params, body: &Params, config: &OutboundConfig, next_url: &s
     }
 }
 
-/// `url` with these parameters added to its query string.
+/// `url` with these parameters in its query string, replacing any of the same names it had
+/// (an `ACTION_URL` written with `ByocOutcome=x` must not carry two values).
 pub(super) fn with_query(url: &str, pairs: &[(&str, String)]) -> Option<String> {
     let mut target = url::Url::parse(url).ok()?;
+    let kept: Vec<(String, String)> = target
+        .query_pairs()
+        .filter(|(k, _)| !pairs.iter().any(|(name, _)| k == name))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     {
         let mut q = target.query_pairs_mut();
+        q.clear();
+        for (k, v) in &kept {
+            q.append_pair(k, v);
+        }
         for (k, v) in pairs {
             q.append_pair(k, v);
         }
@@ -530,7 +581,80 @@ mod tests {
         }
         let step = next(&edited, &report("failed", None), &config, NEXT);
         assert_eq!(step.outcome, "refused");
-        assert_eq!(step.error.as_ref().map(|e| e.kind()), Some("bad_trunk"));
+        assert_eq!(step.error.as_ref().map(|e| e.kind()), Some("bad_step"));
+        assert_eq!((step.trunk.as_deref(), step.result), (None, None));
+    }
+
+    #[test]
+    fn a_call_already_answered_goes_back_as_it_happened_whatever_the_policy_now_says() {
+        let (_, xml) = first(
+            &[
+                ("OUTBOUND_DID", "+13175551234"),
+                ("BYOC_TRUNK_SID", &format!("{A},{B}")),
+                ("ACTION_URL", FLOW),
+            ],
+            &OutboundConfig::default(),
+        );
+        // The operator denies +1317 while the call is up.
+        let now = OutboundConfig {
+            policy: crate::outbound::Policy {
+                denied_prefixes: vec!["+1317".into()],
+                ..crate::outbound::Policy::default()
+            },
+            ..OutboundConfig::default()
+        };
+        let state = state_of(&xml);
+        for (status, outcome) in [("completed", "answered"), ("busy", "callee")] {
+            let step = next(&state, &report(status, None), &now, NEXT);
+            assert_eq!(step.outcome, "returned", "{status}");
+            assert!(step
+                .twiml
+                .to_xml()
+                .contains(&format!("ByocOutcome={outcome}")));
+        }
+        // But no further trunk is dialled for it: the failure is reported with its trunk.
+        let step = next(&state, &report("failed", Some("503")), &now, NEXT);
+        assert_eq!(step.outcome, "refused");
+        assert_eq!((step.trunk.as_deref(), step.attempt), (Some(A), Some(1)));
+        assert_eq!(step.result, Some(AttemptResult::Technical));
+    }
+
+    #[test]
+    fn a_deployment_set_up_for_failover_steps_every_call() {
+        let config = OutboundConfig {
+            policy: crate::outbound::Policy {
+                allowed_prefixes: vec!["+1".into(), "+44".into()],
+                ..crate::outbound::Policy::default()
+            },
+            trunk_routes: TrunkRoutes::parse(&format!("+44={B},{A}")).unwrap(),
+            default_trunks: vec![Sid::parse(SidKind::ByocTrunk, A).unwrap()],
+            ..OutboundConfig::default()
+        };
+        // One trunk for +1, yet the flow gets the same return as a +44 call.
+        let (dial, xml) = first(
+            &[("OUTBOUND_DID", "+13175551234"), ("ACTION_URL", FLOW)],
+            &config,
+        );
+        assert_eq!(dial.attempts(), 1);
+        let step = next(&state_of(&xml), &report("completed", None), &config, NEXT);
+        assert_eq!(step.outcome, "returned");
+        assert!(step.twiml.to_xml().contains("ByocOutcome=answered"));
+    }
+
+    #[test]
+    fn the_return_replaces_parameters_the_action_url_already_had() {
+        let url = with_query(
+            "https://example.com/r?a=1&ByocOutcome=x&DialCallStatus=y",
+            &[
+                ("DialCallStatus", "busy".into()),
+                ("ByocOutcome", "callee".into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            url,
+            "https://example.com/r?a=1&DialCallStatus=busy&ByocOutcome=callee"
+        );
     }
 
     fn xml_of_two(config: &OutboundConfig) -> String {
@@ -653,12 +777,15 @@ mod tests {
         assert_eq!(routes.lookup("+447700900123").unwrap().1.len(), 2);
         assert_eq!(routes.lookup("+13175551234").unwrap().0, "+1");
         assert!(routes.lookup("+33123456789").is_none());
-        let allowed = ["+1".to_string(), "+442".to_string()];
-        assert!(routes.prefixes_outside(&allowed).is_empty());
-        assert_eq!(
-            routes.prefixes_outside(&["+1".to_string()]),
-            ["+4420", "+44"]
-        );
+        let policy = |allowed: &[&str]| crate::outbound::Policy {
+            allowed_prefixes: allowed.iter().map(|a| a.to_string()).collect(),
+            ..crate::outbound::Policy::default()
+        };
+        assert!(routes.unused_prefixes(&policy(&["+1", "+442"])).is_empty());
+        assert_eq!(routes.unused_prefixes(&policy(&["+1"])), ["+4420", "+44"]);
+        // Under a built-in denial: premium rate, a NANP country outside the US and Canada.
+        let denied = TrunkRoutes::parse(&format!("+1900={A};+1876={A};+1317={A}")).unwrap();
+        assert_eq!(denied.unused_prefixes(&policy(&["+1"])), ["+1876", "+1900"]);
         assert!(TrunkRoutes::parse("  ").unwrap().is_empty());
         assert!(
             TrunkRoutes::parse(&format!("+3={A}")).is_ok(),

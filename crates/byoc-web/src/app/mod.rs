@@ -110,14 +110,18 @@ impl App {
                 "Not found: this server answers /inbound and /outbound webhooks",
             );
         };
-        if parts.method != Method::POST && parts.method != Method::GET {
-            let mut response = plain(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "Method not allowed: use POST or GET",
-            );
+        // The steps are `<Dial action>`s, which the router always asks Twilio to POST.
+        let post_only = matches!(endpoint, Endpoint::InboundNext | Endpoint::OutboundNext);
+        if parts.method != Method::POST && (post_only || parts.method != Method::GET) {
+            let (text, allow) = if post_only {
+                ("Method not allowed: use POST", "POST")
+            } else {
+                ("Method not allowed: use POST or GET", "GET, POST")
+            };
+            let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, text);
             response
                 .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
             return response;
         }
         if body.len() > MAX_BODY_BYTES {
@@ -317,6 +321,13 @@ mod tests {
         let r = app.handle(req).await;
         assert_eq!(r.status(), 405);
         assert_eq!(r.headers()[header::ALLOW], "GET, POST");
+        for step in ["/inbound/next", "/outbound/next"] {
+            let mut req = form_request(step, &[], None);
+            *req.method_mut() = Method::GET;
+            let r = app.handle(req).await;
+            assert_eq!(r.status(), 405, "{step}");
+            assert_eq!(r.headers()[header::ALLOW], "POST");
+        }
         let big = "x".repeat(MAX_BODY_BYTES + 1);
         let r = app
             .handle(form_request("/inbound", &[("To", &big)], None))

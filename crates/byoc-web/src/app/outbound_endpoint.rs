@@ -38,7 +38,7 @@ impl App {
             .write(request.signed_by, started),
             Err(e) => CallLine {
                 warn: true,
-                action: Some("say"),
+                action: Some(action_of(&decision.twiml)),
                 outcome: "refused",
                 refusal: Some(e.kind()),
                 reason: Some(&e.to_string()),
@@ -79,14 +79,10 @@ impl App {
             did: Some(&step.numbers),
             dial_call_status: Some(body.get("DialCallStatus").unwrap_or("")),
             sip_response_code: Some(body.get("DialSipResponseCode").unwrap_or("")),
-            action: Some(match step.outcome {
-                "failover" => "dial",
-                "returned" => "redirect",
-                "refused" if reason.is_some() => "say",
-                _ => "hangup",
-            }),
+            action: Some(action_of(&step.twiml)),
             outcome: step.outcome,
-            // Always written, so the metrics by trunk count every report.
+            // Always written, so the metrics by trunk count every report; a step whose state
+            // cannot be read has neither a trunk nor a result.
             trunk: Some(step.trunk.as_deref().unwrap_or("unknown")),
             attempt: step.attempt.map(|a| a as i64),
             trunk_result: Some(step.result.map_or("unknown", |r| r.as_str())),
@@ -101,6 +97,17 @@ impl App {
             set_reason(&mut response, reason);
         }
         response
+    }
+}
+
+/// What the answer does, for the call line: its first verb.
+fn action_of(twiml: &byoc_core::twiml::Response) -> &'static str {
+    use byoc_core::twiml::Verb;
+    match twiml.verbs().first() {
+        Some(Verb::Dial { .. }) => "dial",
+        Some(Verb::Redirect { .. }) => "redirect",
+        Some(Verb::Say { .. }) => "say",
+        _ => "hangup",
     }
 }
 
