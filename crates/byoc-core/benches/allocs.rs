@@ -92,6 +92,21 @@ fn main() {
             .to_xml()
     });
     rows.push(("the whole inbound_decision", n, b));
+    // The outbound decision of a widget request naming its trunk, under a +1 home.
+    let oc = byoc_core::outbound::OutboundConfig::default();
+    let oq: Params = [
+        ("OUTBOUND_DID", "+13175551234"),
+        ("BYOC_TRUNK_SID", "BY0123456789abcdef0123456789abcdef"),
+    ]
+    .into_iter()
+    .collect();
+    let ob: Params = [("From", "+13175550123")].into_iter().collect();
+    let (n, b, _) = count(|| {
+        byoc_core::outbound::decide(&oq, &ob, &oc, "https://h.example.com/outbound/next")
+            .twiml
+            .to_xml()
+    });
+    rows.push(("the outbound decision and TwiML", n, b));
     println!("{:<32} {:>12} {:>8}", "step", "allocations", "bytes");
     for (step, n, b) in rows {
         println!("{step:<32} {n:>12} {b:>8}");

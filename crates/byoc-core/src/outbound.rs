@@ -471,7 +471,7 @@ impl Dial {
     /// The `<Dial>` of attempt `i` (0-based). With a single attempt, the flow's own action;
     /// otherwise the next step, carrying the state.
     pub fn attempt_twiml(&self, i: usize, next_url: &str) -> twiml::Response {
-        let byoc = self.trunks.get(i).map(|t| t.to_string());
+        let byoc = self.trunks.get(i);
         let mut options = self.options.clone();
         if self.stepped {
             options.action = Some(self.step_url(next_url, i + 1));
@@ -485,7 +485,7 @@ impl Dial {
                 .zip(self.extensions.iter().chain(std::iter::repeat(&None)))
                 .map(|(n, ext)| Noun::Number {
                     number: n.clone(),
-                    byoc: byoc.clone(),
+                    byoc: byoc.map(Sid::to_string),
                     send_digits: ext.as_ref().map(|e| format!("{EXTENSION_PAUSE}{e}")),
                 })
                 .collect(),
@@ -638,9 +638,24 @@ impl<'a> Source<'a> {
 /// return branch runs (voicemail, an agent) and can branch on the reason. Without one, the
 /// caller hears the refusal message and the call ends.
 pub fn decide(query: &Params, body: &Params, config: &OutboundConfig, next_url: &str) -> Decision {
+    decide_with(query, body, config, || next_url.to_string())
+}
+
+/// [`decide`], building the step's URL only for a call that uses it (the common single
+/// `<Dial>` allocates nothing for it).
+pub fn decide_with(
+    query: &Params,
+    body: &Params,
+    config: &OutboundConfig,
+    next_url: impl FnOnce() -> String,
+) -> Decision {
     match validate(query, body, config) {
         Ok(dial) => Decision {
-            twiml: dial.to_twiml(next_url),
+            twiml: if dial.stepped {
+                dial.to_twiml(&next_url())
+            } else {
+                dial.to_twiml("")
+            },
             result: Ok(dial),
         },
         Err(e) => refusal(query, body, config, e),

@@ -34,21 +34,22 @@ pub const TRUNK_ROUTES_SETTING: &str = "OUTBOUND_TRUNK_ROUTES";
 /// A list of BYOC trunk SIDs, as a request or a setting writes it: `BY…,BY…` (commas, spaces
 /// around them allowed), 1 to [`MAX_TRUNKS`], each once. The error says what is wrong.
 pub fn parse_trunks(text: &str) -> Result<Vec<Sid>, String> {
-    let items: Vec<&str> = text.split(',').map(str::trim).collect();
-    if items.iter().any(|i| i.is_empty()) {
+    // On every outbound request: no list of the items is built, and one trunk is one
+    // allocation for the list.
+    let count = text.split(',').count();
+    if count > MAX_TRUNKS {
         return Err(format!(
-            "`{}` is not a list of trunk SIDs such as BYaaa...,BYbbb... (an empty item)",
-            super::shorten(text)
+            "{count} trunks: at most {MAX_TRUNKS} may be tried in one call"
         ));
     }
-    if items.len() > MAX_TRUNKS {
-        return Err(format!(
-            "{} trunks: at most {MAX_TRUNKS} may be tried in one call",
-            items.len()
-        ));
-    }
-    let mut trunks: Vec<Sid> = Vec::with_capacity(items.len());
-    for item in items {
+    let mut trunks: Vec<Sid> = Vec::with_capacity(count);
+    for item in text.split(',').map(str::trim) {
+        if item.is_empty() {
+            return Err(format!(
+                "`{}` is not a list of trunk SIDs such as BYaaa...,BYbbb... (an empty item)",
+                super::shorten(text)
+            ));
+        }
         if item.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("SD")) {
             return Err(format!(
                 "`{}` is a SIP domain SID (SD...), not a BYOC trunk SID (BY...): copy the trunk's SID from Voice > BYOC Trunks",

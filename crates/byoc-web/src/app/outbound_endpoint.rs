@@ -14,12 +14,9 @@ impl App {
         request: &Request<'_>,
     ) -> HttpResponse {
         let started = request.started;
-        let decision = outbound::decide(
-            query,
-            body,
-            &self.config.outbound,
-            &outbound_next_url(request.url),
-        );
+        let decision = outbound::decide_with(query, body, &self.config.outbound, || {
+            outbound_next_url(request.url)
+        });
         let call_sid = call_sid(query, body);
         let line = CallLine {
             endpoint: Endpoint::Outbound.as_str(),
