@@ -650,12 +650,31 @@ pub fn decide_with(
     next_url: impl FnOnce() -> String,
 ) -> Decision {
     match validate(query, body, config) {
+        Ok(dial) if dial.stepped => {
+            let twiml = dial.to_twiml(&next_url());
+            // The state rides in the action URL: one that would not fit is refused before any
+            // dial rather than cut.
+            let too_long = twiml.verbs().iter().any(|v| {
+                matches!(v, Verb::Dial { options, .. }
+                    if options.action.as_ref().is_some_and(|a| a.len() > failover::STEP_URL_MAX))
+            });
+            if too_long {
+                let e = bad(
+                    "ACTION_URL",
+                    format!(
+                        "with several attempts, the request (ACTION_URL above all) must fit a step URL of {} characters",
+                        failover::STEP_URL_MAX
+                    ),
+                );
+                return refusal(query, body, config, e);
+            }
+            Decision {
+                twiml,
+                result: Ok(dial),
+            }
+        }
         Ok(dial) => Decision {
-            twiml: if dial.stepped {
-                dial.to_twiml(&next_url())
-            } else {
-                dial.to_twiml("")
-            },
+            twiml: dial.to_twiml(""),
             result: Ok(dial),
         },
         Err(e) => refusal(query, body, config, e),

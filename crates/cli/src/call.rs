@@ -159,12 +159,28 @@ pub async fn run(args: Args) -> CliResult {
 }
 
 /// Polls a call until it is answered or over: its status (`in-progress` is reported as
-/// `answered`), or `None` when `wait` passed first.
+/// `answered`), or `None` when `wait` passed first. Half a second apart at first, then further
+/// apart (at most 5 s: a long `--wait` makes hundreds of requests, not thousands); a failed
+/// poll is tried again, and only three failures in a row give up, since the call may still ring.
 async fn watch(twilio: &Twilio, sid: &str, wait: Duration) -> Result<Option<String>, Failure> {
     let started = Instant::now();
+    let mut pause = Duration::from_millis(500);
+    let mut failures = 0;
     loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let json = twilio.get(&format!("Calls/{sid}.json")).await?;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 3 / 2).min(Duration::from_secs(5));
+        let json = match twilio.get(&format!("Calls/{sid}.json")).await {
+            Ok(json) => {
+                failures = 0;
+                json
+            }
+            Err(e) if failures < 2 && started.elapsed() < wait => {
+                failures += 1;
+                eprintln!("byoc: polling call {sid} failed ({e}); trying again");
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         match json["status"].as_str().unwrap_or("") {
             "in-progress" => return Ok(Some("answered".into())),
             s @ ("completed" | "busy" | "no-answer" | "failed" | "canceled") => {

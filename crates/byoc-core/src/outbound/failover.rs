@@ -28,6 +28,22 @@ pub const MAX_TRUNKS: usize = 5;
 pub const PARAM_ATTEMPT: &str = "BYOC_ATTEMPT";
 /// How the log, metrics and the flow name the last attempt over Twilio's own network.
 pub const PSTN: &str = "pstn";
+/// SIP answers that are the callee's own, never a carrier's failure: busy here, busy
+/// everywhere, decline, unwanted.
+pub const CALLEE_CODES: [u16; 4] = [486, 600, 603, 607];
+/// The longest step URL written into a `<Dial action>`: a request whose state (its
+/// `ACTION_URL` above all) would not fit is refused at `/outbound`, before any dial.
+pub const STEP_URL_MAX: usize = 4096;
+/// Twilio's `<Dial action>` parameters passed on to the flow with the final attempt's outcome,
+/// as Twilio would have posted them to it after a single `<Dial>`.
+const PASSED_ON: [&str; 6] = [
+    "DialCallSid",
+    "DialCallDuration",
+    "DialBridged",
+    "RecordingUrl",
+    "RecordingSid",
+    "RecordingDuration",
+];
 /// The setting mapping destination prefixes to trunk lists.
 pub const TRUNK_ROUTES_SETTING: &str = "OUTBOUND_TRUNK_ROUTES";
 
@@ -193,7 +209,9 @@ fn country_code_fits(digits: &str) -> bool {
 pub enum AttemptResult {
     /// Someone answered (`completed`, `answered`).
     Answered,
-    /// The callee's own answer: `busy`, `no-answer`, SIP 486 (busy here) or 603 (decline).
+    /// The callee's own answer: `busy`, `no-answer`, SIP 486 (busy here), 600 (busy
+    /// everywhere), 603 (decline) or 607 (unwanted: RFC 8197, the callee marked the call as
+    /// unwanted; sending it over another carrier is what robocallers do).
     /// Another carrier would reach the same phone: never moves on.
     Callee,
     /// The caller hung up while it rang.
@@ -216,8 +234,9 @@ impl AttemptResult {
     }
 
     /// The callee's statuses decide first (a `no-answer` reported with 408 stays the callee's),
-    /// then 486 / 603 (a `failed` with them is still a refusal by the callee), then `failed`
-    /// with any other code or none, then a technical code with no status.
+    /// then the callee's codes (a `failed` with 486, 600, 603 or 607 is still the callee's
+    /// answer), then `failed` with any other code or none, then a technical code with no
+    /// status.
     pub fn of(status: &str, sip_code: Option<u16>) -> Self {
         match status {
             "completed" | "answered" => return AttemptResult::Answered,
@@ -225,7 +244,7 @@ impl AttemptResult {
             "canceled" => return AttemptResult::Canceled,
             _ => {}
         }
-        if matches!(sip_code, Some(486 | 603)) {
+        if sip_code.is_some_and(|c| CALLEE_CODES.contains(&c)) {
             return AttemptResult::Callee;
         }
         if status == "failed" || matches!(sip_code, Some(408 | 500..=699)) {
@@ -307,10 +326,12 @@ pub fn next(query: &Params, body: &Params, config: &OutboundConfig, next_url: &s
         }
     };
     let attempts = trunks.len() + usize::from(config.pstn_fallback);
+    // Reported on: any attempt the call can have made, the PSTN one included even if the
+    // fallback was switched off since (that call's outcome still goes back to the flow).
     let Some(attempt) = query
         .get(PARAM_ATTEMPT)
         .and_then(|a| a.trim().parse::<usize>().ok())
-        .filter(|a| (1..=attempts).contains(a))
+        .filter(|a| (1..=trunks.len() + 1).contains(a))
     else {
         return refused(
             OutboundError::BadStep(format!(
@@ -321,7 +342,13 @@ pub fn next(query: &Params, body: &Params, config: &OutboundConfig, next_url: &s
         );
     };
     let trunk = trunk_name(&trunks, attempt - 1).to_string();
-    if result == AttemptResult::Technical && attempt < attempts {
+    // The caller still there: Twilio's `CallStatus` of the parent call is `in-progress` while
+    // it waits; once the caller hung up, nothing is dialled again.
+    let caller_gone = matches!(
+        body.get("CallStatus").map(str::trim),
+        Some("completed" | "canceled" | "failed" | "busy" | "no-answer")
+    );
+    if result == AttemptResult::Technical && attempt < attempts && !caller_gone {
         return match super::validate(query, body, config) {
             Ok(dial) => Step {
                 twiml: dial.attempt_twiml(attempt, next_url),
@@ -346,6 +373,11 @@ pub fn next(query: &Params, body: &Params, config: &OutboundConfig, next_url: &s
     let mut extra: Vec<(&str, String)> = vec![("DialCallStatus", status.to_string())];
     if let Some(code) = sip_code {
         extra.push(("DialSipResponseCode", code.to_string()));
+    }
+    for name in PASSED_ON {
+        if let Some(v) = body.get_nonblank(name) {
+            extra.push((name, v.to_string()));
+        }
     }
     extra.push(("ByocTrunk", trunk.clone()));
     extra.push(("ByocAttempts", attempt.to_string()));
@@ -643,6 +675,88 @@ mod tests {
     }
 
     #[test]
+    fn twilio_s_dial_results_reach_the_flow_and_a_gone_caller_is_not_dialled_again() {
+        let config = OutboundConfig {
+            pstn_fallback: true,
+            ..OutboundConfig::default()
+        };
+        let (_, xml) = first(
+            &[
+                ("OUTBOUND_DID", "+13175551234"),
+                ("BYOC_TRUNK_SID", A),
+                ("ACTION_URL", FLOW),
+                ("RECORD", "record-from-answer"),
+            ],
+            &config,
+        );
+        let state = state_of(&xml);
+        let mut body = report("completed", None);
+        for (k, v) in [
+            ("DialCallSid", "CA5"),
+            ("DialCallDuration", "42"),
+            ("DialBridged", "true"),
+            ("RecordingUrl", "https://api.twilio.com/rec/RE1"),
+        ] {
+            body.push(k, v);
+        }
+        let xml = next(&state, &body, &config, NEXT).twiml.to_xml();
+        for part in [
+            "DialCallSid=CA5",
+            "DialCallDuration=42",
+            "DialBridged=true",
+            "RecordingUrl=https",
+        ] {
+            assert!(xml.contains(part), "{part}: {xml}");
+        }
+        // The caller hung up while the first trunk failed: nothing more is dialled.
+        let mut body = report("failed", Some("503"));
+        body.push("CallStatus", "completed");
+        let step = next(&state, &body, &config, NEXT);
+        assert_eq!(step.outcome, "returned");
+        assert_eq!(step.result, Some(AttemptResult::Technical));
+        // The PSTN fallback switched off while a call was on it: its outcome still goes back.
+        let pstn_state = state_of(
+            &next(&state, &report("failed", None), &config, NEXT)
+                .twiml
+                .to_xml(),
+        );
+        let step = next(
+            &pstn_state,
+            &report("completed", None),
+            &OutboundConfig::default(),
+            NEXT,
+        );
+        assert_eq!(
+            (step.outcome, step.trunk.as_deref()),
+            ("returned", Some(PSTN))
+        );
+    }
+
+    #[test]
+    fn a_state_too_long_for_a_step_url_is_refused_before_any_dial() {
+        // 2,002 characters, under ACTION_URL's 2,048; each `=` and `&` triples when encoded.
+        let long = format!("https://example.com/r?{}", "a=b&".repeat(495));
+        let q = p(&[
+            ("OUTBOUND_DID", "+13175551234,+13175551235,+13175551236"),
+            ("BYOC_TRUNK_SID", &format!("{A},{B}")),
+            ("ACTION_URL", &long),
+        ]);
+        let d = decide(&q, &Params::new(), &OutboundConfig::default(), NEXT);
+        let e = d.result.unwrap_err();
+        assert_eq!(e.kind(), "bad_option");
+        assert!(e.to_string().contains("4096"), "{e}");
+        // One trunk, no step: the same request dials.
+        let q = p(&[
+            ("OUTBOUND_DID", "+13175551234"),
+            ("BYOC_TRUNK_SID", A),
+            ("ACTION_URL", &long),
+        ]);
+        assert!(decide(&q, &Params::new(), &OutboundConfig::default(), NEXT)
+            .result
+            .is_ok());
+    }
+
+    #[test]
     fn the_return_replaces_parameters_the_action_url_already_had() {
         let url = with_query(
             "https://example.com/r?a=1&ByocOutcome=x&DialCallStatus=y",
@@ -815,7 +929,10 @@ mod tests {
             ("failed", None, Technical),
             ("failed", Some(404), Technical),
             ("failed", Some(408), Technical),
-            ("failed", Some(600), Technical),
+            ("failed", Some(600), Callee),
+            ("failed", Some(607), Callee),
+            ("failed", Some(604), Technical),
+            ("failed", Some(608), Technical),
             ("failed", Some(486), Callee),
             ("failed", Some(603), Callee),
             ("", Some(502), Technical),
