@@ -681,3 +681,179 @@ async fn a_uk_home_reads_every_form_of_its_numbers() {
     let (_, body) = answer("+13175551234", "+26622123456").await;
     assert!(body.contains("https://example.com/lesotho"), "{body}");
 }
+
+/// Screening: an anonymous caller and a caller ID that failed STIR/SHAKEN verification get their
+/// own actions, a rule under `observe` only says what it would have done, and Twilio's signature
+/// holds over a call that carries `StirVerstat`; `resolve` and CSV carry the same conditions.
+#[tokio::test]
+async fn anonymous_and_unverified_callers_are_screened_with_signatures_intact() {
+    const TOKEN: &str = "screening-test-token";
+    let routes = r#"{"routes": [
+      {"pattern": "+13175550050", "url": "https://x.example.com/main",
+       "callers": [{"from": "anonymous", "action": "reject", "reason": "rejected"},
+                   {"from": "+266", "action": "say", "text": "Lesotho"},
+                   {"verstat": "failed", "url": "https://x.example.com/captcha"},
+                   {"verstat": "no-validation", "url": "https://x.example.com/captcha", "observe": true}]}
+    ]}"#;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("routes.json");
+    std::fs::write(&file, routes).unwrap();
+    let file = file.display().to_string();
+    let serve = Serve::start(
+        &["--routes", &file, "--log-format", "json"],
+        &[("TWILIO_AUTH_TOKEN", TOKEN)],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let url = serve.url("/inbound");
+    let ask = |from: &'static str, verstat: Option<&'static str>| {
+        let mut params = vec![
+            ("To", "sip:+13175550050@example.sip.twilio.com"),
+            ("From", from),
+            ("CallSid", "CA0123456789abcdef0123456789abcdef"),
+        ];
+        if let Some(v) = verstat {
+            params.push(("StirVerstat", v));
+        }
+        let request = byoc_e2e::signed_post(&client, TOKEN, &url, &params);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200, "{from} {verstat:?}");
+            let rule = response
+                .headers()
+                .get("x-byoc-caller-rule")
+                .map(|v| v.to_str().unwrap().to_string());
+            let twiml = parse(&response.text().await.unwrap());
+            let what = if let Some(r) = twiml.iter().find(|e| e.path == "Response/Redirect") {
+                r.text.clone()
+            } else {
+                twiml[1].path.clone()
+            };
+            (what, rule)
+        }
+    };
+    for from in [
+        "+266696687",
+        "anonymous",
+        "sip:anonymous@anonymous.invalid",
+        "Restricted",
+        "",
+    ] {
+        assert_eq!(
+            ask(from, None).await,
+            ("Response/Reject".into(), Some("anonymous".into())),
+            "{from}"
+        );
+    }
+    assert_eq!(
+        ask("+26622123456", None).await,
+        ("Response/Say".into(), Some("+266".into()))
+    );
+    assert_eq!(
+        ask("+13175551234", Some("TN-Validation-Failed-A")).await,
+        (
+            "https://x.example.com/captcha".into(),
+            Some("verstat=failed".into())
+        )
+    );
+    // Observed: the main route answers; the header and the line say what would have.
+    assert_eq!(
+        ask("+13175551234", Some("No-TN-Validation")).await,
+        (
+            "https://x.example.com/main".into(),
+            Some("observed: verstat=no-validation".into())
+        )
+    );
+    assert_eq!(
+        ask("+13175551234", Some("TN-Validation-Passed-A")).await,
+        ("https://x.example.com/main".into(), None)
+    );
+    // A StirVerstat added after signing is a forgery.
+    let params = [
+        ("To", "+13175550050"),
+        ("From", "+13175551234"),
+        ("StirVerstat", "TN-Validation-Passed-A"),
+    ];
+    let signed_without: Vec<(&str, &str)> = params[..2].to_vec();
+    let response = client
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "x-twilio-signature",
+            byoc_e2e::sign(TOKEN, &url, &signed_without),
+        )
+        .body(form(&params))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let line = serve
+        .stderr
+        .wait_for(
+            "observed: verstat=no-validation",
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .expect("the observed rule in the call line");
+    let line: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(line["caller_rule"], "observed: verstat=no-validation");
+    serve.stop().await;
+
+    // resolve says the same, and the conditions survive CSV both ways.
+    let env: Vec<(String, String)> = Vec::new();
+    let out = cli(
+        &[
+            "routes",
+            "resolve",
+            "+13175550050",
+            "--from",
+            "anonymous",
+            "--routes",
+            &file,
+        ],
+        &env,
+    );
+    assert!(
+        out.contains("an anonymous caller matches the caller condition anonymous"),
+        "{out}"
+    );
+    let out = cli(
+        &[
+            "routes",
+            "resolve",
+            "+13175550050",
+            "--from",
+            "+13175551234",
+            "--verstat",
+            "TN-Validation-Failed",
+            "--routes",
+            &file,
+        ],
+        &env,
+    );
+    assert!(
+        out.contains(
+            "+13175551234 (TN-Validation-Failed) matches the caller condition verstat=failed"
+        ),
+        "{out}"
+    );
+    let csv = dir.path().join("routes.csv").display().to_string();
+    cli(
+        &[
+            "routes", "export", "--format", "csv", "-o", &csv, "--routes", &file,
+        ],
+        &env,
+    );
+    let back = dir.path().join("back.json").display().to_string();
+    cli(&["routes", "import", &csv, "--routes", &back], &env);
+    let text: String = std::fs::read_to_string(&back)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert!(
+        text.contains(r#""observe":true"#)
+            && text.contains(r#""verstat":"no-validation""#)
+            && text.contains(r#""from":"anonymous""#),
+        "{text}"
+    );
+}

@@ -8,6 +8,7 @@ use crate::number::{restore_lost_plus, Address, NumberError, NumberPlan};
 use crate::params::Params;
 use jiff::Timestamp;
 
+pub use crate::route::Caller;
 use crate::route::{Action, Match, Pattern};
 use crate::schedule::Evaluation;
 use crate::twiml::{self, RejectReason};
@@ -80,9 +81,16 @@ pub struct Call<'a> {
     pub at: Timestamp,
     /// The absolute URL of `/inbound/next`, for failover chains.
     pub next_url: &'a str,
-    /// The caller's digits (`From`, see [`NumberPlan::caller_digits`]), for caller conditions.
-    pub from: Option<&'a str>,
+    /// Who is calling, for caller conditions ([`Caller::new`]).
+    pub caller: &'a Caller,
 }
+
+/// A caller nothing is known of.
+pub static UNKNOWN_CALLER: Caller = Caller {
+    digits: None,
+    anonymous: false,
+    verstat: None,
+};
 
 impl Call<'_> {
     /// A call at `at` from an unknown caller, with the relative `/inbound/next`.
@@ -90,7 +98,7 @@ impl Call<'_> {
         Call {
             at,
             next_url: crate::route::DEFAULT_NEXT_URL,
-            from: None,
+            caller: &UNKNOWN_CALLER,
         }
     }
 }
@@ -122,7 +130,7 @@ pub fn decide(
     call: &Call,
 ) -> Decision {
     if let (Ok(_), Some(m)) = (address, matched) {
-        let (answer, schedule) = m.route.answer(call.at, call.from);
+        let (answer, schedule) = m.route.answer(call.at, call.caller);
         return Decision {
             twiml: answer.action.to_twiml_for(call.next_url),
             outcome: Outcome::Matched,
@@ -130,13 +138,13 @@ pub fn decide(
             action: answer.action.kind(),
             reason: None,
             schedule,
-            caller_rule: answer.caller_rule.map(str::to_string),
+            caller_rule: answer.caller_rule_text(),
         };
     }
     if let (Err(e), Some(m)) = (address, matched) {
         // Only the catch-all may answer a call whose address could not be read.
         if m.route.pattern == Pattern::CatchAll {
-            let (answer, schedule) = m.route.answer(call.at, call.from);
+            let (answer, schedule) = m.route.answer(call.at, call.caller);
             return Decision {
                 twiml: answer.action.to_twiml_for(call.next_url),
                 outcome: Outcome::BadInput,
@@ -144,7 +152,7 @@ pub fn decide(
                 action: answer.action.kind(),
                 reason: Some(format!("{e}; answered by the * route")),
                 schedule,
-                caller_rule: answer.caller_rule.map(str::to_string),
+                caller_rule: answer.caller_rule_text(),
             };
         }
     }
@@ -225,9 +233,9 @@ pub fn studio_flow(
     call: &Call,
 ) -> Option<String> {
     let action = match (address, matched) {
-        (Ok(_), Some(m)) => Some(m.route.answer(call.at, call.from).0.action),
+        (Ok(_), Some(m)) => Some(m.route.answer(call.at, call.caller).0.action),
         (Err(_), Some(m)) if m.route.pattern == Pattern::CatchAll => {
-            Some(m.route.answer(call.at, call.from).0.action)
+            Some(m.route.answer(call.at, call.caller).0.action)
         }
         _ => config.default_action.as_ref(),
     };
@@ -390,10 +398,11 @@ mod tests {
         let find = |to: &str, at: &str, from: Option<&str>| {
             let address = plan.normalize(to).map_err(InboundError::from);
             let matched = table.lookup(address.as_ref().unwrap());
+            let caller = Caller::from_digits(from);
             let call = Call {
                 at: at.parse().unwrap(),
                 next_url: "/inbound/next",
-                from,
+                caller: &caller,
             };
             studio_flow(&address, matched.as_ref(), &config, &call)
         };

@@ -26,9 +26,14 @@ pub struct Args {
     /// The IANA time zone of a local --at (e.g. Europe/London; default: UTC)
     #[arg(long)]
     pub tz: Option<String>,
-    /// The caller (`From`), for routes with caller conditions
+    /// The caller (`From`), for routes with caller conditions (`anonymous` for a withheld
+    /// number)
     #[arg(long)]
     pub from: Option<String>,
+    /// Twilio's STIR/SHAKEN result (`StirVerstat`), for `verstat` caller conditions, e.g.
+    /// TN-Validation-Passed-A, TN-Validation-Failed, No-TN-Validation
+    #[arg(long)]
+    pub verstat: Option<String>,
     /// The call's SIP domain (`SipDomain`), for routes with a `scope`
     #[arg(long)]
     pub scope: Option<String>,
@@ -61,6 +66,7 @@ pub async fn run(args: Args) -> CliResult {
     let call = Query {
         number: args.number,
         from: args.from,
+        verstat: args.verstat,
         scope: args.scope,
         at: call_time(args.at.as_deref(), args.tz.as_deref())
             .map_err(|e| anyhow::anyhow!("--at: {e}"))?,
@@ -82,6 +88,8 @@ pub struct Query {
     /// `To`, in any form Twilio sends.
     pub number: String,
     pub from: Option<String>,
+    /// `StirVerstat`.
+    pub verstat: Option<String>,
     /// `SipDomain`.
     pub scope: Option<String>,
     pub at: jiff::Timestamp,
@@ -160,28 +168,26 @@ pub async fn explain(
         .resolve(&inbound::lookup_key(&address), scope.as_deref())
         .await?
         .matched;
-    let from = match call.from.as_deref().filter(|f| !f.trim().is_empty()) {
-        Some(f) => match plan.caller_digits(f) {
-            Some(digits) => Some(digits),
-            None => {
-                line(
-                    "from",
-                    format!(
-                        "`{}` has no number; caller conditions do not apply",
-                        printable(f)
-                    ),
-                );
-                None
-            }
-        },
-        None => None,
-    };
+    // A blank --from is no caller given, not an anonymous one (`--from anonymous` is that).
+    let given = call.from.as_deref().filter(|f| !f.trim().is_empty());
+    let caller = inbound::Caller::new(given, call.verstat.as_deref(), plan);
+    if let Some(f) = call.from.as_deref().filter(|f| !f.trim().is_empty()) {
+        if caller.digits.is_none() && !caller.anonymous {
+            line(
+                "from",
+                format!(
+                    "`{}` has no number; only `anonymous` and `verstat` conditions can apply",
+                    printable(f)
+                ),
+            );
+        }
+    }
     let decision = inbound::decide(
         &address,
         matched.as_ref(),
         config,
         &inbound::Call {
-            from: from.as_deref(),
+            caller: &caller,
             ..inbound::Call::at(call.at)
         },
     );
@@ -201,13 +207,20 @@ pub async fn explain(
             "none (no exact, prefix or * route matches)".to_string(),
         ),
     }
-    if let Some(prefix) = &decision.caller_rule {
+    if let Some(rule) = &decision.caller_rule {
+        let who = match (&caller.digits, caller.anonymous) {
+            (Some(d), _) => format!("+{d}"),
+            (None, true) => "an anonymous caller".to_string(),
+            (None, false) => "the caller".to_string(),
+        };
+        let verstat = caller
+            .verstat
+            .as_deref()
+            .map(|v| format!(" ({v})"))
+            .unwrap_or_default();
         line(
             "caller",
-            format!(
-                "+{} matches the caller condition {prefix}",
-                from.as_deref().unwrap_or("")
-            ),
+            format!("{who}{verstat} matches the caller condition {rule}"),
         );
     }
     if let Some(e) = &decision.schedule {
@@ -296,8 +309,18 @@ pub fn target(route: &Route) -> String {
         ));
     }
     if !route.callers.is_empty() {
-        let prefixes: Vec<&str> = route.callers.iter().map(|r| r.prefix.as_str()).collect();
-        line.push_str(&format!(" [callers {}]", prefixes.join(",")));
+        let names: Vec<String> = route
+            .callers
+            .iter()
+            .map(|r| {
+                if r.observe {
+                    format!("{} (observed)", r.name)
+                } else {
+                    r.name.clone()
+                }
+            })
+            .collect();
+        line.push_str(&format!(" [callers {}]", names.join(",")));
     }
     line.trim_start().to_string()
 }

@@ -68,11 +68,158 @@ pub struct Route {
     pub scope: Option<String>,
 }
 
-/// Calls whose `From` starts with `prefix` (E.164) get `action`.
+/// A caller condition: calls it matches get `action` (or, observed, only a log line saying
+/// they would have).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallerRule {
-    pub prefix: String,
+    pub condition: CallerCondition,
     pub action: Action,
+    /// Only logged (`caller_rule: "observed: …"`), so a rule can be tried on live traffic.
+    pub observe: bool,
+    /// How the rule is named in logs, headers and `resolve`: `+1317`, `anonymous`,
+    /// `verstat=failed`.
+    pub name: String,
+}
+
+/// What a caller condition matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallerCondition {
+    /// `"from": "+1317"`: callers whose number starts with this E.164 prefix.
+    Prefix(String),
+    /// `"from": "anonymous"`: Twilio's placeholder `+266696687` and the anonymous forms
+    /// ([`crate::number::is_anonymous`]), an empty or missing `From`.
+    Anonymous,
+    /// `"verstat": …`: Twilio's STIR/SHAKEN verification result (`StirVerstat`), when the
+    /// request carries one.
+    Verstat(Verstat),
+}
+
+/// A condition on Twilio's `StirVerstat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verstat {
+    /// `passed`: `TN-Validation-Passed-A/B/C`.
+    Passed,
+    /// `A`, `B`, `C`: passed with that attestation.
+    Attested(u8),
+    /// `failed`: `TN-Validation-Failed`, `-A/B/C`.
+    Failed,
+    /// `no-validation`: `No-TN-Validation`.
+    NoValidation,
+}
+
+impl Verstat {
+    /// The values a route may name, for errors and docs.
+    pub const NAMES: [&'static str; 6] = ["passed", "A", "B", "C", "failed", "no-validation"];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "passed" => Some(Verstat::Passed),
+            "a" => Some(Verstat::Attested(b'A')),
+            "b" => Some(Verstat::Attested(b'B')),
+            "c" => Some(Verstat::Attested(b'C')),
+            "failed" => Some(Verstat::Failed),
+            "no-validation" => Some(Verstat::NoValidation),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Verstat::Passed => "passed",
+            Verstat::Attested(b'A') => "A",
+            Verstat::Attested(b'B') => "B",
+            Verstat::Attested(_) => "C",
+            Verstat::Failed => "failed",
+            Verstat::NoValidation => "no-validation",
+        }
+    }
+
+    /// Whether Twilio's `StirVerstat` value meets this condition (case-insensitive; a value
+    /// Twilio does not define meets none).
+    pub fn matches(self, value: &str) -> bool {
+        let v = value.trim().to_ascii_lowercase();
+        let passed = v.strip_prefix("tn-validation-passed-");
+        match self {
+            Verstat::Passed => passed.is_some_and(|l| matches!(l, "a" | "b" | "c")),
+            Verstat::Attested(level) => {
+                passed.is_some_and(|l| l.as_bytes() == [level.to_ascii_lowercase()])
+            }
+            Verstat::Failed => {
+                v == "tn-validation-failed"
+                    || v.strip_prefix("tn-validation-failed-")
+                        .is_some_and(|l| matches!(l, "a" | "b" | "c"))
+            }
+            Verstat::NoValidation => v == "no-tn-validation",
+        }
+    }
+}
+
+/// Who is calling, as caller conditions see it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Caller {
+    /// The international digits the caller's number begins with
+    /// ([`NumberPlan::caller_digits`]); `None` for an anonymous or a named caller.
+    pub digits: Option<String>,
+    /// `From` is missing, empty or one of the anonymous forms.
+    pub anonymous: bool,
+    /// Twilio's `StirVerstat`, when the request carries one.
+    pub verstat: Option<String>,
+}
+
+impl Caller {
+    /// The caller of a request with this `From` and `StirVerstat`. `None`: the caller is not
+    /// known (`resolve` without `--from`); a webhook passes its `From`, an empty one if it has
+    /// none, which is an anonymous caller.
+    pub fn new(from: Option<&str>, verstat: Option<&str>, plan: &NumberPlan) -> Self {
+        let verstat = verstat
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string);
+        let Some(from) = from else {
+            return Caller {
+                verstat,
+                ..Caller::default()
+            };
+        };
+        let restored = crate::number::restore_lost_plus(from);
+        Caller {
+            digits: plan.caller_digits(from),
+            anonymous: crate::number::is_anonymous(&restored),
+            verstat,
+        }
+    }
+
+    /// A caller known only by number (or not at all).
+    pub fn from_digits(digits: Option<&str>) -> Self {
+        Caller {
+            digits: digits.map(str::to_string),
+            ..Caller::default()
+        }
+    }
+}
+
+impl CallerRule {
+    /// Whether the rule's condition holds for `caller`.
+    pub fn matches(&self, caller: &Caller) -> bool {
+        match &self.condition {
+            CallerCondition::Prefix(p) => caller
+                .digits
+                .as_deref()
+                .is_some_and(|d| d.starts_with(&p[1..])),
+            CallerCondition::Anonymous => caller.anonymous,
+            CallerCondition::Verstat(v) => caller.verstat.as_deref().is_some_and(|s| v.matches(s)),
+        }
+    }
+
+    /// Precedence among matching rules, highest first: verification conditions (screening),
+    /// then anonymous, then prefixes by length.
+    fn rank(&self) -> (u8, usize) {
+        match &self.condition {
+            CallerCondition::Verstat(_) => (3, 0),
+            CallerCondition::Anonymous => (2, 0),
+            CallerCondition::Prefix(p) => (1, p.len()),
+        }
+    }
 }
 
 /// Most caller conditions on one route.
@@ -84,6 +231,22 @@ pub const MAX_CALLER_RULES: usize = 20;
 pub struct Answer<'a> {
     pub action: &'a Action,
     pub caller_rule: Option<&'a str>,
+    /// An observed condition that would have answered instead (it outranks the one applied,
+    /// or none applied).
+    pub observed: Option<&'a str>,
+}
+
+impl Answer<'_> {
+    /// What the call line and `X-Byoc-Caller-Rule` say: the rule applied, and the observed
+    /// one that would have answered (`observed: verstat=failed`).
+    pub fn caller_rule_text(&self) -> Option<String> {
+        match (self.caller_rule, self.observed) {
+            (None, None) => None,
+            (Some(r), None) => Some(r.to_string()),
+            (None, Some(o)) => Some(format!("observed: {o}")),
+            (Some(r), Some(o)) => Some(format!("{r} (observed: {o})")),
+        }
+    }
 }
 
 /// A route's schedule and its other branches.
@@ -110,24 +273,32 @@ impl Route {
         (self.pattern.precedence(), self.scope.is_none())
     }
 
-    /// The action for a call at `at` from the caller whose digits are `from` (see
-    /// [`NumberPlan::caller_digits`]). Precedence: the caller condition with the longest prefix
-    /// of those digits, then the schedule, then the route's action.
-    pub fn answer(
-        &self,
-        at: jiff::Timestamp,
-        from: Option<&str>,
-    ) -> (Answer<'_>, Option<Evaluation>) {
-        let caller = from.and_then(|digits| {
-            self.callers
-                .iter()
-                .filter(|r| digits.starts_with(&r.prefix[1..]))
-                .max_by_key(|r| r.prefix.len())
-        });
-        if let Some(rule) = caller {
+    /// The action for a call at `at` from `caller`. Precedence: the matching caller condition
+    /// of highest rank ([`CallerRule`]: verification, anonymous, the longest prefix), then the
+    /// schedule, then the route's action. An observed condition never answers; when it would
+    /// have, it is named in [`Answer::observed`].
+    pub fn answer(&self, at: jiff::Timestamp, caller: &Caller) -> (Answer<'_>, Option<Evaluation>) {
+        let mut applied: Option<&CallerRule> = None;
+        let mut observed: Option<&CallerRule> = None;
+        for rule in self.callers.iter().filter(|r| r.matches(caller)) {
+            let slot = if rule.observe {
+                &mut observed
+            } else {
+                &mut applied
+            };
+            // The first of equal rank wins: the order written.
+            if slot.is_none_or(|best| rule.rank() > best.rank()) {
+                *slot = Some(rule);
+            }
+        }
+        let observed = observed
+            .filter(|o| applied.is_none_or(|a| o.rank() > a.rank()))
+            .map(|o| o.name.as_str());
+        if let Some(rule) = applied {
             let answer = Answer {
                 action: &rule.action,
-                caller_rule: Some(rule.prefix.as_str()),
+                caller_rule: Some(rule.name.as_str()),
+                observed,
             };
             return (answer, None);
         }
@@ -135,6 +306,7 @@ impl Route {
         let answer = Answer {
             action,
             caller_rule: None,
+            observed,
         };
         (answer, evaluation)
     }

@@ -1,7 +1,7 @@
 use crate::number::{Address, NumberPlan};
 use crate::route::{
     candidate_keys, candidate_keys_in, check_e164, check_url_fully, is_plain_http_url, route_key,
-    split_scope, RouteErrorKind,
+    split_scope, Caller, RouteErrorKind,
 };
 use crate::route_file::{parse_route_file, to_route_file, RouteFileError};
 use crate::sid::{Sid, SidKind};
@@ -551,8 +551,8 @@ fn caller_conditions_choose_by_longest_prefix_before_the_schedule() {
     );
     let at = jiff::Timestamp::UNIX_EPOCH;
     let kind = |from: Option<&str>| {
-        let from = from.and_then(|f| plan().caller_digits(f));
-        let (answer, schedule) = r.answer(at, from.as_deref());
+        let caller = Caller::from_digits(from.and_then(|f| plan().caller_digits(f)).as_deref());
+        let (answer, schedule) = r.answer(at, &caller);
         (
             answer.action.kind(),
             answer.caller_rule.map(str::to_string),
@@ -597,6 +597,106 @@ fn caller_conditions_choose_by_longest_prefix_before_the_schedule() {
             "cannot set `schedule`",
         ),
         (r#"{"from": "+1"}"#, "not an array"),
+    ] {
+        let json = format!(r#"{{"pattern": "*", "action": "hangup", "callers": {callers}}}"#);
+        let e = error(&json);
+        assert!(e.contains(why), "{json}: {e}");
+    }
+}
+
+#[test]
+fn anonymous_and_verified_callers_have_their_own_conditions_and_can_be_observed() {
+    let r = route(
+        r#"{"pattern": "+1317*", "url": "https://x.example.com/main",
+            "callers": [{"from": "+266", "action": "say", "text": "Lesotho"},
+                        {"from": "anonymous", "action": "reject", "reason": "rejected"},
+                        {"verstat": "failed", "url": "https://x.example.com/captcha"},
+                        {"verstat": "A", "url": "https://x.example.com/vip", "observe": true},
+                        {"from": "+1317", "url": "https://x.example.com/local"}]}"#,
+    );
+    let at = jiff::Timestamp::UNIX_EPOCH;
+    let answer = |from: Option<&str>, verstat: Option<&str>| {
+        let caller = Caller::new(from, verstat, &plan());
+        let (a, _) = r.answer(at, &caller);
+        (a.action.kind(), a.caller_rule_text())
+    };
+    // Twilio's placeholder and the anonymous forms; a +266 prefix no longer catches it.
+    for from in [
+        Some("+266696687"),
+        Some("anonymous"),
+        Some("Restricted"),
+        Some("Private"),
+        Some("Unavailable"),
+        Some("sip:anonymous@anonymous.invalid"),
+        Some(""),
+    ] {
+        assert_eq!(
+            answer(from, None),
+            ("reject", Some("anonymous".into())),
+            "{from:?}"
+        );
+    }
+    // No caller known at all (`resolve` without --from): not an anonymous one.
+    assert_eq!(answer(None, None), ("redirect", None));
+    // A real Lesotho number still matches +266.
+    assert_eq!(
+        answer(Some("+26622123456"), None),
+        ("say", Some("+266".into()))
+    );
+    // Verification first: a failed caller ID from +1317 gets the captcha.
+    assert_eq!(
+        answer(Some("+13175551234"), Some("TN-Validation-Failed-B")),
+        ("redirect", Some("verstat=failed".into()))
+    );
+    assert_eq!(
+        answer(Some("+13175551234"), Some("tn-validation-failed")),
+        ("redirect", Some("verstat=failed".into()))
+    );
+    // Observed: the A rule would have answered; the caller gets the +1317 rule, and the line says so.
+    assert_eq!(
+        answer(Some("+13175551234"), Some("TN-Validation-Passed-A")),
+        ("redirect", Some("+1317 (observed: verstat=A)".into()))
+    );
+    assert_eq!(
+        answer(Some("+12125551234"), Some("TN-Validation-Passed-A")),
+        ("redirect", Some("observed: verstat=A".into()))
+    );
+    // Passed at B, no validation, an unknown value or none: no verification condition matches.
+    for v in [
+        Some("TN-Validation-Passed-B"),
+        Some("No-TN-Validation"),
+        Some("TN-Validation-Passed-Z"),
+        Some("garbage"),
+        None,
+    ] {
+        assert_eq!(
+            answer(Some("+13175551234"), v),
+            ("redirect", Some("+1317".into())),
+            "{v:?}"
+        );
+    }
+    assert_eq!(Route::from_record(r.to_record(), &plan()).unwrap(), r);
+    for (callers, why) in [
+        (
+            r#"[{"verstat": "gold", "action": "hangup"}]"#,
+            "`verstat` `gold` is not one of passed, A, B, C, failed, no-validation",
+        ),
+        (
+            r#"[{"from": "+1", "verstat": "A", "action": "hangup"}]"#,
+            "both `from` and `verstat`",
+        ),
+        (
+            r#"[{"from": "anonymous", "action": "hangup"}, {"from": "Anonymous", "action": "hangup"}]"#,
+            "`anonymous` appears twice",
+        ),
+        (
+            r#"[{"verstat": "A", "action": "hangup", "observe": "yes"}]"#,
+            "`observe` is true or false",
+        ),
+        (
+            r#"[{"from": "private", "action": "hangup"}]"#,
+            "nor `anonymous`",
+        ),
     ] {
         let json = format!(r#"{{"pattern": "*", "action": "hangup", "callers": {callers}}}"#);
         let e = error(&json);

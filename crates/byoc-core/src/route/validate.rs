@@ -3,8 +3,8 @@
 
 use crate::number::{Address, NumberPlan, E164_MAX_DIGITS};
 use crate::route::{
-    chain_from, check_scope, CallerRule, RouteErrorKind, Scheduled, ACTIONS, DESCRIPTION_MAX_CHARS,
-    MAX_CALLER_RULES, SAY_MAX_CHARS, URL_MAX_LEN,
+    chain_from, check_scope, CallerCondition, CallerRule, RouteErrorKind, Scheduled, Verstat,
+    ACTIONS, DESCRIPTION_MAX_CHARS, MAX_CALLER_RULES, SAY_MAX_CHARS, URL_MAX_LEN,
 };
 use crate::schedule::Schedule;
 use crate::sid::{Sid, SidKind};
@@ -202,7 +202,20 @@ impl Route {
                 .iter()
                 .map(|rule| {
                     let mut flat = rule.action.to_flat();
-                    flat.insert("from".into(), rule.prefix.clone().into());
+                    match &rule.condition {
+                        CallerCondition::Prefix(p) => {
+                            flat.insert("from".into(), p.clone().into());
+                        }
+                        CallerCondition::Anonymous => {
+                            flat.insert("from".into(), "anonymous".into());
+                        }
+                        CallerCondition::Verstat(v) => {
+                            flat.insert("verstat".into(), v.name().into());
+                        }
+                    }
+                    if rule.observe {
+                        flat.insert("observe".into(), true.into());
+                    }
                     serde_json::Value::Object(flat)
                 })
                 .collect();
@@ -248,8 +261,9 @@ pub(crate) fn branch_action(
         .map_err(|e| invalid(field, format!("`{name}`: {e}")))
 }
 
-/// Caller conditions: an array of flat actions, each with a `from` E.164 prefix (`+` and 1 to 15
-/// digits), prefixes unique.
+/// Caller conditions: an array of flat actions, each with one condition: `from` (an E.164
+/// prefix, `+` and 1 to 15 digits, or `anonymous`) or `verstat` ([`Verstat::NAMES`]); and
+/// optionally `observe: true`. Conditions unique.
 pub(crate) fn caller_rules(
     text: &str,
     pattern: &str,
@@ -266,25 +280,66 @@ pub(crate) fn caller_rules(
     let mut rules: Vec<CallerRule> = Vec::with_capacity(items.len());
     for (i, mut item) in items.into_iter().enumerate() {
         let at = |why: String| invalid("callers", format!("condition {}: {why}", i + 1));
-        let prefix = match item.remove("from") {
-            Some(serde_json::Value::String(p)) => p.trim().to_string(),
-            _ => return Err(at("needs `from`, an E.164 prefix such as +1317".into())),
+        let observe = match item.remove("observe") {
+            None | Some(serde_json::Value::Bool(false)) => false,
+            Some(serde_json::Value::Bool(true)) => true,
+            Some(other) => return Err(at(format!("`observe` is true or false, not {other}"))),
         };
-        let digits = prefix.strip_prefix('+').unwrap_or("");
-        let ok = (1..=E164_MAX_DIGITS).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.starts_with('0');
-        if !ok {
-            return Err(at(format!(
-                "`from` `{prefix}` is not an E.164 prefix such as +1317"
-            )));
-        }
-        if rules.iter().any(|r| r.prefix == prefix) {
-            return Err(at(format!("`from` `{prefix}` appears twice")));
+        let condition = match (item.remove("from"), item.remove("verstat")) {
+            (Some(_), Some(_)) => {
+                return Err(at(
+                    "has both `from` and `verstat`: one condition each".into()
+                ))
+            }
+            (Some(serde_json::Value::String(p)), None) => {
+                let p = p.trim();
+                if p.eq_ignore_ascii_case("anonymous") {
+                    CallerCondition::Anonymous
+                } else {
+                    let digits = p.strip_prefix('+').unwrap_or("");
+                    let ok = (1..=E164_MAX_DIGITS).contains(&digits.len())
+                        && digits.bytes().all(|b| b.is_ascii_digit())
+                        && !digits.starts_with('0');
+                    if !ok {
+                        return Err(at(format!(
+                            "`from` `{p}` is not an E.164 prefix such as +1317, nor `anonymous`"
+                        )));
+                    }
+                    CallerCondition::Prefix(p.to_string())
+                }
+            }
+            (None, Some(serde_json::Value::String(v))) => match Verstat::parse(&v) {
+                Some(v) => CallerCondition::Verstat(v),
+                None => {
+                    return Err(at(format!(
+                        "`verstat` `{v}` is not one of {}",
+                        Verstat::NAMES.join(", ")
+                    )))
+                }
+            },
+            _ => {
+                return Err(at(
+                    "needs `from` (an E.164 prefix such as +1317, or `anonymous`) or `verstat`"
+                        .into(),
+                ))
+            }
+        };
+        let name = match &condition {
+            CallerCondition::Prefix(p) => p.clone(),
+            CallerCondition::Anonymous => "anonymous".to_string(),
+            CallerCondition::Verstat(v) => format!("verstat={}", v.name()),
+        };
+        if rules.iter().any(|r| r.name == name) {
+            return Err(at(format!("`{name}` appears twice")));
         }
         let action = branch_action("callers", "callers", &item, pattern, plan)
             .map_err(|e| at(e.to_string()))?;
-        rules.push(CallerRule { prefix, action });
+        rules.push(CallerRule {
+            condition,
+            action,
+            observe,
+            name,
+        });
     }
     Ok(rules)
 }

@@ -38,14 +38,17 @@ impl App {
             .matched
             .as_ref()
             .is_some_and(|m| !m.route.callers.is_empty());
-        let from = params
-            .get("From")
-            .filter(|_| has_callers)
-            .and_then(|f| config.plan.caller_digits(f));
+        let caller = if has_callers {
+            // A call without `From` is an anonymous caller.
+            let from = params.get("From").unwrap_or("");
+            inbound::Caller::new(Some(from), params.get("StirVerstat"), &config.plan)
+        } else {
+            inbound::Caller::default()
+        };
         let call = inbound::Call {
             at,
             next_url: &next,
-            from: from.as_deref(),
+            caller: &caller,
         };
         let decision = match lookup.degraded_reason() {
             None => inbound::decide(&address, lookup.matched.as_ref(), config, &call),
@@ -64,7 +67,7 @@ impl App {
             decision,
             source,
             matched: lookup.matched,
-            from,
+            caller,
         }
     }
 
@@ -151,7 +154,7 @@ impl App {
         let call = inbound::Call {
             at,
             next_url: &next,
-            from: routed.from.as_deref(),
+            caller: &routed.caller,
         };
         let flow = inbound::studio_flow(
             &routed.address,
@@ -258,8 +261,8 @@ struct Routed {
     decision: Decision,
     source: &'static str,
     matched: Option<byoc_core::Match>,
-    /// The caller's digits, when the matched route has caller conditions.
-    from: Option<String>,
+    /// The caller, when the matched route has caller conditions.
+    caller: inbound::Caller,
 }
 
 /// Twilio's call parameters are in the body of a POST; a GET webhook carries them in the query

@@ -322,6 +322,9 @@ pub(super) struct Resolve {
     number: String,
     #[serde(default)]
     from: Option<String>,
+    /// Twilio's `StirVerstat`, for `verstat` caller conditions.
+    #[serde(default)]
+    verstat: Option<String>,
     #[serde(default)]
     scope: Option<String>,
     /// RFC 3339 (`2026-12-24T19:00:00Z`), or a local date-time (`2026-12-24T19:00`) in `tz`.
@@ -360,6 +363,7 @@ pub(super) async fn resolve_call(State(console): Shared, Body(call): Body<Resolv
     let query = resolve::Query {
         number: call.number,
         from: call.from,
+        verstat: call.verstat,
         scope: call.scope,
         at,
         country,

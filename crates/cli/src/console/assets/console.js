@@ -317,7 +317,8 @@
   $("test-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const r = await api("POST", "/api/resolve", {
-      number: $("t-number").value, from: $("t-from").value, scope: $("t-scope").value,
+      number: $("t-number").value, from: $("t-from").value, verstat: $("t-verstat").value,
+      scope: $("t-scope").value,
       at: $("t-at").value, tz: $("t-tz").value, country: $("t-country").value,
     });
     const out = $("t-result");
