@@ -94,6 +94,43 @@ fn benches(c: &mut Criterion) {
     c.bench_function("inbound_decision", |b| {
         b.iter(|| common::inbound_decision(black_box(body.as_bytes()), &key, &sig, &t, &config))
     });
+    // A route with caller conditions: the caller read from `From` (and `StirVerstat`), then
+    // the condition chosen.
+    let plan = NumberPlan::default();
+    let route = |callers: &str| {
+        let record: byoc_core::RouteRecord = serde_json::from_str(&format!(
+            r#"{{"pattern": "+1317*", "url": "https://x.example.com/main", "callers": {callers}}}"#
+        ))
+        .unwrap();
+        byoc_core::Route::from_record(record, &plan).unwrap()
+    };
+    let prefixes = route(
+        r#"[{"from": "+1900", "action": "reject"}, {"from": "+1317555", "url": "https://x.example.com/local"}, {"from": "+44", "action": "hangup"}]"#,
+    );
+    let screening = route(
+        r#"[{"from": "+1900", "action": "reject"}, {"from": "+1317555", "url": "https://x.example.com/local"}, {"from": "anonymous", "action": "reject"}, {"verstat": "failed", "url": "https://x.example.com/captcha"}, {"verstat": "no-validation", "url": "https://x.example.com/captcha", "observe": true}]"#,
+    );
+    let at = jiff::Timestamp::UNIX_EPOCH;
+    c.bench_function("caller_conditions/prefixes", |b| {
+        b.iter(|| {
+            let caller = byoc_core::route::Caller::new(
+                Some(black_box("sip:+13175551234@198.51.100.7")),
+                None,
+                &plan,
+            );
+            prefixes.answer(at, &caller).0.action.kind()
+        })
+    });
+    c.bench_function("caller_conditions/screening", |b| {
+        b.iter(|| {
+            let caller = byoc_core::route::Caller::new(
+                Some(black_box("sip:+13175551234@198.51.100.7")),
+                Some("TN-Validation-Passed-A"),
+                &plan,
+            );
+            screening.answer(at, &caller).0.action.kind()
+        })
+    });
 }
 
 /// The route file the cold-start bench bundles: 1,000 redirect routes plus an exact and `*`.

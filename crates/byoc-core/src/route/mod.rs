@@ -137,19 +137,26 @@ impl Verstat {
     /// Whether Twilio's `StirVerstat` value meets this condition (case-insensitive; a value
     /// Twilio does not define meets none).
     pub fn matches(self, value: &str) -> bool {
-        let v = value.trim().to_ascii_lowercase();
-        let passed = v.strip_prefix("tn-validation-passed-");
+        // Case-insensitive without a copy: this runs on calls to routes with such conditions.
+        let v = value.trim();
+        let after = |prefix: &str| {
+            v.get(..prefix.len())
+                .filter(|head| head.eq_ignore_ascii_case(prefix))
+                .map(|_| &v[prefix.len()..])
+        };
+        let level = |rest: &str| {
+            let b = rest.as_bytes();
+            (b.len() == 1 && matches!(b[0].to_ascii_uppercase(), b'A' | b'B' | b'C'))
+                .then(|| b[0].to_ascii_uppercase())
+        };
         match self {
-            Verstat::Passed => passed.is_some_and(|l| matches!(l, "a" | "b" | "c")),
-            Verstat::Attested(level) => {
-                passed.is_some_and(|l| l.as_bytes() == [level.to_ascii_lowercase()])
-            }
+            Verstat::Passed => after("TN-Validation-Passed-").and_then(level).is_some(),
+            Verstat::Attested(want) => after("TN-Validation-Passed-").and_then(level) == Some(want),
             Verstat::Failed => {
-                v == "tn-validation-failed"
-                    || v.strip_prefix("tn-validation-failed-")
-                        .is_some_and(|l| matches!(l, "a" | "b" | "c"))
+                v.eq_ignore_ascii_case("TN-Validation-Failed")
+                    || after("TN-Validation-Failed-").and_then(level).is_some()
             }
-            Verstat::NoValidation => v == "no-tn-validation",
+            Verstat::NoValidation => v.eq_ignore_ascii_case("No-TN-Validation"),
         }
     }
 }
@@ -181,10 +188,14 @@ impl Caller {
                 ..Caller::default()
             };
         };
-        let restored = crate::number::restore_lost_plus(from);
+        let digits = plan.caller_digits(from);
+        // A caller with digits is not anonymous (`caller_digits` gives none to the anonymous
+        // forms, Twilio's placeholder included): the common call reads `From` once.
+        let anonymous = digits.is_none()
+            && crate::number::is_anonymous(&crate::number::restore_lost_plus(from));
         Caller {
-            digits: plan.caller_digits(from),
-            anonymous: crate::number::is_anonymous(&restored),
+            digits,
+            anonymous,
             verstat,
         }
     }

@@ -666,6 +666,9 @@ fn anonymous_and_verified_callers_have_their_own_conditions_and_can_be_observed(
         Some("TN-Validation-Passed-B"),
         Some("No-TN-Validation"),
         Some("TN-Validation-Passed-Z"),
+        Some("TN-Validation-Passed-Ä"),
+        Some("ñ"),
+        Some("TN-Validation-Passed-AA"),
         Some("garbage"),
         None,
     ] {
