@@ -857,3 +857,121 @@ async fn anonymous_and_unverified_callers_are_screened_with_signatures_intact() 
         "{text}"
     );
 }
+
+/// A split through `byoc serve`: each caller always reaches the same share (header and call
+/// line say which), the shares follow their weights, an anonymous caller is placed by CallSid;
+/// `resolve` shows the share, and the split survives CSV both ways.
+#[tokio::test]
+async fn a_split_shares_calls_by_weight_and_keeps_each_caller_on_one_share() {
+    let routes = r#"{"routes": [
+      {"pattern": "+13175550060", "action": "split",
+       "shares": [{"weight": 70, "url": "https://x.example.com/flow-a"},
+                  {"weight": 30, "url": "https://x.example.com/flow-b"}]}
+    ]}"#;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("routes.json");
+    std::fs::write(&file, routes).unwrap();
+    let file = file.display().to_string();
+    let serve = Serve::start(&["--routes", &file, "--log-format", "json"], &[]).await;
+    let client = reqwest::Client::new();
+    let ask = |from: String, sid: String| {
+        let request = client
+            .post(serve.url("/inbound"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("To", "+13175550060"),
+                ("From", &from),
+                ("CallSid", &sid),
+            ]));
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let share = response.headers()["x-byoc-share"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            let twiml = parse(&response.text().await.unwrap());
+            (share, find(&twiml, "Response/Redirect").text.clone())
+        }
+    };
+    let mut counts = [0usize; 2];
+    for n in 0..200 {
+        let from = format!("+1212555{n:04}");
+        let first = ask(from.clone(), format!("CA{n}a")).await;
+        // The same caller, another call: the same share.
+        assert_eq!(ask(from, format!("CA{n}b")).await, first);
+        let i: usize = first.0.parse().unwrap();
+        let url = if i == 1 {
+            "https://x.example.com/flow-a"
+        } else {
+            "https://x.example.com/flow-b"
+        };
+        assert_eq!(first.1, url);
+        counts[i - 1] += 1;
+    }
+    // 70/30 of 200 callers, within what chance allows (chi-square, p = 0.001).
+    let stat =
+        (counts[0] as f64 - 140.0).powi(2) / 140.0 + (counts[1] as f64 - 60.0).powi(2) / 60.0;
+    assert!(stat < 10.83, "{counts:?}");
+    // Anonymous callers: each call on its own, by CallSid.
+    let mut anonymous = std::collections::BTreeSet::new();
+    for n in 0..40 {
+        anonymous.insert(ask("anonymous".into(), format!("CA{n:032}")).await.0);
+    }
+    assert_eq!(anonymous.len(), 2, "{anonymous:?}");
+    let line = serve
+        .stderr
+        .wait_for("\"share\":", std::time::Duration::from_secs(5))
+        .await
+        .expect("a call line with its share");
+    let line: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert!(matches!(line["share"].as_i64(), Some(1 | 2)), "{line}");
+    assert_eq!(line["action"], "redirect");
+    serve.stop().await;
+
+    let env: Vec<(String, String)> = Vec::new();
+    let out = cli(
+        &[
+            "routes",
+            "resolve",
+            "+13175550060",
+            "--from",
+            "+12125550007",
+            "--routes",
+            &file,
+        ],
+        &env,
+    );
+    assert!(
+        out.contains("+12125550007 always gets this share while the weights hold; shares 1 70% redirect, 2 30% redirect"),
+        "{out}"
+    );
+    let csv = dir.path().join("routes.csv").display().to_string();
+    cli(
+        &[
+            "routes", "export", "--format", "csv", "-o", &csv, "--routes", &file,
+        ],
+        &env,
+    );
+    assert!(std::fs::read_to_string(&csv)
+        .unwrap()
+        .starts_with("pattern,action,"));
+    let back = dir.path().join("back.json").display().to_string();
+    cli(&["routes", "import", &csv, "--routes", &back], &env);
+    let out = cli(
+        &[
+            "routes",
+            "resolve",
+            "+13175550060",
+            "--from",
+            "+12125550007",
+            "--routes",
+            &back,
+        ],
+        &env,
+    );
+    assert!(
+        out.contains("shares 1 70% redirect, 2 30% redirect"),
+        "{out}"
+    );
+}

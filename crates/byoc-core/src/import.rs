@@ -148,7 +148,7 @@ impl Format {
 }
 
 /// The CSV columns, in the order `export` writes them.
-pub const CSV_COLUMNS: [&str; 26] = crate::route::RECORD_COLUMNS;
+pub const CSV_COLUMNS: [&str; 27] = crate::route::RECORD_COLUMNS;
 
 /// Metadata columns a CSV export from another tool may carry; read and ignored.
 const CSV_METADATA_COLUMNS: [&str; 3] = ["version", "updated_at", "updated_by"];
@@ -686,7 +686,7 @@ pub fn to_csv(routes: &[Arc<Route>]) -> String {
     for route in routes {
         let r = route.to_record();
         let timeout = r.timeout.map(|t| t.to_string());
-        let cells: [Option<&str>; 26] = [
+        let cells: [Option<&str>; 27] = [
             Some(r.pattern.as_str()),
             r.action.as_deref(),
             r.url.as_deref(),
@@ -710,6 +710,7 @@ pub fn to_csv(routes: &[Arc<Route>]) -> String {
             r.schedule.as_deref(),
             r.targets.as_deref(),
             r.final_action.as_deref(),
+            r.shares.as_deref(),
             r.callers.as_deref(),
             r.scope.as_deref(),
             r.description.as_deref(),

@@ -72,6 +72,8 @@ pub struct Decision {
     pub schedule: Option<Evaluation>,
     /// The caller condition (`From` prefix) that chose the action, if one did.
     pub caller_rule: Option<String>,
+    /// A split's share that answered (0-based).
+    pub share: Option<usize>,
 }
 
 /// What a decision needs to know about the call besides its called address.
@@ -81,8 +83,23 @@ pub struct Call<'a> {
     pub at: Timestamp,
     /// The absolute URL of `/inbound/next`, for failover chains.
     pub next_url: &'a str,
-    /// Who is calling, for caller conditions ([`Caller::new`]).
+    /// Who is calling, for caller conditions ([`Caller::new`]) and splits.
     pub caller: &'a Caller,
+    /// Twilio's `CallSid`: what places an anonymous caller in a split.
+    pub call_sid: &'a str,
+}
+
+/// The action a call gets from `action`: its share of a split (keyed on the caller's number,
+/// else the call), else the action itself.
+pub fn share_of<'a>(action: &'a Action, call: &Call) -> (&'a Action, Option<usize>) {
+    match action {
+        Action::Split(split) => {
+            let key = call.caller.digits.as_deref().unwrap_or(call.call_sid);
+            let (i, share) = split.choose(key);
+            (share, Some(i))
+        }
+        other => (other, None),
+    }
 }
 
 /// A caller nothing is known of.
@@ -99,6 +116,7 @@ impl Call<'_> {
             at,
             next_url: crate::route::DEFAULT_NEXT_URL,
             caller: &UNKNOWN_CALLER,
+            call_sid: "",
         }
     }
 }
@@ -131,28 +149,32 @@ pub fn decide(
 ) -> Decision {
     if let (Ok(_), Some(m)) = (address, matched) {
         let (answer, schedule) = m.route.answer(call.at, call.caller);
+        let (action, share) = share_of(answer.action, call);
         return Decision {
-            twiml: answer.action.to_twiml_for(call.next_url),
+            twiml: action.to_twiml_for(call.next_url),
             outcome: Outcome::Matched,
             pattern: Some(m.route.key()),
-            action: answer.action.kind(),
+            action: action.kind(),
             reason: None,
             schedule,
             caller_rule: answer.caller_rule_text(),
+            share,
         };
     }
     if let (Err(e), Some(m)) = (address, matched) {
         // Only the catch-all may answer a call whose address could not be read.
         if m.route.pattern == Pattern::CatchAll {
             let (answer, schedule) = m.route.answer(call.at, call.caller);
+            let (action, share) = share_of(answer.action, call);
             return Decision {
-                twiml: answer.action.to_twiml_for(call.next_url),
+                twiml: action.to_twiml_for(call.next_url),
                 outcome: Outcome::BadInput,
                 pattern: Some(m.route.key()),
-                action: answer.action.kind(),
+                action: action.kind(),
                 reason: Some(format!("{e}; answered by the * route")),
                 schedule,
                 caller_rule: answer.caller_rule_text(),
+                share,
             };
         }
     }
@@ -174,6 +196,7 @@ pub fn fallback(config: &InboundConfig, outcome: Outcome, reason: String) -> Dec
             reason: Some(reason),
             schedule: None,
             caller_rule: None,
+            share: None,
         },
         None => Decision {
             twiml: twiml::Response::reject(RejectReason::Rejected),
@@ -187,6 +210,7 @@ pub fn fallback(config: &InboundConfig, outcome: Outcome, reason: String) -> Dec
             reason: Some(format!("{reason}; no DEFAULT_ROUTE_URL configured")),
             schedule: None,
             caller_rule: None,
+            share: None,
         },
     }
 }
@@ -233,9 +257,9 @@ pub fn studio_flow(
     call: &Call,
 ) -> Option<String> {
     let action = match (address, matched) {
-        (Ok(_), Some(m)) => Some(m.route.answer(call.at, call.caller).0.action),
+        (Ok(_), Some(m)) => Some(share_of(m.route.answer(call.at, call.caller).0.action, call).0),
         (Err(_), Some(m)) if m.route.pattern == Pattern::CatchAll => {
-            Some(m.route.answer(call.at, call.caller).0.action)
+            Some(share_of(m.route.answer(call.at, call.caller).0.action, call).0)
         }
         _ => config.default_action.as_ref(),
     };
@@ -403,6 +427,7 @@ mod tests {
                 at: at.parse().unwrap(),
                 next_url: "/inbound/next",
                 caller: &caller,
+                call_sid: "CA1",
             };
             studio_flow(&address, matched.as_ref(), &config, &call)
         };

@@ -5,7 +5,7 @@
 //! - the route: `sk = "route"`; every field of its flat record (`RouteRecord`, the same mapping
 //!   as a JSON route file record: `action`, `url`, `number`, `scope`, `callers`…) as an
 //!   attribute of the same name, strings as S, `timeout` and `version` as N, the JSON-valued
-//!   fields (`schedule`, `targets`, `final`, `callers`, `task_attributes`) as their JSON text;
+//!   fields (`schedule`, `targets`, `final`, `shares`, `callers`, `task_attributes`) as their JSON text;
 //!   absent fields are absent attributes; plus `updated_at`, `updated_by`;
 //! - its history: `sk = "h#<unix ms, 13 digits>#<version, 10 digits>"` with `at`, `by`, `op`,
 //!   `version` and `before` / `after` (the records as JSON). Only `byoc routes history` reads

@@ -223,6 +223,33 @@ pub async fn explain(
             format!("{who}{verstat} matches the caller condition {rule}"),
         );
     }
+    if let (Some(i), Some(m)) = (decision.share, &matched) {
+        let answered = m.route.answer(call.at, &caller).0.action;
+        if let byoc_core::Action::Split(split) = answered {
+            let pct = split.percentages();
+            let shares: Vec<String> = split
+                .shares
+                .iter()
+                .zip(&pct)
+                .enumerate()
+                .map(|(n, (s, p))| format!("{} {p:.0}% {}", n + 1, s.action.kind()))
+                .collect();
+            let by = match &caller.digits {
+                Some(d) => format!("+{d} always gets this share while the weights hold"),
+                None => "no caller number: each call is placed by its CallSid".to_string(),
+            };
+            line(
+                "share",
+                format!(
+                    "{} of {} ({:.0}%): {by}; shares {}",
+                    i + 1,
+                    split.shares.len(),
+                    pct[i],
+                    shares.join(", ")
+                ),
+            );
+        }
+    }
     if let Some(e) = &decision.schedule {
         line("time", call.at.to_string());
         line("schedule", e.why.clone());
@@ -289,6 +316,7 @@ pub fn target(route: &Route) -> String {
         ("twiml", record.twiml),
         ("targets", record.targets),
         ("final", record.final_action),
+        ("shares", record.shares),
     ] {
         if let Some(value) = value {
             // One line per route: long values (TwiML, task attributes) are cut, and line

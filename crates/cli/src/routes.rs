@@ -200,6 +200,9 @@ pub struct PutArgs {
     /// `dial` with targets: the action after the last target, a JSON object (text, or @FILE)
     #[arg(long = "final", value_name = "FINAL")]
     pub final_action: Option<String>,
+    /// `split`: the shares, a JSON array of actions with `weight` (text, or @FILE)
+    #[arg(long)]
+    pub shares: Option<String>,
     /// The SIP domain the route is limited to
     #[arg(long)]
     pub scope: Option<String>,
@@ -249,6 +252,7 @@ impl PutArgs {
             ("callers", &self.callers),
             ("targets", &self.targets),
             ("final", &self.final_action),
+            ("shares", &self.shares),
             ("scope", &self.scope),
             ("description", &self.description),
         ]
@@ -256,7 +260,7 @@ impl PutArgs {
 }
 
 /// Fields whose value may be given as `@FILE`.
-const FILE_FIELDS: [&str; 7] = [
+const FILE_FIELDS: [&str; 8] = [
     "parameters",
     "task_attributes",
     "twiml",
@@ -264,6 +268,7 @@ const FILE_FIELDS: [&str; 7] = [
     "callers",
     "targets",
     "final",
+    "shares",
 ];
 
 /// A flag value, or the content of the file it names with `@FILE`.

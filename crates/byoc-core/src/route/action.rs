@@ -1,7 +1,7 @@
 //! What a route does: the actions, their TwiML, their flat fields, and which fields each
 //! action may use.
 
-use crate::route::{check_url, Chain, RouteErrorKind, DEFAULT_NEXT_URL};
+use crate::route::{check_url, Chain, RouteErrorKind, Split, DEFAULT_NEXT_URL};
 use crate::sid::Sid;
 use crate::twiml::{DialOptions, Method, Noun, RejectReason, Verb};
 use crate::{twiml, RouteRecord};
@@ -62,6 +62,8 @@ pub enum Action {
     Twiml { twiml: String },
     /// `dial` with `targets`: tried in order, then a final action (see `chain`).
     Chain(Box<Chain>),
+    /// `split`: calls shared between actions by weight, sticky per caller (see `split`).
+    Split(Box<Split>),
 }
 
 impl Action {
@@ -82,6 +84,7 @@ impl Action {
             Action::Conference { .. } => "conference",
             Action::Twiml { .. } => "twiml",
             Action::Chain(_) => "dial",
+            Action::Split(_) => "split",
         }
     }
 
@@ -178,6 +181,9 @@ impl Action {
             }
             Action::Twiml { twiml } => twiml::Response::new().verb(Verb::Raw(twiml.clone())),
             Action::Chain(chain) => chain.first(next_url),
+            // A call's share is chosen for its caller before the TwiML (`inbound::decide`);
+            // without a caller, the first share.
+            Action::Split(split) => split.shares[0].action.to_twiml_for(next_url),
         }
     }
 
@@ -292,6 +298,7 @@ impl Action {
                     .as_ref()
                     .map(|a| serde_json::Value::Object(a.to_flat()).to_string());
             }
+            Action::Split(split) => r.shares = Some(split.to_json()),
         }
     }
 
@@ -320,7 +327,7 @@ pub(crate) fn dial(
 }
 
 /// Each action and the record fields it may use (any other set field is an error).
-pub const ACTIONS: [(&str, &[&str]); 13] = [
+pub const ACTIONS: [(&str, &[&str]); 14] = [
     ("redirect", &["url", "method"]),
     (
         "dial",
@@ -340,6 +347,7 @@ pub const ACTIONS: [(&str, &[&str]); 13] = [
     ("refer", &["uri"]),
     ("conference", &["name"]),
     ("twiml", &["twiml"]),
+    ("split", &["shares"]),
 ];
 
 /// The fields action `name` may use (`None`: no such action).

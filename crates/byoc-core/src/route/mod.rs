@@ -39,6 +39,7 @@ pub const DESCRIPTION_MAX_CHARS: usize = 1024;
 mod action;
 mod pattern;
 mod record;
+mod split;
 mod table;
 mod targets;
 #[cfg(test)]
@@ -48,6 +49,7 @@ mod validate;
 pub use action::*;
 pub use pattern::*;
 pub use record::*;
+pub use split::*;
 pub use table::*;
 pub use targets::*;
 pub use validate::*;
@@ -320,6 +322,18 @@ impl Route {
             observed,
         };
         (answer, evaluation)
+    }
+
+    /// Whether answering a call needs to know its caller: caller conditions, or a split
+    /// anywhere (the action, a schedule branch). Other routes never read `From`.
+    pub fn needs_caller(&self) -> bool {
+        let split = |a: &Action| matches!(a, Action::Split(_));
+        !self.callers.is_empty()
+            || split(&self.action)
+            || self
+                .schedule
+                .as_ref()
+                .is_some_and(|s| split(&s.closed) || s.holiday.as_ref().is_some_and(split))
     }
 
     /// The action that answers a call at `at`, and the schedule's verdict if the route has one.

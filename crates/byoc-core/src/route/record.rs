@@ -100,6 +100,15 @@ pub struct RouteRecord {
         serialize_with = "json_text_as_value"
     )]
     pub final_action: Option<String>,
+    /// `split`: the shares, a JSON array of flat actions each with a `weight` (JSON text in CSV
+    /// and DynamoDB).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "json_text_or_object",
+        serialize_with = "json_text_as_value"
+    )]
+    pub shares: Option<String>,
     /// Caller conditions: a JSON array of flat actions, each with a `from` E.164 prefix (JSON
     /// text in CSV and DynamoDB). Applies to any action.
     #[serde(
@@ -302,7 +311,7 @@ pub fn record_from_json(text: &str) -> Result<RouteRecord, RouteError> {
 /// A record's columns, by the names route files and CSV use (`final` for
 /// [`RouteRecord::final_action`]), in the order exports write them; store metadata is not among
 /// them.
-pub const RECORD_COLUMNS: [&str; 26] = [
+pub const RECORD_COLUMNS: [&str; 27] = [
     "pattern",
     "action",
     "url",
@@ -326,6 +335,7 @@ pub const RECORD_COLUMNS: [&str; 26] = [
     "schedule",
     "targets",
     "final",
+    "shares",
     "callers",
     "scope",
     "description",
@@ -372,6 +382,7 @@ impl RouteRecord {
             "schedule" => &mut self.schedule,
             "targets" => &mut self.targets,
             "final" => &mut self.final_action,
+            "shares" => &mut self.shares,
             "callers" => &mut self.callers,
             "scope" => &mut self.scope,
             "description" => &mut self.description,
@@ -388,7 +399,7 @@ impl RouteRecord {
 
     /// Names of the action fields that are set, for the "does not apply" check.
     pub(crate) fn set_fields(&self) -> impl Iterator<Item = &'static str> {
-        let fields: [(&'static str, bool); 20] = [
+        let fields: [(&'static str, bool); 21] = [
             ("url", self.url.is_some()),
             ("method", self.method.is_some()),
             ("number", self.number.is_some()),
@@ -409,6 +420,7 @@ impl RouteRecord {
             ("twiml", self.twiml.is_some()),
             ("targets", self.targets.is_some()),
             ("final", self.final_action.is_some()),
+            ("shares", self.shares.is_some()),
         ];
         fields
             .into_iter()
@@ -440,6 +452,7 @@ impl RouteRecord {
             &mut self.schedule,
             &mut self.targets,
             &mut self.final_action,
+            &mut self.shares,
             &mut self.callers,
             &mut self.scope,
             &mut self.description,

@@ -222,6 +222,19 @@ pub(crate) fn chain_from(record: RouteRecord, plan: &NumberPlan) -> Result<Chain
         Some(text) => {
             let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
                 .map_err(|e| invalid("final", format!("not an action object: {e}")))?;
+            // The final action runs at `/inbound/next`, whose state does not carry the caller
+            // a split is keyed on.
+            if map.contains_key("shares")
+                || map
+                    .get("action")
+                    .and_then(|a| a.as_str())
+                    .is_some_and(|a| a.trim().eq_ignore_ascii_case("split"))
+            {
+                return Err(invalid(
+                    "final",
+                    "a chain's `final` cannot be a split".to_string(),
+                ));
+            }
             Some(Box::new(branch_action(
                 "final",
                 "final",

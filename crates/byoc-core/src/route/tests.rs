@@ -897,3 +897,159 @@ fn keys_split_at_their_last_at_sign() {
         "+13175551234@example.sip.twilio.com"
     );
 }
+
+#[test]
+fn a_split_shares_calls_by_weight_sticky_per_caller() {
+    use crate::inbound::{self, Call, Caller};
+    let r = route(
+        r#"{"pattern": "+1317*", "action": "split",
+            "shares": [{"weight": 80, "url": "https://x.example.com/a"},
+                       {"weight": 20, "action": "dial", "number": "+13175550199"}]}"#,
+    );
+    let Action::Split(split) = &r.action else {
+        panic!("not a split: {:?}", r.action);
+    };
+    assert_eq!(split.percentages(), [80.0, 20.0]);
+    assert_eq!(Route::from_record(r.to_record(), &plan()).unwrap(), r);
+    // Chi-square over 10,000 synthetic callers: the counts hold to the weights (critical
+    // values at p = 0.001: 10.83 for one degree of freedom, 13.82 for two).
+    let chi2 = |weights: &[u32], critical: f64| {
+        let shares: Vec<String> = weights
+            .iter()
+            .map(|w| format!(r#"{{"weight": {w}, "action": "hangup"}}"#))
+            .collect();
+        let r = route(&format!(
+            r#"{{"pattern": "*", "action": "split", "shares": [{}]}}"#,
+            shares.join(",")
+        ));
+        let Action::Split(split) = &r.action else {
+            panic!()
+        };
+        let mut counts = vec![0u32; weights.len()];
+        for n in 0..10_000u32 {
+            let digits = format!("1317555{n:04}");
+            counts[split.choose(&digits).0] += 1;
+        }
+        let total: u32 = weights.iter().sum();
+        let stat: f64 = counts
+            .iter()
+            .zip(weights)
+            .map(|(&c, &w)| {
+                let expected = 10_000.0 * f64::from(w) / f64::from(total);
+                (f64::from(c) - expected).powi(2) / expected
+            })
+            .sum();
+        assert!(
+            stat < critical,
+            "{weights:?}: {counts:?}, chi-square {stat:.2}"
+        );
+    };
+    chi2(&[80, 20], 10.83);
+    chi2(&[50, 30, 20], 13.82);
+    chi2(&[1, 1], 10.83);
+
+    // Sticky: one caller, the same share on every call; an anonymous one by its CallSid.
+    let decide = |from: &str, call_sid: &str| {
+        let caller = Caller::new(Some(from), None, &plan());
+        let call = Call {
+            caller: &caller,
+            call_sid,
+            ..Call::at(jiff::Timestamp::UNIX_EPOCH)
+        };
+        let address = plan()
+            .normalize("+13175551234")
+            .map_err(inbound::InboundError::from);
+        let table = RouteTable::new([r.clone()]).unwrap();
+        let matched = table.lookup(address.as_ref().unwrap());
+        let d = inbound::decide(
+            &address,
+            matched.as_ref(),
+            &inbound::InboundConfig::default(),
+            &call,
+        );
+        (d.share, d.action)
+    };
+    let first = decide("+13175550001", "CA1");
+    for sid in ["CA2", "CA3", "CA4"] {
+        assert_eq!(decide("sip:+13175550001@carrier.example", sid), first);
+    }
+    let shares: std::collections::BTreeSet<Option<usize>> = (0..50)
+        .map(|n| decide("anonymous", &format!("CA{n}")).0)
+        .collect();
+    assert_eq!(shares.len(), 2, "anonymous callers spread by CallSid");
+    assert_eq!(decide("anonymous", "CA7"), decide("anonymous", "CA7"));
+    // The decision names what answered, not "split".
+    assert!(matches!(first.1, "redirect" | "dial"), "{first:?}");
+
+    // Under a caller condition and a schedule, like any action.
+    let nested = route(
+        r#"{"pattern": "+1317*", "url": "https://x.example.com/main",
+            "callers": [{"from": "+44", "action": "split", "shares": [{"weight": 1, "action": "hangup"}, {"weight": 1, "action": "reject"}]}],
+            "schedule": {"timezone": "UTC", "exceptions": [{"date": "2000-01-01", "hours": ["00:00-24:00"]}],
+                         "closed": {"action": "split", "shares": [{"weight": 3, "url": "https://x.example.com/a"}, {"weight": 1, "url": "https://x.example.com/b"}]}}}"#,
+    );
+    assert!(nested.needs_caller());
+    assert_eq!(
+        Route::from_record(nested.to_record(), &plan()).unwrap(),
+        nested
+    );
+
+    for (json, why) in [
+        (r#"{"pattern": "*", "action": "split"}"#, "needs `shares`"),
+        (
+            r#"{"pattern": "*", "action": "split", "shares": []}"#,
+            "0 shares: a split has 1 to 10",
+        ),
+        (
+            r#"{"pattern": "*", "action": "split", "shares": [{"weight": 0, "action": "hangup"}]}"#,
+            "share 1: `weight` 0 is not a whole number from 1 to 10000",
+        ),
+        (
+            r#"{"pattern": "*", "action": "split", "shares": [{"weight": -5, "action": "hangup"}]}"#,
+            "`weight` -5 is not a whole number",
+        ),
+        (
+            r#"{"pattern": "*", "action": "split", "shares": [{"weight": 1.5, "action": "hangup"}]}"#,
+            "`weight` 1.5 is not a whole number",
+        ),
+        (
+            r#"{"pattern": "*", "action": "split", "shares": [{"weight": "80", "action": "hangup"}]}"#,
+            r#"`weight` "80" is not a whole number"#,
+        ),
+        (
+            r#"{"pattern": "*", "action": "split", "shares": [{"action": "hangup"}]}"#,
+            "share 1: needs `weight`",
+        ),
+        (
+            r#"{"pattern": "*", "action": "split", "shares": [{"weight": 1, "action": "hangup", "schedule": {}}]}"#,
+            "cannot set `schedule`",
+        ),
+        (
+            r#"{"pattern": "*", "action": "split", "shares": [{"weight": 1, "action": "dial", "targets": [{"number": "+13175550001"}]}]}"#,
+            "cannot set `targets`",
+        ),
+        (
+            r#"{"pattern": "*", "action": "split", "shares": [{"weight": 1, "action": "split", "shares": []}]}"#,
+            "cannot be a split itself",
+        ),
+        (
+            r#"{"pattern": "*", "action": "dial", "targets": [{"number": "+13175550001"}], "final": {"action": "split", "shares": [{"weight": 1, "action": "hangup"}]}}"#,
+            "`final` cannot be a split",
+        ),
+        (
+            r#"{"pattern": "*", "url": "https://x.example.com", "shares": [{"weight": 1, "action": "hangup"}]}"#,
+            "shares",
+        ),
+    ] {
+        let e = error(json);
+        assert!(e.contains(why), "{json}: {e}");
+    }
+    let eleven: Vec<String> = (0..11)
+        .map(|_| r#"{"weight": 1, "action": "hangup"}"#.to_string())
+        .collect();
+    let e = error(&format!(
+        r#"{{"pattern": "*", "action": "split", "shares": [{}]}}"#,
+        eleven.join(",")
+    ));
+    assert!(e.contains("11 shares: a split has 1 to 10"), "{e}");
+}

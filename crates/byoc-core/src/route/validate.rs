@@ -174,6 +174,11 @@ impl Route {
                 twiml: check_twiml(&need(record.twiml.take(), "twiml")?)
                     .map_err(|reason| invalid("twiml", reason))?,
             },
+            "split" => Action::Split(Box::new(crate::route::split::shares_from(
+                &need(record.shares.take(), "shares")?,
+                &record.pattern,
+                plan,
+            )?)),
             _ => Action::Hangup,
         };
         Ok(Route {

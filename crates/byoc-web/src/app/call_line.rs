@@ -32,6 +32,8 @@ pub struct CallLine<'a> {
     pub error_url: Option<&'a str>,
     /// Where the route came from (`store`, `cache`, `stale`…).
     pub source: Option<&'a str>,
+    /// A split's share that answered (from 1).
+    pub share: Option<i64>,
     /// Outbound: the trunk of the attempt dialled (`/outbound`) or reported on
     /// (`/outbound/next`); `pstn` for Twilio's own network.
     pub trunk: Option<&'a str>,
@@ -64,6 +66,7 @@ impl<'a> CallLine<'a> {
             schedule: Some(decision.schedule.as_ref().map_or("", |e| e.why.as_str())),
             caller_rule: Some(decision.caller_rule.as_deref().unwrap_or("")),
             source: Some(source),
+            share: decision.share.map(|i| i as i64 + 1),
             ..Self::default()
         }
     }
@@ -91,6 +94,7 @@ impl<'a> CallLine<'a> {
                     error_code = self.error_code,
                     error_url = self.error_url,
                     source = self.source,
+                    share = self.share,
                     trunk = self.trunk,
                     attempt = self.attempt,
                     trunk_result = self.trunk_result,

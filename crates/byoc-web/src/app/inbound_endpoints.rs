@@ -11,7 +11,7 @@ use http::{header, HeaderValue, StatusCode};
 
 use super::{
     next_url, set_reason, twiml, App, CallLine, Endpoint, HttpResponse, Request, CALLER_RULE,
-    OUTCOME, ROUTES_HEADER, SCHEDULE,
+    OUTCOME, ROUTES_HEADER, SCHEDULE, SHARE,
 };
 
 impl App {
@@ -33,11 +33,12 @@ impl App {
         let lookup = store.lookup(&key, scope.as_deref()).await;
         let source = lookup.source.as_str();
         let next = next_url(url);
-        // The caller matters only to a route with caller conditions: most calls skip the work.
+        // The caller matters only to a route with caller conditions or a split: most calls
+        // skip the work.
         let has_callers = lookup
             .matched
             .as_ref()
-            .is_some_and(|m| !m.route.callers.is_empty());
+            .is_some_and(|m| m.route.needs_caller());
         let caller = if has_callers {
             // A call without `From` is an anonymous caller.
             let from = params.get("From").unwrap_or("");
@@ -49,6 +50,7 @@ impl App {
             at,
             next_url: &next,
             caller: &caller,
+            call_sid: params.get("CallSid").unwrap_or(""),
         };
         let decision = match lookup.degraded_reason() {
             None => inbound::decide(&address, lookup.matched.as_ref(), config, &call),
@@ -155,6 +157,7 @@ impl App {
             at,
             next_url: &next,
             caller: &routed.caller,
+            call_sid: params.get("CallSid").unwrap_or(""),
         };
         let flow = inbound::studio_flow(
             &routed.address,
@@ -251,6 +254,11 @@ fn routed_response(decision: &Decision) -> HttpResponse {
     }
     if let Some(Ok(prefix)) = decision.caller_rule.as_deref().map(HeaderValue::from_str) {
         response.headers_mut().insert(CALLER_RULE, prefix);
+    }
+    if let Some(i) = decision.share {
+        response
+            .headers_mut()
+            .insert(SHARE, HeaderValue::from(i as u64 + 1));
     }
     response
 }

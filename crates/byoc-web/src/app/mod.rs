@@ -34,6 +34,8 @@ pub const OUTCOME_HEADER: &str = "x-byoc-outcome";
 pub const SCHEDULE_HEADER: &str = "x-byoc-schedule";
 /// Response header with the caller condition (`From` prefix) that chose the action.
 pub const CALLER_RULE_HEADER: &str = "x-byoc-caller-rule";
+/// Response header with a split's share that answered (from 1).
+pub const SHARE_HEADER: &str = "x-byoc-share";
 /// Response header that states why a call was not routed as asked, for operators.
 pub const REASON_HEADER: &str = "x-byoc-reason";
 /// Response header of `/inbound/fallback` answers identifying the routes they come from
@@ -47,6 +49,7 @@ const OUTCOME: header::HeaderName = header::HeaderName::from_static(OUTCOME_HEAD
 const SCHEDULE: header::HeaderName = header::HeaderName::from_static(SCHEDULE_HEADER);
 const CALLER_RULE: header::HeaderName = header::HeaderName::from_static(CALLER_RULE_HEADER);
 const REASON: header::HeaderName = header::HeaderName::from_static(REASON_HEADER);
+const SHARE: header::HeaderName = header::HeaderName::from_static(SHARE_HEADER);
 
 pub type HttpRequest = http::Request<Bytes>;
 pub type HttpResponse = http::Response<String>;

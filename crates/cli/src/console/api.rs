@@ -165,7 +165,7 @@ pub(super) async fn info(State(console): Shared) -> Response {
             "actor": console.actor,
             "actions": actions,
             "columns": RECORD_COLUMNS,
-            "json_fields": ["schedule", "targets", "final", "callers", "task_attributes"],
+            "json_fields": ["schedule", "targets", "final", "shares", "callers", "task_attributes"],
             "default_country_code": console.config.inbound.plan.country_code(),
         }),
     )

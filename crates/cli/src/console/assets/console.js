@@ -51,7 +51,7 @@
   const fail = (r) => banner((r.data.error || "request failed") + (r.data.fix ? " — fix: " + r.data.fix : ""));
 
   const state = { info: null, routes: [], shown: [], page: 0, size: 50, editing: null };
-  const JSON_FIELDS = ["schedule", "targets", "final", "callers", "task_attributes"];
+  const JSON_FIELDS = ["schedule", "targets", "final", "shares", "callers", "task_attributes"];
   const COMMON = ["schedule", "callers", "description"];
   const LONG = ["twiml", "text", ...JSON_FIELDS];
 
