@@ -121,6 +121,31 @@ fn benches(c: &mut Criterion) {
             prefixes.answer(at, &caller).0.action.kind()
         })
     });
+    // A split: the caller read, the route's share chosen by the hash of their number, its
+    // TwiML; against the same route's plain redirect (`decide`).
+    let split = route_with_split(&plan);
+    let table = byoc_core::RouteTable::new([split]).unwrap();
+    let address = plan
+        .normalize("+13175551234")
+        .map_err(inbound::InboundError::from);
+    let matched = table.lookup(address.as_ref().unwrap());
+    c.bench_function("split_decision", |b| {
+        b.iter(|| {
+            let caller = byoc_core::route::Caller::new(
+                Some(black_box("sip:+13175550123@198.51.100.7")),
+                None,
+                &plan,
+            );
+            let call = inbound::Call {
+                caller: &caller,
+                call_sid: "CA11111111111111111111111111111111",
+                ..inbound::Call::at(at)
+            };
+            inbound::decide(&address, matched.as_ref(), &config, &call)
+                .twiml
+                .to_xml()
+        })
+    });
     c.bench_function("caller_conditions/screening", |b| {
         b.iter(|| {
             let caller = byoc_core::route::Caller::new(
@@ -131,6 +156,14 @@ fn benches(c: &mut Criterion) {
             screening.answer(at, &caller).0.action.kind()
         })
     });
+}
+
+fn route_with_split(plan: &NumberPlan) -> byoc_core::Route {
+    let record: byoc_core::RouteRecord = serde_json::from_str(
+        r#"{"pattern": "+1317*", "action": "split", "shares": [{"weight": 80, "url": "https://example.com/prefix?x=1&y=2"}, {"weight": 20, "url": "https://example.com/other?x=1&y=2"}]}"#,
+    )
+    .unwrap();
+    byoc_core::Route::from_record(record, plan).unwrap()
 }
 
 /// The route file the cold-start bench bundles: 1,000 redirect routes plus an exact and `*`.
