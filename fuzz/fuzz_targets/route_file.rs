@@ -25,6 +25,25 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(table) = parse_route_file(text, &plan) {
         let routes = table.sorted();
+        // Every route answers any caller (conditions, splits) without panicking.
+        let mut mid = text.len() / 2;
+        while !text.is_char_boundary(mid) {
+            mid -= 1;
+        }
+        let (from, verstat) = text.split_at(mid);
+        let caller = byoc_core::route::Caller::new(Some(from), Some(verstat), &plan);
+        let call = byoc_core::inbound::Call {
+            caller: &caller,
+            call_sid: verstat,
+            ..byoc_core::inbound::Call::at(jiff::Timestamp::UNIX_EPOCH)
+        };
+        for route in &routes {
+            let (answer, _) = route.answer(call.at, &caller);
+            let _ = byoc_core::inbound::share_of(answer.action, &call)
+                .0
+                .to_twiml()
+                .to_xml();
+        }
         let again = parse_route_file(&to_route_file(&routes), &plan).expect("exported file parses");
         assert_eq!(again.sorted(), routes);
     }

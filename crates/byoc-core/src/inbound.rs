@@ -89,13 +89,13 @@ pub struct Call<'a> {
     pub call_sid: &'a str,
 }
 
-/// The action a call gets from `action`: its share of a split (keyed on the caller's number,
-/// else the call), else the action itself.
-pub fn share_of<'a>(action: &'a Action, call: &Call) -> (&'a Action, Option<usize>) {
+/// The action a call gets from `action` of the route keyed `route`: its share of a split
+/// (keyed on the caller's number, else the call), else the action itself.
+pub fn share_of<'a>(action: &'a Action, route: &str, call: &Call) -> (&'a Action, Option<usize>) {
     match action {
         Action::Split(split) => {
             let key = call.caller.digits.as_deref().unwrap_or(call.call_sid);
-            let (i, share) = split.choose(key);
+            let (i, share) = split.choose(route, key);
             (share, Some(i))
         }
         other => (other, None),
@@ -149,11 +149,12 @@ pub fn decide(
 ) -> Decision {
     if let (Ok(_), Some(m)) = (address, matched) {
         let (answer, schedule) = m.route.answer(call.at, call.caller);
-        let (action, share) = share_of(answer.action, call);
+        let key = m.route.key();
+        let (action, share) = share_of(answer.action, &key, call);
         return Decision {
             twiml: action.to_twiml_for(call.next_url),
             outcome: Outcome::Matched,
-            pattern: Some(m.route.key()),
+            pattern: Some(key),
             action: action.kind(),
             reason: None,
             schedule,
@@ -165,11 +166,12 @@ pub fn decide(
         // Only the catch-all may answer a call whose address could not be read.
         if m.route.pattern == Pattern::CatchAll {
             let (answer, schedule) = m.route.answer(call.at, call.caller);
-            let (action, share) = share_of(answer.action, call);
+            let key = m.route.key();
+            let (action, share) = share_of(answer.action, &key, call);
             return Decision {
                 twiml: action.to_twiml_for(call.next_url),
                 outcome: Outcome::BadInput,
-                pattern: Some(m.route.key()),
+                pattern: Some(key),
                 action: action.kind(),
                 reason: Some(format!("{e}; answered by the * route")),
                 schedule,
@@ -257,10 +259,22 @@ pub fn studio_flow(
     call: &Call,
 ) -> Option<String> {
     let action = match (address, matched) {
-        (Ok(_), Some(m)) => Some(share_of(m.route.answer(call.at, call.caller).0.action, call).0),
-        (Err(_), Some(m)) if m.route.pattern == Pattern::CatchAll => {
-            Some(share_of(m.route.answer(call.at, call.caller).0.action, call).0)
-        }
+        (Ok(_), Some(m)) => Some(
+            share_of(
+                m.route.answer(call.at, call.caller).0.action,
+                &m.route.key(),
+                call,
+            )
+            .0,
+        ),
+        (Err(_), Some(m)) if m.route.pattern == Pattern::CatchAll => Some(
+            share_of(
+                m.route.answer(call.at, call.caller).0.action,
+                &m.route.key(),
+                call,
+            )
+            .0,
+        ),
         _ => config.default_action.as_ref(),
     };
     action.and_then(flow_of)

@@ -182,6 +182,26 @@ pub async fn explain(
             );
         }
     }
+    if let Some(v) = caller.verstat.as_deref() {
+        let known = byoc_core::route::Verstat::NAMES
+            .iter()
+            .any(|n| byoc_core::route::Verstat::parse(n).is_some_and(|c| c.matches(v)));
+        if !known {
+            line(
+                "verstat",
+                format!(
+                    "`{}` is not a value Twilio sends (TN-Validation-Passed-A/B/C, TN-Validation-Failed, TN-Validation-Failed-A/B/C, No-TN-Validation): no verstat condition matches it",
+                    printable(v)
+                ),
+            );
+        }
+    }
+    if given.is_none() && matched.as_ref().is_some_and(|m| m.route.needs_caller()) {
+        line(
+            "from",
+            "not given: caller conditions are not tried and a split's share depends on the caller (--from +1…, or --from anonymous for a withheld number)".to_string(),
+        );
+    }
     let decision = inbound::decide(
         &address,
         matched.as_ref(),
@@ -234,9 +254,10 @@ pub async fn explain(
                 .enumerate()
                 .map(|(n, (s, p))| format!("{} {p:.0}% {}", n + 1, s.action.kind()))
                 .collect();
-            let by = match &caller.digits {
-                Some(d) => format!("+{d} always gets this share while the weights hold"),
-                None => "no caller number: each call is placed by its CallSid".to_string(),
+            let by = match (&caller.digits, given) {
+                (Some(d), _) => format!("+{d} always gets this share while the weights hold"),
+                (None, Some(_)) => "no caller number: each call is placed by its CallSid, this one as an empty CallSid would be".to_string(),
+                (None, None) => "no caller given: the share shown is an example".to_string(),
             };
             line(
                 "share",

@@ -142,7 +142,7 @@ pub struct PutArgs {
     #[arg(long, value_name = "JSON")]
     pub json: Option<String>,
     /// redirect (default), dial, sip, say, reject, hangup, client, application, enqueue, play,
-    /// refer, conference, twiml. Changing it drops the old action's own fields
+    /// refer, conference, twiml, split. Changing it drops the old action's own fields
     #[arg(long)]
     pub action: Option<String>,
     #[arg(long)]

@@ -190,11 +190,16 @@ impl Caller {
                 ..Caller::default()
             };
         };
-        let digits = plan.caller_digits(from);
+        // Twilio's placeholder however written (`00266696687`, `sip:011266696687@…`) is the
+        // anonymous caller, not a Lesotho number.
+        let raw = plan.caller_digits(from);
+        let placeholder = raw.as_deref() == Some(&crate::number::TWILIO_ANONYMOUS[1..]);
+        let digits = raw.filter(|_| !placeholder);
         // A caller with digits is not anonymous (`caller_digits` gives none to the anonymous
-        // forms, Twilio's placeholder included): the common call reads `From` once.
-        let anonymous = digits.is_none()
-            && crate::number::is_anonymous(&crate::number::restore_lost_plus(from));
+        // forms): the common call reads `From` once.
+        let anonymous = placeholder
+            || (digits.is_none()
+                && crate::number::is_anonymous(&crate::number::restore_lost_plus(from)));
         Caller {
             digits,
             anonymous,

@@ -232,7 +232,7 @@ pub(crate) fn chain_from(record: RouteRecord, plan: &NumberPlan) -> Result<Chain
             {
                 return Err(invalid(
                     "final",
-                    "a chain's `final` cannot be a split".to_string(),
+                    "a chain's `final` cannot be a split or carry `shares`".to_string(),
                 ));
             }
             Some(Box::new(branch_action(

@@ -629,6 +629,8 @@ fn anonymous_and_verified_callers_have_their_own_conditions_and_can_be_observed(
         Some("Unavailable"),
         Some("sip:anonymous@anonymous.invalid"),
         Some(""),
+        Some("00266696687"),
+        Some("sip:011266696687@carrier.example"),
     ] {
         assert_eq!(
             answer(from, None),
@@ -928,7 +930,7 @@ fn a_split_shares_calls_by_weight_sticky_per_caller() {
         let mut counts = vec![0u32; weights.len()];
         for n in 0..10_000u32 {
             let digits = format!("1317555{n:04}");
-            counts[split.choose(&digits).0] += 1;
+            counts[split.choose("*", &digits).0] += 1;
         }
         let total: u32 = weights.iter().sum();
         let stat: f64 = counts
@@ -947,6 +949,43 @@ fn a_split_shares_calls_by_weight_sticky_per_caller() {
     chi2(&[80, 20], 10.83);
     chi2(&[50, 30, 20], 13.82);
     chi2(&[1, 1], 10.83);
+
+    // Only the proportions count, and a change of weights moves only the callers it must.
+    let split_of = |weights: &[u32]| {
+        let shares: Vec<String> = weights
+            .iter()
+            .map(|w| format!(r#"{{"weight": {w}, "action": "hangup"}}"#))
+            .collect();
+        let r = route(&format!(
+            r#"{{"pattern": "*", "action": "split", "shares": [{}]}}"#,
+            shares.join(",")
+        ));
+        match r.action {
+            Action::Split(s) => *s,
+            _ => panic!(),
+        }
+    };
+    let moved = |a: &[u32], b: &[u32], route_b: &str| {
+        let (a, b) = (split_of(a), split_of(b));
+        (0..10_000u32)
+            .filter(|n| {
+                let d = format!("1317555{n:04}");
+                a.choose("+13175551234", &d).0 != b.choose(route_b, &d).0
+            })
+            .count()
+    };
+    assert_eq!(moved(&[80, 20], &[4, 1], "+13175551234"), 0);
+    assert_eq!(moved(&[80, 20], &[8000, 2000], "+13175551234"), 0);
+    assert!(
+        moved(&[50, 50], &[51, 50], "+13175551234") < 150,
+        "about 0.5% cross the boundary"
+    );
+    // A third share of a ninth: at most the callers of its region and those the rescaled
+    // boundary passes (1/11 + 1/22 of them).
+    assert!(moved(&[50, 50], &[50, 50, 10], "+13175551234") < 1_500);
+    // Two splits on two numbers place a caller independently: about half differ.
+    let independent = moved(&[50, 50], &[50, 50], "+13175559999");
+    assert!((4_500..5_500).contains(&independent), "{independent}");
 
     // Sticky: one caller, the same share on every call; an anonymous one by its CallSid.
     let decide = |from: &str, call_sid: &str| {

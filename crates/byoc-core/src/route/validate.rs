@@ -310,6 +310,11 @@ pub(crate) fn caller_rules(
                             "`from` `{p}` is not an E.164 prefix such as +1317, nor `anonymous`"
                         )));
                     }
+                    if p == crate::number::TWILIO_ANONYMOUS {
+                        return Err(at(format!(
+                            "`from` `{p}` is Twilio's placeholder for a withheld number: write `\"from\": \"anonymous\"`"
+                        )));
+                    }
                     CallerCondition::Prefix(p.to_string())
                 }
             }
