@@ -281,11 +281,16 @@ async fn use_the_console(console: &ConsoleProc, dir: &std::path::Path, screensho
         Some("true")
     );
     shoot(&a, "edit-error").await;
-    fill(&a, "#e-f-url", "https://example.com/new").await;
+    // Saved over plain http: saved, with the linter's warning said on save and on its row.
+    fill(&a, "#e-f-url", "http://example.com/new").await;
     click(&a, "#e-save").await;
     until(&a, "!document.getElementById('editor').open").await;
+    let said = until(&a, "document.getElementById('count').textContent.includes('Warning: plain_http') && document.getElementById('count').textContent").await;
+    assert!(said.as_str().unwrap().contains("Saved +1999777*"), "{said}");
     fill(&a, "#f-prefix", "+1999777").await;
     until(&a, "[...document.querySelectorAll('#routes tbody button.link')].some(b => b.textContent === '+1999777*')").await;
+    until(&a, "[...document.querySelectorAll('#routes tbody .warning[role=note]')].some(w => w.textContent.includes('plain http'))").await;
+    shoot(&a, "lint-warning").await;
     no_errors(&a).await;
 
     // Two tabs edit the same route: the second save shows both versions; overwrite knowingly.

@@ -49,6 +49,38 @@ async fn api_contract(console: &ConsoleProc) {
     assert_eq!(again.status, 409, "{}", again.text);
     assert_eq!(again.json["current"]["version"], 1);
 
+    // The linter's findings: said on save and in the listing, never refused.
+    let plain = json!({"pattern": "+1999444*", "url": "http://example.com/plain"});
+    let saved = console
+        .post("/api/route", &json!({"record": plain, "version": null}))
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.text);
+    let warning = saved.json["warnings"][0].as_str().unwrap_or_default();
+    assert!(warning.starts_with("plain_http: "), "{}", saved.text);
+    let listed = console.get("/api/routes").await;
+    let row = listed.json["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "+1999444*")
+        .cloned()
+        .unwrap();
+    assert_eq!(row["warnings"][0].as_str(), Some(warning), "{row}");
+    assert!(
+        created.json["warnings"]
+            .as_array()
+            .is_some_and(|w| w.is_empty()),
+        "{}",
+        created.text
+    );
+    let gone = console
+        .post(
+            "/api/route/delete",
+            &json!({"key": "+1999444*", "version": 1}),
+        )
+        .await;
+    assert_eq!(gone.status, 200, "{}", gone.text);
+
     // A bad field: 422 naming the field, with the CLI's message.
     let bad = console
         .post(

@@ -975,3 +975,91 @@ async fn a_split_shares_calls_by_weight_and_keeps_each_caller_on_one_share() {
         "{out}"
     );
 }
+
+/// `byoc routes lint`: clean routes exit 0; findings name the route and exit 1, in text and
+/// JSON; an import says the same findings as warnings and still writes.
+#[test]
+fn lint_reports_what_will_not_work_and_import_warns_without_refusing() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.json");
+    std::fs::write(
+        &clean,
+        r#"{"routes": [{"pattern": "+13175551234", "url": "https://x.example.com/a"}, {"pattern": "*", "action": "reject"}]}"#,
+    )
+    .unwrap();
+    let clean = clean.display().to_string();
+    let env: Vec<(String, String)> = vec![
+        (
+            "PUBLIC_BASE_URL".into(),
+            "https://abc.execute-api.us-east-1.amazonaws.com".into(),
+        ),
+        (
+            "TWILIO_ACCOUNT_SID".into(),
+            "AC00000000000000000000000000000000".into(),
+        ),
+    ];
+    let run = byoc(&["routes", "lint", "--routes", &clean], &env);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("0 finding(s)"), "{}", run.stderr);
+
+    let messy = dir.path().join("messy.json");
+    std::fs::write(
+        &messy,
+        r#"{"routes": [
+          {"pattern": "+13175550001", "url": "https://abc.execute-api.us-east-1.amazonaws.com/inbound"},
+          {"pattern": "+13175550002", "url": "http://x.example.com/a"},
+          {"pattern": "+13175550003", "url": "https://webhooks.twilio.com/v1/Accounts/AC11111111111111111111111111111111/Flows/FW00000000000000000000000000000000"},
+          {"pattern": "+13175550004", "action": "split", "shares": [{"weight": 1, "url": "https://x.example.com/a"}, {"weight": 1, "url": "https://x.example.com/a"}]},
+          {"pattern": "+13175550005", "action": "reject"},
+          {"pattern": "*", "action": "reject"}
+        ]}"#,
+    )
+    .unwrap();
+    let messy = messy.display().to_string();
+    let run = byoc(&["routes", "lint", "--routes", &messy], &env);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    for line in [
+        "+13175550001  loop: action: https://abc.execute-api.us-east-1.amazonaws.com/inbound is this router's own webhook",
+        "+13175550002  plain_http:",
+        "+13175550003  other_account:",
+        "+13175550004  same_share:",
+        "+13175550005  repeats_catch_all:",
+    ] {
+        assert!(run.stdout.contains(line), "{line}:\n{}", run.stdout);
+    }
+    let run = byoc(
+        &["routes", "lint", "--routes", &messy, "--format", "json"],
+        &env,
+    );
+    assert_eq!(run.code, 1);
+    let findings: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(findings.as_array().unwrap().len(), 5, "{findings}");
+    assert_eq!(findings[0]["route"], "+13175550001");
+    assert_eq!(findings[0]["kind"], "loop");
+    // Without PUBLIC_BASE_URL / --base-url the loop is not judged.
+    let run = byoc(&["routes", "lint", "--routes", &messy], &[]);
+    assert!(!run.stdout.contains("loop"), "{}", run.stdout);
+    let run = byoc(
+        &[
+            "routes",
+            "lint",
+            "--routes",
+            &messy,
+            "--base-url",
+            "https://abc.execute-api.us-east-1.amazonaws.com",
+        ],
+        &[],
+    );
+    assert!(run.stdout.contains("loop"), "{}", run.stdout);
+
+    // The import warns with the same findings and writes all the same.
+    let target = dir.path().join("target.json").display().to_string();
+    let run = byoc(&["routes", "import", &messy, "--routes", &target], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("warning: +13175550002 plain_http:"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("6 added"), "{}", run.stderr);
+}

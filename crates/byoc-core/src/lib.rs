@@ -7,6 +7,7 @@
 pub mod chain;
 pub mod import;
 pub mod inbound;
+pub mod lint;
 pub mod nanp;
 pub mod number;
 pub mod outbound;

@@ -77,6 +77,20 @@ pub enum Command {
         #[command(flatten)]
         actor: Actor,
     },
+    /// Report routes that are valid but will not do what was meant (loops, plain http, another
+    /// account's URLs, schedules that never open, past holidays, chain and split repeats,
+    /// shadowed caller conditions, routes that repeat `*`). Exit 0 when clean, 1 with findings.
+    Lint {
+        /// The router's public base URL, to find redirects into its own webhooks [default:
+        /// PUBLIC_BASE_URL]
+        #[arg(long, env = "PUBLIC_BASE_URL")]
+        base_url: Option<String>,
+        /// text or json
+        #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+        format: LintFormat,
+        #[command(flatten)]
+        source: Source,
+    },
     /// Export every route as JSON or CSV (what `import` reads back).
     Export {
         #[arg(long, default_value = "json", value_parser = PossibleValuesParser::new(Format::EXPORT_NAMES))]
@@ -105,6 +119,12 @@ pub enum TableCommand {
 }
 
 #[derive(clap::ValueEnum, Clone, Copy)]
+pub enum LintFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
 pub enum ListFormat {
     Text,
     Json,
@@ -434,6 +454,30 @@ pub async fn run(command: Command) -> CliResult {
             source,
             actor,
         } => import_file(file, format, dry_run, prune, yes, source, actor).await,
+        Command::Lint {
+            base_url,
+            format,
+            source,
+        } => {
+            let plan = plan()?;
+            let opened = source.open_read(&plan, Profile::Admin).await?;
+            let findings =
+                admin::lint(opened.admin.as_ref(), &plan, &lint_context(base_url)).await?;
+            match format {
+                LintFormat::Json => outln!("{}", serde_json::to_string_pretty(&findings)?),
+                LintFormat::Text => {
+                    for f in &findings {
+                        outln!("{}  {}: {}", f.route, f.kind, f.message);
+                    }
+                }
+            }
+            eprintln!("{} finding(s) in {}", findings.len(), opened.description);
+            Ok(if findings.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                Exit::NotFound.into()
+            })
+        }
         Command::Export {
             format,
             output,
@@ -455,6 +499,22 @@ pub async fn run(command: Command) -> CliResult {
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// What the linter knows besides the routes: the base URL given, the account of
+/// TWILIO_ACCOUNT_SID, today (UTC).
+pub fn lint_context(base_url: Option<String>) -> byoc_core::lint::LintContext {
+    byoc_core::lint::LintContext {
+        base_url: base_url.filter(|b| !b.trim().is_empty()),
+        account_sid: std::env::var("TWILIO_ACCOUNT_SID")
+            .ok()
+            .filter(|a| !a.trim().is_empty()),
+        today: Some(
+            jiff::tz::TimeZone::UTC
+                .to_datetime(jiff::Timestamp::now())
+                .date(),
+        ),
     }
 }
 
@@ -557,6 +617,17 @@ async fn import_file(
         admin::read_import(&text, &name, Some(&format), &plan).with_context(|| name.clone())?;
     for warning in &input.warnings {
         eprintln!("warning: {warning}");
+    }
+    // The linter's findings on the file's routes: said, never refused.
+    let routes: Vec<std::sync::Arc<byoc_core::Route>> = input
+        .routes
+        .iter()
+        .cloned()
+        .map(std::sync::Arc::new)
+        .collect();
+    let base = byoc_web::config::var("PUBLIC_BASE_URL");
+    for f in byoc_core::lint::lint(&routes, &plan, &lint_context(base)) {
+        eprintln!("warning: {} {}: {}", f.route, f.kind, f.message);
     }
     let opened = if dry_run {
         source.open_dry_run(&plan).await?

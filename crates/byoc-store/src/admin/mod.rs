@@ -23,6 +23,23 @@ pub use edit::{plan_edit, Edit, FieldChange, PlannedEdit};
 pub use error::{cause_chain, hint, AdminError};
 pub use import::{export, read_import, Exported, ImportInput, ImportPlan};
 
+/// Lints every readable route of a store ([`byoc_core::lint`]): what `byoc routes lint`, the
+/// import and the console show. Unreadable routes are left out (the listing reports them).
+pub async fn lint(
+    admin: &dyn RouteAdmin,
+    plan: &byoc_core::NumberPlan,
+    ctx: &byoc_core::lint::LintContext,
+) -> Result<Vec<byoc_core::lint::Finding>, AdminError> {
+    let routes: Vec<std::sync::Arc<byoc_core::Route>> = admin
+        .list(None)
+        .await?
+        .into_iter()
+        .filter(|r| r.unreadable.is_none())
+        .map(|r| r.route)
+        .collect();
+    Ok(byoc_core::lint::lint(&routes, plan, ctx))
+}
+
 /// What a write expects to find, so two people editing at once cannot lose an update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Expect {

@@ -185,11 +185,45 @@ fn shown(stored: &StoredRoute) -> Value {
     value
 }
 
+/// The linter's findings on these routes ([`byoc_core::lint`]), by route key.
+fn lint_by_route(console: &Console, routes: &[StoredRoute]) -> Vec<byoc_core::lint::Finding> {
+    let readable: Vec<std::sync::Arc<byoc_core::Route>> = routes
+        .iter()
+        .filter(|r| r.unreadable.is_none())
+        .map(|r| r.route.clone())
+        .collect();
+    let base = byoc_web::config::var("PUBLIC_BASE_URL");
+    byoc_core::lint::lint(
+        &readable,
+        &console.config.inbound.plan,
+        &crate::routes::lint_context(base),
+    )
+}
+
+fn warnings_of(findings: &[byoc_core::lint::Finding], key: &str) -> Vec<String> {
+    findings
+        .iter()
+        .filter(|f| f.route == key)
+        .map(|f| format!("{}: {}", f.kind, f.message))
+        .collect()
+}
+
 pub(super) async fn list(State(console): Shared) -> Response {
     match console.opened.admin.list(None).await {
         Ok(mut routes) => {
             routes.sort_by_cached_key(|r| r.route.precedence());
-            let shown: Vec<Value> = routes.iter().map(shown).collect();
+            let findings = lint_by_route(&console, &routes);
+            let shown: Vec<Value> = routes
+                .iter()
+                .map(|r| {
+                    let mut v = shown(r);
+                    let warnings = warnings_of(&findings, &r.route.key());
+                    if !warnings.is_empty() {
+                        v["warnings"] = warnings.into();
+                    }
+                    v
+                })
+                .collect();
             json(
                 StatusCode::OK,
                 &json!({ "routes": shown, "total": shown.len() }),
@@ -257,11 +291,17 @@ pub(super) async fn save(State(console): Shared, Body(save): Body<Save>) -> Resp
     let unchanged = planned.unchanged();
     let key = planned.key.clone();
     match planned.apply(admin, &console.actor).await {
-        Ok(stored) if unchanged => json(
-            StatusCode::OK,
-            &json!({ "route": shown(&stored), "unchanged": true }),
-        ),
-        Ok(stored) => json(StatusCode::OK, &json!({ "route": shown(&stored) })),
+        Ok(stored) => {
+            // The linter's findings on the saved route: said, never refused.
+            let warnings = match admin.list(None).await {
+                Ok(all) => warnings_of(&lint_by_route(&console, &all), &stored.route.key()),
+                Err(_) => Vec::new(),
+            };
+            json(
+                StatusCode::OK,
+                &json!({ "route": shown(&stored), "unchanged": unchanged, "warnings": warnings }),
+            )
+        }
         Err(e) => conflict_or_error(&console, &key, &e).await,
     }
 }

@@ -121,7 +121,7 @@
       el("td", { text: r.action || "redirect" }),
       r.unreadable
         ? el("td", { class: "target unreadable", text: "Unreadable stored item (" + r.unreadable + "): its calls get the degraded answer. Open it and save a route over it, or delete it." })
-        : el("td", { class: "target", text: r.target }),
+        : el("td", { class: "target" }, r.target, ...(r.warnings || []).map((w) => el("div", { class: "warning", role: "note", text: "⚠ " + w }))),
       el("td", { text: r.description || "" }),
       el("td", { text: String(r.version) }),
       el("td", { text: (r.updated_by || "") + (r.updated_at ? " · " + when(r.updated_at) : "") }),
@@ -237,7 +237,8 @@
       dialog.close();
       await refresh();
       banner("");
-      $("count").textContent = (r.data.unchanged ? "No change to " + r.data.route.key + ": nothing written. " : "Saved " + r.data.route.key + " (version " + r.data.route.version + "). ") + $("count").textContent;
+      const warned = (r.data.warnings || []).length ? " Warning: " + r.data.warnings.join("; ") + ". " : "";
+      $("count").textContent = (r.data.unchanged ? "No change to " + r.data.route.key + ": nothing written. " : "Saved " + r.data.route.key + " (version " + r.data.route.version + "). ") + warned + $("count").textContent;
       return;
     }
     if (r.status === 409) return conflict(record, r.data);

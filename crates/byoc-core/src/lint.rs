@@ -1,0 +1,320 @@
+//! `byoc routes lint`: routes that are valid but will not do what their author meant. Each
+//! finding names the route (its key) and says what is wrong; nothing here refuses a route.
+//!
+//! | kind | what |
+//! |---|---|
+//! | `loop` | a redirect into the router's own webhooks (judged against the base URL) |
+//! | `other_account` | a Twilio URL of another account than the configured one |
+//! | `plain_http` | a target over `http://` (the call's parameters travel in clear) |
+//! | `never_open` | a schedule that will never open again (its only openings are past dates) |
+//! | `past_holiday` | a dated exception that is over and does not recur |
+//! | `chain_repeat` | a chain dialling the same target twice |
+//! | `chain_loop` | a chain dialling a number whose own route is this route |
+//! | `same_share` | two shares of a split with the same action |
+//! | `shadowed_condition` | a caller condition another one always wins over |
+//! | `repeats_catch_all` | a route doing exactly what the `*` route does |
+
+use std::sync::Arc;
+
+use crate::route::{Action, Callee, CallerCondition, Route, RouteTable, Verstat};
+use crate::{Address, NumberPlan};
+
+/// What the linter knows besides the routes.
+#[derive(Debug, Clone, Default)]
+pub struct LintContext {
+    /// The router's public base URL (`https://abc.execute-api…`), for loops.
+    pub base_url: Option<String>,
+    /// The Twilio account (`AC…`) the routes belong to.
+    pub account_sid: Option<String>,
+    /// Today, for past holidays.
+    pub today: Option<jiff::civil::Date>,
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    /// The route's key (`+1317*`, `+13175551234@example.sip.twilio.com`).
+    pub route: String,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+/// Every action a route can answer with, and where it sits (`action`, `closed`, `holiday`,
+/// `callers[2]`, `shares[1]`, `final`).
+fn actions(route: &Route) -> Vec<(String, &Action)> {
+    let mut out: Vec<(String, &Action)> = vec![("action".into(), &route.action)];
+    if let Some(s) = &route.schedule {
+        out.push(("closed".into(), &s.closed));
+        if let Some(h) = &s.holiday {
+            out.push(("holiday".into(), h));
+        }
+    }
+    for (i, rule) in route.callers.iter().enumerate() {
+        out.push((format!("callers[{}]", i + 1), &rule.action));
+    }
+    let mut nested = Vec::new();
+    for (place, action) in &out {
+        match action {
+            Action::Split(split) => {
+                for (i, share) in split.shares.iter().enumerate() {
+                    nested.push((format!("{place} shares[{}]", i + 1), &share.action));
+                }
+            }
+            Action::Chain(chain) => {
+                if let Some(f) = &chain.final_action {
+                    nested.push((format!("{place} final"), f.as_ref()));
+                }
+            }
+            _ => {}
+        }
+    }
+    out.extend(nested);
+    out
+}
+
+/// The URLs an action sends the call to.
+fn urls(action: &Action) -> Vec<&str> {
+    match action {
+        Action::Redirect { url, .. } | Action::Play { url } => vec![url.as_str()],
+        _ => Vec::new(),
+    }
+}
+
+/// Lints `routes`, read in `plan` (for chain targets routed back).
+pub fn lint(routes: &[Arc<Route>], plan: &NumberPlan, ctx: &LintContext) -> Vec<Finding> {
+    let table = RouteTable::new(routes.iter().map(|r| (**r).clone())).ok();
+    let catch_all = routes
+        .iter()
+        .find(|r| r.pattern == crate::Pattern::CatchAll && r.scope.is_none());
+    let mut out = Vec::new();
+    for route in routes {
+        let key = route.key();
+        let mut found = |kind: &'static str, message: String| {
+            out.push(Finding {
+                route: key.clone(),
+                kind,
+                message,
+            })
+        };
+        for (place, action) in actions(route) {
+            for url in urls(action) {
+                let lower = url.to_ascii_lowercase();
+                if let Some(base) = &ctx.base_url {
+                    let base = base.trim_end_matches('/').to_ascii_lowercase();
+                    let path = lower.split(['?', '#']).next().unwrap_or("");
+                    if ["/inbound", "/outbound"]
+                        .iter()
+                        .any(|p| path.starts_with(&format!("{base}{p}")))
+                    {
+                        found(
+                            "loop",
+                            format!("{place}: {url} is this router's own webhook: the call would come straight back"),
+                        );
+                    }
+                }
+                if lower.starts_with("http://") {
+                    found(
+                        "plain_http",
+                        format!("{place}: {url} is plain http: the call's parameters travel in clear (use https)"),
+                    );
+                }
+                if let (Some(account), Some(i)) = (&ctx.account_sid, lower.find("/accounts/ac")) {
+                    let sid = url.get(i + 10..i + 44).unwrap_or("");
+                    if lower.contains("twilio.com") && !sid.eq_ignore_ascii_case(account) {
+                        found(
+                            "other_account",
+                            format!("{place}: {url} belongs to account {sid}, not {account}: Twilio will refuse it"),
+                        );
+                    }
+                }
+            }
+            if let Action::Chain(chain) = action {
+                let mut seen: Vec<&Callee> = Vec::new();
+                for target in &chain.targets {
+                    if seen.contains(&&target.callee) {
+                        found(
+                            "chain_repeat",
+                            format!("{place}: a chain dials {} twice", describe(&target.callee)),
+                        );
+                    }
+                    seen.push(&target.callee);
+                    if let (Callee::Number { number, byoc: None }, Some(table)) =
+                        (&target.callee, &table)
+                    {
+                        let back = plan
+                            .normalize(number)
+                            .ok()
+                            .filter(|a| matches!(a, Address::E164(_)))
+                            .and_then(|a| table.lookup(&a));
+                        if back.is_some_and(|m| m.route.key() == route.key()) {
+                            found(
+                                "chain_loop",
+                                format!("{place}: {number} is routed back to this route: dialled without a BYOC trunk it may come straight back into the chain"),
+                            );
+                        }
+                    }
+                }
+            }
+            if let Action::Split(split) = action {
+                for (i, a) in split.shares.iter().enumerate() {
+                    if let Some(j) = split.shares[..i].iter().position(|b| b.action == a.action) {
+                        found(
+                            "same_share",
+                            format!("{place}: shares {} and {} do the same thing: merge them (their weights add up)", j + 1, i + 1),
+                        );
+                    }
+                }
+            }
+        }
+        if let (Some(s), Some(today)) = (&route.schedule, ctx.today) {
+            let spec = s.schedule.spec();
+            // A full date (YYYY-MM-DD) is one day; MM-DD recurs every year.
+            let past = |date: &str| date.parse::<jiff::civil::Date>().is_ok_and(|d| d < today);
+            let opens = !spec.hours.is_empty()
+                || spec
+                    .exceptions
+                    .iter()
+                    .any(|e| e.hours.as_ref().is_some_and(|h| !h.is_empty()) && !past(&e.date));
+            if !opens {
+                found(
+                    "never_open",
+                    "the schedule will never open again: no weekly hours, and its dated openings are past: every call gets `closed` (or `holiday`)".into(),
+                );
+            }
+            for e in spec.exceptions.iter().filter(|e| past(&e.date)) {
+                found(
+                    "past_holiday",
+                    format!(
+                        "the exception {} is over and does not recur (write it MM-DD to repeat it yearly)",
+                        e.date
+                    ),
+                );
+            }
+        }
+        shadowed(route, &mut found);
+        if let Some(ca) = catch_all {
+            if !Arc::ptr_eq(route, ca)
+                && route.pattern != crate::Pattern::CatchAll
+                && route.action == ca.action
+                && route.schedule.is_none()
+                && route.callers.is_empty()
+                && ca.schedule.is_none()
+                && ca.callers.is_empty()
+                && route.scope.is_none()
+            {
+                found(
+                    "repeats_catch_all",
+                    "does exactly what the * route does: it can be deleted (unless it is there to outrank a shorter prefix route)".into(),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Caller conditions another always wins over: among `verstat` conditions the first written
+/// wins, so `passed` before `A` hides `A`.
+fn shadowed(route: &Route, found: &mut impl FnMut(&'static str, String)) {
+    let verstats: Vec<(usize, Verstat, bool)> = route
+        .callers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| match r.condition {
+            CallerCondition::Verstat(v) => Some((i, v, r.observe)),
+            _ => None,
+        })
+        .collect();
+    for (k, &(i, v, observe)) in verstats.iter().enumerate() {
+        let hidden_by = verstats[..k]
+            .iter()
+            .find(|&&(_, earlier, earlier_observe)| {
+                earlier_observe == observe
+                    && (earlier == v
+                        || (earlier == Verstat::Passed && matches!(v, Verstat::Attested(_))))
+            });
+        if let Some(&(j, earlier, _)) = hidden_by {
+            found(
+                "shadowed_condition",
+                format!(
+                    "callers[{}] (verstat={}) never answers: callers[{}] (verstat={}) matches every call it would",
+                    i + 1,
+                    v.name(),
+                    j + 1,
+                    earlier.name()
+                ),
+            );
+        }
+    }
+}
+
+fn describe(callee: &Callee) -> String {
+    match callee {
+        Callee::Number { number, .. } => number.clone(),
+        Callee::Sip { uri } => uri.clone(),
+        Callee::Client { identity } => format!("client {identity}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn routes(json: &str) -> Vec<Arc<Route>> {
+        crate::route_file::parse_route_file(json, &NumberPlan::default())
+            .unwrap()
+            .sorted()
+    }
+
+    #[test]
+    fn each_finding_names_its_route() {
+        let r = routes(
+            r#"{"routes": [
+              {"pattern": "+13175550001", "url": "https://abc.example.com/inbound?x=1"},
+              {"pattern": "+13175550002", "url": "http://flows.example.com/a"},
+              {"pattern": "+13175550003", "url": "https://webhooks.twilio.com/v1/Accounts/AC11111111111111111111111111111111/Flows/FW00000000000000000000000000000000"},
+              {"pattern": "+13175550004", "url": "https://x.example.com/a", "schedule": {"timezone": "UTC", "exceptions": [{"date": "2020-12-25", "hours": ["09:00-17:00"]}, {"date": "12-26"}], "closed": {"action": "hangup"}}},
+              {"pattern": "+13175550005", "action": "dial", "targets": [{"number": "+13175550005"}, {"client": "alice"}, {"client": "alice"}]},
+              {"pattern": "+13175550006", "action": "split", "shares": [{"weight": 1, "url": "https://x.example.com/a"}, {"weight": 2, "url": "https://x.example.com/a"}]},
+              {"pattern": "+13175550007", "url": "https://x.example.com/a", "callers": [{"verstat": "passed", "action": "hangup"}, {"verstat": "A", "action": "reject"}]},
+              {"pattern": "+13175550008", "action": "reject"},
+              {"pattern": "+13175550009", "url": "https://x.example.com/fine"},
+              {"pattern": "*", "action": "reject"}
+            ]}"#,
+        );
+        let ctx = LintContext {
+            base_url: Some("https://abc.example.com".into()),
+            account_sid: Some("AC00000000000000000000000000000000".into()),
+            today: Some(jiff::civil::date(2026, 12, 5)),
+        };
+        let findings = lint(&r, &NumberPlan::default(), &ctx);
+        let kinds: Vec<(&str, &str)> = findings
+            .iter()
+            .map(|f| (f.route.as_str(), f.kind))
+            .collect();
+        for want in [
+            ("+13175550001", "loop"),
+            ("+13175550002", "plain_http"),
+            ("+13175550003", "other_account"),
+            ("+13175550004", "never_open"),
+            ("+13175550004", "past_holiday"),
+            ("+13175550005", "chain_loop"),
+            ("+13175550005", "chain_repeat"),
+            ("+13175550006", "same_share"),
+            ("+13175550007", "shadowed_condition"),
+            ("+13175550008", "repeats_catch_all"),
+        ] {
+            assert!(kinds.contains(&want), "{want:?} not in {kinds:?}");
+        }
+        assert!(
+            !kinds.iter().any(|(r, _)| *r == "+13175550009" || *r == "*"),
+            "{kinds:?}"
+        );
+        // One past date only: 12-26 recurs.
+        assert_eq!(kinds.iter().filter(|k| k.1 == "past_holiday").count(), 1);
+        // Without a base URL or an account, those two are not judged.
+        let quiet = lint(&r, &NumberPlan::default(), &LintContext::default());
+        assert!(!quiet
+            .iter()
+            .any(|f| matches!(f.kind, "loop" | "other_account" | "past_holiday")));
+    }
+}
