@@ -212,9 +212,36 @@ pub fn lint(routes: &[Arc<Route>], plan: &NumberPlan, ctx: &LintContext) -> Vec<
     out
 }
 
-/// Caller conditions another always wins over: among `verstat` conditions the first written
-/// wins, so `passed` before `A` hides `A`.
+/// Caller conditions another always wins over: a prefix covered by longer ones, and among
+/// `verstat` conditions the first written wins, so `passed` before `A` hides `A`.
 fn shadowed(route: &Route, found: &mut impl FnMut(&'static str, String)) {
+    // A prefix condition whose every number meets a longer prefix condition never answers
+    // (the longest prefix wins): `+1317` beside `+13170` … `+13179`.
+    let prefixes: Vec<(usize, &str, bool)> = route
+        .callers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| match &r.condition {
+            CallerCondition::Prefix(p) => Some((i, &p[1..], r.observe)),
+            _ => None,
+        })
+        .collect();
+    for &(i, p, observe) in &prefixes {
+        let longer: Vec<&str> = prefixes
+            .iter()
+            .filter(|&&(_, q, o)| o == observe && q.len() > p.len() && q.starts_with(p))
+            .map(|&(_, q, _)| q)
+            .collect();
+        if !longer.is_empty() && covered(p, &longer, 0) {
+            found(
+                "shadowed_condition",
+                format!(
+                    "callers[{}] (+{p}) never answers: longer prefixes cover every number it would match",
+                    i + 1
+                ),
+            );
+        }
+    }
     let verstats: Vec<(usize, Verstat, bool)> = route
         .callers
         .iter()
@@ -247,6 +274,22 @@ fn shadowed(route: &Route, found: &mut impl FnMut(&'static str, String)) {
     }
 }
 
+/// Whether every number starting with `prefix` (digits, no `+`) meets a longer prefix of
+/// `longer`: each next digit is one of them, or is covered in turn.
+fn covered(prefix: &str, longer: &[&str], depth: usize) -> bool {
+    if depth > 15 {
+        return false;
+    }
+    (b'0'..=b'9').all(|d| {
+        let child = format!("{prefix}{}", d as char);
+        longer.contains(&child.as_str())
+            || (longer
+                .iter()
+                .any(|p| p.len() > child.len() && p.starts_with(&child))
+                && covered(&child, longer, depth + 1))
+    })
+}
+
 fn describe(callee: &Callee) -> String {
     match callee {
         Callee::Number { number, .. } => number.clone(),
@@ -277,7 +320,8 @@ mod tests {
               {"pattern": "+13175550006", "action": "split", "shares": [{"weight": 1, "url": "https://x.example.com/a"}, {"weight": 2, "url": "https://x.example.com/a"}]},
               {"pattern": "+13175550007", "url": "https://x.example.com/a", "callers": [{"verstat": "passed", "action": "hangup"}, {"verstat": "A", "action": "reject"}]},
               {"pattern": "+13175550008", "action": "reject"},
-              {"pattern": "+13175550009", "url": "https://x.example.com/fine"},
+              {"pattern": "+13175550009", "url": "https://x.example.com/fine", "callers": [{"from": "+44", "action": "hangup"}, {"from": "+441", "action": "reject"}]},
+              {"pattern": "+13175550010", "url": "https://x.example.com/a", "callers": [{"from": "+3", "action": "hangup"}, {"from": "+30", "action": "reject"}, {"from": "+31", "action": "reject"}, {"from": "+32", "action": "reject"}, {"from": "+33", "action": "reject"}, {"from": "+34", "action": "reject"}, {"from": "+35", "action": "reject"}, {"from": "+36", "action": "reject"}, {"from": "+37", "action": "reject"}, {"from": "+38", "action": "reject"}, {"from": "+390", "action": "reject"}, {"from": "+391", "action": "reject"}, {"from": "+392", "action": "reject"}, {"from": "+393", "action": "reject"}, {"from": "+394", "action": "reject"}, {"from": "+395", "action": "reject"}, {"from": "+396", "action": "reject"}, {"from": "+397", "action": "reject"}, {"from": "+398", "action": "reject"}, {"from": "+399", "action": "hangup"}]},
               {"pattern": "*", "action": "reject"}
             ]}"#,
         );
@@ -302,6 +346,7 @@ mod tests {
             ("+13175550006", "same_share"),
             ("+13175550007", "shadowed_condition"),
             ("+13175550008", "repeats_catch_all"),
+            ("+13175550010", "shadowed_condition"),
         ] {
             assert!(kinds.contains(&want), "{want:?} not in {kinds:?}");
         }
