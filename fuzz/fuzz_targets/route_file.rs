@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
         };
         for route in &routes {
             let (answer, _) = route.answer(call.at, &caller);
-            let _ = byoc_core::inbound::share_of(answer.action, &call)
+            let _ = byoc_core::inbound::share_of(answer.action, &route.key(), &call)
                 .0
                 .to_twiml()
                 .to_xml();
