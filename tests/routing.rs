@@ -1052,6 +1052,38 @@ fn lint_reports_what_will_not_work_and_import_warns_without_refusing() {
     );
     assert!(run.stdout.contains("loop"), "{}", run.stdout);
 
+    // A lint needs named routes, and a base URL or account it can use.
+    let run = byoc(&["routes", "lint"], &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("name the routes to lint"),
+        "{}",
+        run.stderr
+    );
+    let run = byoc(
+        &[
+            "routes",
+            "lint",
+            "--routes",
+            &messy,
+            "--base-url",
+            "calls.example.com",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is not an http(s) URL"),
+        "{}",
+        run.stderr
+    );
+    let run = byoc(
+        &["routes", "lint", "--routes", &messy],
+        &[("TWILIO_ACCOUNT_SID".into(), "garbage".into())],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("TWILIO_ACCOUNT_SID"), "{}", run.stderr);
+
     // The import warns with the same findings and writes all the same.
     let target = dir.path().join("target.json").display().to_string();
     let run = byoc(&["routes", "import", &messy, "--routes", &target], &env);

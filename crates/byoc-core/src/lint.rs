@@ -22,8 +22,8 @@ use crate::{Address, NumberPlan};
 /// What the linter knows besides the routes.
 #[derive(Debug, Clone, Default)]
 pub struct LintContext {
-    /// The router's public base URL (`https://abc.execute-api…`), for loops.
-    pub base_url: Option<String>,
+    /// The router's public base URL (`https://abc.execute-api…/Prod`), for loops.
+    pub base_url: Option<url::Url>,
     /// The Twilio account (`AC…`) the routes belong to.
     pub account_sid: Option<String>,
     /// Today, for past holidays.
@@ -72,12 +72,61 @@ fn actions(route: &Route) -> Vec<(String, &Action)> {
     out
 }
 
-/// The URLs an action sends the call to.
-fn urls(action: &Action) -> Vec<&str> {
+/// The URLs an action sends the call to (a `twiml` fragment's first `<Redirect>` too).
+fn urls(action: &Action) -> Vec<String> {
     match action {
-        Action::Redirect { url, .. } | Action::Play { url } => vec![url.as_str()],
+        Action::Redirect { url, .. } | Action::Play { url } => vec![url.clone()],
+        Action::Twiml { twiml } => crate::twiml::first_redirect(twiml).into_iter().collect(),
         _ => Vec::new(),
     }
+}
+
+/// The router's own webhook paths, below its base URL.
+const OWN_PATHS: [&str; 6] = [
+    "/inbound",
+    "/inbound/next",
+    "/inbound/status",
+    "/inbound/fallback",
+    "/outbound",
+    "/outbound/next",
+];
+
+/// Whether `url` is one of the router's own webhooks under `base`: same scheme, host (any
+/// case) and port, and a path that is exactly the base path and one of [`OWN_PATHS`]
+/// (paths compared as written: API Gateway stage names are case-sensitive).
+fn is_own_webhook(url: &str, base: &url::Url) -> bool {
+    let Ok(target) = url::Url::parse(url) else {
+        return false;
+    };
+    if target.scheme() != base.scheme()
+        || target.host_str().map(str::to_ascii_lowercase)
+            != base.host_str().map(str::to_ascii_lowercase)
+        || target.port_or_known_default() != base.port_or_known_default()
+    {
+        return false;
+    }
+    let base_path = base.path().trim_end_matches('/');
+    target
+        .path()
+        .strip_prefix(base_path)
+        .map(|rest| rest.trim_end_matches('/'))
+        .is_some_and(|rest| OWN_PATHS.contains(&rest))
+}
+
+/// The account a Twilio URL names (`https://webhooks.twilio.com/v1/Accounts/AC…/Flows/…`):
+/// only on a twilio.com host, and only a well-formed SID.
+fn twilio_account(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let host = parsed.host_str()?.to_ascii_lowercase();
+    if host != "twilio.com" && !host.ends_with(".twilio.com") {
+        return None;
+    }
+    let mut segments = parsed.path_segments()?;
+    segments.find(|s| s.eq_ignore_ascii_case("accounts"))?;
+    let sid = segments.next()?;
+    crate::sid::Sid::parse(crate::sid::SidKind::Account, sid)
+        .ok()
+        .map(|s| s.to_string())
 }
 
 /// Lints `routes`, read in `plan` (for chain targets routed back).
@@ -98,29 +147,26 @@ pub fn lint(routes: &[Arc<Route>], plan: &NumberPlan, ctx: &LintContext) -> Vec<
         };
         for (place, action) in actions(route) {
             for url in urls(action) {
-                let lower = url.to_ascii_lowercase();
+                let url = url.as_str();
                 if let Some(base) = &ctx.base_url {
-                    let base = base.trim_end_matches('/').to_ascii_lowercase();
-                    let path = lower.split(['?', '#']).next().unwrap_or("");
-                    if ["/inbound", "/outbound"]
-                        .iter()
-                        .any(|p| path.starts_with(&format!("{base}{p}")))
-                    {
+                    if is_own_webhook(url, base) {
                         found(
                             "loop",
                             format!("{place}: {url} is this router's own webhook: the call would come straight back"),
                         );
                     }
                 }
-                if lower.starts_with("http://") {
+                if url
+                    .get(..7)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+                {
                     found(
                         "plain_http",
                         format!("{place}: {url} is plain http: the call's parameters travel in clear (use https)"),
                     );
                 }
-                if let (Some(account), Some(i)) = (&ctx.account_sid, lower.find("/accounts/ac")) {
-                    let sid = url.get(i + 10..i + 44).unwrap_or("");
-                    if lower.contains("twilio.com") && !sid.eq_ignore_ascii_case(account) {
+                if let (Some(account), Some(sid)) = (&ctx.account_sid, twilio_account(url)) {
+                    if !sid.eq_ignore_ascii_case(account) {
                         found(
                             "other_account",
                             format!("{place}: {url} belongs to account {sid}, not {account}: Twilio will refuse it"),
@@ -192,7 +238,14 @@ pub fn lint(routes: &[Arc<Route>], plan: &NumberPlan, ctx: &LintContext) -> Vec<
             }
         }
         shadowed(route, &mut found);
-        if let Some(ca) = catch_all {
+        // Deleting it would hand its calls to a shorter prefix route, not to `*`.
+        let under_prefix = routes.iter().any(|other| {
+            !Arc::ptr_eq(other, route)
+                && other.scope == route.scope
+                && matches!(&other.pattern, crate::Pattern::Prefix(p)
+                    if route.pattern.key().starts_with(p.as_str()) && route.pattern.key() != other.pattern.key())
+        });
+        if let Some(ca) = catch_all.filter(|_| !under_prefix) {
             if !Arc::ptr_eq(route, ca)
                 && route.pattern != crate::Pattern::CatchAll
                 && route.action == ca.action
@@ -326,7 +379,7 @@ mod tests {
             ]}"#,
         );
         let ctx = LintContext {
-            base_url: Some("https://abc.example.com".into()),
+            base_url: Some(url::Url::parse("https://abc.example.com").unwrap()),
             account_sid: Some("AC00000000000000000000000000000000".into()),
             today: Some(jiff::civil::date(2026, 12, 5)),
         };
@@ -361,5 +414,63 @@ mod tests {
         assert!(!quiet
             .iter()
             .any(|f| matches!(f.kind, "loop" | "other_account" | "past_holiday")));
+    }
+
+    #[test]
+    fn loops_are_the_exact_webhooks_and_twilio_urls_are_twilio_s() {
+        let base = url::Url::parse("https://API.example.com/Prod").unwrap();
+        for (url, own) in [
+            ("https://api.example.com/Prod/inbound", true),
+            ("https://api.example.com:443/Prod/inbound/", true),
+            ("https://api.example.com/Prod/outbound/next?x=1", true),
+            ("https://api.example.com/Prod/inboundx", false),
+            ("https://api.example.com/Prod/inbound-hours", false),
+            ("https://api.example.com/prod/inbound", false),
+            ("https://api.example.com/Prod/Inbound", false),
+            ("https://api.example.com/Prod/inbound/../ivr", false),
+            ("http://api.example.com/Prod/inbound", false),
+            ("https://api.example.com:8443/Prod/inbound", false),
+        ] {
+            assert_eq!(is_own_webhook(url, &base), own, "{url}");
+        }
+        assert_eq!(
+            twilio_account(
+                "https://webhooks.twilio.com/v1/Accounts/ac00000000000000000000000000000001/Flows/FW0"
+            ),
+            Some("AC00000000000000000000000000000001".to_string())
+        );
+        for url in [
+            "https://nottwilio.com/v1/Accounts/AC00000000000000000000000000000001/x",
+            "https://webhooks.twilio.com.evil.example/v1/Accounts/AC00000000000000000000000000000001/x",
+            "https://webhooks.twilio.com/v1/Accounts/ACnotasid/Flows/FW0",
+        ] {
+            assert_eq!(twilio_account(url), None, "{url}");
+        }
+        // A route that repeats `*` under a prefix route is not redundant: deleting it would
+        // hand its calls to the prefix.
+        let r = routes(
+            r#"{"routes": [
+              {"pattern": "+1317*", "url": "https://x.example.com/indiana"},
+              {"pattern": "+13175550001", "action": "reject"},
+              {"pattern": "+12125550001", "action": "reject"},
+              {"pattern": "+13175550002", "action": "twiml", "twiml": "<Redirect>https://api.example.com/Prod/inbound</Redirect>"},
+              {"pattern": "*", "action": "reject"}
+            ]}"#,
+        );
+        let ctx = LintContext {
+            base_url: Some(base),
+            ..LintContext::default()
+        };
+        let found: Vec<(String, &str)> = lint(&r, &NumberPlan::default(), &ctx)
+            .into_iter()
+            .map(|f| (f.route, f.kind))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("+12125550001".to_string(), "repeats_catch_all"),
+                ("+13175550002".to_string(), "loop")
+            ]
+        );
     }
 }

@@ -459,10 +459,22 @@ pub async fn run(command: Command) -> CliResult {
             format,
             source,
         } => {
+            // The embedded example is no subject for a lint: a gate that forgot the flag
+            // would always pass.
+            if source.routes.is_none()
+                && source.table.is_none()
+                && byoc_web::config::var("ROUTES_FILE").is_none()
+                && byoc_web::config::var("ROUTES_TABLE").is_none()
+            {
+                return Err(anyhow::anyhow!(
+                    "name the routes to lint: --routes FILE or --table NAME (or ROUTES_FILE / ROUTES_TABLE)"
+                )
+                .into());
+            }
+            let ctx = lint_context(base_url)?;
             let plan = plan()?;
             let opened = source.open_read(&plan, Profile::Admin).await?;
-            let findings =
-                admin::lint(opened.admin.as_ref(), &plan, &lint_context(base_url)).await?;
+            let findings = admin::lint(opened.admin.as_ref(), &plan, &ctx).await?;
             match format {
                 LintFormat::Json => outln!("{}", serde_json::to_string_pretty(&findings)?),
                 LintFormat::Text => {
@@ -503,19 +515,43 @@ pub async fn run(command: Command) -> CliResult {
 }
 
 /// What the linter knows besides the routes: the base URL given, the account of
-/// TWILIO_ACCOUNT_SID, today (UTC).
-pub fn lint_context(base_url: Option<String>) -> byoc_core::lint::LintContext {
-    byoc_core::lint::LintContext {
-        base_url: base_url.filter(|b| !b.trim().is_empty()),
-        account_sid: std::env::var("TWILIO_ACCOUNT_SID")
-            .ok()
-            .filter(|a| !a.trim().is_empty()),
+/// TWILIO_ACCOUNT_SID, today (UTC). A base URL or an account that cannot be used is an error:
+/// silently skipping the check would report a clean file.
+pub fn lint_context(base_url: Option<String>) -> anyhow::Result<byoc_core::lint::LintContext> {
+    let base_url = base_url
+        .map(|b| b.trim().to_string())
+        .filter(|b| !b.is_empty())
+        .map(|b| {
+            url::Url::parse(&b)
+                .ok()
+                .filter(|u| {
+                    matches!(u.scheme(), "http" | "https")
+                        && u.host_str().is_some()
+                        && u.query().is_none()
+                })
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--base-url / PUBLIC_BASE_URL: `{b}` is not an http(s) URL such as https://abc.execute-api.us-east-1.amazonaws.com (a path prefix allowed, no query)"
+                    )
+                })
+        })
+        .transpose()?;
+    let account_sid = byoc_web::config::var("TWILIO_ACCOUNT_SID")
+        .map(|a| {
+            byoc_core::sid::Sid::parse(byoc_core::sid::SidKind::Account, a.trim())
+                .map(|s| s.to_string())
+                .map_err(|e| anyhow::anyhow!("TWILIO_ACCOUNT_SID: {e}"))
+        })
+        .transpose()?;
+    Ok(byoc_core::lint::LintContext {
+        base_url,
+        account_sid,
         today: Some(
             jiff::tz::TimeZone::UTC
                 .to_datetime(jiff::Timestamp::now())
                 .date(),
         ),
-    }
+    })
 }
 
 async fn put(args: PutArgs) -> CliResult {
@@ -626,8 +662,13 @@ async fn import_file(
         .map(std::sync::Arc::new)
         .collect();
     let base = byoc_web::config::var("PUBLIC_BASE_URL");
-    for f in byoc_core::lint::lint(&routes, &plan, &lint_context(base)) {
-        eprintln!("warning: {} {}: {}", f.route, f.kind, f.message);
+    match lint_context(base) {
+        Ok(ctx) => {
+            for f in byoc_core::lint::lint(&routes, &plan, &ctx) {
+                eprintln!("warning: {} {}: {}", f.route, f.kind, f.message);
+            }
+        }
+        Err(e) => eprintln!("warning: the routes were not linted: {e}"),
     }
     let opened = if dry_run {
         source.open_dry_run(&plan).await?

@@ -193,11 +193,10 @@ fn lint_by_route(console: &Console, routes: &[StoredRoute]) -> Vec<byoc_core::li
         .map(|r| r.route.clone())
         .collect();
     let base = byoc_web::config::var("PUBLIC_BASE_URL");
-    byoc_core::lint::lint(
-        &readable,
-        &console.config.inbound.plan,
-        &crate::routes::lint_context(base),
-    )
+    // A base URL or account that cannot be used leaves those two checks out here; the CLI
+    // says why.
+    let ctx = crate::routes::lint_context(base).unwrap_or_default();
+    byoc_core::lint::lint(&readable, &console.config.inbound.plan, &ctx)
 }
 
 fn warnings_of(findings: &[byoc_core::lint::Finding], key: &str) -> Vec<String> {
