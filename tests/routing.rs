@@ -1095,3 +1095,47 @@ fn lint_reports_what_will_not_work_and_import_warns_without_refusing() {
     );
     assert!(run.stderr.contains("6 added"), "{}", run.stderr);
 }
+
+/// The call line carries no caller number unless LOG_CALLER says so: masked hides the last
+/// four digits; an anonymous caller is `anonymous` either way.
+#[tokio::test]
+async fn the_caller_reaches_the_log_only_as_log_caller_allows() {
+    for (mode, want) in [
+        (None, None),
+        (Some("masked"), Some("+1317555****")),
+        (Some("full"), Some("+13175559876")),
+    ] {
+        let mut env = vec![];
+        if let Some(m) = mode {
+            env.push(("LOG_CALLER", m));
+        }
+        let serve = Serve::start(&["--log-format", "json"], &env).await;
+        let response = reqwest::Client::new()
+            .post(serve.url("/inbound"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("To", "+13175551234"),
+                ("From", "sip:+13175559876@carrier.example"),
+                ("CallSid", "CA1"),
+            ]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let line = serve
+            .stderr
+            .wait_for(
+                "\"endpoint\":\"inbound\"",
+                std::time::Duration::from_secs(5),
+            )
+            .await
+            .expect("a call line");
+        let line: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(line["caller"].as_str(), want, "{mode:?}: {line}");
+        assert!(
+            !line.to_string().contains("9876") || mode == Some("full"),
+            "{line}"
+        );
+        serve.stop().await;
+    }
+}

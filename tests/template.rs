@@ -612,6 +612,44 @@ fn trunk_attempts_are_counted_alarmed_and_shown() {
     );
 }
 
+/// The saved Logs Insights queries read the call lines' own fields, and LOG_CALLER reaches the
+/// inbound function (off by default).
+#[test]
+fn saved_queries_read_the_call_lines_and_the_caller_stays_out_by_default() {
+    let t = rendered(&[("TwilioAuthToken", "x")]);
+    let r = &t["Resources"];
+    assert_eq!(
+        r["InboundFunction"]["Properties"]["Environment"]["Variables"]["LOG_CALLER"],
+        "none"
+    );
+    for (name, fields) in [
+        (
+            "CallsByRouteQuery",
+            &["pattern", "outcome", "latency_us"][..],
+        ),
+        (
+            "FallThroughNumbersQuery",
+            &["did", "pattern", "outcome"][..],
+        ),
+        ("OneCallQuery", &["call_sid", "endpoint", "trunk"][..]),
+    ] {
+        let q = &r[name]["Properties"];
+        let text = q["QueryString"].as_str().unwrap();
+        for field in fields {
+            assert!(text.contains(field), "{name}: {field}");
+        }
+        assert!(
+            q["LogGroupNames"][0] == serde_json::json!({"Ref": "InboundLogGroup"}),
+            "{name}"
+        );
+    }
+    let t = rendered(&[("TwilioAuthToken", "x"), ("LogCaller", "masked")]);
+    assert_eq!(
+        t["Resources"]["InboundFunction"]["Properties"]["Environment"]["Variables"]["LOG_CALLER"],
+        "masked"
+    );
+}
+
 /// A flood is refused by API Gateway (stage throttling, from parameters), every request is in
 /// the API's access log, 429s have a metric and an alarm, and the inbound function's reserved
 /// concurrency is set only when asked for.

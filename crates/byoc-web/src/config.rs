@@ -23,6 +23,7 @@
 //! | `OUTBOUND_ALLOW_EMERGENCY` | `true` dials emergency numbers over the trunk | `false` |
 //! | `OUTBOUND_EMERGENCY_NUMBERS` | comma-separated emergency short codes | `911,933,112,999,000,110,119,118` and the home country's |
 //! | `OUTBOUND_ALLOWED_CALLER_IDS` | comma-separated E.164 caller IDs that may be presented | any |
+//! | `LOG_CALLER` | `none`, `masked` (`+1317555****`) or `full`: whether inbound call lines carry the caller's number (personal data: see docs/operations.md) | `none` |
 //! | `ROUTE_CACHE_TTL_SECONDS` | how long a looked-up route is reused without asking the store | `30` |
 //! | `STORE_TIMEOUT_MS` | the longest a call waits for the route store, 10 to 10000 | `1000` |
 //!
@@ -62,6 +63,7 @@ pub const ENV_VARS: &[&str] = &[
     "BYOC_TRUNK_SID",
     "OUTBOUND_TRUNK_ROUTES",
     "OUTBOUND_FALLBACK_PSTN",
+    "LOG_CALLER",
     "OUTBOUND_REFUSAL_MESSAGE",
     "OUTBOUND_CALLER_ID",
     "OUTBOUND_ALLOWED_PREFIXES",
@@ -140,6 +142,47 @@ pub struct Config {
     /// client's `Host` and `X-Forwarded-Proto` headers: in Lambda, except under `sam local`
     /// (`AWS_SAM_LOCAL`), which has no API Gateway in front.
     pub url_from_context: bool,
+    /// Whether inbound call lines carry the caller (`LOG_CALLER`).
+    pub log_caller: LogCaller,
+}
+
+/// `LOG_CALLER`: how much of the caller's number an inbound call line carries. Off by default:
+/// a caller's number is personal data (GDPR), and the lines keep `LogRetentionDays`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogCaller {
+    /// No `caller` field (the default).
+    #[default]
+    None,
+    /// `+1317555****`: the last four digits hidden; `anonymous`; `(not a number)`.
+    Masked,
+    /// The normalized number, `anonymous`, or the SIP user name as sent.
+    Full,
+}
+
+impl LogCaller {
+    /// What the `caller` field says for this `From` (`None` when off).
+    pub fn render(self, from: Option<&str>, plan: &NumberPlan) -> Option<String> {
+        if self == LogCaller::None {
+            return None;
+        }
+        let from = from.unwrap_or("");
+        let raw = plan.caller_digits(from);
+        let placeholder = raw.as_deref() == Some(&byoc_core::number::TWILIO_ANONYMOUS[1..]);
+        let anonymous = placeholder
+            || (raw.is_none()
+                && byoc_core::number::is_anonymous(&byoc_core::number::restore_lost_plus(from)));
+        Some(match (raw.filter(|_| !placeholder), self) {
+            _ if anonymous => "anonymous".to_string(),
+            (Some(d), LogCaller::Full) => format!("+{d}"),
+            (Some(d), _) => {
+                // The last four digits hidden; a short number keeps at most its first two.
+                let keep = d.len().saturating_sub(4).min(d.len()).max(d.len().min(2));
+                format!("+{}{}", &d[..keep], "*".repeat(d.len() - keep))
+            }
+            (None, LogCaller::Full) => from.trim().chars().take(64).collect(),
+            (None, _) => "(not a number)".to_string(),
+        })
+    }
 }
 
 impl Config {
@@ -203,6 +246,18 @@ impl Config {
             cache: settings.cache()?,
             url_from_context: runtime == Runtime::Lambda
                 && settings.text("AWS_SAM_LOCAL").is_none(),
+            log_caller: match settings.text("LOG_CALLER").map(|v| v.to_ascii_lowercase()) {
+                None => LogCaller::None,
+                Some(v) if v == "none" => LogCaller::None,
+                Some(v) if v == "masked" => LogCaller::Masked,
+                Some(v) if v == "full" => LogCaller::Full,
+                Some(v) => {
+                    return Err(err(
+                        "LOG_CALLER",
+                        format!("`{v}` is not none, masked or full"),
+                    ))
+                }
+            },
         })
     }
 }
@@ -382,6 +437,51 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_caller_is_logged_only_as_asked() {
+        let plan = NumberPlan::default();
+        let render = |mode: LogCaller, from: Option<&str>| mode.render(from, &plan);
+        assert_eq!(render(LogCaller::None, Some("+13175551234")), None);
+        for (from, masked, full) in [
+            (
+                Some("sip:+13175551234@carrier.example"),
+                "+1317555****",
+                "+13175551234",
+            ),
+            (Some("3175551234"), "+1317555****", "+13175551234"),
+            (Some("+266696687"), "anonymous", "anonymous"),
+            (Some("00266696687"), "anonymous", "anonymous"),
+            (Some("Restricted"), "anonymous", "anonymous"),
+            (None, "anonymous", "anonymous"),
+            (
+                Some("sip:alice@pbx.example.com"),
+                "(not a number)",
+                "sip:alice@pbx.example.com",
+            ),
+        ] {
+            assert_eq!(
+                render(LogCaller::Masked, from).as_deref(),
+                Some(masked),
+                "{from:?}"
+            );
+            assert_eq!(
+                render(LogCaller::Full, from).as_deref(),
+                Some(full),
+                "{from:?}"
+            );
+        }
+        let lookup =
+            |v: &'static str| move |name: &str| (name == "LOG_CALLER").then(|| v.to_string());
+        assert_eq!(
+            Config::from_lookup(Runtime::Local, lookup("Masked"))
+                .unwrap()
+                .log_caller,
+            LogCaller::Masked
+        );
+        let e = Config::from_lookup(Runtime::Local, lookup("partial")).unwrap_err();
+        assert_eq!(e.name, "LOG_CALLER");
+    }
     use std::collections::HashMap;
 
     fn config(runtime: Runtime, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {

@@ -34,6 +34,8 @@ pub struct CallLine<'a> {
     pub source: Option<&'a str>,
     /// A split's share that answered (from 1).
     pub share: Option<i64>,
+    /// The caller, as `LOG_CALLER` allows (absent by default).
+    pub caller: Option<&'a str>,
     /// Outbound: the trunk of the attempt dialled (`/outbound`) or reported on
     /// (`/outbound/next`); `pstn` for Twilio's own network.
     pub trunk: Option<&'a str>,
@@ -95,6 +97,7 @@ impl<'a> CallLine<'a> {
                     error_url = self.error_url,
                     source = self.source,
                     share = self.share,
+                    caller = self.caller,
                     trunk = self.trunk,
                     attempt = self.attempt,
                     trunk_result = self.trunk_result,

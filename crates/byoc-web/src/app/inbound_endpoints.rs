@@ -115,7 +115,12 @@ impl App {
             .route(store, &params, request.url, jiff::Timestamp::now())
             .await;
         let call_sid = params.get("CallSid").unwrap_or("");
+        let caller = self
+            .config
+            .log_caller
+            .render(params.get("From"), &self.config.inbound.plan);
         let mut line = CallLine::routed(endpoint.as_str(), call_sid, &address, &decision, source);
+        line.caller = caller.as_deref();
         if endpoint == Endpoint::InboundFallback {
             line.warn = true;
             line.error_code = Some(params.get("ErrorCode").unwrap_or(""));
