@@ -219,7 +219,15 @@ async fn a_region_that_hangs_then_dies_loses_no_call() {
     // The whole region: the function, its store and its gateway (connections refused).
     primary.signal("KILL");
     gateway_server.abort();
-    primary_store.stop();
+    // Off the test's one runtime thread: stopping the server waits for its JVM, and a blocked
+    // runtime would let the callers' 500 ms timeouts run out on the healthy fallback region
+    // too (a CI run lost a call that way).
+    let primary_store = tokio::task::spawn_blocking(move || {
+        primary_store.stop();
+        primary_store
+    })
+    .await
+    .expect("stop the primary's store");
     let killed_at = started.elapsed();
 
     let mut answers = Vec::new();
