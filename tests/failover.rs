@@ -222,7 +222,7 @@ async fn a_region_that_hangs_then_dies_loses_no_call() {
     // Off the test's one runtime thread: stopping the server waits for its JVM, and a blocked
     // runtime would let the callers' 500 ms timeouts run out on the healthy fallback region
     // too (a CI run lost a call that way).
-    let primary_store = tokio::task::spawn_blocking(move || {
+    let _primary_store = tokio::task::spawn_blocking(move || {
         primary_store.stop();
         primary_store
     })
