@@ -393,3 +393,86 @@ async fn use_the_console(console: &ConsoleProc, dir: &std::path::Path, screensho
     a.close().await.unwrap();
     b.close().await.unwrap();
 }
+
+#[tokio::test]
+#[ignore = "needs chromium and chromium-driver: run by infra/test.sh"]
+async fn the_calls_tab_in_a_real_browser() {
+    let (dir, routes) = example_file();
+    let (log, _) = crate::calls::serve_log(dir.path()).await;
+    let console = ConsoleProc::start(
+        &["--routes", &routes, "--calls", &log.display().to_string()],
+        &[("BYOC_ACTOR".into(), "browser-test".into())],
+    )
+    .await;
+    let mut driver = Driver::start().await;
+    let c = driver.browser().await;
+    c.goto(&console.url).await.unwrap();
+    until(
+        &c,
+        "document.querySelectorAll('#routes tbody button.link').length >= 3",
+    )
+    .await;
+    click(&c, "[data-view=calls]").await;
+    let totals = until(&c, "document.getElementById('c-totals').textContent.includes('inbound calls') && document.getElementById('c-totals').textContent").await;
+    assert!(
+        totals.as_str().unwrap().contains("6 inbound calls"),
+        "{totals}"
+    );
+    assert!(
+        totals.as_str().unwrap().contains("2 unreadable"),
+        "{totals}"
+    );
+    // Calls per route, the number that fell through most, the recent calls.
+    let routes = until(&c, "document.querySelector('#c-routes tbody').textContent").await;
+    assert!(routes.as_str().unwrap().contains("+1317555*"), "{routes}");
+    let first = until(
+        &c,
+        "document.querySelector('#c-numbers tbody tr td').textContent",
+    )
+    .await;
+    assert_eq!(first, json!("+16505550000"));
+    assert_eq!(
+        until(&c, "document.querySelectorAll('#c-recent tbody tr').length").await,
+        json!(9)
+    );
+    screenshot(&c, "calls").await;
+
+    // One call's lines, in order.
+    let call = crate::calls::sid(1);
+    click(
+        &c,
+        &format!("#c-recent button[aria-label='Every line of call {call}']"),
+    )
+    .await;
+    until(&c, "!document.getElementById('c-detail').hidden").await;
+    let lines = until(&c, "[...document.querySelectorAll('#c-lines tbody tr')].map(r => r.children[1].textContent).join(',')").await;
+    assert_eq!(lines, json!("inbound,inbound_status"));
+
+    // A fall-through number becomes a route: the editor opens on it, saving adds it.
+    click(
+        &c,
+        "#c-numbers button[aria-label='Create a route for +16505550000']",
+    )
+    .await;
+    until(&c, "document.getElementById('editor').open").await;
+    let pattern = until(&c, "document.getElementById('e-f-pattern').value").await;
+    assert_eq!(pattern, json!("+16505550000"));
+    fill(&c, "#e-f-url", "https://example.com/sales").await;
+    click(&c, "#e-save").await;
+    until(&c, "!document.getElementById('editor').open").await;
+    assert_eq!(
+        console.get("/api/route?key=%2B16505550000").await.status,
+        200
+    );
+
+    // A narrower window and a number.
+    fill(&c, "#c-number", "+13175551234").await;
+    click(&c, "#calls-form button[type=submit]").await;
+    until(
+        &c,
+        "document.querySelectorAll('#c-recent tbody tr').length === 2",
+    )
+    .await;
+    no_errors(&c).await;
+    c.close().await.unwrap();
+}

@@ -5,6 +5,7 @@
 //! Run one part with a filter: `cargo test -p byoc-e2e --test e2e dynamodb::`.
 
 mod browser;
+mod calls;
 mod cli;
 mod console;
 mod dynamodb;

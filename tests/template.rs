@@ -194,6 +194,9 @@ fn routes_and_permissions_are_least_privilege() {
         "InboundStatusCallbackUrl",
         "OutboundWebhookUrl",
         "RoutesTableName",
+        // `byoc calls --stack` reads the log groups from these.
+        "InboundLogGroupName",
+        "OutboundLogGroupName",
     ] {
         assert!(outputs.contains(name), "missing output {name}");
     }

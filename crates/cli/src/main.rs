@@ -18,6 +18,7 @@ macro_rules! outln {
 
 mod batched_log;
 mod call;
+mod calls;
 mod console;
 mod error;
 mod resolve;
@@ -58,6 +59,8 @@ enum Command {
         #[command(subcommand)]
         command: Box<routes::Command>,
     },
+    /// See the calls the router answered: recent calls, a summary per route, one call's lines.
+    Calls(Box<calls::Args>),
     /// Place a test call over the BYOC trunk through Twilio's Calls API.
     Call(Box<call::Args>),
     /// Point a Twilio SIP domain at a deployment, check it, list domains and BYOC trunks.
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
                     Command::Routes { command } => routes::run(*command).await,
                     Command::Table { command } => routes::run_table(command).await,
                     Command::Call(args) => call::run(*args).await,
+                    Command::Calls(args) => calls::run(*args).await,
                     Command::Twilio { command } => twilio::run(*command).await,
                     Command::Console(args) => console::run(*args).await,
                     Command::Serve(_) => unreachable!("handled above"),

@@ -14,6 +14,7 @@
 //! | `POST /api/import` `{text, name, format, prune, apply}` | the dry-run difference, or what was written |
 //! | `GET /api/import/progress` | `{done, total}` of the import being applied |
 //! | `GET /api/export?format=json\|csv` | every route as a file |
+//! | `GET /api/calls?since=&until=&number=&outcome=&limit=` | the Calls tab: summary and recent calls (`calls.rs`); with `call=CA…` that call's lines |
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -167,6 +168,7 @@ pub(super) async fn info(State(console): Shared) -> Response {
             "columns": RECORD_COLUMNS,
             "json_fields": ["schedule", "targets", "final", "shares", "callers", "task_attributes"],
             "default_country_code": console.config.inbound.plan.country_code(),
+            "calls": console.calls.as_ref().map(|logs| logs.describe()),
         }),
     )
 }

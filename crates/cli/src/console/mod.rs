@@ -16,6 +16,7 @@
 //! | `mod.rs` | arguments, start-up, the router, static assets |
 //! | `guard.rs` | the security rules, as middleware layers |
 //! | `api.rs` | the JSON API's handlers |
+//! | `calls.rs` | the Calls tab's handler, over `byoc calls`' reader |
 //! | `assets/` | the page: `index.html`, `console.css`, `console.js` (embedded at build time) |
 
 use std::io::Read;
@@ -38,6 +39,7 @@ use crate::routes::Actor;
 use crate::source::Source;
 
 mod api;
+mod calls;
 mod guard;
 
 #[derive(clap::Args)]
@@ -60,6 +62,9 @@ pub struct Args {
     pub no_open: bool,
     #[command(flatten)]
     pub actor: Actor,
+    /// The Calls tab's calls: --calls FILE (byoc serve --log-format json), --stack or --log-group
+    #[command(flatten)]
+    pub calls: crate::calls::LogSource,
 }
 
 /// Bodies of route edits and calls to test; imports carry whole files.
@@ -81,6 +86,8 @@ pub(crate) struct Console {
     /// progress while its apply request is in flight.
     pub import_done: std::sync::atomic::AtomicUsize,
     pub import_total: std::sync::atomic::AtomicUsize,
+    /// Where the Calls tab reads calls, if anywhere.
+    pub calls: Option<crate::calls::Logs>,
     token: String,
     /// The `Host` values accepted (`127.0.0.1:PORT`, and `localhost:PORT` on loopback).
     hosts: Vec<String>,
@@ -125,6 +132,11 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     } else {
         args.source.open_write(&plan).await?
     };
+    let calls = if args.calls.is_set() {
+        Some(args.calls.open().await.map_err(|f| f.error)?)
+    } else {
+        None
+    };
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
@@ -158,6 +170,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         read_only,
         import_done: Default::default(),
         import_total: Default::default(),
+        calls,
         token,
         hosts,
         origins,
@@ -214,6 +227,7 @@ fn router(console: Arc<Console>) -> Router {
             "/import/progress",
             get(api::progress).fallback(wrong_method),
         )
+        .route("/calls", get(calls::calls).fallback(wrong_method))
         .fallback(no_such_api)
         .layer(from_fn_with_state(console.clone(), guard::api));
     let page = |body: &'static str, content_type: &'static str| -> MethodRouter<Arc<Console>> {

@@ -119,6 +119,23 @@ const OUTPUTS: [&str; 3] = [
 ];
 
 async fn stack_urls(stack: &str, region: Option<&str>) -> Result<Urls, Failure> {
+    let [voice, fallback, status] =
+        stack_outputs(stack, region, OUTPUTS, "point Twilio at it").await?;
+    Ok(Urls {
+        voice,
+        fallback,
+        status,
+    })
+}
+
+/// The values of these outputs of a deployed byoc-router stack (DescribeStacks), with errors
+/// that say what to check; `purpose` ends "deploy it (sam deploy) before …".
+pub(crate) async fn stack_outputs<const N: usize>(
+    stack: &str,
+    region: Option<&str>,
+    keys: [&str; N],
+    purpose: &str,
+) -> Result<[String; N], Failure> {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region.to_string()));
@@ -156,27 +173,29 @@ async fn stack_urls(stack: &str, region: Option<&str>) -> Result<Urls, Failure> 
     let status = found.stack_status().map(|s| s.as_str()).unwrap_or("");
     if !status.ends_with("_COMPLETE") || status.contains("DELETE") {
         return Err(anyhow!(
-            "stack `{stack}` is {status}: deploy it (sam deploy) before pointing Twilio at it"
+            "stack `{stack}` is {status}: deploy it (sam deploy) before you {purpose}"
         )
         .into());
     }
-    let output = |key: &str| {
-        found
+    let mut values = Vec::with_capacity(N);
+    for key in keys {
+        let value = found
             .outputs()
             .iter()
             .find(|o| o.output_key() == Some(key))
             .and_then(|o| o.output_value())
             .map(str::to_string)
             .with_context(|| {
-                format!("stack `{stack}` has no output {key}: is it a byoc-router stack (template.yaml)?")
-            })
-    };
-    let [voice, fallback, status] = OUTPUTS.map(output);
-    Ok(Urls {
-        voice: voice?,
-        fallback: fallback?,
-        status: status?,
-    })
+                format!(
+                    "stack `{stack}` has no output {key}: is it a byoc-router stack \
+                     (template.yaml), deployed with this version's template?"
+                )
+            })?;
+        values.push(value);
+    }
+    values
+        .try_into()
+        .map_err(|_| anyhow!("stack `{stack}`: outputs miscounted").into())
 }
 
 /// One signed test request and what came back.

@@ -6,7 +6,7 @@
 //! `api.rs` Twilio's REST API; `deployment.rs` the deployment's URLs and the test requests.
 
 pub mod api;
-mod deployment;
+pub(crate) mod deployment;
 
 use std::process::ExitCode;
 

@@ -59,7 +59,8 @@
   document.querySelectorAll(".tab").forEach((b) => b.addEventListener("click", () => show(b.dataset.view)));
   function show(view) {
     document.querySelectorAll(".tab").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.view === view)));
-    ["routes", "test", "import"].forEach((v) => { $("view-" + v).hidden = v !== view; });
+    ["routes", "test", "import", "calls"].forEach((v) => { $("view-" + v).hidden = v !== view; });
+    if (view === "calls" && !state.callsLoaded) loadCalls();
   }
 
   // --- routes table ---
@@ -389,4 +390,88 @@
   $("export-csv").addEventListener("click", () => download("csv"));
 
   load();
+  // --- calls ---
+  const utc = (iso) => (iso || "").replace("T", " ").replace("Z", "");
+  const micros = (us) => us === undefined || us === null ? "-" : us < 10000 ? us + " µs" : (us / 1000).toFixed(1) + " ms";
+  const callsQuery = (extra) => {
+    const q = new URLSearchParams();
+    [["since", "c-since"], ["until", "c-until"], ["number", "c-number"], ["outcome", "c-outcome"]].forEach(([k, id]) => {
+      const v = $(id).value.trim();
+      if (v) q.set(k, v);
+    });
+    Object.entries(extra || {}).forEach(([k, v]) => q.set(k, v));
+    return q.toString();
+  };
+  function detailOf(c) {
+    const parts = [];
+    if (c.caller_rule) parts.push("caller: " + c.caller_rule);
+    if (c.schedule) parts.push("schedule: " + c.schedule);
+    if (c.reason) parts.push(c.reason);
+    if (c.refusal) parts.push("refused: " + c.refusal);
+    if (c.dial_call_status) parts.push("dial: " + c.dial_call_status);
+    if (c.trunk) parts.push("trunk: " + c.trunk);
+    if (c.share) parts.push("share " + c.share);
+    return parts.join(" · ");
+  }
+  async function loadCalls() {
+    if (!state.info.calls) {
+      $("c-source").textContent = "No calls to show: restart the console with --calls FILE (a `byoc serve --log-format json` log), --stack NAME or --log-group NAME.";
+      $("calls-form").hidden = true;
+      return;
+    }
+    state.callsLoaded = true;
+    $("c-source").textContent = "Calls from " + state.info.calls + ".";
+    $("c-totals").textContent = "Loading calls…";
+    const r = await api("GET", "/api/calls?" + callsQuery());
+    if (!r.ok) { $("c-totals").textContent = "Calls could not be read."; return fail(r); }
+    banner("");
+    const s = r.data.summary;
+    const skipped = r.data.tally.unreadable ? " · " + r.data.tally.unreadable + " unreadable line(s) skipped" : "";
+    $("c-totals").textContent = (s.endpoints.length
+      ? s.inbound_calls + " inbound calls, " + s.degraded + " degraded, " + s.rejected + " rejected · latency p50 " + micros(s.p50_us) + ", p99 " + micros(s.p99_us)
+      : "No calls") + " between " + utc(r.data.window.since) + " and " + utc(r.data.window.until) + " UTC" + skipped;
+    $("c-routes").tBodies[0].replaceChildren(...s.routes.map((row) => el("tr", {},
+      el("td", { text: row.pattern || "(none)" }),
+      el("td", { class: "num", text: String(row.calls) }),
+      el("td", { text: Object.entries(row.outcomes).map(([o, n]) => o + " " + n).join(", ") }))));
+    $("c-numbers").tBodies[0].replaceChildren(...(s.fall_through.length ? s.fall_through.map((row) => el("tr", {},
+      el("td", { text: row.did || "(unreadable)" }),
+      el("td", { class: "num", text: String(row.calls) }),
+      el("td", { text: row.outcome }),
+      el("td", { text: utc(row.last_call) }),
+      el("td", {}, row.did && row.did.startsWith("+")
+        ? el("button", { type: "button", text: "Create a route", "aria-label": "Create a route for " + row.did,
+          onclick: () => open({ pattern: row.did, action: "redirect", method: "POST" }, null, null) })
+        : ""))) : [el("tr", {}, el("td", { colspan: "5", text: "None: every call found a route of its own." }))]));
+    $("c-recent").tBodies[0].replaceChildren(...(r.data.calls.length ? r.data.calls.map((c) => el("tr", {},
+      el("td", { text: utc(c.timestamp) }),
+      el("td", { text: c.endpoint }),
+      el("td", { text: c.did || "" }),
+      el("td", { text: c.pattern === "" && c.endpoint.startsWith("inbound") ? "(none)" : (c.pattern || "") }),
+      el("td", { text: c.action || "" }),
+      el("td", { text: c.outcome }),
+      el("td", { text: detailOf(c) }),
+      el("td", { class: "num", text: micros(c.latency_us) }),
+      el("td", {}, /^CA[0-9a-fA-F]{32}$/.test(c.call_sid)
+        ? el("button", { type: "button", class: "link", text: c.call_sid, "aria-label": "Every line of call " + c.call_sid, onclick: () => showCall(c.call_sid) })
+        : c.call_sid))) : [el("tr", {}, el("td", { colspan: "9", text: "No calls in this window: widen Since." }))]));
+    if (r.data.tally.calls > r.data.calls.length) {
+      $("c-totals").textContent += " · the latest " + r.data.calls.length + " of " + r.data.tally.calls + " lines shown";
+    }
+  }
+  async function showCall(sid) {
+    const r = await api("GET", "/api/calls?" + callsQuery({ call: sid, since: "30d", number: "", outcome: "" }));
+    if (!r.ok) return fail(r);
+    const skip = ["timestamp", "endpoint", "outcome", "call_sid", "message", "level"];
+    $("c-detail-title").textContent = "Call " + sid + ": " + r.data.lines.length + " line(s)";
+    $("c-lines").tBodies[0].replaceChildren(...r.data.lines.map((line) => el("tr", {},
+      el("td", { text: utc(line.timestamp) }),
+      el("td", { text: line.endpoint }),
+      el("td", { text: line.outcome }),
+      el("td", { class: "fields", text: Object.entries(line).filter(([k, v]) => !skip.includes(k) && v !== "" && v !== null)
+        .map(([k, v]) => k + "=" + (typeof v === "object" ? JSON.stringify(v) : v)).join("  ") }))));
+    $("c-detail").hidden = false;
+    $("c-detail").scrollIntoView();
+  }
+  $("calls-form").addEventListener("submit", (e) => { e.preventDefault(); $("c-detail").hidden = true; loadCalls(); });
 })();
