@@ -166,13 +166,10 @@ impl LogCaller {
             return None;
         }
         let from = from.unwrap_or("");
-        let raw = plan.caller_digits(from);
-        let placeholder = raw.as_deref() == Some(&byoc_core::number::TWILIO_ANONYMOUS[1..]);
-        let anonymous = placeholder
-            || (raw.is_none()
-                && byoc_core::number::is_anonymous(&byoc_core::number::restore_lost_plus(from)));
-        Some(match (raw.filter(|_| !placeholder), self) {
-            _ if anonymous => "anonymous".to_string(),
+        // Read as caller conditions read it: one rule for what is anonymous.
+        let caller = byoc_core::route::Caller::new(Some(from), None, plan);
+        Some(match (caller.digits, self) {
+            _ if caller.anonymous => "anonymous".to_string(),
             (Some(d), LogCaller::Full) => format!("+{d}"),
             (Some(d), _) => {
                 // The last four digits hidden; a short number keeps at most its first two.
