@@ -680,11 +680,34 @@ pub fn diff(current: &[Arc<Route>], new: &[Route]) -> Diff {
 
 /// Routes as CSV with the [`CSV_COLUMNS`] header.
 pub fn to_csv(routes: &[Arc<Route>]) -> String {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    // Writing to a Vec cannot fail.
-    writer.write_record(CSV_COLUMNS).expect("write to memory");
+    let mut writer = CsvRoutes::new(Vec::new());
     for route in routes {
-        let r = route.to_record();
+        // Writing to a Vec cannot fail.
+        writer.push(&route.to_record()).expect("write to memory");
+    }
+    String::from_utf8(writer.finish().expect("flush to memory")).expect("CSV of UTF-8 is UTF-8")
+}
+
+/// Writes routes as CSV one at a time (what [`to_csv`] writes, without holding them all): the
+/// header first, then a row per [`CsvRoutes::push`].
+pub struct CsvRoutes<W: std::io::Write> {
+    writer: csv::Writer<W>,
+    header: bool,
+}
+
+impl<W: std::io::Write> CsvRoutes<W> {
+    pub fn new(out: W) -> Self {
+        Self {
+            writer: csv::Writer::from_writer(out),
+            header: false,
+        }
+    }
+
+    pub fn push(&mut self, r: &RouteRecord) -> std::io::Result<()> {
+        if !self.header {
+            self.writer.write_record(CSV_COLUMNS)?;
+            self.header = true;
+        }
         let timeout = r.timeout.map(|t| t.to_string());
         let cells: [Option<&str>; 27] = [
             Some(r.pattern.as_str()),
@@ -715,15 +738,23 @@ pub fn to_csv(routes: &[Arc<Route>]) -> String {
             r.scope.as_deref(),
             r.description.as_deref(),
         ];
-        writer
-            .write_record(
-                cells
-                    .iter()
-                    .map(|c| csv_cell_out(c.unwrap_or("")).into_owned()),
-            )
-            .expect("write to memory");
+        self.writer
+            .write_record(cells.iter().map(|c| {
+                let cell = csv_cell_out(c.unwrap_or(""));
+                cell.as_bytes().to_vec()
+            }))
+            .map_err(std::io::Error::other)
     }
-    String::from_utf8(writer.into_inner().expect("flush to memory")).expect("CSV of UTF-8 is UTF-8")
+
+    /// Flushes, and gives the output back (the header alone when no route was pushed).
+    pub fn finish(mut self) -> std::io::Result<W> {
+        if !self.header {
+            self.writer.write_record(CSV_COLUMNS)?;
+        }
+        self.writer
+            .into_inner()
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
 }
 
 #[cfg(test)]

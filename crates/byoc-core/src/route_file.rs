@@ -109,8 +109,58 @@ pub fn to_route_file(routes: &[Arc<Route>]) -> String {
 
 /// Serializes records (possibly with metadata) as a route file.
 pub fn records_to_route_file(routes: Vec<RouteRecord>) -> String {
-    // Serializing plain strings and numbers cannot fail.
-    serde_json::to_string_pretty(&RouteFile { routes }).expect("route records serialize") + "\n"
+    let mut writer = RouteFileWriter::new(Vec::new());
+    for record in &routes {
+        // Writing to a Vec cannot fail.
+        writer.push(record).expect("write to memory");
+    }
+    String::from_utf8(writer.finish().expect("write to memory")).expect("JSON is UTF-8")
+}
+
+/// Writes a route file one record at a time, without holding the routes: the same text as
+/// serde_json's pretty printer gives for a [`RouteFile`], and a final newline.
+pub struct RouteFileWriter<W: std::io::Write> {
+    out: W,
+    records: usize,
+    buf: Vec<u8>,
+}
+
+impl<W: std::io::Write> RouteFileWriter<W> {
+    pub fn new(out: W) -> Self {
+        Self {
+            out,
+            records: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, record: &RouteRecord) -> std::io::Result<()> {
+        if self.records == 0 {
+            self.out.write_all(b"{\n  \"routes\": [")?;
+        } else {
+            self.out.write_all(b",")?;
+        }
+        self.records += 1;
+        self.buf.clear();
+        serde_json::to_writer_pretty(&mut self.buf, record).map_err(std::io::Error::other)?;
+        // Indented two levels, as inside `{"routes": [ … ]}`.
+        for line in self.buf.split(|&b| b == b'\n') {
+            self.out.write_all(b"\n    ")?;
+            self.out.write_all(line)?;
+        }
+        Ok(())
+    }
+
+    /// Closes the file and gives the output back.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        if self.records == 0 {
+            self.out.write_all(b"{\n  \"routes\": []\n}\n")?;
+        } else {
+            self.out.write_all(b"\n  ]\n}\n")?;
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
 }
 
 struct Loader<'p> {
@@ -232,6 +282,29 @@ mod tests {
         match load_route_file(json, &plan()) {
             Err(RouteFileError::Syntax(m)) => m,
             other => panic!("{json}: expected a syntax error, got {other:?}"),
+        }
+    }
+
+    /// The streaming writer writes exactly what serde_json's pretty printer does for the
+    /// whole file (exports written before it read back the same, byte for byte).
+    #[test]
+    fn the_streaming_writer_matches_the_pretty_printer() {
+        let example = include_str!("../../../infra/routes.example.json");
+        let loaded: RouteFile = serde_json::from_str(example).unwrap();
+        let mut tricky = loaded.routes[0].clone();
+        tricky.description = Some("line\nbreak, \"quotes\", tab\t, é 📞".into());
+        tricky.schedule = Some(r#"{"tz":"Europe/London","hours":[]}"#.into());
+        for n in [0, 1, 2, loaded.routes.len()] {
+            let mut routes: Vec<RouteRecord> = loaded.routes[..n].to_vec();
+            if n == 2 {
+                routes.push(tricky.clone());
+            }
+            let whole = serde_json::to_string_pretty(&RouteFile {
+                routes: routes.clone(),
+            })
+            .unwrap()
+                + "\n";
+            assert_eq!(records_to_route_file(routes), whole, "{n} routes");
         }
     }
 

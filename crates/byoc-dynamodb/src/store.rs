@@ -356,6 +356,95 @@ impl DynamoStore {
         Ok(Some(routes))
     }
 
+    /// Every route through the routes index in key order, a page per shard at a time: the
+    /// shards' queries (each sorted by pattern) merged. `false` when the table has no such
+    /// index yet (nothing was handed to `each`).
+    async fn each_indexed(
+        &self,
+        prefix: Option<&str>,
+        each: &mut (dyn FnMut(StoredRoute) -> bool + Send),
+    ) -> Result<bool, StoreError> {
+        let mut streams = Vec::with_capacity(LIST_SHARDS as usize);
+        for shard in 0..LIST_SHARDS {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(ROUTES_INDEX)
+                .expression_attribute_names("#shard", LIST_SHARD)
+                .expression_attribute_values(":s", s(shard.to_string()));
+            query = match prefix {
+                Some(p) => query
+                    .key_condition_expression("#shard = :s AND begins_with(pattern, :p)")
+                    .expression_attribute_values(":p", s(p)),
+                None => query.key_condition_expression("#shard = :s"),
+            };
+            streams.push(query.into_paginator().items().send());
+        }
+        // The head of each shard: its next readable route, keyed.
+        let mut heads: Vec<Option<(String, StoredRoute)>> = Vec::with_capacity(streams.len());
+        for stream in streams.iter_mut() {
+            let mut head = None;
+            loop {
+                match stream.next().await {
+                    None => break,
+                    Some(Ok(item)) => {
+                        let mut one = Vec::with_capacity(1);
+                        push_listed(&mut one, &item, &self.plan);
+                        if let Some(route) = one.pop() {
+                            head = Some((route.route.key(), route));
+                            break;
+                        }
+                    }
+                    Some(Err(e)) => {
+                        let missing = e.as_service_error().is_some_and(|se| {
+                            matches!(
+                                se.meta().code(),
+                                Some("ValidationException" | "ResourceNotFoundException")
+                            )
+                        });
+                        if missing && heads.is_empty() && self.table_exists().await? {
+                            return Ok(false);
+                        }
+                        return Err(sdk_error(&self.table, e));
+                    }
+                }
+            }
+            heads.push(head);
+        }
+        loop {
+            let Some(i) = heads
+                .iter()
+                .enumerate()
+                .filter_map(|(i, h)| h.as_ref().map(|(k, _)| (i, k)))
+                .min_by(|a, b| a.1.cmp(b.1))
+                .map(|(i, _)| i)
+            else {
+                return Ok(true);
+            };
+            let Some((_, route)) = heads[i].take() else {
+                return Ok(true);
+            };
+            if !each(route) {
+                return Ok(true);
+            }
+            loop {
+                match streams[i].next().await {
+                    None => break,
+                    Some(Ok(item)) => {
+                        let mut one = Vec::with_capacity(1);
+                        push_listed(&mut one, &item, &self.plan);
+                        if let Some(route) = one.pop() {
+                            heads[i] = Some((route.route.key(), route));
+                            break;
+                        }
+                    }
+                    Some(Err(e)) => return Err(sdk_error(&self.table, e)),
+                }
+            }
+        }
+    }
+
     /// Whether `byoc table create` / `migrate` has recorded that the index holds every route.
     async fn index_ready(&self) -> Result<bool, StoreError> {
         Ok(self.item(INDEX_READY_PK, INDEX_READY_SK).await?.is_some())
@@ -704,6 +793,23 @@ impl RouteAdmin for DynamoStore {
         };
         routes.sort_by_cached_key(|r| r.route.key());
         Ok(routes)
+    }
+
+    async fn each(
+        &self,
+        prefix: Option<&str>,
+        each: &mut (dyn FnMut(StoredRoute) -> bool + Send),
+    ) -> Result<(), StoreError> {
+        if self.index_ready().await? && self.each_indexed(prefix, each).await? {
+            return Ok(());
+        }
+        // No index yet: the whole-table read `list` falls back to, and its warning.
+        for route in self.list(prefix).await? {
+            if !each(route) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     async fn put(

@@ -1,14 +1,12 @@
 //! `byoc routes …` and `byoc table …`.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use byoc_core::import::{self, Format};
-use byoc_core::{NumberPlan, Route, RouteRecord};
+use byoc_core::{NumberPlan, RouteRecord};
 use byoc_dynamodb::{DynamoStore, Profile};
 use byoc_store::admin::{self, AdminError, Edit, ImportPlan};
 use byoc_store::{Expect, StoredRoute};
@@ -124,7 +122,7 @@ pub enum LintFormat {
     Json,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ListFormat {
     Text,
     Json,
@@ -323,15 +321,8 @@ fn line(r: &StoredRoute) -> String {
     }
 }
 
-/// Routes that can be written to a file: an unreadable item's stand-in would come back as a
-/// real route, so those are left out, each named on stderr.
-fn writable(routes: Vec<StoredRoute>) -> Vec<StoredRoute> {
-    let (left_out, routes): (Vec<StoredRoute>, Vec<StoredRoute>) =
-        routes.into_iter().partition(|r| r.unreadable.is_some());
-    warn_left_out(&left_out);
-    routes
-}
-
+/// Names on stderr the unreadable items a file was written without (their stand-ins would
+/// come back as real routes).
 fn warn_left_out(left_out: &[StoredRoute]) {
     for r in left_out {
         eprintln!(
@@ -374,38 +365,55 @@ pub async fn run(command: Command) -> CliResult {
             source,
         } => {
             let opened = source.open_read(&plan()?, Profile::Admin).await?;
-            let routes = opened.admin.list(prefix.as_deref()).await?;
-            let mut out = std::io::stdout().lock();
-            match format {
-                ListFormat::Text => {
-                    for r in &routes {
-                        writeln!(out, "{}", line(r))?;
-                    }
-                    // A file store's description already counts its routes: say it once.
-                    let source = match opened.description.rsplit_once(" (") {
-                        Some((name, count)) if count.ends_with(" routes)") => name,
-                        _ => opened.description.as_str(),
-                    };
-                    let only = prefix
-                        .as_deref()
-                        .map(|p| format!(" starting with {p}"))
-                        .unwrap_or_default();
-                    eprintln!("{} route(s){only} in {source}", routes.len());
-                }
+            // One route at a time: a million routes are never held at once (on DynamoDB a
+            // page per shard is).
+            let out = std::io::BufWriter::new(std::io::stdout());
+            let mut writer = match format {
                 ListFormat::Json => {
-                    let routes = writable(routes);
-                    let records = routes.iter().map(StoredRoute::to_record).collect();
-                    write!(
-                        out,
-                        "{}",
-                        byoc_core::route_file::records_to_route_file(records)
-                    )?;
+                    ListWriter::Json(byoc_core::route_file::RouteFileWriter::new(out))
                 }
-                ListFormat::Csv => {
-                    let routes = writable(routes);
-                    let plain: Vec<Arc<Route>> = routes.iter().map(|r| r.route.clone()).collect();
-                    write!(out, "{}", import::to_csv(&plain))?;
-                }
+                ListFormat::Csv => ListWriter::Csv(Box::new(import::CsvRoutes::new(out))),
+                ListFormat::Text => ListWriter::Text(out),
+            };
+            let mut failed: Option<std::io::Error> = None;
+            let mut count = 0usize;
+            let mut left_out = Vec::new();
+            opened
+                .admin
+                .each(prefix.as_deref(), &mut |r| {
+                    // JSON and CSV are files to import again: an unreadable item's stand-in
+                    // would come back as a real route.
+                    if r.unreadable.is_some() && format != ListFormat::Text {
+                        left_out.push(r);
+                        return true;
+                    }
+                    count += 1;
+                    match writer.push(&r) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            failed = Some(e);
+                            false
+                        }
+                    }
+                })
+                .await?;
+            match failed {
+                Some(e) => Err(e),
+                None => writer.finish(),
+            }
+            .or_else(quiet_broken_pipe)?;
+            warn_left_out(&left_out);
+            if format == ListFormat::Text {
+                // A file store's description already counts its routes: say it once.
+                let source = match opened.description.rsplit_once(" (") {
+                    Some((name, n)) if n.ends_with(" routes)") => name,
+                    _ => opened.description.as_str(),
+                };
+                let only = prefix
+                    .as_deref()
+                    .map(|p| format!(" starting with {p}"))
+                    .unwrap_or_default();
+                eprintln!("{count} route(s){only} in {source}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -496,22 +504,99 @@ pub async fn run(command: Command) -> CliResult {
             source,
         } => {
             let opened = source.open_read(&plan()?, Profile::Admin).await?;
-            let exported = admin::export(opened.admin.as_ref(), &format).await?;
-            match output {
-                Some(path) => std::fs::write(&path, &exported.text)
-                    .with_context(|| format!("cannot write {}", path.display()))?,
-                None => std::io::stdout()
-                    .lock()
-                    .write_all(exported.text.as_bytes())?,
-            }
-            warn_left_out(&exported.left_out);
-            eprintln!(
-                "exported {} route(s) from {}",
-                exported.routes, opened.description
-            );
+            let format = byoc_core::import::Format::for_export(&format)
+                .map_err(byoc_store::AdminError::Format)?;
+            let written = match &output {
+                // Written beside the target, then renamed over it: a failed export never
+                // leaves half a file where a good one was.
+                Some(path) => {
+                    let partial = partial_path(path);
+                    let file = std::fs::File::create(&partial)
+                        .with_context(|| format!("cannot write {}", partial.display()))?;
+                    let written = admin::export_to(
+                        opened.admin.as_ref(),
+                        format,
+                        std::io::BufWriter::new(file),
+                    )
+                    .await;
+                    let written = match written {
+                        Ok(w) => w,
+                        Err(e) => {
+                            let _ = std::fs::remove_file(&partial);
+                            return Err(e.into());
+                        }
+                    };
+                    let file = written
+                        .out
+                        .into_inner()
+                        .map_err(|e| e.into_error())
+                        .and_then(|f| f.sync_all().map(|()| f));
+                    if let Err(e) = file.and_then(|_| std::fs::rename(&partial, path)) {
+                        let _ = std::fs::remove_file(&partial);
+                        return Err(anyhow::anyhow!("cannot write {}: {e}", path.display()).into());
+                    }
+                    (written.routes, written.left_out)
+                }
+                None => {
+                    let out = std::io::BufWriter::new(std::io::stdout());
+                    match admin::export_to(opened.admin.as_ref(), format, out).await {
+                        Ok(w) => (w.routes, w.left_out),
+                        Err(byoc_store::AdminError::Write(e)) => {
+                            quiet_broken_pipe(e)?;
+                            return Ok(ExitCode::SUCCESS);
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            };
+            let (routes, left_out) = written;
+            warn_left_out(&left_out);
+            eprintln!("exported {routes} route(s) from {}", opened.description);
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `routes list`'s output, one route at a time.
+enum ListWriter<W: std::io::Write> {
+    Text(W),
+    Json(byoc_core::route_file::RouteFileWriter<W>),
+    Csv(Box<import::CsvRoutes<W>>),
+}
+
+impl<W: std::io::Write> ListWriter<W> {
+    fn push(&mut self, r: &StoredRoute) -> std::io::Result<()> {
+        match self {
+            ListWriter::Text(out) => writeln!(out, "{}", line(r)),
+            // The listing keeps the metadata; an export does not.
+            ListWriter::Json(w) => w.push(&r.to_record()),
+            ListWriter::Csv(w) => w.push(&r.route.to_record()),
+        }
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        match self {
+            ListWriter::Text(mut out) => out.flush(),
+            ListWriter::Json(w) => w.finish().and_then(|mut out| out.flush()),
+            ListWriter::Csv(w) => w.finish().and_then(|mut out| out.flush()),
+        }
+    }
+}
+
+/// `routes.json` → `routes.json.partial`: where an export is written before it is renamed.
+fn partial_path(path: &std::path::Path) -> std::path::PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
+/// A reader that went away (`byoc routes list | head`) ends the command quietly; any other
+/// write error is one.
+fn quiet_broken_pipe(e: std::io::Error) -> std::io::Result<()> {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    Err(e)
 }
 
 /// What the linter knows besides the routes: the base URL given, the account of

@@ -29,6 +29,9 @@ pub enum AdminError {
     /// An edit of one route would write another (the scope is part of the key).
     #[error("this would write the route `{to}`, not `{from}`: the scope is part of the route's key; to move a route, create the new one and delete the old")]
     Moved { from: String, to: String },
+    /// An export could not be written (a full disk, a closed pipe).
+    #[error("cannot write the export: {0}")]
+    Write(std::io::Error),
     /// A prune deleting the `*` route or many routes, not confirmed.
     #[error("the prune would delete {0}; nothing written")]
     PruneUnconfirmed(String),

@@ -158,16 +158,84 @@ pub struct Exported {
 /// Exports every route of `admin` as `format` (`json` or `csv`): what an import reads back.
 pub async fn export(admin: &dyn RouteAdmin, format: &str) -> Result<Exported, AdminError> {
     let format = Format::for_export(format)?;
-    let (left_out, stored): (Vec<StoredRoute>, Vec<StoredRoute>) = admin
-        .list(None)
-        .await?
-        .into_iter()
-        .partition(|r| r.unreadable.is_some());
-    let routes: Vec<Arc<Route>> = stored.into_iter().map(|r| r.route).collect();
+    let written = export_to(admin, format, Vec::new()).await?;
     Ok(Exported {
         format,
-        text: format.write(&routes)?,
-        routes: routes.len(),
+        text: String::from_utf8(written.out).map_err(|e| {
+            AdminError::Store(StoreError::Unavailable(format!("export is not UTF-8: {e}")))
+        })?,
+        routes: written.routes,
+        left_out: written.left_out,
+    })
+}
+
+/// What [`export_to`] wrote.
+#[derive(Debug)]
+pub struct Written<W> {
+    pub out: W,
+    pub routes: usize,
+    pub left_out: Vec<StoredRoute>,
+}
+
+/// The writer of one export format.
+enum FormatWriter<W: std::io::Write> {
+    Json(byoc_core::route_file::RouteFileWriter<W>),
+    // Boxed: the CSV writer's buffer state is large beside the JSON writer.
+    Csv(Box<byoc_core::import::CsvRoutes<W>>),
+}
+
+/// Exports every route of `admin` as `format` into `out`, one route at a time (a store that
+/// reads pages holds one page): what an import reads back. Only the unreadable items left out
+/// are kept, to be reported.
+pub async fn export_to<W: std::io::Write + Send>(
+    admin: &dyn RouteAdmin,
+    format: Format,
+    out: W,
+) -> Result<Written<W>, AdminError> {
+    let mut writer = match format {
+        Format::Json => FormatWriter::Json(byoc_core::route_file::RouteFileWriter::new(out)),
+        Format::Csv => FormatWriter::Csv(Box::new(byoc_core::import::CsvRoutes::new(out))),
+        Format::Flex => {
+            return Err(AdminError::Format(
+                byoc_core::import::FormatError::NotWritable(format),
+            ))
+        }
+    };
+    let mut routes = 0;
+    let mut left_out = Vec::new();
+    let mut failed: Option<std::io::Error> = None;
+    admin
+        .each(None, &mut |stored| {
+            if stored.unreadable.is_some() {
+                left_out.push(stored);
+                return true;
+            }
+            let record = stored.route.to_record();
+            let done = match &mut writer {
+                FormatWriter::Json(w) => w.push(&record),
+                FormatWriter::Csv(w) => w.push(&record),
+            };
+            match done {
+                Ok(()) => {
+                    routes += 1;
+                    true
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            }
+        })
+        .await?;
+    let finished = match (failed, writer) {
+        (Some(e), _) => Err(e),
+        (None, FormatWriter::Json(w)) => w.finish(),
+        (None, FormatWriter::Csv(w)) => w.finish(),
+    };
+    let out = finished.map_err(AdminError::Write)?;
+    Ok(Written {
+        out,
+        routes,
         left_out,
     })
 }

@@ -21,7 +21,7 @@ mod import;
 
 pub use edit::{plan_edit, Edit, FieldChange, PlannedEdit};
 pub use error::{cause_chain, hint, AdminError};
-pub use import::{export, read_import, Exported, ImportInput, ImportPlan};
+pub use import::{export, export_to, read_import, Exported, ImportInput, ImportPlan, Written};
 
 /// Lints every readable route of a store ([`byoc_core::lint`]): what `byoc routes lint`, the
 /// import and the console show. Unreadable routes are left out (the listing reports them).
@@ -190,6 +190,23 @@ pub trait RouteAdmin: Send + Sync {
 
     /// Every route, sorted by pattern; only those whose pattern starts with `prefix` if given.
     async fn list(&self, prefix: Option<&str>) -> Result<Vec<StoredRoute>, StoreError>;
+
+    /// Every route in key order (as [`RouteAdmin::list`]), handed to `each` one at a time
+    /// until it returns false: listings and exports that must not hold a million routes at
+    /// once. Stores that read pages (DynamoDB) hold a page at a time; the default holds what
+    /// `list` gives.
+    async fn each(
+        &self,
+        prefix: Option<&str>,
+        each: &mut (dyn FnMut(StoredRoute) -> bool + Send),
+    ) -> Result<(), StoreError> {
+        for route in self.list(prefix).await? {
+            if !each(route) {
+                break;
+            }
+        }
+        Ok(())
+    }
 
     /// Creates or updates a route as `expect` allows; records the change in its history.
     async fn put(
