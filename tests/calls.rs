@@ -124,7 +124,7 @@ async fn calls_reads_a_byoc_serve_log() {
     );
     let out = byoc(&["calls", "--log", &log, "--format", "json"], &[]);
     let doc = json(&out.stdout);
-    assert_eq!(doc["tally"]["calls"], 9, "{doc}");
+    assert_eq!(doc["tally"]["matched"], 9, "{doc}");
     assert_eq!(doc["tally"]["unreadable"], 2);
     let calls = doc["calls"].as_array().unwrap();
     assert_eq!(calls[0]["call_sid"], sid(1));
@@ -160,7 +160,7 @@ async fn calls_reads_a_byoc_serve_log() {
         &[],
     );
     let doc = json(&out.stdout);
-    assert_eq!(doc["tally"]["calls"], 2, "{doc}");
+    assert_eq!(doc["tally"]["matched"], 2, "{doc}");
     let out = byoc(
         &[
             "calls",
@@ -234,6 +234,49 @@ async fn calls_reads_a_byoc_serve_log() {
         out.stdout
     );
 
+    // A CallSid pasted in capitals or lower case is the same call; standard input is a log.
+    let upper = format!("CA{}", sid(1)[2..].to_ascii_uppercase());
+    let out = byoc(
+        &[
+            "calls",
+            "--log",
+            &log,
+            "--call",
+            &upper.to_ascii_lowercase(),
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let piped = std::process::Command::new(byoc_e2e::binary("byoc"))
+        .args(["calls", "--log", "-", "--call", &upper, "--format", "json"])
+        .stdin(std::fs::File::open(&log).unwrap())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let doc = json(&String::from_utf8_lossy(&piped.stdout));
+    assert_eq!(doc["lines"].as_array().unwrap().len(), 2, "{doc}");
+    // An address that is not E.164 (the example's extension route answers `4321`).
+    let out = byoc(
+        &[
+            "calls", "--log", &log, "--number", "hello", "--format", "json",
+        ],
+        &[],
+    );
+    assert_eq!(
+        json(&out.stdout)["calls"][0]["call_sid"],
+        sid(6),
+        "{}",
+        out.stderr
+    );
+    // An outcome that no line has names those the window has.
+    let out = byoc(&["calls", "--log", &log, "--outcome", "matchd"], &[]);
+    assert_eq!(out.code, 0);
+    assert!(
+        out.stdout.contains("no line has the outcome `matchd`") && out.stdout.contains("matched"),
+        "{}",
+        out.stdout
+    );
+
     // An empty window says so; bad input is refused with what to write.
     let out = byoc(
         &[
@@ -259,7 +302,9 @@ async fn calls_reads_a_byoc_serve_log() {
         (vec!["--since", "1h", "--until", "2h"], "not before --until"),
         (vec!["--call", "CA1"], "not a CallSid"),
         (vec!["--outcome", "matched\" or 1"], "not an outcome"),
-        (vec!["--number", "hello"], "--number"),
+        (vec!["--number", "a b"], "--number"),
+        (vec!["--number", ""], "--number is empty"),
+        (vec!["--since", "2026-12-05T14:00"], "no time zone"),
     ] {
         let mut all = vec!["calls", "--log", &log];
         all.extend(args.iter().copied());
@@ -271,6 +316,9 @@ async fn calls_reads_a_byoc_serve_log() {
     let out = byoc(&["calls", "--log", &missing], &[]);
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("--log-format json"), "{}", out.stderr);
+    let out = byoc(&["calls", "--log", &dir.path().display().to_string()], &[]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("is a directory"), "{}", out.stderr);
     let out = byoc(&["calls"], &[]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("--stack NAME"), "{}", out.stderr);
@@ -286,7 +334,7 @@ async fn calls_reads_a_byoc_serve_log() {
     assert_eq!(out.code, 0);
     assert!(
         out.stdout
-            .contains("is it `byoc serve --log-format json` output?"),
+            .contains("is it `byoc serve --log-format json` output"),
         "{}",
         out.stdout
     );
@@ -414,7 +462,7 @@ async fn calls_reads_the_functions_log_groups_on_moto() {
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let doc = json(&out.stdout);
-    assert_eq!(doc["tally"]["calls"], 9 + 10_050, "{}", doc["tally"]);
+    assert_eq!(doc["tally"]["matched"], 9 + 10_050, "{}", doc["tally"]);
     assert_eq!(
         doc["tally"]["unreadable"], 1,
         "the text line counted; START skipped"
@@ -451,7 +499,7 @@ async fn calls_reads_the_functions_log_groups_on_moto() {
         ],
         &env,
     );
-    assert_eq!(json(&out.stdout)["tally"]["calls"], 2, "{}", out.stdout);
+    assert_eq!(json(&out.stdout)["tally"]["matched"], 2, "{}", out.stdout);
     let out = byoc(
         &[
             "calls",
@@ -552,7 +600,7 @@ async fn the_console_api_serves_calls_from_a_log_file() {
         "{}",
         some.text
     );
-    assert_eq!(some.json["tally"]["calls"], 2);
+    assert_eq!(some.json["tally"]["matched"], 2);
     let one = console.get(&format!("/api/calls?call={}", sid(1))).await;
     assert_eq!(
         one.json["lines"].as_array().unwrap().len(),

@@ -13,7 +13,6 @@
 use std::process::ExitCode;
 
 use anyhow::anyhow;
-use byoc_web::{Config, Runtime};
 use serde_json::json;
 
 use crate::error::{CliResult, Exit, Failure};
@@ -52,7 +51,7 @@ pub struct Args {
     /// Calls per route and outcome, the numbers that fell through, counts, p50/p99 latency
     #[arg(long)]
     pub summary: bool,
-    /// Recent calls shown, the latest
+    /// Recent call lines shown, the latest
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub limit: u32,
     #[arg(long, value_enum, default_value = "text")]
@@ -119,20 +118,15 @@ impl Query {
                         &fallback
                     }
                 };
+                // Read as the router reads a called number, so it compares with `did`; what
+                // travels into a query is checked by `Filter::check`.
                 let address = plan
                     .normalize(n)
                     .map_err(|e| format!("--number `{n}`: {e}"))?;
-                let text = address.as_str();
-                // Only what a number can hold travels into a query.
-                if !text.starts_with('+') || !text[1..].bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(format!(
-                        "--number `{n}` reads as `{text}`, not an E.164 number"
-                    ));
-                }
-                Some(text.to_string())
+                Some(address.as_str().to_string())
             }
         };
-        let filter = Filter {
+        let mut filter = Filter {
             number,
             call: call.map(str::to_string),
             outcome: nonempty(outcome).map(str::to_string),
@@ -152,46 +146,107 @@ pub struct Recent {
     pub tally: Tally,
 }
 
-/// The latest `query.limit` calls (every line when the query names a call).
-pub async fn recent(logs: &Logs, query: &Query, progress: &Progress) -> Result<Recent, Failure> {
-    let keep = if query.filter.call.is_some() {
-        usize::MAX
-    } else {
-        query.limit
-    };
-    let mut calls: Vec<Call> = Vec::new();
-    let tally = logs
-        .each(&query.window, &query.filter, progress, |call| {
-            calls.push(call);
-            // Bounded: the oldest are dropped as the reading goes.
-            if calls.len() >= keep.saturating_mul(2).max(1024) {
-                latest(&mut calls, keep);
-            }
-        })
-        .await?;
-    latest(&mut calls, keep);
-    Ok(Recent { calls, tally })
+/// Keeps the latest `keep` lines of a reading, in bounded memory.
+struct Latest {
+    keep: usize,
+    calls: Vec<Call>,
 }
 
-/// Keeps the `keep` latest, in time order (lines of one time keep their reading order).
-fn latest(calls: &mut Vec<Call>, keep: usize) {
-    calls.sort_by_key(|c| c.at);
-    if calls.len() > keep {
-        calls.drain(..calls.len() - keep);
+impl Latest {
+    fn new(query: &Query) -> Self {
+        let keep = if query.filter.call.is_some() {
+            usize::MAX
+        } else {
+            query.limit
+        };
+        Self {
+            keep,
+            calls: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, call: Call) {
+        self.calls.push(call);
+        // The oldest are dropped as the reading goes.
+        if self.calls.len() >= self.keep.saturating_mul(2).max(1024) {
+            self.trim();
+        }
+    }
+
+    /// Keeps the `keep` latest, in time order (lines of one time keep their reading order).
+    fn trim(&mut self) {
+        self.calls.sort_by_key(|c| c.at);
+        if self.calls.len() > self.keep {
+            self.calls.drain(..self.calls.len() - self.keep);
+        }
+    }
+
+    fn finish(mut self, tally: Tally) -> Recent {
+        self.trim();
+        Recent {
+            calls: self.calls,
+            tally,
+        }
+    }
+}
+
+/// The latest `query.limit` lines (every line when the query names a call).
+pub async fn recent(logs: &Logs, query: &Query, progress: &Progress) -> Result<Recent, Failure> {
+    let mut latest = Latest::new(query);
+    let tally = logs
+        .each(&query.window, &query.filter, progress, |call| {
+            latest.push(call)
+        })
+        .await?;
+    Ok(latest.finish(tally))
+}
+
+/// The summary and the latest lines together (the console's Calls tab): a file is read once
+/// for both. On CloudWatch a summary that fails (Logs Insights refused, say) leaves the lines.
+pub async fn overview(
+    logs: &Logs,
+    query: &Query,
+    progress: &Progress,
+) -> Result<(Result<summary::Summary, String>, Recent), Failure> {
+    match logs {
+        Logs::File(_) => {
+            let mut builder = summary::Builder::default();
+            let mut latest = Latest::new(query);
+            let tally = logs
+                .each(&query.window, &query.filter, progress, |call| {
+                    builder.add(&call);
+                    latest.push(call);
+                })
+                .await?;
+            Ok((Ok(builder.finish()), latest.finish(tally)))
+        }
+        Logs::CloudWatch(_) => {
+            let summary = logs
+                .summary(&query.window, &query.filter, progress)
+                .await
+                .map(|(summary, _)| summary)
+                .map_err(|f| format!("{:#}", f.error));
+            Ok((summary, recent(logs, query, progress).await?))
+        }
     }
 }
 
 pub async fn run(args: Args) -> CliResult {
-    let plan = match &args.country {
-        Some(plan) => Some(plan.clone()),
-        None if args.number.is_some() => Some(
-            Config::from_env(Runtime::Local)
-                .map_err(|e| anyhow!("invalid configuration: {e}"))?
-                .inbound
-                .plan,
-        ),
-        None => None,
-    };
+    if args.number.as_deref().is_some_and(|n| n.trim().is_empty()) {
+        // An empty variable in a script must not silently mean every number.
+        return Err(Failure::new(Exit::Invalid, anyhow!("--number is empty")));
+    }
+    // Only the home country matters here: the rest of the router's settings need not be valid.
+    let plan =
+        match &args.country {
+            Some(plan) => Some(plan.clone()),
+            None => match byoc_web::config::var("DEFAULT_COUNTRY_CODE") {
+                Some(code) => Some(byoc_core::NumberPlan::new(&code).map_err(|e| {
+                    Failure::new(Exit::Invalid, anyhow!("DEFAULT_COUNTRY_CODE: {e}"))
+                })?),
+                None => None,
+            },
+        };
     let query = Query::parse(
         args.since.as_deref(),
         args.until.as_deref(),
@@ -218,7 +273,7 @@ pub async fn run(args: Args) -> CliResult {
             ),
             Format::Text => render::summary(&summary, &query, &source),
         }
-        (tally, summary.endpoints.iter().any(|e| e.calls > 0))
+        (tally, summary.endpoints.iter().any(|e| e.lines > 0))
     } else {
         let recent = recent(&logs, &query, &progress).await?;
         let found = !recent.calls.is_empty();
@@ -236,7 +291,7 @@ pub async fn run(args: Args) -> CliResult {
                 );
             }
             Format::Text if query.filter.call.is_some() => render::one_call(&recent.calls),
-            Format::Text => render::recent(&recent.calls, recent.tally, query.limit),
+            Format::Text => render::recent(&recent.calls, &recent.tally, query.limit),
         }
         (recent.tally, found)
     };
@@ -247,7 +302,8 @@ pub async fn run(args: Args) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What the reading skipped or could not finish, and an empty window, on stderr.
+/// What the reading skipped or could not finish, and an empty window, on stderr (an empty
+/// window in text output on stdout, where the calls would be).
 fn report(tally: &Tally, query: &Query, source: &str, found: bool, format: Format) {
     if tally.unreadable > 0 {
         eprintln!(
@@ -256,27 +312,43 @@ fn report(tally: &Tally, query: &Query, source: &str, found: bool, format: Forma
         );
     }
     if tally.cut {
-        eprintln!(
-            "byoc calls: stopped after {} events, before the window's end: narrow --since / --until for the rest",
+        let cut = format!(
+            "stopped after {} events of a log group, before the window's end: the lines shown are the latest of those read, not of the window; narrow --since / --until",
             read::EVENTS_MAX
         );
+        if format == Format::Text {
+            outln!("({cut})");
+        } else {
+            eprintln!("byoc calls: {cut}");
+        }
     }
     if !found {
         let what = match &query.filter.call {
             Some(call) => format!("no line of call {call}"),
             None => "no calls".to_string(),
         };
+        let why = if tally.unreadable > 0 && tally.in_window == 0 {
+            ": no line could be read (is it `byoc serve --log-format json` output, UTF-8?)"
+                .to_string()
+        } else if let (Some(outcome), false) = (&query.filter.outcome, tally.outcomes.is_empty()) {
+            format!(
+                ": no line has the outcome `{outcome}`; the window's lines have {}",
+                tally
+                    .outcomes
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else if tally.in_window > 0 {
+            ": no line matches the filters".to_string()
+        } else {
+            ": widen --since".to_string()
+        };
         let message = format!(
-            "{what} between {} and {} in {source}{}",
-            query.window.since,
-            query.window.until,
-            if tally.lines > 0 && tally.unreadable == tally.lines {
-                ": no line could be read (is it `byoc serve --log-format json` output?)"
-            } else {
-                ": widen --since"
-            }
+            "{what} between {} and {} in {source}{why}",
+            query.window.since, query.window.until
         );
-        // Text output says it where the calls would be; JSON keeps stdout for the document.
         if format == Format::Text {
             outln!("{message}");
         } else {

@@ -24,7 +24,7 @@ pub const STACK_OUTPUTS: [&str; 2] = ["InboundLogGroupName", "OutboundLogGroupNa
 /// `--log`, `--log-group`, `--stack`: where the calls are.
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct LogSource {
-    /// A file of `byoc serve --log-format json` lines (stderr)
+    /// A file of `byoc serve --log-format json` lines (its stderr); `-` reads standard input
     #[arg(long, visible_alias = "calls", value_name = "FILE", conflicts_with_all = ["log_group", "stack"])]
     pub log: Option<PathBuf>,
     /// A deployed function's CloudWatch log group (repeat for both functions')
@@ -46,15 +46,24 @@ impl LogSource {
     /// Resolves the stack's groups and checks the file: what to read.
     pub async fn open(&self) -> Result<Logs, Failure> {
         if let Some(path) = &self.log {
-            if !path.is_file() {
-                return Err(Failure::new(
-                    Exit::NotFound,
-                    anyhow!(
-                        "log file {} does not exist; write one with `byoc serve --log-format json 2> {}`",
-                        path.display(),
-                        path.display()
-                    ),
-                ));
+            // `-` is standard input; a pipe or FIFO is read as it comes.
+            if path != Path::new("-") {
+                if path.is_dir() {
+                    return Err(Failure::new(
+                        Exit::Invalid,
+                        anyhow!("{} is a directory: name the log file in it", path.display()),
+                    ));
+                }
+                if !path.exists() {
+                    return Err(Failure::new(
+                        Exit::NotFound,
+                        anyhow!(
+                            "log file {} does not exist; write one with `byoc serve --log-format json 2> {}`",
+                            path.display(),
+                            path.display()
+                        ),
+                    ));
+                }
             }
             return Ok(Logs::File(path.clone()));
         }
@@ -69,7 +78,15 @@ impl LogSource {
                 .await?;
                 (groups.to_vec(), Some(stack.clone()))
             }
-            None if !self.log_group.is_empty() => (self.log_group.clone(), None),
+            None if !self.log_group.is_empty() => {
+                if let Some(bad) = self.log_group.iter().find(|g| g.trim().is_empty()) {
+                    return Err(Failure::new(
+                        Exit::Invalid,
+                        anyhow!("--log-group `{bad}`: a log group's name is not empty"),
+                    ));
+                }
+                (self.log_group.clone(), None)
+            }
             None => {
                 return Err(Failure::new(
                     Exit::Invalid,
@@ -110,17 +127,26 @@ pub struct CloudWatch {
 }
 
 /// What a reading went through.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Tally {
     /// Lines (or events) read.
     pub lines: u64,
-    /// Call lines in the window that matched the filter.
-    pub calls: u64,
+    /// Call lines in the window, before the filters.
+    pub in_window: u64,
+    /// Of those, the lines the filters take.
+    pub matched: u64,
     /// Lines that are not call lines we can read: skipped.
     pub unreadable: u64,
-    /// The reading stopped at [`EVENTS_MAX`] before the window's end.
+    /// A log group's reading stopped at [`EVENTS_MAX`] before the window's end.
     pub cut: bool,
+    /// The outcomes of the window's lines (at most [`OUTCOMES_KEPT`]): what an `--outcome`
+    /// that matched nothing could have been.
+    #[serde(skip)]
+    pub outcomes: std::collections::BTreeSet<String>,
 }
+
+/// Distinct outcomes a tally keeps.
+const OUTCOMES_KEPT: usize = 32;
 
 impl Logs {
     pub fn describe(&self) -> String {
@@ -150,8 +176,16 @@ impl Logs {
         let mut tally = Tally::default();
         let mut take = |line: Line, tally: &mut Tally| match line {
             Line::Call(call) => {
-                if window.contains(call.at) && filter.matches(&call) {
-                    tally.calls += 1;
+                if !window.contains(call.at) {
+                    return;
+                }
+                tally.in_window += 1;
+                if tally.outcomes.len() < OUTCOMES_KEPT && !tally.outcomes.contains(call.outcome())
+                {
+                    tally.outcomes.insert(call.outcome().to_string());
+                }
+                if filter.matches(&call) {
+                    tally.matched += 1;
                     sink(*call);
                 }
             }
@@ -160,19 +194,24 @@ impl Logs {
         };
         match self {
             Logs::File(path) => {
-                read_file(path, progress, |line| {
-                    tally.lines += 1;
-                    take(line, &mut tally)
+                // A long file read on the runtime's thread would stall every other request of
+                // the console: the thread is handed over while it reads.
+                tokio::task::block_in_place(|| {
+                    read_file(path, progress, |line| {
+                        tally.lines += 1;
+                        take(line, &mut tally)
+                    })
                 })?;
             }
             Logs::CloudWatch(cw) => {
-                cw.filter(window, filter, progress, |line| {
-                    tally.lines += 1;
-                    take(line, &mut tally);
-                    tally.lines < EVENTS_MAX
-                })
-                .await
-                .map(|cut| tally.cut = cut)?;
+                let cut = cw
+                    .filter(window, filter, progress, |line, read_in_group| {
+                        tally.lines += 1;
+                        take(line, &mut tally);
+                        read_in_group < EVENTS_MAX
+                    })
+                    .await?;
+                tally.cut = cut;
             }
         }
         Ok(tally)
@@ -196,8 +235,10 @@ impl Logs {
             }
             Logs::CloudWatch(cw) => {
                 let summary = cw.insights(window, filter, progress).await?;
+                let matched = summary.endpoints.iter().map(|e| e.lines).sum();
                 let tally = Tally {
-                    calls: summary.endpoints.iter().map(|e| e.calls).sum(),
+                    in_window: matched,
+                    matched,
                     ..Tally::default()
                 };
                 Ok((summary, tally))
@@ -207,37 +248,67 @@ impl Logs {
 }
 
 fn read_file(path: &Path, progress: &Progress, mut each: impl FnMut(Line)) -> Result<(), Failure> {
-    let file =
-        std::fs::File::open(path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let cannot = |e: std::io::Error| anyhow!("cannot read {}: {e}", path.display());
+    let (input, size): (Box<dyn Read>, u64) = if path == Path::new("-") {
+        (Box::new(std::io::stdin()), 0)
+    } else {
+        let file = std::fs::File::open(path).map_err(cannot)?;
+        // A pipe or a FIFO has no size: the bar then counts bytes only.
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        (Box::new(file), size)
+    };
     progress.start(size, "bytes");
-    let mut reader = BufReader::with_capacity(256 * 1024, file);
+    let mut reader = BufReader::with_capacity(256 * 1024, input);
     let mut buf = Vec::with_capacity(4096);
     let mut done = 0u64;
+    let mut first = true;
     loop {
         buf.clear();
         // A line is bounded: a file that is not a log (one huge line) cannot fill memory.
         let n = (&mut reader)
             .take(LINE_MAX as u64 + 1)
             .read_until(b'\n', &mut buf)
-            .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
+            .map_err(cannot)?;
         if n == 0 {
             break;
         }
         done += n as u64;
         if buf.len() > LINE_MAX {
-            // Skip the rest of the overlong line.
+            // The rest of the overlong line is passed over a buffer at a time, never held.
             if buf.last() != Some(&b'\n') {
-                let mut rest = Vec::new();
-                done += reader.read_until(b'\n', &mut rest).unwrap_or(0) as u64;
+                loop {
+                    let chunk = reader.fill_buf().map_err(cannot)?;
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    match chunk.iter().position(|&b| b == b'\n') {
+                        Some(i) => {
+                            reader.consume(i + 1);
+                            done += i as u64 + 1;
+                            break;
+                        }
+                        None => {
+                            let len = chunk.len();
+                            reader.consume(len);
+                            done += len as u64;
+                        }
+                    }
+                }
             }
             each(Line::Unreadable);
         } else {
-            match std::str::from_utf8(&buf) {
+            // A byte-order mark (an editor, PowerShell) before the first line.
+            let line = if first {
+                buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&buf)
+            } else {
+                &buf
+            };
+            match std::str::from_utf8(line) {
                 Ok(text) => each(Line::parse(text, None)),
                 Err(_) => each(Line::Unreadable),
             }
         }
+        first = false;
         progress.set(done);
     }
     progress.finish();
@@ -248,14 +319,15 @@ fn read_file(path: &Path, progress: &Progress, mut each: impl FnMut(Line)) -> Re
 const LINE_MAX: usize = 256 * 1024;
 
 impl CloudWatch {
-    /// FilterLogEvents over each group, page by page; `each` returns false to stop. True when
-    /// stopped before the end.
+    /// FilterLogEvents over each group, page by page; `each` gets each line and how many
+    /// events of its group have been read, and returns false to stop reading that group. True
+    /// when a group was left before its end.
     async fn filter(
         &self,
         window: &Window,
         filter: &Filter,
         progress: &Progress,
-        mut each: impl FnMut(Line) -> bool,
+        mut each: impl FnMut(Line, u64) -> bool,
     ) -> Result<bool, Failure> {
         let (start, end) = window.millis();
         // A term CloudWatch matches on its side, so fewer events travel; the filter is applied
@@ -267,9 +339,11 @@ impl CloudWatch {
         };
         let span = (end - start).max(1) as u64;
         progress.start(span * self.groups.len() as u64, "ms");
-        for (n, group) in self.groups.iter().enumerate() {
+        let mut cut = false;
+        'groups: for (n, group) in self.groups.iter().enumerate() {
             let offset = span * n as u64;
             let mut token: Option<String> = None;
+            let mut read = 0u64;
             loop {
                 let page = self
                     .client
@@ -294,20 +368,20 @@ impl CloudWatch {
                     if let Some(ms) = event.timestamp() {
                         progress.set(offset + ((ms - start).max(0) as u64).min(span));
                     }
-                    if !each(Line::parse(event.message().unwrap_or(""), at)) {
-                        progress.finish();
-                        return Ok(true);
+                    read += 1;
+                    if !each(Line::parse(event.message().unwrap_or(""), at), read) {
+                        cut = true;
+                        continue 'groups;
                     }
                 }
                 match page.next_token() {
-                    // An unchanged token is the end (CloudWatch's documented paging rule).
                     Some(next) if !next.is_empty() => token = Some(next.to_string()),
                     _ => break,
                 }
             }
         }
         progress.finish();
-        Ok(false)
+        Ok(cut)
     }
 
     /// The summary's four Logs Insights queries, run at once, polled until complete.
@@ -415,7 +489,12 @@ impl CloudWatch {
         let [a, b, c, d]: [Vec<Row>; 4] = answers
             .try_into()
             .map_err(|_| anyhow!("Logs Insights: an answer is missing"))?;
-        summary::from_insights([&a, &b, &c, &d]).map_err(|e| anyhow!(e).into())
+        summary::from_insights([&a, &b, &c, &d]).map_err(|e| {
+            Failure::new(
+                Exit::Unreachable,
+                anyhow!("Logs Insights answered what is not a summary: {e}"),
+            )
+        })
     }
 
     fn failure(&self, group: &str, text: String) -> Failure {

@@ -30,11 +30,28 @@ const DETAIL_FIELDS: [&str; 22] = [
     "latency_us",
 ];
 
-/// `14:02:11.966`, or with the day when it is not today's (UTC).
+/// `2026-12-05 14:02:11.960` (UTC, always three decimals: the columns line up).
 fn time(call: &Call) -> String {
-    // RFC 3339 in UTC; shown as `2026-12-05 14:02:11.966`.
-    let text = call.at.to_string();
-    text.trim_end_matches('Z').replacen('T', " ", 1)
+    call.at.strftime("%Y-%m-%d %H:%M:%S%.3f").to_string()
+}
+
+/// A field as it may be shown on a terminal: control characters (an escape sequence a caller
+/// put in a parameter) written out, never sent.
+fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
 }
 
 fn latency(us: Option<u64>) -> String {
@@ -73,7 +90,7 @@ fn detail(call: &Call) -> String {
     parts.join(" · ")
 }
 
-pub fn recent(calls: &[Call], tally: Tally, limit: usize) {
+pub fn recent(calls: &[Call], tally: &Tally, limit: usize) {
     if calls.is_empty() {
         return;
     }
@@ -93,7 +110,7 @@ pub fn recent(calls: &[Call], tally: Tally, limit: usize) {
             "" if call.is_inbound_answer() => "(none)",
             p => p,
         };
-        outln!(
+        let row = format!(
             "{:<23}  {:<16}  {:<16}  {:<16}  {:<9}  {:<9}  {:>9}  {:<34}  {}",
             time(call),
             call.endpoint(),
@@ -105,15 +122,16 @@ pub fn recent(calls: &[Call], tally: Tally, limit: usize) {
             call.call_sid(),
             detail(call)
         );
+        outln!("{}", shown(&row));
     }
-    if tally.calls as usize > calls.len() {
+    if tally.matched as usize > calls.len() {
         outln!(
-            "({} of {} calls in the window: the latest; --limit shows more, --summary counts them all)",
+            "({} of {} lines in the window: the latest; --limit shows more, --summary counts them all)",
             calls.len(),
-            tally.calls
+            tally.matched
         );
     } else if calls.len() == limit {
-        outln!("({} calls)", calls.len());
+        outln!("({} lines)", calls.len());
     }
 }
 
@@ -121,7 +139,7 @@ pub fn one_call(lines: &[Call]) {
     let Some(first) = lines.first() else {
         return;
     };
-    outln!("call {}: {} line(s)", first.call_sid(), lines.len());
+    outln!("call {}: {} line(s)", shown(first.call_sid()), lines.len());
     for line in lines {
         let mut text = format!(
             "{}  {:<16}  {:<9}",
@@ -140,7 +158,7 @@ pub fn one_call(lines: &[Call]) {
             };
             text.push_str(&format!("  {key}={value}"));
         }
-        outln!("{text}");
+        outln!("{}", shown(&text));
     }
 }
 
@@ -188,12 +206,13 @@ pub fn summary(summary: &Summary, query: &Query, source: &str) {
                 .iter()
                 .map(|(o, n)| format!("{o} {}", count(*n)))
                 .collect();
-            outln!(
+            let line = format!(
                 "{:<24}  {:>9}  {}",
                 pattern,
                 count(row.calls),
                 outcomes.join(", ")
             );
+            outln!("{}", shown(&line));
         }
     }
     outln!();
@@ -210,7 +229,7 @@ pub fn summary(summary: &Summary, query: &Query, source: &str) {
             "outcome"
         );
         for row in &summary.fall_through {
-            outln!(
+            let line = format!(
                 "{:<24}  {:>9}  {:<9}  {}",
                 if row.did.is_empty() {
                     "(unreadable)"
@@ -221,6 +240,7 @@ pub fn summary(summary: &Summary, query: &Query, source: &str) {
                 row.outcome,
                 row.last_call
             );
+            outln!("{}", shown(&line));
         }
     }
     outln!();
@@ -233,20 +253,27 @@ pub fn summary(summary: &Summary, query: &Query, source: &str) {
         "p99"
     );
     for row in &summary.endpoints {
-        outln!(
+        let line = format!(
             "{:<18}  {:<12}  {:>9}  {:>9}  {:>9}",
             row.endpoint,
             row.outcome,
-            count(row.calls),
+            count(row.lines),
             latency(row.p50_us),
             latency(row.p99_us)
         );
+        outln!("{}", shown(&line));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_written_out_not_sent() {
+        assert_eq!(shown("CA\u{1b}[41mEVIL"), "CA\\u{1b}[41mEVIL");
+        assert_eq!(shown("+13175551234 é"), "+13175551234 é");
+    }
 
     #[test]
     fn counts_and_latencies_read_well() {

@@ -13,9 +13,13 @@ pub const ROWS_MAX: usize = 1000;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Summary {
-    /// Calls answered by `/inbound` or `/inbound/fallback` (each call once).
+    /// Calls answered by `/inbound` or `/inbound/fallback` (a call whose primary answer
+    /// failed, Twilio then asking the fallback, counts in each).
     pub inbound_calls: u64,
+    /// Of those, answered by the fallback because the store failed.
     pub degraded: u64,
+    /// Of those, rejected because no route matched and no default was set (a `reject`
+    /// route's calls are `matched`).
     pub rejected: u64,
     /// Over those answers.
     pub p50_us: Option<u64>,
@@ -49,7 +53,8 @@ pub struct NumberRow {
 pub struct EndpointRow {
     pub endpoint: String,
     pub outcome: String,
-    pub calls: u64,
+    /// Lines: a call has one per request (`/inbound`, then `/inbound/status`…).
+    pub lines: u64,
     pub p50_us: Option<u64>,
     pub p99_us: Option<u64>,
 }
@@ -140,22 +145,22 @@ impl Builder {
             .endpoints
             .into_iter()
             .map(|((endpoint, outcome), mut samples)| {
-                let calls = samples.len() as u64;
+                let lines = samples.len() as u64;
                 samples.retain(|&us| us != u64::MAX);
                 let (p50_us, p99_us) = percentiles(&mut samples);
                 EndpointRow {
                     endpoint,
                     outcome,
-                    calls,
+                    lines,
                     p50_us,
                     p99_us,
                 }
             })
             .collect();
         endpoints.sort_by(|a, b| {
-            (a.endpoint.as_str(), b.calls, a.outcome.as_str()).cmp(&(
+            (a.endpoint.as_str(), b.lines, a.outcome.as_str()).cmp(&(
                 b.endpoint.as_str(),
-                a.calls,
+                a.lines,
                 b.outcome.as_str(),
             ))
         });
@@ -265,15 +270,15 @@ pub fn from_insights(answers: [&[Row]; 4]) -> Result<Summary, String> {
         summary.endpoints.push(EndpointRow {
             endpoint: text(row, "endpoint"),
             outcome: text(row, "outcome"),
-            calls: count(row)?,
+            lines: count(row)?,
             p50_us: micros(row, "p50_us"),
             p99_us: micros(row, "p99_us"),
         });
     }
     summary.endpoints.sort_by(|a, b| {
-        (a.endpoint.as_str(), b.calls, a.outcome.as_str()).cmp(&(
+        (a.endpoint.as_str(), b.lines, a.outcome.as_str()).cmp(&(
             b.endpoint.as_str(),
-            a.calls,
+            a.lines,
             b.outcome.as_str(),
         ))
     });
@@ -387,7 +392,7 @@ mod tests {
             .iter()
             .find(|e| e.endpoint == "inbound_status")
             .unwrap();
-        assert_eq!((status.calls, status.p50_us), (1, Some(50)));
+        assert_eq!((status.lines, status.p50_us), (1, Some(50)));
     }
 
     #[test]

@@ -21,6 +21,13 @@ pub fn parse_time(text: &str, now: Timestamp) -> Result<Timestamp, String> {
     if let Ok(at) = text.parse::<Timestamp>() {
         return Ok(at);
     }
+    // A date and time with no zone would be read by the day parser as its day alone: a
+    // window silently hours wide. Which zone was meant is the writer's to say.
+    if text.len() > 10 && text.parse::<jiff::civil::DateTime>().is_ok() {
+        return Err(format!(
+            "`{text}` has no time zone: add Z for UTC (2026-12-05T14:00:00Z) or an offset (2026-12-05T14:00:00+01:00)"
+        ));
+    }
     if let Ok(day) = text.parse::<jiff::civil::Date>() {
         return day
             .to_zoned_datetime(jiff::tz::TimeZone::UTC)
@@ -73,7 +80,10 @@ impl Window {
                 "--since {since} is not before --until {until}: the window is empty"
             ));
         }
-        if until.duration_since(since) > SignedDuration::from_hours(24 * MAX_WINDOW_DAYS) {
+        // A minute's slack: `--since 400d` up to now is the longest window, not one too long.
+        let longest =
+            SignedDuration::from_hours(24 * MAX_WINDOW_DAYS) + SignedDuration::from_mins(1);
+        if until.duration_since(since) > longest {
             return Err(format!(
                 "the window {since} to {until} is longer than {MAX_WINDOW_DAYS} days: narrow --since"
             ));
@@ -108,15 +118,30 @@ impl Filter {
     }
 
     /// Checks values that travel into a CloudWatch filter pattern or a Logs Insights query:
-    /// only the characters those values can have, so none can change the query.
-    pub fn check(&self) -> Result<(), String> {
-        if let Some(call) = &self.call {
+    /// only the characters those values can have, so none can change the query. A CallSid is
+    /// written as Twilio writes it (`CA` and lower-case hexadecimal), however it was pasted.
+    pub fn check(&mut self) -> Result<(), String> {
+        if let Some(call) = &mut self.call {
             let ok = call.len() == 34
-                && call.starts_with("CA")
+                && call[..2].eq_ignore_ascii_case("CA")
                 && call[2..].bytes().all(|b| b.is_ascii_hexdigit());
             if !ok {
                 return Err(format!(
                     "--call `{call}` is not a CallSid (CA and 32 hexadecimal digits)"
+                ));
+            }
+            *call = format!("CA{}", call[2..].to_ascii_lowercase());
+        }
+        if let Some(number) = &self.number {
+            // An E.164 number, or an address such as an extension (`4321`) or a SIP user.
+            let ok = !number.is_empty()
+                && number.len() <= 64
+                && number
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'_' | b'-'));
+            if !ok {
+                return Err(format!(
+                    "--number `{number}`: only a number or an address of letters, digits, + . _ - can be looked for"
                 ));
             }
         }
@@ -190,25 +215,36 @@ mod tests {
 
     #[test]
     fn filter_values_cannot_carry_query_syntax() {
-        let ok = Filter {
-            call: Some("CA0123456789abcdef0123456789ABCDEF".into()),
+        let mut ok = Filter {
+            call: Some("ca0123456789abcdef0123456789ABCDEF".into()),
             outcome: Some("bad_input".into()),
-            number: None,
+            number: Some("4321".into()),
         };
         assert_eq!(ok.check(), Ok(()));
+        assert_eq!(
+            ok.call.as_deref(),
+            Some("CA0123456789abcdef0123456789abcdef")
+        );
         for call in [
             "CA1",
             "CA0123456789abcdef0123456789ABCDE\"",
             "SM0123456789abcdef0123456789ABCDEF",
         ] {
-            let f = Filter {
+            let mut f = Filter {
                 call: Some(call.into()),
                 ..Filter::default()
             };
             assert!(f.check().is_err(), "{call}");
         }
+        for number in ["", "a b", "\"+1\"", "x\u{1b}[0m"] {
+            let mut f = Filter {
+                number: Some(number.into()),
+                ..Filter::default()
+            };
+            assert!(f.check().is_err(), "{number:?}");
+        }
         for outcome in ["", "Matched", "matched\" or 1", "a b"] {
-            let f = Filter {
+            let mut f = Filter {
                 outcome: Some(outcome.into()),
                 ..Filter::default()
             };

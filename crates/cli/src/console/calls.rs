@@ -54,6 +54,9 @@ pub(super) async fn calls(State(console): Shared, RawQuery(query): RawQuery) -> 
         "since": query.window.since.to_string(),
         "until": query.window.until.to_string(),
     });
+    // One reading at a time: a second refresh waits rather than reading the same log again
+    // beside the first.
+    let _reading = console.calls_reading.lock().await;
     let progress = Progress::none();
     if query.filter.call.is_some() {
         return match calls::recent(logs, &query, &progress).await {
@@ -69,21 +72,21 @@ pub(super) async fn calls(State(console): Shared, RawQuery(query): RawQuery) -> 
             Err(failure) => refuse(StatusCode::BAD_GATEWAY, &format!("{:#}", failure.error)),
         };
     }
-    let summary = match logs.summary(&query.window, &query.filter, &progress).await {
-        Ok((summary, _)) => summary,
-        Err(failure) => return refuse(StatusCode::BAD_GATEWAY, &format!("{:#}", failure.error)),
-    };
-    match calls::recent(logs, &query, &progress).await {
-        Ok(recent) => json(
-            StatusCode::OK,
-            &json!({
+    match calls::overview(logs, &query, &progress).await {
+        Ok((summary, recent)) => {
+            let mut answer = json!({
                 "source": logs.describe(),
                 "window": window,
                 "tally": recent.tally,
-                "summary": summary,
                 "calls": recent.calls.iter().map(Call::to_json).collect::<Vec<_>>(),
-            }),
-        ),
+            });
+            match summary {
+                Ok(summary) => answer["summary"] = json!(summary),
+                // The lines are still worth showing; the page says why the summary is not.
+                Err(e) => answer["summary_error"] = e.into(),
+            }
+            json(StatusCode::OK, &answer)
+        }
         Err(failure) => refuse(StatusCode::BAD_GATEWAY, &format!("{:#}", failure.error)),
     }
 }

@@ -88,6 +88,8 @@ pub(crate) struct Console {
     pub import_total: std::sync::atomic::AtomicUsize,
     /// Where the Calls tab reads calls, if anywhere.
     pub calls: Option<crate::calls::Logs>,
+    /// Held while the Calls tab reads.
+    pub calls_reading: tokio::sync::Mutex<()>,
     token: String,
     /// The `Host` values accepted (`127.0.0.1:PORT`, and `localhost:PORT` on loopback).
     hosts: Vec<String>,
@@ -105,11 +107,23 @@ pub async fn run(args: Args) -> CliResult {
         )
         .into());
     }
-    serve(args).await?;
+    // Opened first, so that a missing stack or log file fails with its own exit code.
+    let calls = if args.calls.is_set() {
+        if args.calls.log.as_deref() == Some(std::path::Path::new("-")) {
+            return Err(anyhow::anyhow!(
+                "--calls -: the console reads its log file again on every refresh; name a file"
+            )
+            .into());
+        }
+        Some(args.calls.open().await?)
+    } else {
+        None
+    };
+    serve(args, calls).await?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(args: Args) -> anyhow::Result<()> {
+async fn serve(args: Args, calls: Option<crate::calls::Logs>) -> anyhow::Result<()> {
     let config = Config::from_env(Runtime::Local).context("invalid configuration")?;
     let plan = config.inbound.plan.clone();
     let choice = args.source.choice()?;
@@ -131,11 +145,6 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             .await?
     } else {
         args.source.open_write(&plan).await?
-    };
-    let calls = if args.calls.is_set() {
-        Some(args.calls.open().await.map_err(|f| f.error)?)
-    } else {
-        None
     };
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port))
         .await
@@ -171,6 +180,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         import_done: Default::default(),
         import_total: Default::default(),
         calls,
+        calls_reading: Default::default(),
         token,
         hosts,
         origins,

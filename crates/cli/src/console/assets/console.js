@@ -425,11 +425,13 @@
     const r = await api("GET", "/api/calls?" + callsQuery());
     if (!r.ok) { $("c-totals").textContent = "Calls could not be read."; return fail(r); }
     banner("");
-    const s = r.data.summary;
+    const empty = { endpoints: [], routes: [], fall_through: [], inbound_calls: 0, degraded: 0, rejected: 0 };
+    const s = r.data.summary || empty;
     const skipped = r.data.tally.unreadable ? " · " + r.data.tally.unreadable + " unreadable line(s) skipped" : "";
-    $("c-totals").textContent = (s.endpoints.length
-      ? s.inbound_calls + " inbound calls, " + s.degraded + " degraded, " + s.rejected + " rejected · latency p50 " + micros(s.p50_us) + ", p99 " + micros(s.p99_us)
-      : "No calls") + " between " + utc(r.data.window.since) + " and " + utc(r.data.window.until) + " UTC" + skipped;
+    $("c-totals").textContent = (r.data.summary_error ? "No summary: " + r.data.summary_error + " · "
+      : s.endpoints.length
+        ? s.inbound_calls + " inbound calls, " + s.degraded + " degraded, " + s.rejected + " rejected · latency p50 " + micros(s.p50_us) + ", p99 " + micros(s.p99_us)
+        : "No calls") + " between " + utc(r.data.window.since) + " and " + utc(r.data.window.until) + " UTC" + skipped;
     $("c-routes").tBodies[0].replaceChildren(...s.routes.map((row) => el("tr", {},
       el("td", { text: row.pattern || "(none)" }),
       el("td", { class: "num", text: String(row.calls) }),
@@ -453,14 +455,21 @@
       el("td", { text: detailOf(c) }),
       el("td", { class: "num", text: micros(c.latency_us) }),
       el("td", {}, /^CA[0-9a-fA-F]{32}$/.test(c.call_sid)
-        ? el("button", { type: "button", class: "link", text: c.call_sid, "aria-label": "Every line of call " + c.call_sid, onclick: () => showCall(c.call_sid) })
-        : c.call_sid))) : [el("tr", {}, el("td", { colspan: "9", text: "No calls in this window: widen Since." }))]));
-    if (r.data.tally.calls > r.data.calls.length) {
-      $("c-totals").textContent += " · the latest " + r.data.calls.length + " of " + r.data.tally.calls + " lines shown";
+        ? el("button", { type: "button", class: "link", text: c.call_sid, "aria-label": "Every line of call " + c.call_sid, onclick: () => showCall(c.call_sid, c.timestamp) })
+        : c.call_sid))) : [el("tr", {}, el("td", { colspan: "9", text: r.data.tally.in_window
+          ? "No line in this window matches the number or outcome given."
+          : "No calls in this window: widen Since." }))]));
+    if (r.data.tally.matched > r.data.calls.length) {
+      $("c-totals").textContent += " · the latest " + r.data.calls.length + " of " + r.data.tally.matched + " lines shown";
     }
   }
-  async function showCall(sid) {
-    const r = await api("GET", "/api/calls?" + callsQuery({ call: sid, since: "30d", number: "", outcome: "" }));
+  async function showCall(sid, at) {
+    // A day either side of the line clicked: a call's lines are minutes apart at most.
+    const t = Date.parse(at);
+    const day = 86400000;
+    const q = new URLSearchParams({ call: sid });
+    if (!isNaN(t)) { q.set("since", new Date(t - day).toISOString()); q.set("until", new Date(t + day).toISOString()); }
+    const r = await api("GET", "/api/calls?" + q.toString());
     if (!r.ok) return fail(r);
     const skip = ["timestamp", "endpoint", "outcome", "call_sid", "message", "level"];
     $("c-detail-title").textContent = "Call " + sid + ": " + r.data.lines.length + " line(s)";
