@@ -4,7 +4,7 @@
 use byoc_e2e::console::{answer, ConsoleProc};
 use byoc_e2e::{byoc, root, unique_table, Dynamo};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const FLOW_URL: &str = "https://webhooks.twilio.com/v1/Accounts/AC00000000000000000000000000000000/Flows/FW00000000000000000000000000000000";
 
@@ -17,22 +17,77 @@ pub fn example_file() -> (tempfile::TempDir, String) {
     (dir, path)
 }
 
+fn url_encode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 fn env() -> Vec<(String, String)> {
     vec![("BYOC_ACTOR".into(), "console-test".into())]
 }
 
 /// What every store must do through the console.
 async fn api_contract(console: &ConsoleProc) {
-    // Listing: the example's routes, in the matcher's order, each with its version.
+    // Listing: the example's routes in key order, each with its version; one page.
     let list = console.get("/api/routes").await;
     assert_eq!(list.status, 200, "{}", list.text);
     let routes = list.json["routes"].as_array().unwrap().clone();
     let keys: Vec<&str> = routes.iter().map(|r| r["key"].as_str().unwrap()).collect();
-    assert_eq!(keys.last(), Some(&"*"), "{keys:?}");
-    let prefix = keys.iter().position(|k| *k == "+1317555*").unwrap();
-    let exact = keys.iter().position(|k| *k == "+13175551234").unwrap();
-    assert!(exact < prefix, "{keys:?}");
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    assert_eq!(keys.len(), 7, "{keys:?}");
+    assert_eq!(list.json["next"], Value::Null);
     assert!(routes.iter().all(|r| r["version"].as_u64().is_some()));
+    // Pages of 3 follow the cursor to the end; filters apply on the server.
+    let mut paged = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = console
+            .get(&format!("/api/routes?limit=3&after={}", url_encode(&after)))
+            .await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        for r in page.json["routes"].as_array().unwrap() {
+            paged.push(r["key"].as_str().unwrap().to_string());
+        }
+        match page.json["next"].as_str() {
+            Some(next) => after = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(paged, keys);
+    let filtered = console
+        .get("/api/routes?prefix=%2B1317&action=redirect")
+        .await;
+    let fkeys: Vec<&str> = filtered.json["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(fkeys, ["+1317555*", "+13175551234"], "{}", filtered.text);
+    let text = console.get("/api/routes?text=INDIANAPOLIS").await;
+    assert_eq!(
+        text.json["routes"].as_array().unwrap().len(),
+        1,
+        "{}",
+        text.text
+    );
+    let counted = console
+        .get("/api/routes/count?prefix=%2B1317&action=redirect")
+        .await;
+    assert_eq!(
+        counted.json,
+        json!({"matched": 2, "total": 7}),
+        "{}",
+        counted.text
+    );
+    for bad in ["limit=0", "limit=501", "limit=x"] {
+        assert_eq!(
+            console.get(&format!("/api/routes?{bad}")).await.status,
+            400,
+            "{bad}"
+        );
+    }
 
     // Create; create again is a conflict that shows the stored route.
     let record =

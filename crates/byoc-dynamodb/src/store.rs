@@ -362,8 +362,12 @@ impl DynamoStore {
     async fn each_indexed(
         &self,
         prefix: Option<&str>,
+        after: Option<&str>,
         each: &mut (dyn FnMut(StoredRoute) -> bool + Send),
     ) -> Result<bool, StoreError> {
+        // A cursor inside or past the prefix's keys: start after it (a key condition has one
+        // condition on the sort key), and stop where the prefix's keys end.
+        let after = after.filter(|a| prefix.is_none_or(|p| *a >= p));
         let mut streams = Vec::with_capacity(LIST_SHARDS as usize);
         for shard in 0..LIST_SHARDS {
             let mut query = self
@@ -373,11 +377,14 @@ impl DynamoStore {
                 .index_name(ROUTES_INDEX)
                 .expression_attribute_names("#shard", LIST_SHARD)
                 .expression_attribute_values(":s", s(shard.to_string()));
-            query = match prefix {
-                Some(p) => query
+            query = match (after, prefix) {
+                (Some(a), _) => query
+                    .key_condition_expression("#shard = :s AND pattern > :a")
+                    .expression_attribute_values(":a", s(a)),
+                (None, Some(p)) => query
                     .key_condition_expression("#shard = :s AND begins_with(pattern, :p)")
                     .expression_attribute_values(":p", s(p)),
-                None => query.key_condition_expression("#shard = :s"),
+                (None, None) => query.key_condition_expression("#shard = :s"),
             };
             streams.push(query.into_paginator().items().send());
         }
@@ -422,9 +429,13 @@ impl DynamoStore {
             else {
                 return Ok(true);
             };
-            let Some((_, route)) = heads[i].take() else {
+            let Some((key, route)) = heads[i].take() else {
                 return Ok(true);
             };
+            if prefix.is_some_and(|p| !key.starts_with(p)) {
+                // Keys are merged in order: past the prefix's keys, none is left to hand over.
+                return Ok(true);
+            }
             if !each(route) {
                 return Ok(true);
             }
@@ -798,13 +809,17 @@ impl RouteAdmin for DynamoStore {
     async fn each(
         &self,
         prefix: Option<&str>,
+        after: Option<&str>,
         each: &mut (dyn FnMut(StoredRoute) -> bool + Send),
     ) -> Result<(), StoreError> {
-        if self.index_ready().await? && self.each_indexed(prefix, each).await? {
+        if self.index_ready().await? && self.each_indexed(prefix, after, each).await? {
             return Ok(());
         }
         // No index yet: the whole-table read `list` falls back to, and its warning.
         for route in self.list(prefix).await? {
+            if after.is_some_and(|a| route.route.key().as_str() <= a) {
+                continue;
+            }
             if !each(route) {
                 break;
             }

@@ -195,6 +195,42 @@ pub async fn reads_and_lists_in_key_order(store: &dyn Store) {
         keys(store.list(Some("+1317")).await.unwrap()),
         ["+1317*", "+13175551234"]
     );
+
+    // `each`: the same order, one at a time, from after a cursor, stopping when asked.
+    let each = |prefix: Option<&'static str>, after: Option<&'static str>, take: usize| async move {
+        let mut seen = Vec::new();
+        store
+            .each(prefix, after, &mut |r| {
+                seen.push(r.route.pattern.key());
+                seen.len() < take
+            })
+            .await
+            .unwrap();
+        seen
+    };
+    assert_eq!(
+        each(None, None, 99).await,
+        ["*", "+1317*", "+13175551234", "support"]
+    );
+    assert_eq!(
+        each(None, Some("+1317*"), 99).await,
+        ["+13175551234", "support"]
+    );
+    assert_eq!(each(None, None, 2).await, ["*", "+1317*"]);
+    assert_eq!(
+        each(Some("+1317"), None, 99).await,
+        ["+1317*", "+13175551234"]
+    );
+    // A cursor inside the prefix's keys, before them, and past them.
+    assert_eq!(
+        each(Some("+1317"), Some("+1317*"), 99).await,
+        ["+13175551234"]
+    );
+    assert_eq!(
+        each(Some("+1317"), Some("*"), 99).await,
+        ["+1317*", "+13175551234"]
+    );
+    assert!(each(Some("+1317"), Some("+2"), 99).await.is_empty());
 }
 
 /// A scoped route is stored under `pattern@domain` beside the unscoped route of its pattern;

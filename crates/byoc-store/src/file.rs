@@ -341,6 +341,15 @@ impl RouteAdmin for FileStore {
         self.inner.list(prefix).await
     }
 
+    async fn each(
+        &self,
+        prefix: Option<&str>,
+        after: Option<&str>,
+        each: &mut (dyn FnMut(StoredRoute) -> bool + Send),
+    ) -> Result<(), StoreError> {
+        self.inner.each(prefix, after, each).await
+    }
+
     async fn put(
         &self,
         route: Route,

@@ -21,6 +21,9 @@ struct State {
     history: Vec<Change>,
     /// [`RouteStore::routes_id`], computed when first asked after a change.
     routes_id: Option<String>,
+    /// Every key in order, sorted when first asked after a change: pages of a million routes
+    /// start by a binary search instead of a sort.
+    sorted_keys: Option<Arc<Vec<String>>>,
 }
 
 /// Routes held in memory.
@@ -101,7 +104,62 @@ impl MemoryStore {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         state.routes_id = None;
+        state.sorted_keys = None;
         state
+    }
+
+    /// Every key in order (cached until the next change).
+    fn sorted_keys(&self) -> Arc<Vec<String>> {
+        if let Some(keys) = &self.read().sorted_keys {
+            return keys.clone();
+        }
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(keys) = &state.sorted_keys {
+            return keys.clone();
+        }
+        let mut keys: Vec<String> = state.table.keys().map(str::to_string).collect();
+        keys.sort_unstable();
+        let keys = Arc::new(keys);
+        state.sorted_keys = Some(keys.clone());
+        keys
+    }
+
+    /// [`RouteAdmin::each`] over the cached key order: no copy of the routes is made.
+    pub(crate) fn each_sorted(
+        &self,
+        prefix: Option<&str>,
+        after: Option<&str>,
+        each: &mut (dyn FnMut(StoredRoute) -> bool + Send),
+    ) {
+        let keys = self.sorted_keys();
+        let start = match (after, prefix) {
+            (Some(a), Some(p)) if a < p => keys.partition_point(|k| k.as_str() < p),
+            (Some(a), _) => keys.partition_point(|k| k.as_str() <= a),
+            (None, Some(p)) => keys.partition_point(|k| k.as_str() < p),
+            (None, None) => 0,
+        };
+        for key in &keys[start..] {
+            if prefix.is_some_and(|p| !key.starts_with(p)) {
+                break;
+            }
+            let stored = {
+                let state = self.read();
+                // A route deleted since the keys were sorted is passed over.
+                state.table.get(key).map(|route| {
+                    let meta = state
+                        .meta
+                        .get(key)
+                        .cloned()
+                        .unwrap_or_else(RouteMeta::unrecorded);
+                    StoredRoute::new(route.clone(), meta)
+                })
+            };
+            if let Some(stored) = stored {
+                if !each(stored) {
+                    break;
+                }
+            }
+        }
     }
 
     pub(crate) fn put_now(
@@ -274,6 +332,16 @@ impl RouteAdmin for MemoryStore {
             routes.retain(|r| r.route.key().starts_with(prefix));
         }
         Ok(routes)
+    }
+
+    async fn each(
+        &self,
+        prefix: Option<&str>,
+        after: Option<&str>,
+        each: &mut (dyn FnMut(StoredRoute) -> bool + Send),
+    ) -> Result<(), StoreError> {
+        self.each_sorted(prefix, after, each);
+        Ok(())
     }
 
     async fn put(

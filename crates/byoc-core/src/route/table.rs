@@ -190,6 +190,11 @@ impl RouteTable {
         self.routes.is_empty()
     }
 
+    /// Every key, in no order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.routes.keys().map(String::as_str)
+    }
+
     /// Routes sorted by pattern, for listing and export.
     pub fn sorted(&self) -> Vec<Arc<Route>> {
         let mut out: Vec<_> = self.routes.values().cloned().collect();

@@ -191,16 +191,21 @@ pub trait RouteAdmin: Send + Sync {
     /// Every route, sorted by pattern; only those whose pattern starts with `prefix` if given.
     async fn list(&self, prefix: Option<&str>) -> Result<Vec<StoredRoute>, StoreError>;
 
-    /// Every route in key order (as [`RouteAdmin::list`]), handed to `each` one at a time
-    /// until it returns false: listings and exports that must not hold a million routes at
-    /// once. Stores that read pages (DynamoDB) hold a page at a time; the default holds what
-    /// `list` gives.
+    /// Every route in key order (as [`RouteAdmin::list`]) whose key starts with `prefix` and
+    /// comes after `after` (a page's cursor), handed to `each` one at a time until it returns
+    /// false: listings, exports and the console's pages, which must not hold a million routes
+    /// at once. Stores that read pages (DynamoDB) hold a page at a time and start at `after`;
+    /// the default holds what `list` gives.
     async fn each(
         &self,
         prefix: Option<&str>,
+        after: Option<&str>,
         each: &mut (dyn FnMut(StoredRoute) -> bool + Send),
     ) -> Result<(), StoreError> {
         for route in self.list(prefix).await? {
+            if after.is_some_and(|a| route.route.key().as_str() <= a) {
+                continue;
+            }
             if !each(route) {
                 break;
             }

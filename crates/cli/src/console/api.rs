@@ -5,7 +5,8 @@
 //! | request | answer |
 //! |---|---|
 //! | `GET /api/info` | the store, whether it is read-only, the actor, actions and their fields |
-//! | `GET /api/routes` | every route as a record with `version`, `updated_*`, `key`, `summary`, matcher order |
+//! | `GET /api/routes?prefix=&text=&action=&scope=&after=&limit=` | a page of routes in key order, filtered on the server, with `next` (the cursor of the next page) |
+//! | `GET /api/routes/count?prefix=&text=&action=&scope=` | `{matched, total}` |
 //! | `GET /api/route?key=K` | one route |
 //! | `POST /api/route` `{record, version}` | create (`version: null`) or update that version |
 //! | `POST /api/route/delete` `{key, version}` | delete that version |
@@ -187,7 +188,9 @@ fn shown(stored: &StoredRoute) -> Value {
     value
 }
 
-/// The linter's findings on these routes ([`byoc_core::lint`]), by route key.
+/// The linter's findings on these routes ([`byoc_core::lint`]), by route key: on a page, the
+/// findings about a route itself (the checks across routes, a chain looping through another or
+/// a route that repeats the catch-all, need every route: `byoc routes lint` makes them).
 fn lint_by_route(console: &Console, routes: &[StoredRoute]) -> Vec<byoc_core::lint::Finding> {
     let readable: Vec<std::sync::Arc<byoc_core::Route>> = routes
         .iter()
@@ -198,8 +201,13 @@ fn lint_by_route(console: &Console, routes: &[StoredRoute]) -> Vec<byoc_core::li
     // A base URL or account that cannot be used leaves those two checks out here; the CLI
     // says why.
     let ctx = crate::routes::lint_context(base).unwrap_or_default();
-    byoc_core::lint::lint(&readable, &console.config.inbound.plan, &ctx)
+    let mut findings = byoc_core::lint::lint(&readable, &console.config.inbound.plan, &ctx);
+    findings.retain(|f| !ACROSS_ROUTES.contains(&f.kind));
+    findings
 }
+
+/// The lint kinds whose finding depends on routes besides the one it names.
+const ACROSS_ROUTES: [&str; 2] = ["chain_loop", "repeats_catch_all"];
 
 fn warnings_of(findings: &[byoc_core::lint::Finding], key: &str) -> Vec<String> {
     findings
@@ -209,27 +217,162 @@ fn warnings_of(findings: &[byoc_core::lint::Finding], key: &str) -> Vec<String> 
         .collect()
 }
 
-pub(super) async fn list(State(console): Shared) -> Response {
-    match console.opened.admin.list(None).await {
-        Ok(mut routes) => {
-            routes.sort_by_cached_key(|r| r.route.precedence());
-            let findings = lint_by_route(&console, &routes);
-            let shown: Vec<Value> = routes
-                .iter()
-                .map(|r| {
-                    let mut v = shown(r);
-                    let warnings = warnings_of(&findings, &r.route.key());
-                    if !warnings.is_empty() {
-                        v["warnings"] = warnings.into();
-                    }
-                    v
-                })
-                .collect();
-            json(
-                StatusCode::OK,
-                &json!({ "routes": shown, "total": shown.len() }),
+/// A page of routes is this many at most.
+const PAGE_MAX: usize = 500;
+
+/// The routes list's filters, as the page sends them.
+struct RouteFilter {
+    prefix: Option<String>,
+    /// Lower case: matched in the key, the summary and the description, case-insensitively.
+    text: Option<String>,
+    action: Option<String>,
+    scope: Option<String>,
+}
+
+impl RouteFilter {
+    fn from_query(fields: &std::collections::HashMap<String, String>) -> Self {
+        let field = |name: &str| {
+            fields
+                .get(name)
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        Self {
+            prefix: field("prefix"),
+            text: field("text").map(|t| t.to_lowercase()),
+            action: field("action"),
+            scope: field("scope").map(|s| s.to_lowercase()),
+        }
+    }
+
+    /// The filters besides the prefix (which the store applies).
+    fn matches(&self, r: &StoredRoute) -> bool {
+        if let Some(action) = &self.action {
+            if r.route.action.kind() != action {
+                return false;
+            }
+        }
+        if let Some(scope) = &self.scope {
+            if !r
+                .route
+                .scope
+                .as_deref()
+                .unwrap_or("")
+                .to_lowercase()
+                .contains(scope)
+            {
+                return false;
+            }
+        }
+        if let Some(text) = &self.text {
+            let mut hay = summary(&r.route);
+            if let Some(d) = &r.route.description {
+                hay.push(' ');
+                hay.push_str(d);
+            }
+            if !hay.to_lowercase().contains(text) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn query_fields(query: Option<String>) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// One page of routes in key order: those the filters take after the cursor `after`, at most
+/// `limit` (50 by default), and `next`, the cursor of the page after (none on the last). The
+/// store is read from the cursor on and no further than the page: a million routes are never
+/// held, on DynamoDB never read for one page. The counts come from `/api/routes/count`.
+pub(super) async fn list(State(console): Shared, RawQuery(query): RawQuery) -> Response {
+    let fields = query_fields(query);
+    let limit = match fields.get("limit").map(|l| l.parse::<usize>()) {
+        None => 50,
+        Some(Ok(n)) if (1..=PAGE_MAX).contains(&n) => n,
+        Some(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                &format!("limit: a whole number from 1 to {PAGE_MAX}"),
             )
         }
+    };
+    let filter = RouteFilter::from_query(&fields);
+    let after = fields.get("after").filter(|a| !a.is_empty()).cloned();
+    let mut page: Vec<StoredRoute> = Vec::with_capacity(limit);
+    let mut more = false;
+    let listed = console
+        .opened
+        .admin
+        .each(filter.prefix.as_deref(), after.as_deref(), &mut |r| {
+            if !filter.matches(&r) {
+                return true;
+            }
+            if page.len() == limit {
+                more = true;
+                return false;
+            }
+            page.push(r);
+            true
+        })
+        .await;
+    if let Err(e) = listed {
+        return store_error(&e);
+    }
+    let findings = lint_by_route(&console, &page);
+    let next = if more {
+        page.last().map(|r| r.route.key())
+    } else {
+        None
+    };
+    let shown: Vec<Value> = page
+        .iter()
+        .map(|r| {
+            let mut v = shown(r);
+            let warnings = warnings_of(&findings, &r.route.key());
+            if !warnings.is_empty() {
+                v["warnings"] = warnings.into();
+            }
+            v
+        })
+        .collect();
+    json(
+        StatusCode::OK,
+        &json!({ "routes": shown, "next": next, "order": "key" }),
+    )
+}
+
+/// `{matched, total}`: how many routes the filters take, of how many; counted one route at a
+/// time (on DynamoDB a read of the whole index, which the page asks for after drawing).
+pub(super) async fn count(State(console): Shared, RawQuery(query): RawQuery) -> Response {
+    let fields = query_fields(query);
+    let filter = RouteFilter::from_query(&fields);
+    let (mut matched, mut total) = (0u64, 0u64);
+    let counted = console
+        .opened
+        .admin
+        .each(None, None, &mut |r| {
+            total += 1;
+            if filter
+                .prefix
+                .as_deref()
+                .is_none_or(|p| r.route.key().starts_with(p))
+                && filter.matches(&r)
+            {
+                matched += 1;
+            }
+            true
+        })
+        .await;
+    match counted {
+        Ok(()) => json(
+            StatusCode::OK,
+            &json!({ "matched": matched, "total": total }),
+        ),
         Err(e) => store_error(&e),
     }
 }

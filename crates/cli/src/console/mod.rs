@@ -222,6 +222,7 @@ fn router(console: Arc<Console>) -> Router {
     let refreshed = Router::new()
         .route("/info", get(api::info).fallback(wrong_method))
         .route("/routes", get(api::list).fallback(wrong_method))
+        .route("/routes/count", get(api::count).fallback(wrong_method))
         .route(
             "/route",
             get(api::get).post(api::save).fallback(wrong_method),

@@ -50,7 +50,7 @@
   }
   const fail = (r) => banner((r.data.error || "request failed") + (r.data.fix ? " — fix: " + r.data.fix : ""));
 
-  const state = { info: null, routes: [], shown: [], page: 0, size: 50, editing: null };
+  const state = { info: null, rows: [], cursors: [null], page: 0, size: 50, counted: null, notice: "", editing: null };
   const JSON_FIELDS = ["schedule", "targets", "final", "shares", "callers", "task_attributes"];
   const COMMON = ["schedule", "callers", "description"];
   const LONG = ["twiml", "text", ...JSON_FIELDS];
@@ -85,27 +85,56 @@
     await refresh();
   }
 
+  // The server filters and pages: the page holds one page of rows. `cursors[n]` is where
+  // page n starts (the key before it); a new filter starts again at page 0.
+  const filters = () => {
+    const q = new URLSearchParams();
+    [["text", "f-text"], ["prefix", "f-prefix"], ["action", "f-action"], ["scope", "f-scope"]].forEach(([k, id]) => {
+      const v = $(id).value.trim();
+      if (v) q.set(k, v);
+    });
+    return q;
+  };
+  let loading = 0;
   async function refresh() {
-    $("count").textContent = "Loading routes…";
-    const r = await api("GET", "/api/routes");
+    const seq = ++loading;
+    const q = filters();
+    q.set("limit", String(state.size));
+    const after = state.cursors[state.page];
+    if (after) q.set("after", after);
+    const r = await api("GET", "/api/routes?" + q.toString());
+    if (seq !== loading) return;
     if (!r.ok) { $("count").textContent = "Routes could not be loaded."; return fail(r); }
     banner("");
-    state.routes = r.data.routes;
-    filter();
-  }
-
-  function filter() {
-    const text = $("f-text").value.trim().toLowerCase();
-    const prefix = $("f-prefix").value.trim();
-    const action = $("f-action").value;
-    const scope = $("f-scope").value.trim().toLowerCase();
-    state.shown = state.routes.filter((r) =>
-      (!text || (r.key + " " + r.summary + " " + (r.description || "")).toLowerCase().includes(text)) &&
-      (!prefix || r.pattern.startsWith(prefix)) &&
-      (!action || (r.action || "redirect") === action) &&
-      (!scope || (r.scope || "").includes(scope)));
-    state.page = 0;
+    state.rows = r.data.routes;
+    state.cursors[state.page + 1] = r.data.next || null;
     render();
+    count();
+  }
+  let counting = 0;
+  async function count() {
+    const seq = ++counting;
+    state.counted = null;
+    renderCount();
+    const r = await api("GET", "/api/routes/count?" + filters().toString());
+    if (seq !== counting || !r.ok) return;
+    state.counted = r.data;
+    renderCount();
+  }
+  function renderCount() {
+    const c = state.counted;
+    $("count").textContent = state.notice + (c
+      ? c.matched + " of " + c.total + " routes, sorted by pattern"
+      : "Counting routes… (sorted by pattern)");
+    if (c) {
+      const pages = Math.max(1, Math.ceil(c.matched / state.size));
+      $("page").textContent = "Page " + (state.page + 1) + " of " + pages;
+    }
+  }
+  let typing;
+  function filter() {
+    clearTimeout(typing);
+    typing = setTimeout(() => { state.notice = ""; state.page = 0; state.cursors = [null]; refresh(); }, 150);
   }
   ["f-text", "f-prefix", "f-scope"].forEach((id) => $(id).addEventListener("input", filter));
   $("f-action").addEventListener("change", filter);
@@ -113,9 +142,7 @@
 
   function render() {
     const body = document.querySelector("#routes tbody");
-    const pages = Math.max(1, Math.ceil(state.shown.length / state.size));
-    state.page = Math.min(state.page, pages - 1);
-    const rows = state.shown.slice(state.page * state.size, (state.page + 1) * state.size);
+    const rows = state.rows;
     body.replaceChildren(...rows.map((r) => el("tr", {},
       el("td", {}, el("button", { type: "button", class: "link", text: r.pattern, "aria-label": "Edit route " + r.key, onclick: () => edit(r.key) })),
       el("td", { text: r.scope || "" }),
@@ -128,17 +155,17 @@
       el("td", { text: (r.updated_by || "") + (r.updated_at ? " · " + when(r.updated_at) : "") }),
       el("td", {}, el("button", { type: "button", text: "Test", "aria-label": "Test a call to " + r.key, onclick: () => testRoute(r) })))));
     if (!rows.length) {
-      body.append(el("tr", {}, el("td", { colspan: "8", text: state.routes.length
+      const filtered = [...filters().keys()].length;
+      body.append(el("tr", {}, el("td", { colspan: "8", text: filtered || state.page
         ? "No route matches the filter."
         : "No routes yet: create one with New route, or import a file." })));
     }
-    $("count").textContent = state.shown.length + " of " + state.routes.length + " routes, in the order the matcher tries them";
-    $("page").textContent = "Page " + (state.page + 1) + " of " + pages;
+    $("page").textContent = "Page " + (state.page + 1);
     $("prev").disabled = state.page === 0;
-    $("next").disabled = state.page >= pages - 1;
+    $("next").disabled = !state.cursors[state.page + 1];
   }
-  $("prev").addEventListener("click", () => { state.page--; render(); });
-  $("next").addEventListener("click", () => { state.page++; render(); });
+  $("prev").addEventListener("click", () => { state.notice = ""; state.page--; refresh(); });
+  $("next").addEventListener("click", () => { state.notice = ""; state.page++; refresh(); });
 
   // --- editor ---
   const dialog = $("editor");
@@ -236,10 +263,10 @@
     const r = await api("POST", "/api/route", { record, version, key: state.editing.key });
     if (r.ok) {
       dialog.close();
+      const warned = (r.data.warnings || []).length ? " Warning: " + r.data.warnings.join("; ") + ". " : "";
+      state.notice = (r.data.unchanged ? "No change to " + r.data.route.key + ": nothing written. " : "Saved " + r.data.route.key + " (version " + r.data.route.version + "). ") + warned;
       await refresh();
       banner("");
-      const warned = (r.data.warnings || []).length ? " Warning: " + r.data.warnings.join("; ") + ". " : "";
-      $("count").textContent = (r.data.unchanged ? "No change to " + r.data.route.key + ": nothing written. " : "Saved " + r.data.route.key + " (version " + r.data.route.version + "). ") + warned + $("count").textContent;
       return;
     }
     if (r.status === 409) return conflict(record, r.data);
@@ -311,9 +338,11 @@
     show("test");
     $("t-number").focus();
   }
-  $("e-test").addEventListener("click", () => {
-    const r = state.routes.find((x) => x.key === state.editing.key);
-    if (r) testRoute(r);
+  $("e-test").addEventListener("click", async () => {
+    const r = state.rows.find((x) => x.key === state.editing.key);
+    if (r) return testRoute(r);
+    const got = await api("GET", "/api/route?key=" + encodeURIComponent(state.editing.key));
+    if (got.ok) testRoute(got.data.route);
   });
   if (!$("t-tz").value) $("t-tz").value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
   $("test-form").addEventListener("submit", async (e) => {
