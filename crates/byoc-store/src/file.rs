@@ -152,10 +152,22 @@ impl FileStore {
     /// small diff in version control.
     fn render(&self) -> String {
         let stored = self.inner.stored();
-        let text = self.text.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        // Read under the lock, not copied: at a million routes the file's text is hundreds of
+        // megabytes.
+        let text = self.text.lock().unwrap_or_else(|e| e.into_inner());
         let mut by_key: std::collections::HashMap<String, &StoredRoute> =
             stored.iter().map(|s| (s.route.key(), s)).collect();
-        let mut items: Vec<String> = Vec::with_capacity(stored.len());
+        // Written straight into the new text, item after item (no list of items joined).
+        let mut out = String::with_capacity(text.len() + 64);
+        out.push_str("{\n  \"routes\": [\n");
+        let mut first = true;
+        let mut push = |out: &mut String, item: &str| {
+            if !first {
+                out.push_str(",\n");
+            }
+            first = false;
+            out.push_str(item);
+        };
         #[derive(serde::Deserialize)]
         struct Raw<'a> {
             #[serde(borrow)]
@@ -179,22 +191,25 @@ impl FileStore {
                     ..route.to_record()
                 };
                 if as_read == file_record(now) {
-                    items.push(format!("    {}", item.get()));
+                    push(&mut out, "    ");
+                    out.push_str(item.get());
                 } else {
-                    items.push(pretty_item(&file_record(now)));
+                    push(&mut out, &pretty_item(&file_record(now)));
                 }
             }
         }
+        drop(text);
         // New routes, in pattern order, after the file's own.
         for s in &stored {
             if by_key.contains_key(&s.route.key()) {
-                items.push(pretty_item(&file_record(s)));
+                push(&mut out, &pretty_item(&file_record(s)));
             }
         }
-        if items.is_empty() {
+        if first {
             "{\n  \"routes\": []\n}\n".to_string()
         } else {
-            format!("{{\n  \"routes\": [\n{}\n  ]\n}}\n", items.join(",\n"))
+            out.push_str("\n  ]\n}\n");
+            out
         }
     }
 
@@ -260,7 +275,7 @@ impl FileStore {
         *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = self.stamp();
         let changes = self.inner.drain_history();
         if !changes.is_empty() {
-            let mut history = OpenOptions::new()
+            let history = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(self.history_path())
@@ -268,18 +283,19 @@ impl FileStore {
                     path: self.history_path(),
                     source,
                 })?;
-            let mut lines = String::new();
-            for change in changes {
-                // A Change is plain strings and numbers: serializing cannot fail.
-                lines.push_str(&serde_json::to_string(&change).expect("change serializes"));
-                lines.push('\n');
-            }
-            history
-                .write_all(lines.as_bytes())
-                .map_err(|source| StoreError::Write {
-                    path: self.history_path(),
-                    source,
-                })?;
+            // Line by line through a buffer: an import's history is one line per route.
+            let mut out = std::io::BufWriter::new(history);
+            let written = changes
+                .iter()
+                .try_for_each(|change| {
+                    serde_json::to_writer(&mut out, change).map_err(std::io::Error::other)?;
+                    out.write_all(b"\n")
+                })
+                .and_then(|()| out.flush());
+            written.map_err(|source| StoreError::Write {
+                path: self.history_path(),
+                source,
+            })?;
         }
         Ok(())
     }

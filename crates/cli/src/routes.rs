@@ -730,30 +730,35 @@ async fn import_file(
     actor: Actor,
 ) -> CliResult {
     let plan = plan()?;
-    let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-    let text = import::decode_text(&bytes)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
     let name = file.display().to_string();
-    let input =
-        admin::read_import(&text, &name, Some(&format), &plan).with_context(|| name.clone())?;
+    // The file's bytes and text are dropped once read: at a million routes each copy counts.
+    let input = {
+        let bytes =
+            std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        let text = import::decode_text(&bytes)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+        admin::read_import(&text, &name, Some(&format), &plan).with_context(|| name.clone())?
+    };
     for warning in &input.warnings {
         eprintln!("warning: {warning}");
     }
     // The linter's findings on the file's routes: said, never refused.
-    let routes: Vec<std::sync::Arc<byoc_core::Route>> = input
-        .routes
-        .iter()
-        .cloned()
-        .map(std::sync::Arc::new)
-        .collect();
-    let base = byoc_web::config::var("PUBLIC_BASE_URL");
-    match lint_context(base) {
-        Ok(ctx) => {
-            for f in byoc_core::lint::lint(&routes, &plan, &ctx) {
-                eprintln!("warning: {} {}: {}", f.route, f.kind, f.message);
+    {
+        let routes: Vec<std::sync::Arc<byoc_core::Route>> = input
+            .routes
+            .iter()
+            .cloned()
+            .map(std::sync::Arc::new)
+            .collect();
+        let base = byoc_web::config::var("PUBLIC_BASE_URL");
+        match lint_context(base) {
+            Ok(ctx) => {
+                for f in byoc_core::lint::lint(&routes, &plan, &ctx) {
+                    eprintln!("warning: {} {}: {}", f.route, f.kind, f.message);
+                }
             }
+            Err(e) => eprintln!("warning: the routes were not linted: {e}"),
         }
-        Err(e) => eprintln!("warning: the routes were not linted: {e}"),
     }
     let opened = if dry_run {
         source.open_dry_run(&plan).await?
@@ -805,6 +810,8 @@ async fn import_file(
         eprintln!("nothing to write");
         return Ok(ExitCode::SUCCESS);
     }
+    // The plan holds its own copies of what it writes.
+    drop(input);
     // Drawn only when stderr is a terminal.
     let bar = indicatif::ProgressBar::new(total as u64);
     if let Ok(style) =

@@ -137,10 +137,13 @@ impl ImportPlan {
         if let Some(risk) = self.prune_risk().filter(|_| !confirmed) {
             return Err(AdminError::PruneUnconfirmed(risk));
         }
-        if self.ops.is_empty() {
+        // The difference was for showing: its copies of the routes go before the writes.
+        let ImportPlan { ops, diff, .. } = self;
+        drop(diff);
+        if ops.is_empty() {
             return Ok(Applied::default());
         }
-        Ok(admin.apply(self.ops, actor, progress).await?)
+        Ok(admin.apply(ops, actor, progress).await?)
     }
 }
 
