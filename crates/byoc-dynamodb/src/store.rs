@@ -363,6 +363,7 @@ impl DynamoStore {
         &self,
         prefix: Option<&str>,
         after: Option<&str>,
+        page: Option<usize>,
         each: &mut (dyn FnMut(StoredRoute) -> bool + Send),
     ) -> Result<bool, StoreError> {
         // A cursor inside or past the prefix's keys: start after it (a key condition has one
@@ -386,14 +387,41 @@ impl DynamoStore {
                     .expression_attribute_values(":p", s(p)),
                 (None, None) => query.key_condition_expression("#shard = :s"),
             };
+            if let Some(page) = page {
+                // A page of the merge can come from one shard alone: no shard is asked for more.
+                query = query.limit(i32::try_from(page).unwrap_or(i32::MAX).max(1));
+            }
             streams.push(query.into_paginator().items().send());
+        }
+        // Each shard's first page, asked for at once: the merge needs them all to begin.
+        let firsts: Vec<_> = streams
+            .into_iter()
+            .map(|mut stream| {
+                tokio::spawn(async move {
+                    let first = stream.next().await;
+                    (stream, first)
+                })
+            })
+            .collect();
+        let mut streams = Vec::with_capacity(firsts.len());
+        let mut pending_firsts = Vec::with_capacity(firsts.len());
+        for handle in firsts {
+            let (stream, first) = handle
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("listing task failed: {e}")))?;
+            streams.push(stream);
+            pending_firsts.push(Some(first));
         }
         // The head of each shard: its next readable route, keyed.
         let mut heads: Vec<Option<(String, StoredRoute)>> = Vec::with_capacity(streams.len());
-        for stream in streams.iter_mut() {
+        for (i, stream) in streams.iter_mut().enumerate() {
             let mut head = None;
             loop {
-                match stream.next().await {
+                let next = match pending_firsts[i].take() {
+                    Some(first) => first,
+                    None => stream.next().await,
+                };
+                match next {
                     None => break,
                     Some(Ok(item)) => {
                         let mut one = Vec::with_capacity(1);
@@ -810,9 +838,10 @@ impl RouteAdmin for DynamoStore {
         &self,
         prefix: Option<&str>,
         after: Option<&str>,
+        page: Option<usize>,
         each: &mut (dyn FnMut(StoredRoute) -> bool + Send),
     ) -> Result<(), StoreError> {
-        if self.index_ready().await? && self.each_indexed(prefix, after, each).await? {
+        if self.index_ready().await? && self.each_indexed(prefix, after, page, each).await? {
             return Ok(());
         }
         // No index yet: the whole-table read `list` falls back to, and its warning.

@@ -200,7 +200,7 @@ pub async fn reads_and_lists_in_key_order(store: &dyn Store) {
     let each = |prefix: Option<&'static str>, after: Option<&'static str>, take: usize| async move {
         let mut seen = Vec::new();
         store
-            .each(prefix, after, &mut |r| {
+            .each(prefix, after, None, &mut |r| {
                 seen.push(r.route.pattern.key());
                 seen.len() < take
             })

@@ -361,9 +361,10 @@ impl RouteAdmin for FileStore {
         &self,
         prefix: Option<&str>,
         after: Option<&str>,
+        page: Option<usize>,
         each: &mut (dyn FnMut(StoredRoute) -> bool + Send),
     ) -> Result<(), StoreError> {
-        self.inner.each(prefix, after, each).await
+        self.inner.each(prefix, after, page, each).await
     }
 
     async fn put(

@@ -338,6 +338,7 @@ impl RouteAdmin for MemoryStore {
         &self,
         prefix: Option<&str>,
         after: Option<&str>,
+        _page: Option<usize>,
         each: &mut (dyn FnMut(StoredRoute) -> bool + Send),
     ) -> Result<(), StoreError> {
         self.each_sorted(prefix, after, each);

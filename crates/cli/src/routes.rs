@@ -380,7 +380,7 @@ pub async fn run(command: Command) -> CliResult {
             let mut left_out = Vec::new();
             opened
                 .admin
-                .each(prefix.as_deref(), None, &mut |r| {
+                .each(prefix.as_deref(), None, None, &mut |r| {
                     // JSON and CSV are files to import again: an unreadable item's stand-in
                     // would come back as a real route.
                     if r.unreadable.is_some() && format != ListFormat::Text {

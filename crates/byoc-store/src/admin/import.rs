@@ -208,7 +208,7 @@ pub async fn export_to<W: std::io::Write + Send>(
     let mut left_out = Vec::new();
     let mut failed: Option<std::io::Error> = None;
     admin
-        .each(None, None, &mut |stored| {
+        .each(None, None, None, &mut |stored| {
             if stored.unreadable.is_some() {
                 left_out.push(stored);
                 return true;

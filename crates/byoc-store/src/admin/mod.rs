@@ -195,11 +195,14 @@ pub trait RouteAdmin: Send + Sync {
     /// comes after `after` (a page's cursor), handed to `each` one at a time until it returns
     /// false: listings, exports and the console's pages, which must not hold a million routes
     /// at once. Stores that read pages (DynamoDB) hold a page at a time and start at `after`;
-    /// the default holds what `list` gives.
+    /// `page` says how many routes the caller means to take, when it means to stop early (a
+    /// console page), so that such a store reads no bigger pages than that. The default holds
+    /// what `list` gives.
     async fn each(
         &self,
         prefix: Option<&str>,
         after: Option<&str>,
+        _page: Option<usize>,
         each: &mut (dyn FnMut(StoredRoute) -> bool + Send),
     ) -> Result<(), StoreError> {
         for route in self.list(prefix).await? {

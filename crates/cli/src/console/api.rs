@@ -308,17 +308,22 @@ pub(super) async fn list(State(console): Shared, RawQuery(query): RawQuery) -> R
     let listed = console
         .opened
         .admin
-        .each(filter.prefix.as_deref(), after.as_deref(), &mut |r| {
-            if !filter.matches(&r) {
-                return true;
-            }
-            if page.len() == limit {
-                more = true;
-                return false;
-            }
-            page.push(r);
-            true
-        })
+        .each(
+            filter.prefix.as_deref(),
+            after.as_deref(),
+            Some(limit + 1),
+            &mut |r| {
+                if !filter.matches(&r) {
+                    return true;
+                }
+                if page.len() == limit {
+                    more = true;
+                    return false;
+                }
+                page.push(r);
+                true
+            },
+        )
         .await;
     if let Err(e) = listed {
         return store_error(&e);
@@ -355,7 +360,7 @@ pub(super) async fn count(State(console): Shared, RawQuery(query): RawQuery) -> 
     let counted = console
         .opened
         .admin
-        .each(None, None, &mut |r| {
+        .each(None, None, None, &mut |r| {
             total += 1;
             if filter
                 .prefix
