@@ -135,6 +135,16 @@ pub fn lint(routes: &[Arc<Route>], plan: &NumberPlan, ctx: &LintContext) -> Vec<
     let catch_all = routes
         .iter()
         .find(|r| r.pattern == crate::Pattern::CatchAll && r.scope.is_none());
+    // Every prefix pattern with its scope: whether a shorter prefix route lies under a route is
+    // a lookup per prefix of its key, not a pass over every route (a million routes lint in
+    // seconds, not hours).
+    let prefixes: std::collections::HashSet<(Option<&str>, &str)> = routes
+        .iter()
+        .filter_map(|r| match &r.pattern {
+            crate::Pattern::Prefix(p) => Some((r.scope.as_deref(), p.as_str())),
+            _ => None,
+        })
+        .collect();
     let mut out = Vec::new();
     for route in routes {
         let key = route.key();
@@ -239,12 +249,15 @@ pub fn lint(routes: &[Arc<Route>], plan: &NumberPlan, ctx: &LintContext) -> Vec<
         }
         shadowed(route, &mut found);
         // Deleting it would hand its calls to a shorter prefix route, not to `*`.
-        let under_prefix = routes.iter().any(|other| {
-            !Arc::ptr_eq(other, route)
-                && other.scope == route.scope
-                && matches!(&other.pattern, crate::Pattern::Prefix(p)
-                    if route.pattern.key().starts_with(p.as_str()) && route.pattern.key() != other.pattern.key())
-        });
+        let pattern_key = route.pattern.key();
+        let own_prefix = match &route.pattern {
+            crate::Pattern::Prefix(p) => Some(p.as_str()),
+            _ => None,
+        };
+        let under_prefix = (1..=pattern_key.len())
+            .filter(|&n| pattern_key.is_char_boundary(n))
+            .map(|n| &pattern_key[..n])
+            .any(|p| Some(p) != own_prefix && prefixes.contains(&(route.scope.as_deref(), p)));
         if let Some(ca) = catch_all.filter(|_| !under_prefix) {
             if !Arc::ptr_eq(route, ca)
                 && route.pattern != crate::Pattern::CatchAll
@@ -472,5 +485,29 @@ mod tests {
                 ("+13175550002".to_string(), "loop")
             ]
         );
+    }
+
+    /// A route doing what `*` does is worth keeping when a shorter prefix route of its own
+    /// scope would take its calls; the route itself and other scopes' prefixes do not count.
+    #[test]
+    fn a_shorter_prefix_of_the_same_scope_keeps_a_catch_all_twin() {
+        let r = routes(
+            r#"{"routes": [
+              {"pattern": "*", "action": "reject"},
+              {"pattern": "+1999*", "action": "reject"},
+              {"pattern": "+19995*", "action": "hangup"},
+              {"pattern": "+199955*", "action": "reject"},
+              {"pattern": "+1888*", "action": "reject"},
+              {"pattern": "+188*", "action": "hangup", "scope": "a.sip.twilio.com"},
+              {"pattern": "+17775550000", "action": "reject"},
+              {"pattern": "+1777*", "action": "hangup"}
+            ]}"#,
+        );
+        let twins: Vec<String> = lint(&r, &NumberPlan::default(), &LintContext::default())
+            .into_iter()
+            .filter(|f| f.kind == "repeats_catch_all")
+            .map(|f| f.route)
+            .collect();
+        assert_eq!(twins, ["+1888*", "+1999*"]);
     }
 }
