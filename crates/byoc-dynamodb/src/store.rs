@@ -90,6 +90,16 @@ pub(crate) fn condition_failed(
     }
 }
 
+/// Writes an import plans and sends at a time (their items read, written, their history
+/// recorded) before the next.
+const APPLY_CHUNK: usize = 1000;
+
+/// Items a listing asks each shard for at a time.
+const LIST_PAGE: usize = 500;
+
+/// BatchGetItem's limit on keys per request.
+const BATCH_GET_MAX: usize = 100;
+
 /// The routes index: `list_shard` + `pattern`, every attribute projected (a listing needs the
 /// whole route).
 pub(crate) fn routes_index() -> aws_sdk_dynamodb::types::GlobalSecondaryIndex {
@@ -387,10 +397,11 @@ impl DynamoStore {
                     .expression_attribute_values(":p", s(p)),
                 (None, None) => query.key_condition_expression("#shard = :s"),
             };
-            if let Some(page) = page {
-                // A page of the merge can come from one shard alone: no shard is asked for more.
-                query = query.limit(i32::try_from(page).unwrap_or(i32::MAX).max(1));
-            }
+            // Small pages: eight shards' pages are held at once, and a 1 MB page of items is
+            // several times that decoded. A console page can come from one shard alone: no
+            // shard is asked for more than it.
+            let items = page.unwrap_or(LIST_PAGE).clamp(1, LIST_PAGE);
+            query = query.limit(i32::try_from(items).unwrap_or(1));
             streams.push(query.into_paginator().items().send());
         }
         // Each shard's first page, asked for at once: the merge needs them all to begin.
@@ -641,6 +652,61 @@ impl DynamoStore {
             .send()
             .await
             .map(|_| ())
+    }
+
+    /// The route items of these keys as they are now (consistent reads, a BatchGetItem per
+    /// hundred keys); an item this version cannot read comes as its stand-in.
+    async fn current_items(
+        &self,
+        keys: &[String],
+    ) -> Result<HashMap<String, StoredRoute>, StoreError> {
+        let mut found = HashMap::with_capacity(keys.len());
+        for batch in keys.chunks(BATCH_GET_MAX) {
+            let mut request = KeysAndAttributes::builder().consistent_read(true);
+            for k in batch {
+                request = request.keys(key(k, SK_ROUTE));
+            }
+            let mut pending = Some(
+                request
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?,
+            );
+            let mut attempt = 0;
+            while let Some(ask) = pending.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, ask)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error(&self.table, e))?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    let mut one = Vec::with_capacity(1);
+                    push_listed(&mut one, &item, &self.plan);
+                    if let Some(stored) = one.pop() {
+                        found.insert(stored.route.key(), stored);
+                    }
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+                if pending.is_some() {
+                    attempt += 1;
+                    if attempt >= crate::UNPROCESSED_ATTEMPTS {
+                        return Err(StoreError::Unavailable(format!(
+                            "reads still unprocessed after {attempt} attempts"
+                        )));
+                    }
+                    tokio::time::sleep(Duration::from_millis(50 << attempt.min(5))).await;
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// One conditional write, retried on a race when `expect` is `Any`.
@@ -902,38 +968,47 @@ impl RouteAdmin for DynamoStore {
         actor: &str,
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<Applied, StoreError> {
-        let current: HashMap<String, StoredRoute> = self
-            .list(None)
-            .await?
-            .into_iter()
-            .map(|r| (r.route.key(), r))
-            .collect();
+        // A chunk at a time: its routes' current items read (BatchGetItem), its writes and
+        // their history made, then the next: a million-route import never holds the table or
+        // a million planned items.
         let at = now_rfc3339();
-        let mut early = Vec::new();
-        let mut planned = Vec::with_capacity(ops.len());
-        for op in ops {
-            let (pattern, route, expect) = match op {
-                WriteOp::Put(route, expect) => (route.key(), Some(route), expect),
-                WriteOp::Delete(pattern, expect) => (pattern, None, expect),
-            };
-            let now = current.get(&pattern);
-            // Already moved on since the caller read it: reported, not written.
-            if let Err(e) = check_expect(&pattern, expect, now.map(|c| c.meta.version)) {
-                early.push(e);
-                continue;
+        let mut result = Applied::default();
+        let mut handled = 0;
+        let mut ops = ops.into_iter().peekable();
+        while ops.peek().is_some() {
+            let chunk: Vec<WriteOp> = ops.by_ref().take(APPLY_CHUNK).collect();
+            let keys: Vec<String> = chunk.iter().map(WriteOp::key).collect();
+            let current = self.current_items(&keys).await?;
+            let mut early = Vec::new();
+            let mut planned = Vec::with_capacity(chunk.len());
+            for op in chunk {
+                let (pattern, route, expect) = match op {
+                    WriteOp::Put(route, expect) => (route.key(), Some(route), expect),
+                    WriteOp::Delete(pattern, expect) => (pattern, None, expect),
+                };
+                let now = current.get(&pattern);
+                // Already moved on since the caller read it: reported, not written.
+                if let Err(e) = check_expect(&pattern, expect, now.map(|c| c.meta.version)) {
+                    early.push(e);
+                    continue;
+                }
+                let (after, change) = plan_change(&pattern, route, now, actor, &at, "import")?;
+                planned.push(Planned {
+                    item: after.map(|a| record_to_item(&a.to_record())),
+                    expected: now.map(|c| c.meta.version),
+                    history: history_item(&change),
+                    pattern,
+                });
             }
-            let (after, change) = plan_change(&pattern, route, now, actor, &at, "import")?;
-            planned.push(Planned {
-                item: after.map(|a| record_to_item(&a.to_record())),
-                expected: now.map(|c| c.meta.version),
-                history: history_item(&change),
-                pattern,
-            });
+            handled += early.len();
+            progress(handled);
+            let writes = planned.len();
+            let mut applied = self.write_planned(planned, handled, progress).await?;
+            handled += writes;
+            result.written += applied.written;
+            result.conflicts.append(&mut early);
+            result.conflicts.append(&mut applied.conflicts);
         }
-        progress(early.len());
-        let mut applied = self.write_planned(planned, early.len(), progress).await?;
-        early.append(&mut applied.conflicts);
-        applied.conflicts = early;
-        Ok(applied)
+        Ok(result)
     }
 }

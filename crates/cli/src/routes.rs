@@ -805,7 +805,7 @@ async fn import_file(
         );
         return Ok(Exit::Invalid.into());
     }
-    let total = planned.ops.len();
+    let total = planned.writes();
     if total == 0 {
         eprintln!("nothing to write");
         return Ok(ExitCode::SUCCESS);

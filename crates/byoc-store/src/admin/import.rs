@@ -39,13 +39,14 @@ pub fn read_import(
     })
 }
 
-/// An import, planned: what it changes and the writes that do it.
+/// An import, planned: what it changes. The writes are made from the difference itself when
+/// applied ([`ImportPlan::apply`]): the routes are not held twice.
 #[derive(Debug)]
 pub struct ImportPlan {
     pub diff: Diff,
-    /// Each write expects the version read now, so a route someone changes before the import
-    /// writes it is reported as a conflict, not overwritten.
-    pub ops: Vec<WriteOp>,
+    /// The version of each stored route read now: each write expects it, so a route someone
+    /// changes before the import writes it is reported as a conflict, not overwritten.
+    versions: HashMap<String, u64>,
     /// How many routes the store had.
     pub stored: usize,
     pub prune: bool,
@@ -65,21 +66,48 @@ impl ImportPlan {
         let count = stored.len();
         let current: Vec<Arc<Route>> = stored.into_iter().map(|r| r.route).collect();
         let diff = import::diff(&current, routes);
+        ImportPlan {
+            diff,
+            versions,
+            stored: count,
+            prune,
+        }
+    }
+
+    /// How many writes applying the plan makes.
+    pub fn writes(&self) -> usize {
+        self.diff.added.len()
+            + self.diff.changed.len()
+            + if self.prune {
+                self.diff.absent.len()
+            } else {
+                0
+            }
+    }
+
+    /// The writes, made from the difference (its routes moved, not copied).
+    fn into_ops(self) -> Vec<WriteOp> {
+        let ImportPlan {
+            diff,
+            versions,
+            prune,
+            ..
+        } = self;
         let read = |key: &str| {
             versions
                 .get(key)
                 .map_or(Expect::Absent, |v| Expect::Version(*v))
         };
-        let mut ops: Vec<WriteOp> = diff
-            .added
-            .iter()
-            .map(|r| WriteOp::Put(r.clone(), Expect::Absent))
-            .collect();
+        let mut ops: Vec<WriteOp> = Vec::with_capacity(diff.added.len() + diff.changed.len());
         ops.extend(
-            diff.changed
-                .iter()
-                .map(|(_, new)| WriteOp::Put(new.clone(), read(&new.key()))),
+            diff.added
+                .into_iter()
+                .map(|r| WriteOp::Put(r, Expect::Absent)),
         );
+        for (_, new) in diff.changed {
+            let expect = read(&new.key());
+            ops.push(WriteOp::Put(new, expect));
+        }
         if prune {
             ops.extend(
                 diff.absent
@@ -87,12 +115,7 @@ impl ImportPlan {
                     .map(|r| WriteOp::Delete(r.key(), read(&r.key()))),
             );
         }
-        ImportPlan {
-            diff,
-            ops,
-            stored: count,
-            prune,
-        }
+        ops
     }
 
     /// Plans importing `routes` against what `admin` holds now.
@@ -137,13 +160,10 @@ impl ImportPlan {
         if let Some(risk) = self.prune_risk().filter(|_| !confirmed) {
             return Err(AdminError::PruneUnconfirmed(risk));
         }
-        // The difference was for showing: its copies of the routes go before the writes.
-        let ImportPlan { ops, diff, .. } = self;
-        drop(diff);
-        if ops.is_empty() {
+        if self.writes() == 0 {
             return Ok(Applied::default());
         }
-        Ok(admin.apply(ops, actor, progress).await?)
+        Ok(admin.apply(self.into_ops(), actor, progress).await?)
     }
 }
 
@@ -263,7 +283,7 @@ mod tests {
         let planned = ImportPlan::against(&store, &input.routes, false)
             .await
             .unwrap();
-        assert_eq!((planned.diff.added.len(), planned.ops.len()), (2, 2));
+        assert_eq!((planned.diff.added.len(), planned.writes()), (2, 2));
         let applied = planned.apply(&store, "ana", false, &|_| {}).await.unwrap();
         assert_eq!(applied.written, 2);
 

@@ -660,7 +660,7 @@ pub(super) async fn import_routes(
         "absent": records(&planned.diff.absent),
         "unchanged": planned.diff.unchanged,
         "prune": request.prune,
-        "writes": planned.ops.len(),
+        "writes": planned.writes(),
         "prune_risk": planned.prune_risk(),
         "warnings": input.warnings,
     });
@@ -670,7 +670,7 @@ pub(super) async fn import_routes(
     console.import_done.store(0, Ordering::Relaxed);
     console
         .import_total
-        .store(planned.ops.len(), Ordering::Relaxed);
+        .store(planned.writes(), Ordering::Relaxed);
     let applied = planned
         .apply(admin, &console.actor, request.confirm_prune, &|n| {
             console.import_done.store(n, Ordering::Relaxed)
