@@ -658,15 +658,21 @@ pub struct Diff {
 
 /// Compares the store's routes with the input's.
 pub fn diff(current: &[Arc<Route>], new: &[Route]) -> Diff {
+    diff_owned(current, new.to_vec())
+}
+
+/// [`diff`], taking the new routes: they move into the difference, not copied (an import of a
+/// million routes holds them once).
+pub fn diff_owned(current: &[Arc<Route>], new: Vec<Route>) -> Diff {
     let current: BTreeMap<String, &Route> = current.iter().map(|r| (r.key(), r.as_ref())).collect();
     let mut d = Diff::default();
     let mut in_new = std::collections::HashSet::new();
     for route in new {
         let key = route.key();
         match current.get(&key) {
-            None => d.added.push(route.clone()),
-            Some(old) if *old == route => d.unchanged += 1,
-            Some(old) => d.changed.push(((*old).clone(), route.clone())),
+            None => d.added.push(route),
+            Some(old) if *old == &route => d.unchanged += 1,
+            Some(old) => d.changed.push(((*old).clone(), route)),
         }
         in_new.insert(key);
     }

@@ -379,6 +379,12 @@ impl DynamoStore {
         // A cursor inside or past the prefix's keys: start after it (a key condition has one
         // condition on the sort key), and stop where the prefix's keys end.
         let after = after.filter(|a| prefix.is_none_or(|p| *a >= p));
+        if let (Some(a), Some(p)) = (after, prefix) {
+            if !a.starts_with(p) {
+                // Past every key of the prefix: nothing to read.
+                return Ok(true);
+            }
+        }
         let mut streams = Vec::with_capacity(LIST_SHARDS as usize);
         for shard in 0..LIST_SHARDS {
             let mut query = self
@@ -977,7 +983,10 @@ impl RouteAdmin for DynamoStore {
         let mut ops = ops.into_iter().peekable();
         while ops.peek().is_some() {
             let chunk: Vec<WriteOp> = ops.by_ref().take(APPLY_CHUNK).collect();
-            let keys: Vec<String> = chunk.iter().map(WriteOp::key).collect();
+            let mut keys: Vec<String> = chunk.iter().map(WriteOp::key).collect();
+            // BatchGetItem refuses a key asked twice (two ops on one route).
+            keys.sort_unstable();
+            keys.dedup();
             let current = self.current_items(&keys).await?;
             let mut early = Vec::new();
             let mut planned = Vec::with_capacity(chunk.len());

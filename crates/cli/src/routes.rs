@@ -765,7 +765,10 @@ async fn import_file(
     } else {
         source.open_write(&plan).await?
     };
-    let planned = ImportPlan::against(opened.admin.as_ref(), &input.routes, prune).await?;
+    let read = input.routes.len();
+    let format_name = input.format.name();
+    // The routes move into the plan: held once, not twice.
+    let planned = ImportPlan::against_owned(opened.admin.as_ref(), input.routes, prune).await?;
     let diff = &planned.diff;
     let absent_note = if prune {
         "removed"
@@ -774,8 +777,8 @@ async fn import_file(
     };
     eprintln!(
         "{name}: {} route(s) read ({} format); against {}: {} added, {} changed, {} unchanged, {} not in the file ({absent_note})",
-        input.routes.len(),
-        input.format.name(),
+        read,
+        format_name,
         opened.description,
         diff.added.len(),
         diff.changed.len(),
@@ -810,8 +813,6 @@ async fn import_file(
         eprintln!("nothing to write");
         return Ok(ExitCode::SUCCESS);
     }
-    // The plan holds its own copies of what it writes.
-    drop(input);
     // Drawn only when stderr is a terminal.
     let bar = indicatif::ProgressBar::new(total as u64);
     if let Ok(style) =

@@ -59,13 +59,18 @@ impl ImportPlan {
     /// Plans importing `routes` over `stored` (the store's routes as just listed); with
     /// `prune`, routes absent from the input are deleted.
     pub fn new(stored: Vec<StoredRoute>, routes: &[Route], prune: bool) -> ImportPlan {
+        Self::new_owned(stored, routes.to_vec(), prune)
+    }
+
+    /// [`ImportPlan::new`], taking the input's routes (moved into the plan, not copied).
+    pub fn new_owned(stored: Vec<StoredRoute>, routes: Vec<Route>, prune: bool) -> ImportPlan {
         let versions: HashMap<String, u64> = stored
             .iter()
             .map(|r| (r.route.key(), r.meta.version))
             .collect();
         let count = stored.len();
         let current: Vec<Arc<Route>> = stored.into_iter().map(|r| r.route).collect();
-        let diff = import::diff(&current, routes);
+        let diff = import::diff_owned(&current, routes);
         ImportPlan {
             diff,
             versions,
@@ -125,6 +130,15 @@ impl ImportPlan {
         prune: bool,
     ) -> Result<ImportPlan, StoreError> {
         Ok(Self::new(admin.list(None).await?, routes, prune))
+    }
+
+    /// [`ImportPlan::against`], taking the input's routes.
+    pub async fn against_owned(
+        admin: &dyn RouteAdmin,
+        routes: Vec<Route>,
+        prune: bool,
+    ) -> Result<ImportPlan, StoreError> {
+        Ok(Self::new_owned(admin.list(None).await?, routes, prune))
     }
 
     /// What a prune would delete that must be confirmed first (the `*` route, or many routes:

@@ -303,27 +303,26 @@ pub(super) async fn list(State(console): Shared, RawQuery(query): RawQuery) -> R
     };
     let filter = RouteFilter::from_query(&fields);
     let after = fields.get("after").filter(|a| !a.is_empty()).cloned();
+    let hint = (filter.text.is_none() && filter.action.is_none() && filter.scope.is_none())
+        .then_some(limit + 1);
     let mut page: Vec<StoredRoute> = Vec::with_capacity(limit);
     let mut more = false;
     let listed = console
         .opened
         .admin
-        .each(
-            filter.prefix.as_deref(),
-            after.as_deref(),
-            Some(limit + 1),
-            &mut |r| {
-                if !filter.matches(&r) {
-                    return true;
-                }
-                if page.len() == limit {
-                    more = true;
-                    return false;
-                }
-                page.push(r);
-                true
-            },
-        )
+        // A page hint only when every route read is one of the page's: with other filters a
+        // store reading small pages for a rare match would ask many times over.
+        .each(filter.prefix.as_deref(), after.as_deref(), hint, &mut |r| {
+            if !filter.matches(&r) {
+                return true;
+            }
+            if page.len() == limit {
+                more = true;
+                return false;
+            }
+            page.push(r);
+            true
+        })
         .await;
     if let Err(e) = listed {
         return store_error(&e);

@@ -96,20 +96,26 @@
     return q;
   };
   let loading = 0;
-  async function refresh() {
+  // Loads page `page` (the current one by default); the page number changes only when its
+  // rows arrive, and Previous / Next wait for them. `recount`: the filters or the routes
+  // changed (paging alone does not change the counts).
+  async function refresh(page = state.page, recount = true) {
     const seq = ++loading;
+    $("prev").disabled = true;
+    $("next").disabled = true;
     const q = filters();
     q.set("limit", String(state.size));
-    const after = state.cursors[state.page];
+    const after = state.cursors[page];
     if (after) q.set("after", after);
     const r = await api("GET", "/api/routes?" + q.toString());
     if (seq !== loading) return;
-    if (!r.ok) { $("count").textContent = "Routes could not be loaded."; return fail(r); }
+    if (!r.ok) { $("count").textContent = "Routes could not be loaded."; render(); return fail(r); }
     banner("");
+    state.page = page;
     state.rows = r.data.routes;
-    state.cursors[state.page + 1] = r.data.next || null;
+    state.cursors[page + 1] = r.data.next || null;
     render();
-    count();
+    if (recount) count(); else renderCount();
   }
   let counting = 0;
   async function count() {
@@ -134,7 +140,7 @@
   let typing;
   function filter() {
     clearTimeout(typing);
-    typing = setTimeout(() => { state.notice = ""; state.page = 0; state.cursors = [null]; refresh(); }, 150);
+    typing = setTimeout(() => { state.notice = ""; state.cursors = [null]; refresh(0); }, 150);
   }
   ["f-text", "f-prefix", "f-scope"].forEach((id) => $(id).addEventListener("input", filter));
   $("f-action").addEventListener("change", filter);
@@ -164,8 +170,12 @@
     $("prev").disabled = state.page === 0;
     $("next").disabled = !state.cursors[state.page + 1];
   }
-  $("prev").addEventListener("click", () => { state.notice = ""; state.page--; refresh(); });
-  $("next").addEventListener("click", () => { state.notice = ""; state.page++; refresh(); });
+  $("prev").addEventListener("click", () => {
+    if (state.page > 0) { state.notice = ""; refresh(state.page - 1, false); }
+  });
+  $("next").addEventListener("click", () => {
+    if (state.cursors[state.page + 1]) { state.notice = ""; refresh(state.page + 1, false); }
+  });
 
   // --- editor ---
   const dialog = $("editor");
@@ -284,6 +294,7 @@
   $("e-reload").addEventListener("click", () => {
     const c = state.editing.current;
     if (c) open(strip(c), c.version, c.key); else dialog.close();
+    state.notice = "";
     refresh();
   });
   $("e-overwrite").addEventListener("click", () => {
@@ -296,7 +307,7 @@
     const { key, version } = state.editing;
     if (!confirm("Delete route " + key + " (version " + version + ")? Calls it answers will go to the next matching route.")) return;
     const r = await api("POST", "/api/route/delete", { key, version });
-    if (r.ok) { dialog.close(); return refresh(); }
+    if (r.ok) { dialog.close(); state.notice = "Deleted " + key + ". "; return refresh(); }
     if (r.status === 409) return conflict(strip(state.editing.record), r.data);
     showError(r.data.error);
   });
@@ -403,6 +414,7 @@
     if (!r.ok) return out.append(el("p", { class: "error", text: r.data.error }));
     out.replaceChildren(el("p", { text: "Imported: " + r.data.written + " change(s) written." }),
       el("ul", {}, r.data.conflicts.map((c) => el("li", { class: "error", text: "not written: " + c }))));
+    state.notice = "";
     refresh();
   }
   async function download(format) {
