@@ -320,50 +320,20 @@ impl DynamoStore {
         )))
     }
 
-    /// Every route through the routes index, one query per `list_shard` (history items are not
-    /// in the index). `None` when the table has no such index yet.
+    /// Every route through the routes index (history items are not in the index), in key
+    /// order. `None` when the table has no such index yet.
     async fn list_indexed(
         &self,
         prefix: Option<&str>,
     ) -> Result<Option<Vec<StoredRoute>>, StoreError> {
         let mut routes = Vec::new();
-        for shard in 0..LIST_SHARDS {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(ROUTES_INDEX)
-                .expression_attribute_names("#shard", LIST_SHARD)
-                .expression_attribute_values(":s", s(shard.to_string()));
-            query = match prefix {
-                Some(p) => query
-                    .key_condition_expression("#shard = :s AND begins_with(pattern, :p)")
-                    .expression_attribute_values(":p", s(p)),
-                None => query.key_condition_expression("#shard = :s"),
-            };
-            let mut pages = query.into_paginator().items().send();
-            while let Some(item) = pages.next().await {
-                let item = match item {
-                    Ok(item) => item,
-                    // DynamoDB says ValidationException ("does not have the specified index"),
-                    // some local servers ResourceNotFoundException: either way, if the table
-                    // itself is there, the index is what is missing.
-                    Err(e)
-                        if e.as_service_error().is_some_and(|se| {
-                            matches!(
-                                se.meta().code(),
-                                Some("ValidationException" | "ResourceNotFoundException")
-                            )
-                        }) && self.table_exists().await? =>
-                    {
-                        return Ok(None)
-                    }
-                    Err(e) => return Err(sdk_error(&self.table, e)),
-                };
-                push_listed(&mut routes, &item, &self.plan);
-            }
-        }
-        Ok(Some(routes))
+        let indexed = self
+            .each_indexed(prefix, None, None, &mut |r| {
+                routes.push(r);
+                true
+            })
+            .await?;
+        Ok(indexed.then_some(routes))
     }
 
     /// Every route through the routes index in key order, a page per shard at a time: the
@@ -917,14 +887,7 @@ impl RouteAdmin for DynamoStore {
             return Ok(());
         }
         // No index yet: the whole-table read `list` falls back to, and its warning.
-        for route in self.list(prefix).await? {
-            if after.is_some_and(|a| route.route.key().as_str() <= a) {
-                continue;
-            }
-            if !each(route) {
-                break;
-            }
-        }
+        byoc_store::admin::walk(self.list(prefix).await?, after, each);
         Ok(())
     }
 

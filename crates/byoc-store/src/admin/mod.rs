@@ -205,14 +205,7 @@ pub trait RouteAdmin: Send + Sync {
         _page: Option<usize>,
         each: &mut (dyn FnMut(StoredRoute) -> bool + Send),
     ) -> Result<(), StoreError> {
-        for route in self.list(prefix).await? {
-            if after.is_some_and(|a| route.route.key().as_str() <= a) {
-                continue;
-            }
-            if !each(route) {
-                break;
-            }
-        }
+        walk(self.list(prefix).await?, after, each);
         Ok(())
     }
 
@@ -251,6 +244,23 @@ pub trait RouteAdmin: Send + Sync {
         actor: &str,
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<Applied, StoreError>;
+}
+
+/// Hands `routes` (a listing, in key order) to `each` from after the cursor `after` until it
+/// returns false: [`RouteAdmin::each`] over a store that lists all at once.
+pub fn walk(
+    routes: Vec<StoredRoute>,
+    after: Option<&str>,
+    each: &mut (dyn FnMut(StoredRoute) -> bool + Send),
+) {
+    for route in routes {
+        if after.is_some_and(|a| route.route.key().as_str() <= a) {
+            continue;
+        }
+        if !each(route) {
+            break;
+        }
+    }
 }
 
 /// Checks `expect` against what is stored (`current` = its version, if any).

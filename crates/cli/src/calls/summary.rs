@@ -102,32 +102,9 @@ impl Builder {
     }
 
     pub fn finish(self) -> Summary {
-        let mut routes: Vec<RouteRow> = self
-            .routes
-            .into_iter()
-            .map(|(pattern, outcomes)| RouteRow {
-                pattern,
-                calls: outcomes.values().sum(),
-                outcomes,
-            })
-            .collect();
-        let outcome_total = |name: &str| -> u64 {
-            routes
-                .iter()
-                .map(|r| r.outcomes.get(name).copied().unwrap_or(0))
-                .sum()
-        };
-        let mut summary = Summary {
-            inbound_calls: routes.iter().map(|r| r.calls).sum(),
-            degraded: outcome_total("degraded"),
-            rejected: outcome_total("rejected"),
-            ..Summary::default()
-        };
+        let mut summary = with_routes(self.routes);
         let mut inbound = self.inbound_latency;
         (summary.p50_us, summary.p99_us) = percentiles(&mut inbound);
-        routes.sort_by(|a, b| b.calls.cmp(&a.calls).then(a.pattern.cmp(&b.pattern)));
-        routes.truncate(ROWS_MAX);
-        summary.routes = routes;
         let mut numbers: Vec<NumberRow> = self
             .numbers
             .into_iter()
@@ -167,6 +144,34 @@ impl Builder {
         summary.endpoints = endpoints;
         summary
     }
+}
+
+/// A summary of these calls per route and outcome: the route rows (busiest first), the
+/// inbound count and its degraded and rejected calls.
+fn with_routes(by_pattern: HashMap<String, BTreeMap<String, u64>>) -> Summary {
+    let mut routes: Vec<RouteRow> = by_pattern
+        .into_iter()
+        .map(|(pattern, outcomes)| RouteRow {
+            pattern,
+            calls: outcomes.values().sum(),
+            outcomes,
+        })
+        .collect();
+    let outcome_total = |name: &str| -> u64 {
+        routes
+            .iter()
+            .map(|r| r.outcomes.get(name).copied().unwrap_or(0))
+            .sum()
+    };
+    let summary = Summary {
+        inbound_calls: routes.iter().map(|r| r.calls).sum(),
+        degraded: outcome_total("degraded"),
+        rejected: outcome_total("rejected"),
+        ..Summary::default()
+    };
+    routes.sort_by(|a, b| b.calls.cmp(&a.calls).then(a.pattern.cmp(&b.pattern)));
+    routes.truncate(ROWS_MAX);
+    Summary { routes, ..summary }
 }
 
 /// The 50th and 99th percentiles (nearest rank).
@@ -233,28 +238,7 @@ pub fn from_insights(answers: [&[Row]; 4]) -> Result<Summary, String> {
             .entry(text(row, "outcome"))
             .or_default() += count(row)?;
     }
-    let mut builder_routes: Vec<RouteRow> = by_pattern
-        .into_iter()
-        .map(|(pattern, outcomes)| RouteRow {
-            pattern,
-            calls: outcomes.values().sum(),
-            outcomes,
-        })
-        .collect();
-    builder_routes.sort_by(|a, b| b.calls.cmp(&a.calls).then(a.pattern.cmp(&b.pattern)));
-    let outcome_total = |name: &str| -> u64 {
-        builder_routes
-            .iter()
-            .map(|r| r.outcomes.get(name).copied().unwrap_or(0))
-            .sum()
-    };
-    let mut summary = Summary {
-        inbound_calls: builder_routes.iter().map(|r| r.calls).sum(),
-        degraded: outcome_total("degraded"),
-        rejected: outcome_total("rejected"),
-        ..Summary::default()
-    };
-    summary.routes = builder_routes;
+    let mut summary = with_routes(by_pattern);
     for row in numbers {
         summary.fall_through.push(NumberRow {
             did: text(row, "did"),
