@@ -640,3 +640,49 @@ async fn the_console_api_serves_calls_from_a_log_file() {
         none.text
     );
 }
+
+/// A UK home: the router logs the called number in E.164, and `--number` is read as an
+/// operator there writes it (national form, spaces), from DEFAULT_COUNTRY_CODE or --country.
+#[tokio::test]
+async fn calls_reads_numbers_in_the_home_country() {
+    let serve = Serve::start(&["--log-format", "json"], &[("DEFAULT_COUNTRY_CODE", "44")]).await;
+    let answer = reqwest::Client::new()
+        .post(serve.url("/inbound"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("CallSid", &sid(44)),
+            ("To", "sip:02079460000@carrier.example"),
+            ("From", "+447700900123"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    serve
+        .stderr
+        .wait_for("\"did\":\"+442079460000\"", Duration::from_secs(10))
+        .await
+        .expect("the call line, its number in E.164");
+    let stderr = serve.stderr.clone();
+    serve.stop().await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("uk.log");
+    std::fs::write(&log, stderr.text() + "\n").unwrap();
+    let log = log.display().to_string();
+    let uk = [("DEFAULT_COUNTRY_CODE".to_string(), "44".to_string())];
+    let matched = |args: &[&str], env: &[(String, String)]| {
+        let mut all = vec!["calls", "--log", &log, "--format", "json"];
+        all.extend_from_slice(args);
+        let out = byoc(&all, env);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        json(&out.stdout)["tally"]["matched"].clone()
+    };
+    assert_eq!(matched(&["--number", "020 7946 0000"], &uk), 1);
+    assert_eq!(matched(&["--number", "+44 (0)20 7946 0000"], &[]), 1);
+    assert_eq!(
+        matched(&["--number", "020 7946 0000", "--country", "GB"], &[]),
+        1
+    );
+    // Read with a US home, the same digits are not that number.
+    assert_eq!(matched(&["--number", "02079460000"], &[]), 0);
+}
