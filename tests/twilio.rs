@@ -491,10 +491,11 @@ async fn check_reads_the_domain_back_and_calls_the_deployment() {
     assert!(out.stdout.contains("302 flow_return"), "{}", out.stdout);
 
     // The deployment saw Twilio-shaped, signed calls to the domain.
-    // `byoc serve` writes its lines in batches: wait for them rather than read at once.
+    // `byoc serve` writes its lines in batches: wait for this call's own lines (the first
+    // check's call, to another number, wrote an `inbound_fallback` line long before).
     serve
         .stderr
-        .wait_for("endpoint=\"inbound_fallback\"", Duration::from_secs(5))
+        .wait_for("did=\"+13175551234\"", Duration::from_secs(5))
         .await;
     let seen = serve.stderr.text();
     assert!(seen.contains("endpoint=\"inbound_fallback\""), "{seen}");

@@ -224,15 +224,24 @@ pub fn warnings(routes: &[Route], plan: &NumberPlan) -> Vec<String> {
 
 /// Parses and validates `text`; all rows must be valid and patterns unique.
 pub fn parse(text: &str, format: Format, plan: &NumberPlan) -> Result<Vec<Route>, ImportError> {
-    let rows = match format {
-        Format::Json => json_rows(text)?,
-        Format::Csv => csv_rows(text)?,
-        Format::Flex => flex_rows(text, plan)?,
-    };
+    let mut routes = Vec::new();
+    parse_each(text, format, plan, &mut |route| routes.push(route))?;
+    Ok(routes)
+}
+
+/// [`parse`], handing each valid route to `each` as its row is read: no row is held beyond
+/// its route (an import of a million routes may keep them in a smaller form). Nothing is
+/// handed over when the text cannot be read at all; when some rows are bad, the routes of
+/// the good ones may have been handed over before the error comes back.
+pub fn parse_each(
+    text: &str,
+    format: Format,
+    plan: &NumberPlan,
+    each: &mut dyn FnMut(Route),
+) -> Result<(), ImportError> {
     let mut errors = Vec::new();
-    let mut routes = Vec::with_capacity(rows.len());
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (line, row) in rows {
+    let mut row = |line: usize, row: Result<RouteRecord, String>| {
         // Duplicates are found even among invalid rows: by canonical key when the route is
         // valid, else by the pattern as written.
         let raw_pattern = row.as_ref().ok().map(|r| r.pattern.trim().to_string());
@@ -247,23 +256,31 @@ pub fn parse(text: &str, format: Format, plan: &NumberPlan) -> Result<Vec<Route>
                     line,
                     message: format!("route `{key}`: duplicate of line {first}"),
                 });
-                continue;
+                return;
             }
             seen.insert(key, line);
         }
         match result {
-            Ok(route) => routes.push(route),
+            // Once a row is bad the import is refused: the rest are only checked.
+            Ok(route) if errors.is_empty() => each(route),
+            Ok(_) => {}
             Err(message) => errors.push(RowError { line, message }),
         }
+    };
+    match format {
+        Format::Json => json_rows(text, &mut row)?,
+        Format::Csv => csv_rows(text, &mut row)?,
+        Format::Flex => flex_rows(text, plan, &mut row)?,
     }
     if errors.is_empty() {
-        Ok(routes)
+        Ok(())
     } else {
         Err(ImportError { errors })
     }
 }
 
-type Rows = Vec<(usize, Result<RouteRecord, String>)>;
+/// Where the row readers hand each row: its line and its record, or why it cannot be read.
+type RowSink<'s> = dyn FnMut(usize, Result<RouteRecord, String>) + 's;
 
 /// Line numbers of the raw values of one text, which mostly come in order: each call counts
 /// only the newlines since the previous value (counting from the start each time made a
@@ -321,7 +338,7 @@ fn syntax(e: serde_json::Error) -> ImportError {
     row_error(e.line().max(1), format!("not valid here: {e}"))
 }
 
-fn json_rows(text: &str) -> Result<Rows, ImportError> {
+fn json_rows(text: &str, row: &mut RowSink) -> Result<(), ImportError> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct File<'a> {
@@ -336,15 +353,14 @@ fn json_rows(text: &str) -> Result<Rows, ImportError> {
     }
     let file: File = serde_json::from_str(text).map_err(syntax)?;
     let mut lines = LineCounter::new(text);
-    Ok(file
-        .routes
-        .into_iter()
-        .map(|raw| {
-            let line = lines.line_of(raw);
-            let record = crate::route::record_from_json(raw.get()).map_err(|e| e.to_string());
-            (line, record)
-        })
-        .collect())
+    for raw in file.routes {
+        let line = lines.line_of(raw);
+        row(
+            line,
+            crate::route::record_from_json(raw.get()).map_err(|e| e.to_string()),
+        );
+    }
+    Ok(())
 }
 
 /// Cells a spreadsheet would evaluate as a formula start with one of these (OWASP's list for
@@ -421,7 +437,7 @@ pub fn decode_text(bytes: &[u8]) -> Result<String, String> {
     }
 }
 
-fn csv_rows(text: &str) -> Result<Rows, ImportError> {
+fn csv_rows(text: &str, row: &mut RowSink) -> Result<(), ImportError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(false)
@@ -450,7 +466,6 @@ fn csv_rows(text: &str) -> Result<Rows, ImportError> {
     if !headers.iter().any(|h| h == "pattern") {
         return Err(row_error(1, "the header row has no `pattern` column"));
     }
-    let mut rows = Vec::new();
     // Lines from byte offsets: the csv crate's own line count is one short per row under
     // CRLF line endings (Excel, Windows) and counts skipped blank lines oddly. Offsets only
     // grow, so newlines are counted once.
@@ -495,22 +510,22 @@ fn csv_rows(text: &str) -> Result<Rows, ImportError> {
                             _ => format!("route `{pattern}`: {what}"),
                         }
                     });
-                rows.push((line, parsed));
+                row(line, parsed);
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| line_at(p.byte()));
-                rows.push((line, Err(format!("unreadable row: {e}"))));
+                row(line, Err(format!("unreadable row: {e}")));
             }
         }
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// What a flex-inbound-sip-router configuration looks like, for the error that refuses
 /// anything else.
 const FLEX_EXPECTED: &str = r#"a flex-inbound-sip-router configuration: {"routes": [{"address", "type", "destination", "comment"}, …], "default": {"type", "destination"}} (config.private.json), or the admin/list response that holds it under "data""#;
 
-fn flex_rows(text: &str, plan: &NumberPlan) -> Result<Rows, ImportError> {
+fn flex_rows(text: &str, plan: &NumberPlan, sink: &mut RowSink) -> Result<(), ImportError> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct File<'a> {
@@ -562,7 +577,6 @@ fn flex_rows(text: &str, plan: &NumberPlan) -> Result<Rows, ImportError> {
         .into_iter()
         .map(|raw| (raw, false))
         .chain(file.default.map(|raw| (raw, true)));
-    let mut rows = Vec::new();
     let mut lines = LineCounter::new(text);
     let mut written: HashMap<String, (usize, String)> = HashMap::new();
     for (raw, is_default) in entries {
@@ -640,9 +654,9 @@ fn flex_rows(text: &str, plan: &NumberPlan) -> Result<Rows, ImportError> {
                 }
                 Ok(record)
             });
-        rows.push((line, row));
+        sink(line, row);
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// What an import would change.

@@ -131,7 +131,21 @@ fn twilio_account(url: &str) -> Option<String> {
 
 /// Lints `routes`, read in `plan` (for chain targets routed back).
 pub fn lint(routes: &[Arc<Route>], plan: &NumberPlan, ctx: &LintContext) -> Vec<Finding> {
-    let table = RouteTable::new(routes.iter().map(|r| (**r).clone())).ok();
+    // Built only for a chain that dials a number, and of the shared routes, not copies: a
+    // million routes lint without a second table.
+    let table: std::cell::OnceCell<Option<RouteTable>> = std::cell::OnceCell::new();
+    let table = || {
+        table
+            .get_or_init(|| {
+                let mut t = RouteTable::default();
+                t.reserve(routes.len());
+                routes
+                    .iter()
+                    .all(|r| t.try_insert_keyed(r.key(), Arc::clone(r)).is_ok())
+                    .then_some(t)
+            })
+            .as_ref()
+    };
     let catch_all = routes
         .iter()
         .find(|r| r.pattern == crate::Pattern::CatchAll && r.scope.is_none());
@@ -194,9 +208,8 @@ pub fn lint(routes: &[Arc<Route>], plan: &NumberPlan, ctx: &LintContext) -> Vec<
                         );
                     }
                     seen.push(&target.callee);
-                    if let (Callee::Number { number, byoc: None }, Some(table)) =
-                        (&target.callee, &table)
-                    {
+                    if let Callee::Number { number, byoc: None } = &target.callee {
+                        let Some(table) = table() else { continue };
                         let back = plan
                             .normalize(number)
                             .ok()

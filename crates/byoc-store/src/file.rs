@@ -3,6 +3,7 @@
 //! lose updates; the history goes to `<file>.history.jsonl` beside it.
 
 use std::fs::{File, OpenOptions};
+use std::hash::Hasher;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -19,10 +20,11 @@ pub struct FileStore {
     path: PathBuf,
     plan: NumberPlan,
     inner: MemoryStore,
-    /// The file's text as last read: a save keeps its order and the text of unchanged routes.
-    text: std::sync::Mutex<String>,
     /// The file's modification time and length as last read or written (see `refresh`).
     seen: std::sync::Mutex<Option<(std::time::SystemTime, u64)>>,
+    /// A digest of the file's text as last read or written: a write reads the file again
+    /// (parses it, noticing hand edits) only when its text differs.
+    digest: std::sync::Mutex<Option<u64>>,
 }
 
 impl FileStore {
@@ -37,8 +39,8 @@ impl FileStore {
                 plan,
             )
             .expect("an empty route file is valid"),
-            text: std::sync::Mutex::default(),
             seen: std::sync::Mutex::default(),
+            digest: std::sync::Mutex::default(),
         };
         store.reload()?;
         Ok(store)
@@ -86,14 +88,26 @@ impl FileStore {
     fn read_file(&self, notice: bool) -> Result<bool, StoreError> {
         let stamp = self.stamp();
         let text = std::fs::read_to_string(&self.path).map_err(|e| self.io(e))?;
+        self.load_text(&text, stamp, notice)
+    }
+
+    /// [`FileStore::read_file`] of the text just read.
+    fn load_text(
+        &self,
+        text: &str,
+        stamp: Option<(std::time::SystemTime, u64)>,
+        notice: bool,
+    ) -> Result<bool, StoreError> {
         let mut routes =
-            load_route_file(&text, &self.plan).map_err(|source| StoreError::RouteFile {
+            load_route_file(text, &self.plan).map_err(|source| StoreError::RouteFile {
                 path: self.path.clone(),
                 source,
             })?;
         let edited = notice && self.notice_hand_edits(&mut routes);
         self.inner.replace_all(routes);
-        *self.text.lock().unwrap_or_else(|e| e.into_inner()) = text;
+        // The text itself is not kept: a write reads it again (a million routes' text is
+        // hundreds of megabytes that a console would hold for nothing between writes).
+        *self.digest.lock().unwrap_or_else(|e| e.into_inner()) = Some(digest(text.as_bytes()));
         *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = stamp;
         Ok(edited)
     }
@@ -147,33 +161,30 @@ impl FileStore {
         edited
     }
 
-    /// The route file after a change: the routes in the order the file had them (new ones at
-    /// the end), unchanged routes in their own text, and no empty metadata, so a change is a
-    /// small diff in version control.
-    fn render(&self) -> String {
-        let stored = self.inner.stored();
-        // Read under the lock, not copied: at a million routes the file's text is hundreds of
-        // megabytes.
-        let text = self.text.lock().unwrap_or_else(|e| e.into_inner());
-        let mut by_key: std::collections::HashMap<String, &StoredRoute> =
-            stored.iter().map(|s| (s.route.key(), s)).collect();
-        // Written straight into the new text, item after item (no list of items joined).
-        let mut out = String::with_capacity(text.len() + 64);
-        out.push_str("{\n  \"routes\": [\n");
+    /// Writes the route file after a change, from `text` (the file as it was) into `out`: the
+    /// routes in the order the file had them (new ones at the end, in pattern order),
+    /// unchanged routes in their own text, and no empty metadata, so a change is a small diff
+    /// in version control. Item after item, straight into `out`: nothing the size of the file
+    /// is built beside it.
+    fn render_to(&self, text: &str, out: &mut (impl Write + Send)) -> std::io::Result<()> {
         let mut first = true;
-        let mut push = |out: &mut String, item: &str| {
-            if !first {
-                out.push_str(",\n");
-            }
+        let mut push = |out: &mut dyn Write, item: &str| -> std::io::Result<()> {
+            out.write_all(if first {
+                b"{\n  \"routes\": [\n"
+            } else {
+                b",\n"
+            })?;
             first = false;
-            out.push_str(item);
+            out.write_all(item.as_bytes())
         };
         #[derive(serde::Deserialize)]
         struct Raw<'a> {
             #[serde(borrow)]
             routes: Vec<&'a serde_json::value::RawValue>,
         }
-        if let Ok(raw) = serde_json::from_str::<Raw>(&text) {
+        // The keys the file already had: their routes keep their place.
+        let mut in_file: std::collections::HashSet<String> = std::collections::HashSet::new();
+        if let Ok(raw) = serde_json::from_str::<Raw>(text) {
             for item in raw.routes {
                 let Ok(record) = byoc_core::route::record_from_json(item.get()) else {
                     continue;
@@ -181,35 +192,40 @@ impl FileStore {
                 let Ok(route) = Route::from_record(record.clone(), &self.plan) else {
                     continue;
                 };
-                let Some(now) = by_key.remove(&route.key()) else {
+                let key = route.key();
+                let Some(now) = self.inner.stored_route(&key) else {
                     continue; // deleted
                 };
+                if !in_file.insert(key) {
+                    continue; // written already
+                }
                 let as_read = RouteRecord {
                     version: record.version,
                     updated_at: record.updated_at,
                     updated_by: record.updated_by,
                     ..route.to_record()
                 };
-                if as_read == file_record(now) {
-                    push(&mut out, "    ");
-                    out.push_str(item.get());
+                if as_read == file_record(&now) {
+                    push(out, "    ")?;
+                    out.write_all(item.get().as_bytes())?;
                 } else {
-                    push(&mut out, &pretty_item(&file_record(now)));
+                    push(out, &pretty_item(&file_record(&now)))?;
                 }
             }
         }
-        drop(text);
-        // New routes, in pattern order, after the file's own.
-        for s in &stored {
-            if by_key.contains_key(&s.route.key()) {
-                push(&mut out, &pretty_item(&file_record(s)));
+        let mut written = Ok(());
+        self.inner.each_sorted(None, None, &mut |stored| {
+            if in_file.contains(&stored.route.key()) {
+                return true;
             }
-        }
+            written = push(out, &pretty_item(&file_record(&stored)));
+            written.is_ok()
+        });
+        written?;
         if first {
-            "{\n  \"routes\": []\n}\n".to_string()
+            out.write_all(b"{\n  \"routes\": []\n}\n")
         } else {
-            out.push_str("\n  ]\n}\n");
-            out
+            out.write_all(b"\n  ]\n}\n")
         }
     }
 
@@ -219,7 +235,15 @@ impl FileStore {
         PathBuf::from(name)
     }
 
-    /// Runs `change` on the freshly reloaded routes under an exclusive lock, then saves.
+    /// Where a bulk apply writes its history until the route file is saved.
+    fn pending_history_path(&self) -> PathBuf {
+        let mut name = self.history_path().into_os_string();
+        name.push(".partial");
+        PathBuf::from(name)
+    }
+
+    /// Runs `change` on the routes as the file has them, under an exclusive lock, then saves.
+    /// The file is read again only when it changed since this store last read or wrote it.
     fn locked<T>(
         &self,
         change: impl FnOnce(&MemoryStore) -> Result<T, StoreError>,
@@ -235,16 +259,26 @@ impl FileStore {
         lock.lock().map_err(|e| self.io(e))?;
         // A hand edit noticed now is written with its new version before the change is tried,
         // so that a refused change (a conflict) does not forget it.
-        if self.reload()? {
-            self.save()?;
+        let read = |store: &Self| {
+            let stamp = store.stamp();
+            std::fs::read_to_string(&store.path)
+                .map(|text| (text, stamp))
+                .map_err(|e| store.io(e))
+        };
+        let (mut text, stamp) = read(self)?;
+        let known = *self.digest.lock().unwrap_or_else(|e| e.into_inner());
+        if known != Some(digest(text.as_bytes())) && self.load_text(&text, stamp, true)? {
+            self.save(&text)?;
+            text = read(self)?.0;
         }
         let _ = self.inner.drain_history();
         // On failure nothing is saved: the file keeps its previous routes (an import that fails
         // half-way writes nothing). The next operation reloads from disk.
         // A failed change or save leaves memory as the file is: reloaded, not half-changed.
-        let value = match change(&self.inner).and_then(|value| self.save().map(|()| value)) {
+        let value = match change(&self.inner).and_then(|value| self.save(&text).map(|()| value)) {
             Ok(value) => value,
             Err(e) => {
+                let _ = std::fs::remove_file(self.pending_history_path());
                 let _ = self.read_file(false);
                 return Err(e);
             }
@@ -253,52 +287,99 @@ impl FileStore {
         Ok(value)
     }
 
-    fn save(&self) -> Result<(), StoreError> {
-        let text = self.render();
+    /// Writes the routes over the file whose text was `text` (its order and its unchanged
+    /// routes' text are kept), then appends the history.
+    fn save(&self, text: &str) -> Result<(), StoreError> {
+        let write_error = |path: &Path, source| StoreError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
         let mut tmp_name = self.path.as_os_str().to_owned();
         tmp_name.push(".tmp");
         let tmp = PathBuf::from(tmp_name);
         let written = File::create(&tmp)
-            .and_then(|mut file| {
-                file.write_all(text.as_bytes())?;
-                file.sync_all()
+            .and_then(|file| {
+                let mut out = Digesting {
+                    out: std::io::BufWriter::with_capacity(1 << 20, file),
+                    digest: std::hash::DefaultHasher::new(),
+                };
+                self.render_to(text, &mut out)?;
+                let written = out.digest.finish();
+                out.out
+                    .into_inner()
+                    .map_err(|e| e.into_error())?
+                    .sync_all()?;
+                Ok(written)
             })
-            .and_then(|()| std::fs::rename(&tmp, &self.path));
-        if let Err(source) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(StoreError::Write {
-                path: self.path.clone(),
-                source,
-            });
-        }
-        *self.text.lock().unwrap_or_else(|e| e.into_inner()) = text;
+            .and_then(|written| std::fs::rename(&tmp, &self.path).map(|()| written));
+        let written = match written {
+            Ok(written) => written,
+            Err(source) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(write_error(&self.path, source));
+            }
+        };
+        *self.digest.lock().unwrap_or_else(|e| e.into_inner()) = Some(written);
         *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = self.stamp();
         let changes = self.inner.drain_history();
-        if !changes.is_empty() {
-            let history = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(self.history_path())
-                .map_err(|source| StoreError::Write {
-                    path: self.history_path(),
-                    source,
-                })?;
-            // Line by line through a buffer: an import's history is one line per route.
-            let mut out = std::io::BufWriter::new(history);
-            let written = changes
-                .iter()
-                .try_for_each(|change| {
-                    serde_json::to_writer(&mut out, change).map_err(std::io::Error::other)?;
-                    out.write_all(b"\n")
-                })
-                .and_then(|()| out.flush());
-            written.map_err(|source| StoreError::Write {
-                path: self.history_path(),
-                source,
-            })?;
+        let pending = self.pending_history_path();
+        let pending = pending.exists().then_some(pending);
+        if changes.is_empty() && pending.is_none() {
+            return Ok(());
         }
-        Ok(())
+        let history = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.history_path())
+            .map_err(|source| write_error(&self.history_path(), source))?;
+        // Line by line through a buffer: an import's history is one line per route.
+        let mut out = std::io::BufWriter::new(history);
+        let written = changes
+            .iter()
+            .try_for_each(|change| write_change(&mut out, change))
+            .and_then(|()| match &pending {
+                // A bulk apply's history, written as it went: appended now that its routes are.
+                Some(path) => std::io::copy(&mut File::open(path)?, &mut out).map(|_| ()),
+                None => Ok(()),
+            })
+            .and_then(|()| out.flush());
+        if let Some(path) = &pending {
+            let _ = std::fs::remove_file(path);
+        }
+        written.map_err(|source| write_error(&self.history_path(), source))
     }
+}
+
+/// The digest of a route file's text (see `FileStore::digest`).
+fn digest(text: &[u8]) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    hasher.write(text);
+    hasher.finish()
+}
+
+/// A writer that digests what goes through it, as [`digest`] does the whole text: the same
+/// bytes in pieces give the same digest, as `Hasher::write` only streams them.
+struct Digesting<W> {
+    out: W,
+    digest: std::hash::DefaultHasher,
+}
+
+impl<W: Write> Write for Digesting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.digest.write(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// One change as a line of the history file.
+fn write_change(out: &mut impl Write, change: &Change) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, change).map_err(std::io::Error::other)?;
+    out.write_all(b"\n")
 }
 
 /// A route as the file keeps it: metadata only when there is some (a route no one has
@@ -420,7 +501,24 @@ impl RouteAdmin for FileStore {
         actor: &str,
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<Applied, StoreError> {
-        self.locked(|m| m.apply_now(ops, actor, progress))
+        self.locked(|m| {
+            // The history goes to a file beside it as the ops are applied, not held: the save
+            // appends it once the routes are written, and a failure removes it.
+            let path = self.pending_history_path();
+            let write_error = |source| StoreError::Write {
+                path: path.clone(),
+                source,
+            };
+            let mut out = std::io::BufWriter::new(File::create(&path).map_err(write_error)?);
+            let applied = m.apply_recording(
+                ops,
+                actor,
+                progress,
+                Some(&mut |change| write_change(&mut out, &change).map_err(write_error)),
+            )?;
+            out.flush().map_err(write_error)?;
+            Ok(applied)
+        })
     }
 }
 
@@ -501,5 +599,104 @@ mod tests {
             text.contains(r#"{"pattern": "+1317*", "action": "hangup"}"#),
             "{text}"
         );
+    }
+
+    /// A hand edit right after a write, of the same length (the file's time stamp may not
+    /// move on a coarse clock), is noticed by its text: a writer holding the version it read
+    /// before meets a conflict instead of overwriting it.
+    #[tokio::test]
+    async fn a_same_length_hand_edit_is_noticed_by_its_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("routes.json");
+        std::fs::write(
+            &path,
+            r#"{"routes": [{"pattern": "*", "action": "say", "text": "aaaa"}]}"#,
+        )
+        .unwrap();
+        let plan = NumberPlan::default();
+        let store = FileStore::open(&path, &plan).unwrap();
+        let say = |text: &str| {
+            let json = format!(r#"{{"pattern":"*","action":"say","text":"{text}"}}"#);
+            Route::from_record(serde_json::from_str(&json).unwrap(), &plan).unwrap()
+        };
+        store
+            .put(say("bbbb"), Expect::Version(1), "ana")
+            .await
+            .unwrap();
+        let written = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, written.replace("bbbb", "cccc")).unwrap();
+        let refused = store.put(say("dddd"), Expect::Version(2), "ana").await;
+        assert!(
+            matches!(refused, Err(StoreError::VersionMismatch { actual: 3, .. })),
+            "{refused:?}"
+        );
+        let now = store.get("*").await.unwrap().unwrap();
+        assert_eq!(now.route.as_ref(), &say("cccc"));
+        // And the file says so at once.
+        assert!(std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("\"version\": 3"));
+    }
+
+    /// An import's history is written as it goes and appended once the routes are saved; a
+    /// save that fails leaves neither routes nor history behind.
+    #[tokio::test]
+    async fn an_import_s_history_follows_its_routes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("routes.json");
+        let plan = NumberPlan::default();
+        let store = FileStore::open_or_create(&path, &plan).unwrap();
+        let route = |n: u32| {
+            let json = format!(r#"{{"pattern":"+1317555{n:04}","action":"hangup"}}"#);
+            WriteOp::Put(
+                Route::from_record(serde_json::from_str(&json).unwrap(), &plan).unwrap(),
+                Expect::Absent,
+            )
+        };
+        let history = |store: &FileStore| {
+            std::fs::read_to_string(store.history_path())
+                .unwrap_or_default()
+                .lines()
+                .count()
+        };
+        let applied = store
+            .apply((0..3).map(route).collect(), "ana", &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(applied.written, 3);
+        assert_eq!(history(&store), 3);
+        assert!(!store.pending_history_path().exists());
+        assert_eq!(store.history("+13175550001").await.unwrap()[0].op, "import");
+
+        // The save cannot write its temporary file: nothing changes, nothing is recorded.
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        let before = std::fs::read_to_string(&path).unwrap();
+        let failed = store
+            .apply((3..6).map(route).collect(), "ana", &|_| {})
+            .await;
+        assert!(
+            matches!(failed, Err(StoreError::Write { .. })),
+            "{failed:?}"
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+        assert_eq!(history(&store), 3);
+        assert!(!store.pending_history_path().exists());
+        assert_eq!(store.list(None).await.unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_digest_is_the_same_in_pieces() {
+        let text = "{\n  \"routes\": []\n}\n".repeat(1000);
+        let mut out = Digesting {
+            out: Vec::new(),
+            digest: std::hash::DefaultHasher::new(),
+        };
+        for piece in text.as_bytes().chunks(7) {
+            out.write_all(piece).unwrap();
+        }
+        assert_eq!(out.digest.finish(), digest(text.as_bytes()));
+        assert_ne!(digest(b"a"), digest(b"b"));
     }
 }

@@ -14,6 +14,9 @@ use crate::admin::{
 };
 use crate::{now_rfc3339, Resolution, RouteStore, StoreError};
 
+/// Every key in order, with its route.
+type KeyOrder = Vec<(String, Arc<Route>)>;
+
 #[derive(Debug, Default)]
 struct State {
     table: RouteTable,
@@ -21,9 +24,10 @@ struct State {
     history: Vec<Change>,
     /// [`RouteStore::routes_id`], computed when first asked after a change.
     routes_id: Option<String>,
-    /// Every key in order, sorted when first asked after a change: pages of a million routes
-    /// start by a binary search instead of a sort.
-    sorted_keys: Option<Arc<Vec<String>>>,
+    /// Every key in order with its route, sorted when first asked after a change: pages of a
+    /// million routes start by a binary search instead of a sort, and a scan reads the routes
+    /// in order instead of looking each up in the table.
+    sorted_keys: Option<Arc<KeyOrder>>,
 }
 
 /// Routes held in memory.
@@ -62,6 +66,11 @@ impl MemoryStore {
     /// Takes the changes recorded since the last call (the file store appends them to disk).
     pub(crate) fn drain_history(&self) -> Vec<Change> {
         std::mem::take(&mut self.write().history)
+    }
+
+    /// One route with its metadata.
+    pub(crate) fn stored_route(&self, key: &str) -> Option<StoredRoute> {
+        Self::stored_in(&self.read(), key)
     }
 
     /// Every route with metadata, sorted by pattern.
@@ -108,8 +117,8 @@ impl MemoryStore {
         state
     }
 
-    /// Every key in order (cached until the next change).
-    fn sorted_keys(&self) -> Arc<Vec<String>> {
+    /// Every key in order with its route (cached until the next change).
+    fn sorted_keys(&self) -> Arc<KeyOrder> {
         if let Some(keys) = &self.read().sorted_keys {
             return keys.clone();
         }
@@ -117,8 +126,12 @@ impl MemoryStore {
         if let Some(keys) = &state.sorted_keys {
             return keys.clone();
         }
-        let mut keys: Vec<String> = state.table.keys().map(str::to_string).collect();
-        keys.sort_unstable();
+        let mut keys: Vec<(String, Arc<Route>)> = state
+            .table
+            .entries()
+            .map(|(key, route)| (key.to_string(), Arc::clone(route)))
+            .collect();
+        keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let keys = Arc::new(keys);
         state.sorted_keys = Some(keys.clone());
         keys
@@ -133,19 +146,29 @@ impl MemoryStore {
     ) {
         let keys = self.sorted_keys();
         let start = match (after, prefix) {
-            (Some(a), Some(p)) if a < p => keys.partition_point(|k| k.as_str() < p),
-            (Some(a), _) => keys.partition_point(|k| k.as_str() <= a),
-            (None, Some(p)) => keys.partition_point(|k| k.as_str() < p),
+            (Some(a), Some(p)) if a < p => keys.partition_point(|(k, _)| k.as_str() < p),
+            (Some(a), _) => keys.partition_point(|(k, _)| k.as_str() <= a),
+            (None, Some(p)) => keys.partition_point(|(k, _)| k.as_str() < p),
             (None, None) => 0,
         };
-        for key in &keys[start..] {
+        for (key, cached) in &keys[start..] {
             if prefix.is_some_and(|p| !key.starts_with(p)) {
                 break;
             }
             let stored = {
                 let state = self.read();
-                // A route deleted since the keys were sorted is passed over.
-                state.table.get(key).map(|route| {
+                // The order's own route while no change has been made since it was sorted;
+                // after one, the table's (a route deleted since is passed over).
+                let current = state
+                    .sorted_keys
+                    .as_ref()
+                    .is_some_and(|now| Arc::ptr_eq(now, &keys));
+                let route = if current {
+                    Some(cached)
+                } else {
+                    state.table.get(key)
+                };
+                route.map(|route| {
                     let meta = state
                         .meta
                         .get(key)
@@ -187,9 +210,26 @@ impl MemoryStore {
         actor: &str,
         progress: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<Applied, StoreError> {
+        self.apply_recording(ops, actor, progress, None)
+    }
+
+    /// [`MemoryStore::apply_now`], handing each change to `history` as it is made instead of
+    /// keeping it (a million-route import into a file writes its history as it goes).
+    pub(crate) fn apply_recording(
+        &self,
+        ops: Vec<WriteOp>,
+        actor: &str,
+        progress: &(dyn Fn(usize) + Send + Sync),
+        mut history: Option<&mut dyn FnMut(Change) -> Result<(), StoreError>>,
+    ) -> Result<Applied, StoreError> {
         let mut state = self.write();
         let mut applied = Applied::default();
         for (done, op) in ops.into_iter().enumerate() {
+            if let Some(history) = history.as_mut() {
+                for change in state.history.drain(..) {
+                    history(change)?;
+                }
+            }
             let result = match op {
                 WriteOp::Put(route, expect) => {
                     Self::put_locked(&mut state, route, expect, actor, "import").map(|_| ())
@@ -204,6 +244,11 @@ impl MemoryStore {
                 Err(e) => return Err(e),
             }
             progress(done + 1);
+        }
+        if let Some(history) = history.as_mut() {
+            for change in state.history.drain(..) {
+                history(change)?;
+            }
         }
         Ok(applied)
     }
@@ -233,7 +278,8 @@ impl MemoryStore {
             updated_at: now_rfc3339(),
             updated_by: actor.to_string(),
         };
-        let stored = StoredRoute::new(Arc::new(route.clone()), meta.clone());
+        let route = Arc::new(route);
+        let stored = StoredRoute::new(Arc::clone(&route), meta.clone());
         state.history.push(Change {
             pattern: key.clone(),
             at: meta.updated_at.clone(),
@@ -243,7 +289,7 @@ impl MemoryStore {
             before: current.map(|c| c.to_record()),
             after: Some(stored.to_record()),
         });
-        state.table.insert(route);
+        state.table.insert_keyed(key.clone(), route);
         state.meta.insert(key, meta);
         Ok(stored)
     }

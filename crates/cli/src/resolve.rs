@@ -299,85 +299,122 @@ fn fallback(config: &InboundConfig) -> &'static str {
 
 /// `pattern -> action details  (description)`, one line.
 pub fn summary(route: &Route) -> String {
-    let mut line = format!("{} -> {}", route.key(), route.action.kind());
-    let target = target(route);
-    if !target.is_empty() {
-        line.push(' ');
-        line.push_str(&target);
+    let mut line = String::new();
+    summary_into(route, &mut line);
+    line
+}
+
+/// [`summary`], written at the end of `line` (a console filter reuses one buffer for a
+/// million routes).
+pub fn summary_into(route: &Route, line: &mut String) {
+    use std::fmt::Write as _;
+    let _ = write!(line, "{} -> {}", route.key(), route.action.kind());
+    let start = line.len();
+    line.push(' ');
+    target_into(route, line);
+    if line.len() == start + 1 {
+        line.truncate(start);
     }
     if let Some(d) = &route.description {
-        line.push_str(&format!("  ({})", printable(d)));
+        line.push_str("  (");
+        printable_into(d, line);
+        line.push(')');
     }
-    line
 }
 
 /// What a route does besides its action's name: `url=… method=…`, its schedule and caller
 /// conditions, one line.
 pub fn target(route: &Route) -> String {
+    let mut line = String::new();
+    target_into(route, &mut line);
+    line
+}
+
+/// [`target`], written at the end of `line`.
+fn target_into(route: &Route, line: &mut String) {
+    use std::fmt::Write as _;
     let record = route.to_record();
-    let mut details = Vec::new();
+    let start = line.len();
     for (name, value) in [
-        ("method", record.method),
-        ("url", record.url),
-        ("number", record.number),
-        ("byoc", record.byoc),
-        ("uri", record.uri),
-        ("caller_id", record.caller_id),
-        ("timeout", record.timeout.map(|t| t.to_string())),
-        ("text", record.text),
-        ("voice", record.voice),
-        ("language", record.language),
-        ("reason", record.reason),
-        ("identity", record.identity),
-        ("application", record.application),
-        ("parameters", record.parameters),
-        ("workflow", record.workflow),
-        ("task_attributes", record.task_attributes),
-        ("name", record.name),
-        ("twiml", record.twiml),
-        ("targets", record.targets),
-        ("final", record.final_action),
-        ("shares", record.shares),
+        ("method", record.method.as_deref()),
+        ("url", record.url.as_deref()),
+        ("number", record.number.as_deref()),
+        ("byoc", record.byoc.as_deref()),
+        ("uri", record.uri.as_deref()),
+        ("caller_id", record.caller_id.as_deref()),
+        ("timeout", record.timeout.map(|t| t.to_string()).as_deref()),
+        ("text", record.text.as_deref()),
+        ("voice", record.voice.as_deref()),
+        ("language", record.language.as_deref()),
+        ("reason", record.reason.as_deref()),
+        ("identity", record.identity.as_deref()),
+        ("application", record.application.as_deref()),
+        ("parameters", record.parameters.as_deref()),
+        ("workflow", record.workflow.as_deref()),
+        ("task_attributes", record.task_attributes.as_deref()),
+        ("name", record.name.as_deref()),
+        ("twiml", record.twiml.as_deref()),
+        ("targets", record.targets.as_deref()),
+        ("final", record.final_action.as_deref()),
+        ("shares", record.shares.as_deref()),
     ] {
         if let Some(value) = value {
+            if line.len() > start {
+                line.push(' ');
+            }
+            line.push_str(name);
+            line.push('=');
             // One line per route: long values (TwiML, task attributes) are cut, and line
             // breaks and other control characters are shown escaped (`\n`).
-            let mut shown = printable(&value.chars().take(80).collect::<String>());
-            if value.chars().count() > 80 {
-                shown.push('…');
+            let cut = value.char_indices().nth(80).map_or(value.len(), |(i, _)| i);
+            printable_into(&value[..cut], line);
+            if cut < value.len() {
+                line.push('…');
             }
-            details.push(format!("{name}={shown}"));
         }
     }
-    let mut line = details.join(" ");
     if let Some(s) = &route.schedule {
-        line.push_str(&format!(
+        let _ = write!(
+            line,
             " [scheduled {}; closed -> {}]",
             s.schedule.spec().timezone,
             s.closed.kind()
-        ));
+        );
     }
     if !route.callers.is_empty() {
-        let names: Vec<String> = route
-            .callers
-            .iter()
-            .map(|r| {
-                if r.observe {
-                    format!("{} (observed)", r.name)
-                } else {
-                    r.name.clone()
-                }
-            })
-            .collect();
-        line.push_str(&format!(" [callers {}]", names.join(",")));
+        line.push_str(" [callers ");
+        for (i, r) in route.callers.iter().enumerate() {
+            if i > 0 {
+                line.push(',');
+            }
+            line.push_str(&r.name);
+            if r.observe {
+                line.push_str(" (observed)");
+            }
+        }
+        line.push(']');
     }
-    line.trim_start().to_string()
+    // As trimmed: a route with no field but a schedule starts with its `[`.
+    if line[start..].starts_with(' ') {
+        line.remove(start);
+    }
 }
 
 /// `s` for a one-line display: control characters and bidirectional overrides (which could
 /// reorder what a terminal shows) escaped, everything else as it is.
 pub fn printable(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    printable_into(s, &mut out);
+    out
+}
+
+/// [`printable`], written at the end of `out`.
+fn printable_into(s: &str, out: &mut String) {
+    // Most text is printable ASCII: copied as it is.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
             out.extend(c.escape_default());
@@ -385,5 +422,4 @@ pub fn printable(s: &str) -> String {
             out.push(c);
         }
     }
-    out
 }

@@ -732,7 +732,7 @@ async fn import_file(
     let plan = plan()?;
     let name = file.display().to_string();
     // The file's bytes and text are dropped once read: at a million routes each copy counts.
-    let input = {
+    let mut input = {
         let bytes =
             std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
         let text = import::decode_text(&bytes)
@@ -742,12 +742,11 @@ async fn import_file(
     for warning in &input.warnings {
         eprintln!("warning: {warning}");
     }
-    // The linter's findings on the file's routes: said, never refused.
+    // The linter's findings on the file's routes: said, never refused. The routes are shared
+    // with the linter for the while, not copied (and unwrapped again after).
     {
-        let routes: Vec<std::sync::Arc<byoc_core::Route>> = input
-            .routes
-            .iter()
-            .cloned()
+        let routes: Vec<std::sync::Arc<byoc_core::Route>> = std::mem::take(&mut input.routes)
+            .into_iter()
             .map(std::sync::Arc::new)
             .collect();
         let base = byoc_web::config::var("PUBLIC_BASE_URL");
@@ -759,6 +758,10 @@ async fn import_file(
             }
             Err(e) => eprintln!("warning: the routes were not linted: {e}"),
         }
+        input.routes = routes
+            .into_iter()
+            .map(|r| std::sync::Arc::try_unwrap(r).unwrap_or_else(|shared| (*shared).clone()))
+            .collect();
     }
     let opened = if dry_run {
         source.open_dry_run(&plan).await?
