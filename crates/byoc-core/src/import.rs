@@ -4,7 +4,7 @@
 //! Every row is validated before anything is written, and every bad row is reported with its line
 //! number, so one run shows everything to fix.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -240,7 +240,7 @@ pub fn parse_each(
     each: &mut dyn FnMut(Route),
 ) -> Result<(), ImportError> {
     let mut errors = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut seen = SeenKeys::default();
     let mut row = |line: usize, row: Result<RouteRecord, String>| {
         // Duplicates are found even among invalid rows: by canonical key when the route is
         // valid, else by the pattern as written.
@@ -251,14 +251,13 @@ pub fn parse_each(
             Err(_) => raw_pattern,
         };
         if let Some(key) = key.filter(|k| !k.is_empty()) {
-            if let Some(first) = seen.get(&key) {
+            if let Some(first) = seen.first(key.as_str(), line) {
                 errors.push(RowError {
                     line,
                     message: format!("route `{key}`: duplicate of line {first}"),
                 });
                 return;
             }
-            seen.insert(key, line);
         }
         match result {
             // Once a row is bad the import is refused: the rest are only checked.
@@ -276,6 +275,55 @@ pub fn parse_each(
         Ok(())
     } else {
         Err(ImportError { errors })
+    }
+}
+
+/// The keys an import has read, with the line of each: a number key (`+` and up to 15
+/// digits, maybe `*`: nearly every key) is packed into a `u64`, the rest kept as text, so a
+/// million keys take tens of megabytes, not a hundred.
+#[derive(Default)]
+struct SeenKeys {
+    numbers: HashMap<u64, usize>,
+    others: HashMap<String, usize>,
+}
+
+impl SeenKeys {
+    /// The line `key` was first read on, if it was; else records it as read on `line`.
+    fn first(&mut self, key: &str, line: usize) -> Option<usize> {
+        // Rows can share a line (a JSON file on one line): whether the key was there is what
+        // counts, not the line.
+        fn note<K: std::hash::Hash + Eq>(
+            map: &mut HashMap<K, usize>,
+            key: K,
+            line: usize,
+        ) -> Option<usize> {
+            match map.entry(key) {
+                std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),
+                std::collections::hash_map::Entry::Vacant(free) => {
+                    free.insert(line);
+                    None
+                }
+            }
+        }
+        match Self::packed(key) {
+            Some(n) => note(&mut self.numbers, n, line),
+            None => note(&mut self.others, key.to_string(), line),
+        }
+    }
+
+    /// `+digits` or `+digits*` as the digits' value, their count (leading zeros count) and
+    /// the star: one number per key, and no two keys share one.
+    fn packed(key: &str) -> Option<u64> {
+        let digits = key.strip_prefix('+')?;
+        let (digits, star) = match digits.strip_suffix('*') {
+            Some(d) => (d, 1u64),
+            None => (digits, 0),
+        };
+        if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let value = digits.parse::<u64>().ok()?;
+        Some(value | (digits.len() as u64) << 50 | star << 55)
     }
 }
 
@@ -398,6 +446,29 @@ pub fn csv_cell_in(cell: &str) -> &str {
         Some(rest) if formula_like(cell) => rest,
         _ => cell,
     }
+}
+
+/// [`decode_text`], taking the bytes: UTF-8 becomes the text in place, not a copy (an
+/// import of a million routes holds its file once).
+pub fn decode_text_owned(mut bytes: Vec<u8>) -> Result<String, String> {
+    let bom = bytes.starts_with(&[0xEF, 0xBB, 0xBF]);
+    let plain = !bytes.contains(&0)
+        && !bytes.starts_with(&[0xFF, 0xFE])
+        && !bytes.starts_with(&[0xFE, 0xFF]);
+    if !bom && !plain {
+        return decode_text(&bytes);
+    }
+    if bom {
+        bytes.drain(..3);
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let e = e.utf8_error();
+        if bom {
+            format!("not UTF-8 text: {e}")
+        } else {
+            format!("not UTF-8 text ({e}); save it as UTF-8 (\"CSV UTF-8\" in a spreadsheet)")
+        }
+    })
 }
 
 /// The text of an import file: UTF-8 (a byte-order mark is dropped) or UTF-16 with a
@@ -668,34 +739,6 @@ pub struct Diff {
     /// Present in the store, absent from the input.
     pub absent: Vec<Route>,
     pub unchanged: usize,
-}
-
-/// Compares the store's routes with the input's.
-pub fn diff(current: &[Arc<Route>], new: &[Route]) -> Diff {
-    diff_owned(current, new.to_vec())
-}
-
-/// [`diff`], taking the new routes: they move into the difference, not copied (an import of a
-/// million routes holds them once).
-pub fn diff_owned(current: &[Arc<Route>], new: Vec<Route>) -> Diff {
-    let current: BTreeMap<String, &Route> = current.iter().map(|r| (r.key(), r.as_ref())).collect();
-    let mut d = Diff::default();
-    let mut in_new = std::collections::HashSet::new();
-    for route in new {
-        let key = route.key();
-        match current.get(&key) {
-            None => d.added.push(route),
-            Some(old) if *old == &route => d.unchanged += 1,
-            Some(old) => d.changed.push(((*old).clone(), route)),
-        }
-        in_new.insert(key);
-    }
-    d.absent = current
-        .iter()
-        .filter(|(k, _)| !in_new.contains(*k))
-        .map(|(_, r)| (*r).clone())
-        .collect();
-    d
 }
 
 /// Routes as CSV with the [`CSV_COLUMNS`] header.
@@ -1114,37 +1157,56 @@ mod tests {
             .map(Arc::new)
             .collect();
         assert_eq!(routes, back2);
-        let d = diff(
-            &routes,
-            &back.iter().map(|r| (**r).clone()).collect::<Vec<_>>(),
-        );
-        assert_eq!(
-            (d.added.len(), d.changed.len(), d.absent.len(), d.unchanged),
-            (0, 0, 0, 5)
-        );
     }
 
     #[test]
-    fn diff_finds_added_changed_and_absent() {
-        let old: Vec<Arc<Route>> = parse(
-            r#"{"routes":[{"pattern":"*","url":"https://x/a"},{"pattern":"+1*","action":"hangup"}]}"#,
-            Format::Json,
-            &plan(),
-        )
-        .unwrap()
-        .into_iter()
-        .map(Arc::new)
-        .collect();
-        let new = parse(
-            r#"{"routes":[{"pattern":"*","url":"https://x/b"},{"pattern":"+44*","action":"hangup"}]}"#,
-            Format::Json,
-            &plan(),
-        )
-        .unwrap();
-        let d = diff(&old, &new);
-        assert_eq!(d.added.len(), 1);
-        assert_eq!(d.changed.len(), 1);
-        assert_eq!(d.absent.len(), 1);
-        assert_eq!(d.absent[0].pattern.key(), "+1*");
+    fn keys_read_are_packed_one_number_each() {
+        let mut seen = SeenKeys::default();
+        for (i, key) in [
+            "+1317",
+            "+01317",
+            "+1317*",
+            "+13175551234",
+            "4321",
+            "+1317@a.example",
+            "*",
+        ]
+        .iter()
+        .enumerate()
+        {
+            assert_eq!(seen.first(key, i + 1), None, "{key}");
+        }
+        assert_eq!(seen.first("+01317", 9), Some(2));
+        assert_eq!(seen.first("+1317*", 1), Some(3));
+        assert_eq!(seen.first("*", 9), Some(7));
+        assert_eq!(seen.first("+1317@a.example", 9), Some(6));
+        assert_eq!(seen.first("+999999999999999", 10), None);
+        assert_eq!(seen.first("+999999999999999", 10), Some(10));
+        assert!(SeenKeys::packed("+1234567890123456").is_none());
+        // Rows on one line are still two rows.
+        let one_line = r#"{"routes":[{"pattern":"+13175551234","action":"hangup"},{"pattern":"+13175551234","action":"hangup"}]}"#;
+        let err = parse(one_line, Format::Json, &NumberPlan::default()).unwrap_err();
+        assert!(err.to_string().contains("duplicate of line 1"), "{err}");
+    }
+
+    #[test]
+    fn owned_bytes_decode_as_borrowed_ones_do() {
+        for bytes in [
+            b"pattern\n+1317\n".to_vec(),
+            b"\xEF\xBB\xBFpattern\n".to_vec(),
+            b"\xEF\xBB\xBF\xFF".to_vec(),
+            b"caf\xC3".to_vec(),
+            b"\xFF\xFEp\x00a\x00".to_vec(),
+            b"\xFE\xFF\x00p".to_vec(),
+            b"p\x00a\x00".to_vec(),
+            b"\xFF\xFE\x00\x00".to_vec(),
+            Vec::new(),
+        ] {
+            assert_eq!(
+                decode_text_owned(bytes.clone()),
+                decode_text(&bytes),
+                "{bytes:?}"
+            );
+        }
     }
 }

@@ -14,7 +14,7 @@
 //! | `shadowed_condition` | a caller condition another one always wins over |
 //! | `repeats_catch_all` | a route doing exactly what the `*` route does |
 
-use std::sync::Arc;
+use std::borrow::Borrow;
 
 use crate::route::{Action, Callee, CallerCondition, Route, RouteTable, Verstat};
 use crate::{Address, NumberPlan};
@@ -129,38 +129,32 @@ fn twilio_account(url: &str) -> Option<String> {
         .map(|s| s.to_string())
 }
 
-/// Lints `routes`, read in `plan` (for chain targets routed back).
-pub fn lint(routes: &[Arc<Route>], plan: &NumberPlan, ctx: &LintContext) -> Vec<Finding> {
-    // Built only for a chain that dials a number, and of the shared routes, not copies: a
-    // million routes lint without a second table.
+/// Lints `routes` (shared or not: `&[Arc<Route>]` or `&[Route]`), read in `plan` (for chain
+/// targets routed back).
+pub fn lint<R: Borrow<Route>>(routes: &[R], plan: &NumberPlan, ctx: &LintContext) -> Vec<Finding> {
+    // Built only for a chain that dials a number: most route sets lint without a second table.
     let table: std::cell::OnceCell<Option<RouteTable>> = std::cell::OnceCell::new();
     let table = || {
         table
-            .get_or_init(|| {
-                let mut t = RouteTable::default();
-                t.reserve(routes.len());
-                routes
-                    .iter()
-                    .all(|r| t.try_insert_keyed(r.key(), Arc::clone(r)).is_ok())
-                    .then_some(t)
-            })
+            .get_or_init(|| RouteTable::new(routes.iter().map(|r| r.borrow().clone())).ok())
             .as_ref()
     };
     let catch_all = routes
         .iter()
-        .find(|r| r.pattern == crate::Pattern::CatchAll && r.scope.is_none());
+        .position(|r| r.borrow().pattern == crate::Pattern::CatchAll && r.borrow().scope.is_none());
     // Every prefix pattern with its scope: whether a shorter prefix route lies under a route is
     // a lookup per prefix of its key, not a pass over every route (a million routes lint in
     // seconds, not hours).
     let prefixes: std::collections::HashSet<(Option<&str>, &str)> = routes
         .iter()
-        .filter_map(|r| match &r.pattern {
-            crate::Pattern::Prefix(p) => Some((r.scope.as_deref(), p.as_str())),
+        .filter_map(|r| match &r.borrow().pattern {
+            crate::Pattern::Prefix(p) => Some((r.borrow().scope.as_deref(), p.as_str())),
             _ => None,
         })
         .collect();
     let mut out = Vec::new();
-    for route in routes {
+    for (index, route) in routes.iter().enumerate() {
+        let route: &Route = route.borrow();
         let key = route.key();
         let mut found = |kind: &'static str, message: String| {
             out.push(Finding {
@@ -271,8 +265,11 @@ pub fn lint(routes: &[Arc<Route>], plan: &NumberPlan, ctx: &LintContext) -> Vec<
             .filter(|&n| pattern_key.is_char_boundary(n))
             .map(|n| &pattern_key[..n])
             .any(|p| Some(p) != own_prefix && prefixes.contains(&(route.scope.as_deref(), p)));
-        if let Some(ca) = catch_all.filter(|_| !under_prefix) {
-            if !Arc::ptr_eq(route, ca)
+        if let Some((at, ca)) = catch_all
+            .filter(|_| !under_prefix)
+            .map(|at| (at, routes[at].borrow()))
+        {
+            if at != index
                 && route.pattern != crate::Pattern::CatchAll
                 && route.action == ca.action
                 && route.schedule.is_none()
@@ -379,6 +376,8 @@ fn describe(callee: &Callee) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     fn routes(json: &str) -> Vec<Arc<Route>> {

@@ -931,6 +931,10 @@ impl RouteAdmin for DynamoStore {
         Ok(changes)
     }
 
+    fn apply_chunk(&self) -> Option<usize> {
+        Some(APPLY_CHUNK)
+    }
+
     async fn apply(
         &self,
         ops: Vec<WriteOp>,

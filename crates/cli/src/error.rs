@@ -76,7 +76,9 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
             e.exit()
         } else if let Some(e) = error.downcast_ref::<StoreError>() {
             store_exit(e)
-        } else if let Some(AdminError::Store(e)) = error.downcast_ref::<AdminError>() {
+        } else if let Some(AdminError::Store(e) | AdminError::Partial { source: e, .. }) =
+            error.downcast_ref::<AdminError>()
+        {
             store_exit(e)
         } else {
             Exit::Invalid
@@ -101,7 +103,7 @@ pub fn report(Failure { exit, error }: Failure) -> ExitCode {
         error
             .downcast_ref::<StoreError>()
             .or_else(|| match error.downcast_ref::<AdminError>() {
-                Some(AdminError::Store(e)) => Some(e),
+                Some(AdminError::Store(e) | AdminError::Partial { source: e, .. }) => Some(e),
                 _ => None,
             });
     let hint = store

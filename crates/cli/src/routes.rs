@@ -731,37 +731,27 @@ async fn import_file(
 ) -> CliResult {
     let plan = plan()?;
     let name = file.display().to_string();
-    // The file's bytes and text are dropped once read: at a million routes each copy counts.
-    let mut input = {
+    // The file's bytes become its text (not copied) and are dropped once read: at a million
+    // routes each copy counts.
+    let input = {
         let bytes =
             std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-        let text = import::decode_text(&bytes)
+        let text = import::decode_text_owned(bytes)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
         admin::read_import(&text, &name, Some(&format), &plan).with_context(|| name.clone())?
     };
     for warning in &input.warnings {
         eprintln!("warning: {warning}");
     }
-    // The linter's findings on the file's routes: said, never refused. The routes are shared
-    // with the linter for the while, not copied (and unwrapped again after).
-    {
-        let routes: Vec<std::sync::Arc<byoc_core::Route>> = std::mem::take(&mut input.routes)
-            .into_iter()
-            .map(std::sync::Arc::new)
-            .collect();
-        let base = byoc_web::config::var("PUBLIC_BASE_URL");
-        match lint_context(base) {
-            Ok(ctx) => {
-                for f in byoc_core::lint::lint(&routes, &plan, &ctx) {
-                    eprintln!("warning: {} {}: {}", f.route, f.kind, f.message);
-                }
+    // The linter's findings on the file's routes: said, never refused.
+    let base = byoc_web::config::var("PUBLIC_BASE_URL");
+    match lint_context(base) {
+        Ok(ctx) => {
+            for f in byoc_core::lint::lint(&input.routes, &plan, &ctx) {
+                eprintln!("warning: {} {}: {}", f.route, f.kind, f.message);
             }
-            Err(e) => eprintln!("warning: the routes were not linted: {e}"),
         }
-        input.routes = routes
-            .into_iter()
-            .map(|r| std::sync::Arc::try_unwrap(r).unwrap_or_else(|shared| (*shared).clone()))
-            .collect();
+        Err(e) => eprintln!("warning: the routes were not linted: {e}"),
     }
     let opened = if dry_run {
         source.open_dry_run(&plan).await?

@@ -5,7 +5,7 @@ use byoc_core::RouteError;
 
 use crate::StoreError;
 
-/// Why an admin operation did nothing.
+/// Why an admin operation did nothing (or, for [`AdminError::Partial`], stopped).
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     /// The store refused or could not answer (conflicts, a missing route or table...).
@@ -32,6 +32,10 @@ pub enum AdminError {
     /// An export could not be written (a full disk, a closed pipe).
     #[error("cannot write the export: {0}")]
     Write(std::io::Error),
+    /// An import stopped part-way (the store failed): `written` writes were made before, in
+    /// order, and stay made. Running the import again writes the rest.
+    #[error("{source} (after {written} change(s) were written: run the import again, with --dry-run first, to see what is left)")]
+    Partial { written: usize, source: StoreError },
     /// A prune deleting the `*` route or many routes, not confirmed.
     #[error("the prune would delete {0}; nothing written")]
     PruneUnconfirmed(String),

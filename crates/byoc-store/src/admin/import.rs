@@ -1,7 +1,6 @@
 //! Imports and exports: read an input in any format, plan it against the store, apply it.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use byoc_core::import::{self, Diff, Format};
 use byoc_core::{NumberPlan, Route};
@@ -56,29 +55,6 @@ pub struct ImportPlan {
 const PRUNE_UNCONFIRMED_MAX: usize = 10;
 
 impl ImportPlan {
-    /// Plans importing `routes` over `stored` (the store's routes as just listed); with
-    /// `prune`, routes absent from the input are deleted.
-    pub fn new(stored: Vec<StoredRoute>, routes: &[Route], prune: bool) -> ImportPlan {
-        Self::new_owned(stored, routes.to_vec(), prune)
-    }
-
-    /// [`ImportPlan::new`], taking the input's routes (moved into the plan, not copied).
-    pub fn new_owned(stored: Vec<StoredRoute>, routes: Vec<Route>, prune: bool) -> ImportPlan {
-        let versions: HashMap<String, u64> = stored
-            .iter()
-            .map(|r| (r.route.key(), r.meta.version))
-            .collect();
-        let count = stored.len();
-        let current: Vec<Arc<Route>> = stored.into_iter().map(|r| r.route).collect();
-        let diff = import::diff_owned(&current, routes);
-        ImportPlan {
-            diff,
-            versions,
-            stored: count,
-            prune,
-        }
-    }
-
     /// How many writes applying the plan makes.
     pub fn writes(&self) -> usize {
         self.diff.added.len()
@@ -90,37 +66,37 @@ impl ImportPlan {
             }
     }
 
-    /// The writes, made from the difference (its routes moved, not copied).
-    fn into_ops(self) -> Vec<WriteOp> {
+    /// The writes, made from the difference as they are taken (its routes moved, not copied,
+    /// and no second list of them built).
+    fn into_ops(self) -> impl Iterator<Item = WriteOp> + Send {
         let ImportPlan {
             diff,
             versions,
             prune,
             ..
         } = self;
-        let read = |key: &str| {
+        let read = move |key: &str| {
             versions
                 .get(key)
                 .map_or(Expect::Absent, |v| Expect::Version(*v))
         };
-        let mut ops: Vec<WriteOp> = Vec::with_capacity(diff.added.len() + diff.changed.len());
-        ops.extend(
-            diff.added
-                .into_iter()
-                .map(|r| WriteOp::Put(r, Expect::Absent)),
-        );
-        for (_, new) in diff.changed {
-            let expect = read(&new.key());
-            ops.push(WriteOp::Put(new, expect));
-        }
-        if prune {
-            ops.extend(
-                diff.absent
-                    .iter()
-                    .map(|r| WriteOp::Delete(r.key(), read(&r.key()))),
-            );
-        }
-        ops
+        let absent = if prune { diff.absent } else { Vec::new() };
+        let deletes = absent.into_iter().map({
+            let read = read.clone();
+            move |r| {
+                let key = r.key();
+                let expect = read(&key);
+                WriteOp::Delete(key, expect)
+            }
+        });
+        diff.added
+            .into_iter()
+            .map(|r| WriteOp::Put(r, Expect::Absent))
+            .chain(diff.changed.into_iter().map(move |(_, new)| {
+                let expect = read(&new.key());
+                WriteOp::Put(new, expect)
+            }))
+            .chain(deletes)
     }
 
     /// Plans importing `routes` against what `admin` holds now.
@@ -129,16 +105,81 @@ impl ImportPlan {
         routes: &[Route],
         prune: bool,
     ) -> Result<ImportPlan, StoreError> {
-        Ok(Self::new(admin.list(None).await?, routes, prune))
+        Self::against_owned(admin, routes.to_vec(), prune).await
     }
 
-    /// [`ImportPlan::against`], taking the input's routes.
+    /// [`ImportPlan::against`], taking the input's routes. The store is read one route at a
+    /// time ([`RouteAdmin::each`]): what is held beside the input is the routes it changes or
+    /// lacks, not the store (an empty store costs nothing; a million stored routes that the
+    /// input repeats cost an index of its keys).
     pub async fn against_owned(
         admin: &dyn RouteAdmin,
         routes: Vec<Route>,
         prune: bool,
     ) -> Result<ImportPlan, StoreError> {
-        Ok(Self::new_owned(admin.list(None).await?, routes, prune))
+        // What the store holds for each input route, by its place in the input.
+        const ADDED: u8 = 0;
+        const UNCHANGED: u8 = 1;
+        const CHANGED: u8 = 2;
+        let mut state = vec![ADDED; routes.len()];
+        let mut index: Option<HashMap<String, usize>> = None;
+        let mut before: HashMap<usize, Route> = HashMap::new();
+        let mut versions: HashMap<String, u64> = HashMap::new();
+        let mut absent: Vec<Route> = Vec::new();
+        let mut stored = 0;
+        {
+            let input = &routes;
+            admin
+                .each(None, None, None, &mut |s| {
+                    stored += 1;
+                    let index = index.get_or_insert_with(|| {
+                        input
+                            .iter()
+                            .enumerate()
+                            .map(|(i, r)| (r.key(), i))
+                            .collect()
+                    });
+                    let key = s.route.key();
+                    match index.get(&key) {
+                        Some(&i) if *s.route == input[i] => state[i] = UNCHANGED,
+                        Some(&i) => {
+                            state[i] = CHANGED;
+                            before.insert(i, s.route.as_ref().clone());
+                            versions.insert(key, s.meta.version);
+                        }
+                        None => {
+                            absent.push(s.route.as_ref().clone());
+                            versions.insert(key, s.meta.version);
+                        }
+                    }
+                    true
+                })
+                .await?;
+        }
+        drop(index);
+        // The input routes the store has are taken out in place; those left are the added.
+        let mut added = routes;
+        let taken: Vec<usize> = (0..state.len()).filter(|&i| state[i] != ADDED).collect();
+        let mut seen = 0;
+        let mut diff = Diff::default();
+        let out = added.extract_if(.., |_| {
+            seen += 1;
+            state[seen - 1] != ADDED
+        });
+        for (i, new) in taken.into_iter().zip(out) {
+            match before.remove(&i) {
+                Some(old) if state[i] == CHANGED => diff.changed.push((old, new)),
+                _ => diff.unchanged += 1,
+            }
+        }
+        diff.added = added;
+        diff.absent = absent;
+        Ok(ImportPlan {
+            diff,
+            versions,
+            stored,
+            prune,
+        })
     }
 
     /// What a prune would delete that must be confirmed first (the `*` route, or many routes:
@@ -177,7 +218,35 @@ impl ImportPlan {
         if self.writes() == 0 {
             return Ok(Applied::default());
         }
-        Ok(admin.apply(self.into_ops(), actor, progress).await?)
+        let Some(chunk) = admin.apply_chunk() else {
+            return Ok(admin
+                .apply(self.into_ops().collect(), actor, progress)
+                .await?);
+        };
+        // A store that writes in batches gets one at a time: the writes are made from the
+        // routes as they are taken, never a second list of a million.
+        let mut ops = self.into_ops();
+        let mut applied = Applied::default();
+        loop {
+            let batch: Vec<WriteOp> = ops.by_ref().take(chunk.max(1)).collect();
+            if batch.is_empty() {
+                return Ok(applied);
+            }
+            let done = applied.written + applied.conflicts.len();
+            match admin.apply(batch, actor, &|n| progress(done + n)).await {
+                Ok(part) => {
+                    applied.written += part.written;
+                    applied.conflicts.extend(part.conflicts);
+                }
+                Err(source) if applied.written > 0 => {
+                    return Err(AdminError::Partial {
+                        written: applied.written,
+                        source,
+                    })
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 }
 
@@ -336,6 +405,157 @@ mod tests {
             export(&store, "flex").await,
             Err(AdminError::Format(FormatError::NotWritable(Format::Flex)))
         ));
+    }
+
+    /// The plan reads the store one route at a time: added, changed (with the version it
+    /// read), unchanged and absent, each in its order; the writes expect what was read.
+    #[tokio::test]
+    async fn a_plan_finds_added_changed_unchanged_and_absent() {
+        let store = MemoryStore::new();
+        let old = read_import(
+            "pattern,action,url\n*,redirect,https://x/a\n+1*,hangup,\n+44*,hangup,\n+61*,hangup,\n",
+            "old.csv",
+            None,
+            &plan(),
+        )
+        .unwrap();
+        let planned = ImportPlan::against(&store, &old.routes, false)
+            .await
+            .unwrap();
+        assert_eq!((planned.stored, planned.diff.added.len()), (0, 4));
+        planned.apply(&store, "ana", false, &|_| {}).await.unwrap();
+        let new = read_import(
+            "pattern,action,url\n+33*,hangup,\n*,redirect,https://x/b\n+44*,hangup,\n+1212*,hangup,\n",
+            "new.csv",
+            None,
+            &plan(),
+        )
+        .unwrap();
+        let planned = ImportPlan::against(&store, &new.routes, true)
+            .await
+            .unwrap();
+        let keys = |routes: &[Route]| routes.iter().map(|r| r.key()).collect::<Vec<_>>();
+        assert_eq!(planned.stored, 4);
+        assert_eq!(keys(&planned.diff.added), ["+33*", "+1212*"]);
+        assert_eq!(planned.diff.changed.len(), 1);
+        assert_eq!(
+            (
+                planned.diff.changed[0].0.key(),
+                &planned.diff.changed[0].0.action
+            ),
+            ("*".to_string(), &old.routes[0].action)
+        );
+        assert_eq!(planned.diff.changed[0].1, new.routes[1]);
+        assert_eq!(planned.diff.unchanged, 1);
+        assert_eq!(keys(&planned.diff.absent), ["+1*", "+61*"]);
+        assert_eq!(planned.writes(), 5);
+        // Someone changes `*` after the plan read it: that write is a conflict, the rest land.
+        let mut edited = old.routes[0].clone();
+        edited.description = Some("meanwhile".into());
+        store.put(edited, Expect::Any, "bob").await.unwrap();
+        let applied = planned.apply(&store, "ana", true, &|_| {}).await.unwrap();
+        assert_eq!((applied.written, applied.conflicts.len()), (4, 1));
+        assert_eq!(
+            keys(
+                &store
+                    .routes()
+                    .iter()
+                    .map(|r| r.as_ref().clone())
+                    .collect::<Vec<_>>()
+            ),
+            ["*", "+1212*", "+33*", "+44*"]
+        );
+    }
+
+    /// A store that writes in batches is given one batch at a time, the progress counting on
+    /// across them; when it fails part-way the error says how many writes were made.
+    #[tokio::test]
+    async fn a_batching_store_gets_batches_and_a_failure_says_what_was_written() {
+        struct Batches {
+            inner: MemoryStore,
+            sizes: std::sync::Mutex<Vec<usize>>,
+            fail_at: usize,
+        }
+        #[async_trait::async_trait]
+        impl RouteAdmin for Batches {
+            async fn get(&self, p: &str) -> Result<Option<StoredRoute>, StoreError> {
+                self.inner.get(p).await
+            }
+            async fn list(&self, p: Option<&str>) -> Result<Vec<StoredRoute>, StoreError> {
+                self.inner.list(p).await
+            }
+            async fn put(&self, r: Route, e: Expect, a: &str) -> Result<StoredRoute, StoreError> {
+                self.inner.put(r, e, a).await
+            }
+            async fn delete(&self, p: &str, e: Expect, a: &str) -> Result<StoredRoute, StoreError> {
+                self.inner.delete(p, e, a).await
+            }
+            async fn history(&self, p: &str) -> Result<Vec<super::super::Change>, StoreError> {
+                self.inner.history(p).await
+            }
+            fn apply_chunk(&self) -> Option<usize> {
+                Some(2)
+            }
+            async fn apply(
+                &self,
+                ops: Vec<WriteOp>,
+                actor: &str,
+                progress: &(dyn Fn(usize) + Send + Sync),
+            ) -> Result<Applied, StoreError> {
+                let batch = {
+                    let mut sizes = self.sizes.lock().unwrap();
+                    sizes.push(ops.len());
+                    sizes.len()
+                };
+                if batch == self.fail_at {
+                    return Err(StoreError::Unavailable("throttled".into()));
+                }
+                self.inner.apply(ops, actor, progress).await
+            }
+        }
+        let csv =
+            "pattern,action\n+1*,hangup\n+44*,hangup\n+61*,hangup\n+33*,hangup\n+49*,hangup\n";
+        let input = read_import(csv, "r.csv", None, &plan()).unwrap();
+        let store = Batches {
+            inner: MemoryStore::new(),
+            sizes: Default::default(),
+            fail_at: 0,
+        };
+        let seen = std::sync::Mutex::new(Vec::new());
+        let planned = ImportPlan::against(&store, &input.routes, false)
+            .await
+            .unwrap();
+        let applied = planned
+            .apply(&store, "ana", false, &|n| seen.lock().unwrap().push(n))
+            .await
+            .unwrap();
+        assert_eq!(applied.written, 5);
+        assert_eq!(*store.sizes.lock().unwrap(), [2, 2, 1]);
+        assert_eq!(*seen.lock().unwrap(), [1, 2, 3, 4, 5]);
+
+        let store = Batches {
+            inner: MemoryStore::new(),
+            sizes: Default::default(),
+            fail_at: 2,
+        };
+        let planned = ImportPlan::against(&store, &input.routes, false)
+            .await
+            .unwrap();
+        let failed = planned
+            .apply(&store, "ana", false, &|_| {})
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(failed, AdminError::Partial { written: 2, .. }),
+            "{failed}"
+        );
+        assert!(
+            failed
+                .to_string()
+                .contains("after 2 change(s) were written"),
+            "{failed}"
+        );
+        assert_eq!(store.inner.len(), 2);
     }
 
     #[test]

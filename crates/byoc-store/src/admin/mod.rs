@@ -235,6 +235,14 @@ pub trait RouteAdmin: Send + Sync {
         Ok(())
     }
 
+    /// How many writes [`RouteAdmin::apply`] should be given at a time by an import of many:
+    /// a store that writes in batches anyway (DynamoDB) says its batch, and then never holds a
+    /// second list of a million writes; `None` (the default): all at once (a route file is
+    /// written once, whatever the number of writes).
+    fn apply_chunk(&self) -> Option<usize> {
+        None
+    }
+
     /// Applies many writes (an import): batched, each recorded in history as `import`, each
     /// only if its route is as the op expects (the others are returned as conflicts).
     /// `progress` is called with the number of ops handled so far.

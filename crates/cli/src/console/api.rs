@@ -108,7 +108,16 @@ fn key(console: &Console, query: Option<String>) -> Result<String, Response> {
 
 /// A store error as an HTTP answer: conflicts 409, a missing route 404, the store itself 503.
 fn store_error(e: &StoreError) -> Response {
-    let status = match e {
+    let mut value = json!({ "error": admin::cause_chain(e) });
+    if let Some(fix) = admin::hint(e).filter(|_| matches!(e, StoreError::NoTable { .. })) {
+        value["fix"] = fix.into();
+    }
+    json(store_status(e), &value)
+}
+
+/// The HTTP status of a store error.
+fn store_status(e: &StoreError) -> StatusCode {
+    match e {
         StoreError::Exists { .. }
         | StoreError::VersionMismatch { .. }
         | StoreError::Conflict { .. } => StatusCode::CONFLICT,
@@ -118,12 +127,7 @@ fn store_error(e: &StoreError) -> Response {
         | StoreError::Io { .. }
         | StoreError::RouteFile { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    let mut value = json!({ "error": admin::cause_chain(e) });
-    if let Some(fix) = admin::hint(e).filter(|_| matches!(e, StoreError::NoTable { .. })) {
-        value["fix"] = fix.into();
     }
-    json(status, &value)
 }
 
 /// An admin error as an HTTP answer: the store's as [`store_error`], bad input 422 with the
@@ -131,6 +135,10 @@ fn store_error(e: &StoreError) -> Response {
 fn admin_error(e: &AdminError) -> Response {
     match e {
         AdminError::Store(e) => store_error(e),
+        AdminError::Partial { written, source } => json(
+            store_status(source),
+            &json!({ "error": e.to_string(), "written": written }),
+        ),
         AdminError::Format(e) => refuse(StatusCode::BAD_REQUEST, &e.to_string()),
         e => {
             let mut value = json!({ "error": e.to_string() });
