@@ -30,7 +30,25 @@ pub struct FileStore {
 impl FileStore {
     /// Loads and validates `path`; every invalid route is reported.
     pub fn open(path: &Path, plan: &NumberPlan) -> Result<Self, StoreError> {
-        let store = Self {
+        let store = Self::empty(path, plan);
+        store.reload()?;
+        Ok(store)
+    }
+
+    /// Opens `path`; when it does not exist, an empty store that the first write creates (a
+    /// write that fails leaves no file behind).
+    pub fn open_or_create(path: &Path, plan: &NumberPlan) -> Result<Self, StoreError> {
+        if path.exists() {
+            return Self::open(path, plan);
+        }
+        let store = Self::empty(path, plan);
+        *store.digest.lock().unwrap_or_else(|e| e.into_inner()) = Some(digest(b""));
+        Ok(store)
+    }
+
+    /// A store of no routes at `path`, nothing read yet.
+    fn empty(path: &Path, plan: &NumberPlan) -> Self {
+        Self {
             path: path.to_path_buf(),
             plan: plan.clone(),
             inner: MemoryStore::from_json(
@@ -41,20 +59,20 @@ impl FileStore {
             .expect("an empty route file is valid"),
             seen: std::sync::Mutex::default(),
             digest: std::sync::Mutex::default(),
-        };
-        store.reload()?;
-        Ok(store)
+        }
     }
 
-    /// Opens `path`, creating an empty route file if it does not exist.
-    pub fn open_or_create(path: &Path, plan: &NumberPlan) -> Result<Self, StoreError> {
-        if !path.exists() {
-            std::fs::write(path, "{\n  \"routes\": []\n}\n").map_err(|source| StoreError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
+    /// Memory as the file is, after a failed change: read again, or no routes when the file
+    /// is not there (a store whose first write failed).
+    fn reset_to_disk(&self) {
+        if self.path.exists() {
+            let _ = self.read_file(false);
+        } else if let Ok(empty) =
+            byoc_core::route_file::load_route_file("{\"routes\":[]}", &self.plan)
+        {
+            self.inner.replace_all(empty);
+            *self.digest.lock().unwrap_or_else(|e| e.into_inner()) = Some(digest(b""));
         }
-        Self::open(path, plan)
     }
 
     pub fn path(&self) -> &Path {
@@ -250,20 +268,31 @@ impl FileStore {
     ) -> Result<T, StoreError> {
         let mut lock_name = self.path.as_os_str().to_owned();
         lock_name.push(".lock");
+        let lock_path = PathBuf::from(lock_name);
+        let lock_error = |source| StoreError::Write {
+            path: lock_path.clone(),
+            source,
+        };
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(PathBuf::from(lock_name))
-            .map_err(|e| self.io(e))?;
-        lock.lock().map_err(|e| self.io(e))?;
+            .open(&lock_path)
+            .map_err(lock_error)?;
+        lock.lock().map_err(lock_error)?;
+        // No other writer runs now: a bulk apply's history left beside the file is from one
+        // that was killed before its save, and records nothing that happened.
+        let _ = std::fs::remove_file(self.pending_history_path());
         // A hand edit noticed now is written with its new version before the change is tried,
         // so that a refused change (a conflict) does not forget it.
         let read = |store: &Self| {
             let stamp = store.stamp();
-            std::fs::read_to_string(&store.path)
-                .map(|text| (text, stamp))
-                .map_err(|e| store.io(e))
+            match std::fs::read_to_string(&store.path) {
+                Ok(text) => Ok((text, stamp)),
+                // Not created yet (`open_or_create`): the first write creates it.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((String::new(), None)),
+                Err(e) => Err(store.io(e)),
+            }
         };
         let (mut text, stamp) = read(self)?;
         let known = *self.digest.lock().unwrap_or_else(|e| e.into_inner());
@@ -279,7 +308,7 @@ impl FileStore {
             Ok(value) => value,
             Err(e) => {
                 let _ = std::fs::remove_file(self.pending_history_path());
-                let _ = self.read_file(false);
+                self.reset_to_disk();
                 return Err(e);
             }
         };
@@ -297,7 +326,7 @@ impl FileStore {
         let mut tmp_name = self.path.as_os_str().to_owned();
         tmp_name.push(".tmp");
         let tmp = PathBuf::from(tmp_name);
-        let written = File::create(&tmp)
+        let to_tmp = File::create(&tmp)
             .and_then(|file| {
                 let mut out = Digesting {
                     out: std::io::BufWriter::with_capacity(1 << 20, file),
@@ -311,12 +340,16 @@ impl FileStore {
                     .sync_all()?;
                 Ok(written)
             })
-            .and_then(|written| std::fs::rename(&tmp, &self.path).map(|()| written));
-        let written = match written {
+            .map_err(|source| write_error(&tmp, source));
+        let written = match to_tmp.and_then(|written| {
+            std::fs::rename(&tmp, &self.path)
+                .map(|()| written)
+                .map_err(|source| write_error(&self.path, source))
+        }) {
             Ok(written) => written,
-            Err(source) => {
+            Err(e) => {
                 let _ = std::fs::remove_file(&tmp);
-                return Err(write_error(&self.path, source));
+                return Err(e);
             }
         };
         *self.digest.lock().unwrap_or_else(|e| e.into_inner()) = Some(written);
@@ -327,26 +360,64 @@ impl FileStore {
         if changes.is_empty() && pending.is_none() {
             return Ok(());
         }
-        let history = OpenOptions::new()
+        let appended = OpenOptions::new()
             .create(true)
             .append(true)
+            .read(true)
             .open(self.history_path())
-            .map_err(|source| write_error(&self.history_path(), source))?;
-        // Line by line through a buffer: an import's history is one line per route.
-        let mut out = std::io::BufWriter::new(history);
-        let written = changes
-            .iter()
-            .try_for_each(|change| write_change(&mut out, change))
-            .and_then(|()| match &pending {
-                // A bulk apply's history, written as it went: appended now that its routes are.
-                Some(path) => std::io::copy(&mut File::open(path)?, &mut out).map(|_| ()),
-                None => Ok(()),
-            })
-            .and_then(|()| out.flush());
-        if let Some(path) = &pending {
-            let _ = std::fs::remove_file(path);
+            .and_then(|mut history| {
+                // A line cut short by an earlier failure (a full disk) is ended first, so that
+                // the lines after it stay readable.
+                use std::io::{Read, Seek, SeekFrom};
+                if history.seek(SeekFrom::End(0))? > 0 {
+                    let mut last = [0u8];
+                    history.seek(SeekFrom::End(-1))?;
+                    history.read_exact(&mut last)?;
+                    if last != *b"\n" {
+                        history.write_all(b"\n")?;
+                    }
+                }
+                // Line by line through a buffer: an import's history is one line per route.
+                let mut out = std::io::BufWriter::new(history);
+                for change in &changes {
+                    write_change(&mut out, change)?;
+                }
+                if let Some(path) = &pending {
+                    // A bulk apply's history, written as it went: appended now that its
+                    // routes are.
+                    std::io::copy(&mut File::open(path)?, &mut out)?;
+                }
+                out.flush()
+            });
+        match appended {
+            Ok(()) => {
+                if let Some(path) = &pending {
+                    let _ = std::fs::remove_file(path);
+                }
+                Ok(())
+            }
+            // The routes are written: say so, and keep the import's history where it can be
+            // found (the next write would discard it as a killed import's).
+            Err(e) => {
+                let mut unsaved = self.history_path().into_os_string();
+                unsaved.push(".unsaved");
+                let unsaved = PathBuf::from(unsaved);
+                let kept = pending
+                    .filter(|path| std::fs::rename(path, &unsaved).is_ok())
+                    .map(|_| {
+                        format!(
+                            "; its lines are kept in {} (some may be in the history already)",
+                            unsaved.display()
+                        )
+                    })
+                    .unwrap_or_default();
+                Err(StoreError::Unavailable(format!(
+                    "the routes were written to {}, but not all of their history: cannot write {}: {e}{kept}",
+                    self.path.display(),
+                    self.history_path().display()
+                )))
+            }
         }
-        written.map_err(|source| write_error(&self.history_path(), source))
     }
 }
 
@@ -684,6 +755,79 @@ mod tests {
         assert_eq!(history(&store), 3);
         assert!(!store.pending_history_path().exists());
         assert_eq!(store.list(None).await.unwrap().len(), 3);
+    }
+
+    /// A killed import's history is discarded by the next write, not recorded; a line cut
+    /// short (a full disk) does not swallow the next one; a history that cannot be written
+    /// after the routes were is said so, and the import's lines are kept; a first write that
+    /// fails leaves no route file.
+    #[tokio::test]
+    async fn the_history_survives_killed_imports_and_full_disks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("routes.json");
+        let plan = NumberPlan::default();
+        let route = |n: u32| {
+            let json = format!(r#"{{"pattern":"+1317555{n:04}","action":"hangup"}}"#);
+            Route::from_record(serde_json::from_str(&json).unwrap(), &plan).unwrap()
+        };
+
+        // A first write that fails creates nothing, and memory stays empty.
+        let store = FileStore::open_or_create(&path, &plan).unwrap();
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        let failed = store.put(route(1), Expect::Absent, "ana").await;
+        assert!(
+            matches!(&failed, Err(StoreError::Write { path: p, .. }) if p.ends_with("routes.json.tmp")),
+            "{failed:?}"
+        );
+        assert!(!path.exists());
+        assert!(store.list(None).await.unwrap().is_empty());
+        std::fs::remove_dir(&tmp).unwrap();
+
+        // A killed import left its history, cut mid-line: the next write discards it.
+        std::fs::write(
+            store.pending_history_path(),
+            "{\"pattern\":\"+13175559999\",\"op\":\"import\"}\n{\"pattern\":\"+1317",
+        )
+        .unwrap();
+        store.put(route(1), Expect::Absent, "ana").await.unwrap();
+        assert!(!store.pending_history_path().exists());
+        let lines = std::fs::read_to_string(store.history_path()).unwrap();
+        assert_eq!(lines.lines().count(), 1, "{lines}");
+
+        // A line cut short in the history itself: the next change stays readable.
+        let mut history = OpenOptions::new()
+            .append(true)
+            .open(store.history_path())
+            .unwrap();
+        history.write_all(b"{\"pattern\":\"+1317").unwrap();
+        drop(history);
+        store.put(route(2), Expect::Absent, "ana").await.unwrap();
+        assert_eq!(store.history("+13175550002").await.unwrap().len(), 1);
+
+        // The history cannot be written at all: the routes are, and the error says so.
+        std::fs::remove_file(store.history_path()).unwrap();
+        std::fs::create_dir(store.history_path()).unwrap();
+        let ops = (3..6)
+            .map(|n| WriteOp::Put(route(n), Expect::Absent))
+            .collect();
+        let failed = store.apply(ops, "ana", &|_| {}).await.unwrap_err();
+        let message = failed.to_string();
+        assert!(message.contains("the routes were written to"), "{message}");
+        assert!(message.contains("history.jsonl.unsaved"), "{message}");
+        let mut unsaved = store.history_path().into_os_string();
+        unsaved.push(".unsaved");
+        assert_eq!(
+            std::fs::read_to_string(PathBuf::from(unsaved))
+                .unwrap()
+                .lines()
+                .count(),
+            3
+        );
+        let again = FileStore::open(&path, &plan).unwrap();
+        assert_eq!(again.list(None).await.unwrap().len(), 5);
+        assert_eq!(store.list(None).await.unwrap().len(), 5);
     }
 
     #[test]
