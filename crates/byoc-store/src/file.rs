@@ -447,6 +447,11 @@ impl<W: Write> Write for Digesting<W> {
     }
 }
 
+/// Whether `needle` occurs in `hay`.
+fn contains_bytes(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+}
+
 /// One change as a line of the history file.
 fn write_change(out: &mut impl Write, change: &Change) -> std::io::Result<()> {
     serde_json::to_writer(&mut *out, change).map_err(std::io::Error::other)?;
@@ -554,16 +559,37 @@ impl RouteAdmin for FileStore {
     }
 
     async fn history(&self, pattern: &str) -> Result<Vec<Change>, StoreError> {
-        let text = match std::fs::read_to_string(self.history_path()) {
-            Ok(text) => text,
+        use std::io::BufRead;
+        let file = match File::open(self.history_path()) {
+            Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(self.io(e)),
         };
-        Ok(text
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Change>(line).ok())
-            .filter(|c| c.pattern == pattern)
-            .collect())
+        // Line by line, and only lines that name the pattern are parsed: after a million-route
+        // import the history is hundreds of megabytes, and one route's is a few lines of it.
+        // (A pattern that JSON would escape is looked for in every line.)
+        let plain = !pattern.contains(|c: char| c == '"' || c == '\\' || c.is_control());
+        let mut changes = Vec::new();
+        let mut line = Vec::new();
+        let mut reader = std::io::BufReader::new(file);
+        loop {
+            line.clear();
+            if reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| self.io(e))?
+                == 0
+            {
+                return Ok(changes);
+            }
+            if plain && !contains_bytes(&line, pattern.as_bytes()) {
+                continue;
+            }
+            if let Ok(change) = serde_json::from_slice::<Change>(&line) {
+                if change.pattern == pattern {
+                    changes.push(change);
+                }
+            }
+        }
     }
 
     async fn apply(
