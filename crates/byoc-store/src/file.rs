@@ -447,11 +447,6 @@ impl<W: Write> Write for Digesting<W> {
     }
 }
 
-/// Whether `needle` occurs in `hay`.
-fn contains_bytes(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
-}
-
 /// One change as a line of the history file.
 fn write_change(out: &mut impl Write, change: &Change) -> std::io::Result<()> {
     serde_json::to_writer(&mut *out, change).map_err(std::io::Error::other)?;
@@ -581,7 +576,7 @@ impl RouteAdmin for FileStore {
             {
                 return Ok(changes);
             }
-            if plain && !contains_bytes(&line, pattern.as_bytes()) {
+            if plain && !std::str::from_utf8(&line).is_ok_and(|text| text.contains(pattern)) {
                 continue;
             }
             if let Ok(change) = serde_json::from_slice::<Change>(&line) {

@@ -754,3 +754,46 @@ pub(super) async fn export(State(console): Shared, RawQuery(query): RawQuery) ->
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text filter matches as `to_lowercase` would, whether the route's text is ASCII
+    /// (lower-cased in place) or not, in the key, the summary and the description.
+    #[test]
+    fn the_text_filter_matches_case_insensitively_in_any_script() {
+        let plan = byoc_core::NumberPlan::default();
+        let stored = |json: &str| {
+            let route = Route::from_record(serde_json::from_str(json).unwrap(), &plan).unwrap();
+            StoredRoute::new(
+                std::sync::Arc::new(route),
+                byoc_core::RouteMeta::unrecorded(),
+            )
+        };
+        let filter = |text: &str| {
+            let fields = std::collections::HashMap::from([("text".to_string(), text.to_string())]);
+            RouteFilter::from_query(&fields)
+        };
+        let ascii = stored(
+            r#"{"pattern":"+13175551234","url":"https://Example.com/Main","description":"Sales Line"}"#,
+        );
+        let zurich = stored(
+            r#"{"pattern":"+41445551234","action":"hangup","description":"ZÜRICH \u212a desk"}"#,
+        );
+        for (text, route, matched) in [
+            ("sales line", &ascii, true),
+            ("EXAMPLE.COM/main", &ascii, true),
+            ("+1317555", &ascii, true),
+            ("redirect", &ascii, true),
+            ("zürich", &zurich, true),
+            ("Zürich", &zurich, true),
+            ("k desk", &zurich, true),
+            ("hangup", &zurich, true),
+            ("sales", &zurich, false),
+            ("zzz", &ascii, false),
+        ] {
+            assert_eq!(filter(text).matches(route), matched, "{text}");
+        }
+    }
+}
