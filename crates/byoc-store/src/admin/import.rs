@@ -75,6 +75,8 @@ impl ImportPlan {
             prune,
             ..
         } = self;
+        // Shared by the two maps below, not copied for each.
+        let versions = std::sync::Arc::new(versions);
         let read = move |key: &str| {
             versions
                 .get(key)
